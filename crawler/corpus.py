@@ -1,0 +1,235 @@
+"""Read a corpus directory of captured evidence (the format of ``../shared/corpus``, documented in docs/corpus.md).
+
+The corpus holds real documents only. This module reads them as they are and says, for every repo, what was
+captured and what was not, so the replica can answer "not captured" instead of pretending something is absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+import yaml
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+# Files in a Hub repo folder that describe the capture rather than being files of the repo.
+CAPTURE_METADATA = {"capture.json", "PROVENANCE.md", "files.tsv", "facts.json"}
+# Prefixes of files that are related documents but NOT the repo's own files (a sibling repo's card,
+# another revision, a GitHub copy); the replica never serves them as the repo's files.
+NOT_REPO_FILE_PREFIXES = ("SIBLING_", "ALT_", "GITHUB_")
+NOT_REPO_DIRS = {"other-revisions"}
+
+
+class CorpusError(Exception):
+    """A corpus directory is missing or malformed; the message names the path."""
+
+
+def git_blob_sha1(content: bytes) -> str:
+    """The git object id of a blob: what the Hub and GitHub use as a file's ETag / sha."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def split_front_matter(text: str) -> tuple[str | None, int]:
+    """Return (yaml text, number of lines it spans including fences), using huggingface_hub's own regex."""
+    match = REGEX_YAML_BLOCK.search(text)
+    if not match:
+        return None, 0
+    return match.group(2), match.group(0).count("\n")
+
+
+@dataclass(frozen=True)
+class HubFile:
+    path: str
+    size: int | None
+
+
+@dataclass
+class HubRepoCapture:
+    """One Hugging Face repo (model or dataset) as the corpus captured it."""
+
+    repo_type: str  # "model" | "dataset"
+    repo_id: str
+    folder: Path
+    corpus_path: str
+
+    @cached_property
+    def capture(self) -> dict:
+        path = self.folder / "capture.json"
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+        # Dataset folders carry no capture.json: infer the same facts from what is there.
+        card = self.folder / "README.md"
+        if not card.exists():
+            card_state = "none"
+        else:
+            card_state = "full" if split_front_matter(card.read_text(encoding="utf-8", errors="replace"))[0] else "partial"
+        return {"card": card_state, "files": "none", "licence_files": [], "facts": False, "source": "inferred"}
+
+    @property
+    def card_bytes(self) -> bytes | None:
+        card = self.folder / "README.md"
+        return card.read_bytes() if card.exists() else None
+
+    @cached_property
+    def front_matter(self) -> dict | None:
+        """The card's YAML front matter, or None when not captured; raises CorpusError when it does not parse."""
+        if self.card_bytes is None:
+            return None
+        yaml_text, _ = split_front_matter(self.card_bytes.decode("utf-8", errors="replace"))
+        if yaml_text is None:
+            return None
+        try:
+            data = yaml.safe_load(yaml_text)
+        except yaml.YAMLError as exc:
+            raise CorpusError(f"{self.corpus_path}/README.md: front matter is not valid YAML: {exc}") from exc
+        if data is not None and not isinstance(data, dict):
+            raise CorpusError(f"{self.corpus_path}/README.md: front matter is not a mapping")
+        return data or {}
+
+    @cached_property
+    def captured_files(self) -> dict[str, Path]:
+        """Files of the repo itself that the corpus holds verbatim (card, licence files...), by repo path."""
+        found: dict[str, Path] = {}
+        for path in sorted(self.folder.rglob("*")):
+            rel = path.relative_to(self.folder)
+            if not path.is_file() or rel.parts[0] in NOT_REPO_DIRS:
+                continue
+            if rel.as_posix() in CAPTURE_METADATA or rel.name.startswith(NOT_REPO_FILE_PREFIXES):
+                continue
+            found[rel.as_posix()] = path
+        return found
+
+    @cached_property
+    def file_list(self) -> list[HubFile] | None:
+        """The repo's file list from files.tsv (a third-party mirror's list), or None when none was captured."""
+        tsv = self.folder / "files.tsv"
+        if not tsv.exists():
+            return None
+        files = []
+        for number, line in enumerate(tsv.read_text(encoding="utf-8").splitlines()[1:], start=2):
+            if not line.strip():
+                continue
+            cols = line.split("\t")
+            if len(cols) < 2:
+                raise CorpusError(f"{self.corpus_path}/files.tsv:{number}: expected path<TAB>size<TAB>source")
+            size = int(cols[1]) if cols[1].strip().isdigit() else None
+            files.append(HubFile(cols[0], size))
+        return files
+
+    @cached_property
+    def facts(self) -> list[dict]:
+        path = self.folder / "facts.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+    @cached_property
+    def revision_sha(self) -> str:
+        """A stable 40-hex revision derived from the captured content: it changes exactly when the capture does."""
+        digest = hashlib.sha1(self.repo_id.encode())
+        for name in ("files.tsv", "facts.json"):
+            if (self.folder / name).exists():
+                digest.update((self.folder / name).read_bytes())
+        for rel, path in self.captured_files.items():
+            digest.update(rel.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    path: str
+    mode: str
+    type: str  # blob | commit (submodule)
+    sha: str | None  # None where the capture lacked the blob ("BAD")
+    size: int | None
+
+
+@dataclass
+class GithubRepoCapture:
+    """One GitHub repo as the corpus captured it: the whole tree, and verbatim copies of its non-code files."""
+
+    full_name: str
+    folder: Path
+    corpus_path: str
+    _tree: list[TreeEntry] = field(default=None, repr=False)
+
+    @property
+    def tree(self) -> list[TreeEntry]:
+        if self._tree is None:
+            self._tree = list(self._read_tree())
+        return self._tree
+
+    def _read_tree(self):
+        tree_file = self.folder / "tree.txt"
+        if not tree_file.exists():
+            raise CorpusError(f"{self.corpus_path}: tree.txt is missing")
+        for number, line in enumerate(tree_file.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            meta, _, path = line.partition("\t")
+            parts = meta.split()
+            if len(parts) != 4 or not path:
+                raise CorpusError(f"{self.corpus_path}/tree.txt:{number}: not a `git ls-tree -r --long` line")
+            mode, kind, sha, size = parts
+            yield TreeEntry(path, mode, kind, None if sha == "BAD" else sha, int(size) if size.isdigit() else None)
+
+    @cached_property
+    def head_sha(self) -> str:
+        """The head commit is not in the capture: derive a stable id from the tree so it changes with it."""
+        return hashlib.sha1((self.folder / "tree.txt").read_bytes()).hexdigest()
+
+    @cached_property
+    def captured_files(self) -> dict[str, Path]:
+        root = self.folder / "files"
+        if not root.exists():
+            return {}
+        return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+class Corpus:
+    """A corpus directory: huggingface/models, huggingface/datasets, github. Lookups ignore case, as both Hubs do."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise CorpusError(f"{self.root}: corpus directory not found")
+        self.models = self._hub_repos("model", self.root / "huggingface" / "models")
+        self.datasets = self._hub_repos("dataset", self.root / "huggingface" / "datasets")
+        self.github = self._github_repos(self.root / "github")
+        if not (self.models or self.datasets or self.github):
+            raise CorpusError(f"{self.root}: holds no huggingface/models, huggingface/datasets or github repos")
+
+    def _hub_repos(self, repo_type: str, base: Path) -> dict[str, HubRepoCapture]:
+        repos = {}
+        for folder in sorted(base.glob("*/*")) if base.is_dir() else []:
+            if folder.is_dir():
+                repo_id = f"{folder.parent.name}/{folder.name}"
+                rel = folder.relative_to(self.root).as_posix()
+                repos[repo_id.lower()] = HubRepoCapture(repo_type, repo_id, folder, rel)
+        return repos
+
+    def _github_repos(self, base: Path) -> dict[str, GithubRepoCapture]:
+        repos = {}
+        for folder in sorted(base.glob("*/*")) if base.is_dir() else []:
+            if folder.is_dir():
+                full_name = f"{folder.parent.name}/{folder.name}"
+                repos[full_name.lower()] = GithubRepoCapture(full_name, folder, folder.relative_to(self.root).as_posix())
+        return repos
+
+    def hub_repo(self, repo_type: str, repo_id: str) -> HubRepoCapture | None:
+        table = self.models if repo_type == "model" else self.datasets
+        return table.get(repo_id.lower())
+
+    def github_repo(self, full_name: str) -> GithubRepoCapture | None:
+        return self.github.get(full_name.lower())
+
+
+def tree_directories(paths) -> set[str]:
+    """Every directory implied by a list of file paths."""
+    dirs = set()
+    for path in paths:
+        for parent in PurePosixPath(path).parents:
+            if str(parent) != ".":
+                dirs.add(str(parent))
+    return dirs

@@ -1,0 +1,198 @@
+"""The GitHub REST API, as far as the spiders use it, answered from a corpus.
+
+The corpus holds each repo's whole tree and verbatim copies of its non-code files, but not the repository JSON,
+the head commit id, the default branch name or the releases: those are derived (and say so in `_replica`) or
+answered as not captured.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from urllib.parse import unquote
+
+from crawler.corpus import Corpus, GithubRepoCapture, tree_directories
+from crawler.replica.http import Answer, json_answer, not_captured
+
+DERIVED_DEFAULT_BRANCH = "main"
+LICENCE_NAMES = ("LICENSE", "LICENCE", "COPYING")
+DOCS_URL = "https://docs.github.com/rest"
+
+
+def github_error(status: int, message: str) -> Answer:
+    answer = json_answer({"message": message, "documentation_url": DOCS_URL, "status": str(status)}, status)
+    answer.etag = None
+    return answer
+
+
+class RateBudget:
+    """GitHub's primary limit, per client kind: 60/h anonymous, 5000/h with a token. 304s cost nothing."""
+
+    def __init__(self, anonymous: int = 60, authenticated: int = 5000, window: int = 3600):
+        self.limits = {False: anonymous, True: authenticated}
+        self.window = window
+        self.used = {False: 0, True: 0}
+        self.reset_at = int(time.time()) + window
+        self.lock = threading.Lock()
+
+    def headers(self, authenticated: bool, spend: bool) -> dict[str, str]:
+        with self.lock:
+            now = int(time.time())
+            if now >= self.reset_at:
+                self.used = {False: 0, True: 0}
+                self.reset_at = now + self.window
+            if spend:
+                self.used[authenticated] += 1
+            limit = self.limits[authenticated]
+            return {
+                "x-ratelimit-limit": str(limit),
+                "x-ratelimit-remaining": str(max(limit - self.used[authenticated], 0)),
+                "x-ratelimit-used": str(self.used[authenticated]),
+                "x-ratelimit-reset": str(self.reset_at),
+                "x-ratelimit-resource": "core",
+            }
+
+
+class GithubApi:
+    def __init__(self, corpus: Corpus):
+        self.corpus = corpus
+
+    def route(self, method: str, parts: list[str], query, base_url: str, path: str, accept: str) -> Answer | None:
+        if parts[:1] != ["repos"] or len(parts) < 3:
+            return None
+        repo = self.corpus.github_repo(f"{parts[1]}/{parts[2]}")
+        if repo is None:
+            return github_error(404, "Not Found")
+        tail = parts[3:]
+        params = dict(query)
+        if not tail:
+            return json_answer(self.repo_json(repo, base_url))
+        if tail == ["license"]:
+            return self.licence(repo, base_url, accept)
+        if tail == ["readme"]:
+            return self.readme(repo, base_url, accept)
+        if tail == ["releases"]:
+            return not_captured(f"releases of {repo.full_name}")
+        if tail[:2] == ["git", "trees"] and len(tail) == 3:
+            return self.tree(repo, unquote(tail[2]), "recursive" in params, base_url)
+        if tail[0] == "contents":
+            ref = params.get("ref")
+            if ref not in (None, DERIVED_DEFAULT_BRANCH, repo.head_sha):
+                return github_error(404, f"No commit found for the ref {ref}")
+            return self.contents(repo, unquote("/".join(tail[1:])), base_url, accept)
+        return github_error(404, "Not Found")
+
+    def repo_json(self, repo: GithubRepoCapture, base_url: str) -> dict:
+        owner, name = repo.full_name.split("/")
+        api = f"{base_url}/repos/{repo.full_name}"
+        return {
+            "id": int(hashlib.sha1(repo.full_name.lower().encode()).hexdigest()[:8], 16),
+            "name": name,
+            "full_name": repo.full_name,
+            "owner": {"login": owner, "type": "Organization"},
+            "html_url": f"https://github.com/{repo.full_name}",
+            "url": api,
+            "private": False,
+            "fork": False,
+            "archived": False,
+            "disabled": False,
+            "default_branch": DERIVED_DEFAULT_BRANCH,
+            "pushed_at": None,
+            "topics": [],
+            "license": None,
+            "_replica": {
+                "derived": True,
+                "derived_fields": ["id", "default_branch", "private", "fork", "archived", "disabled", "head_sha"],
+                "head_sha": repo.head_sha,
+                "not_captured": ["pushed_at", "topics", "license", "releases", "stargazers_count"],
+                "corpus_path": repo.corpus_path,
+                "note": "derived by the loopback replica; the corpus holds the tree and non-code files only",
+            },
+        }
+
+    def _content_json(self, repo: GithubRepoCapture, path: str, content: bytes, base_url: str) -> dict:
+        sha = next((e.sha for e in repo.tree if e.path == path and e.sha), None)
+        return {
+            "type": "file",
+            "encoding": "base64",
+            "size": len(content),
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "content": base64.encodebytes(content).decode("ascii"),
+            "sha": sha,
+            "url": f"{base_url}/repos/{repo.full_name}/contents/{path}?ref={DERIVED_DEFAULT_BRANCH}",
+            "html_url": f"https://github.com/{repo.full_name}/blob/{DERIVED_DEFAULT_BRANCH}/{path}",
+            "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{DERIVED_DEFAULT_BRANCH}/{path}",
+        }
+
+    def _file_answer(self, repo: GithubRepoCapture, path: str, base_url: str, accept: str, extra: dict | None = None) -> Answer:
+        content = repo.captured_files[path].read_bytes()
+        if "application/vnd.github.raw" in accept:
+            return Answer(200, content, content_type="text/plain; charset=utf-8", etag='"%s"' % hashlib.sha1(content).hexdigest())
+        return json_answer({**self._content_json(repo, path, content, base_url), **(extra or {})})
+
+    def _root_file(self, repo: GithubRepoCapture, prefixes: tuple[str, ...]) -> str | None:
+        names = sorted(p for p in repo.captured_files if "/" not in p and p.upper().startswith(prefixes))
+        return names[0] if names else None
+
+    def licence(self, repo: GithubRepoCapture, base_url: str, accept: str) -> Answer:
+        path = self._root_file(repo, LICENCE_NAMES)
+        if path is None:
+            if any("/" not in e.path and e.path.upper().startswith(LICENCE_NAMES) for e in repo.tree):
+                return not_captured(f"copy of the licence file of {repo.full_name}")
+            return github_error(404, "Not Found")
+        # GitHub's own licence detection (Licensee) was not captured: say so rather than guess.
+        return self._file_answer(repo, path, base_url, accept, {"license": None, "_replica": {"not_captured": ["license"]}})
+
+    def readme(self, repo: GithubRepoCapture, base_url: str, accept: str) -> Answer:
+        path = self._root_file(repo, ("README",))
+        if path is None:
+            return github_error(404, "Not Found")
+        return self._file_answer(repo, path, base_url, accept)
+
+    def tree(self, repo: GithubRepoCapture, sha: str, recursive: bool, base_url: str) -> Answer:
+        directories = tree_directories(e.path for e in repo.tree)
+        dir_shas = {hashlib.sha1(f"{repo.head_sha}:{d}".encode()).hexdigest(): d for d in directories}
+        if sha in (repo.head_sha, DERIVED_DEFAULT_BRANCH, "HEAD"):
+            root = ""
+        elif sha in dir_shas:
+            root = dir_shas[sha]
+        else:
+            return github_error(404, "Not Found")
+        prefix = f"{root}/" if root else ""
+        entries = []
+        for directory in sorted(directories):
+            rel = directory[len(prefix):]
+            if directory.startswith(prefix) and (recursive or "/" not in rel):
+                sha_of = hashlib.sha1(f"{repo.head_sha}:{directory}".encode()).hexdigest()
+                entries.append({"path": rel, "mode": "040000", "type": "tree", "sha": sha_of,
+                                "url": f"{base_url}/repos/{repo.full_name}/git/trees/{sha_of}"})
+        for entry in repo.tree:
+            rel = entry.path[len(prefix):]
+            if entry.path.startswith(prefix) and (recursive or "/" not in rel):
+                item = {"path": rel, "mode": entry.mode, "type": entry.type, "sha": entry.sha}
+                if entry.type == "blob":
+                    item["size"] = entry.size
+                entries.append(item)
+        entries.sort(key=lambda e: e["path"])
+        tree_sha = repo.head_sha if not root else sha
+        return json_answer({"sha": tree_sha, "url": f"{base_url}/repos/{repo.full_name}/git/trees/{tree_sha}",
+                            "tree": entries, "truncated": False})
+
+    def contents(self, repo: GithubRepoCapture, path: str, base_url: str, accept: str) -> Answer:
+        path = path.strip("/")
+        if path in repo.captured_files:
+            return self._file_answer(repo, path, base_url, accept)
+        if any(e.path == path for e in repo.tree):
+            return not_captured(f"copy of {path} in {repo.full_name} (source code is not copied)")
+        directories = tree_directories(e.path for e in repo.tree)
+        if path and path not in directories:
+            return github_error(404, "Not Found")
+        prefix = f"{path}/" if path else ""
+        listing = [{"type": "dir", "name": d[len(prefix):], "path": d} for d in sorted(directories)
+                   if d.startswith(prefix) and "/" not in d[len(prefix):]]
+        listing += [{"type": "file", "name": e.path[len(prefix):], "path": e.path, "sha": e.sha, "size": e.size}
+                    for e in repo.tree if e.path.startswith(prefix) and "/" not in e.path[len(prefix):]]
+        return json_answer(listing)

@@ -1,0 +1,100 @@
+"""The loopback replica's HTTP server: one base URL answering both the Hub's and GitHub's API paths.
+
+Built on the standard library's ThreadingHTTPServer rather than a web framework: the replica must later shape
+answers at the byte level (truncated bodies, slow writes, dropped connections) for fault injection, which
+frameworks hide, and it adds no dependency to the product.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from crawler.corpus import Corpus
+from crawler.replica.github import GithubApi, RateBudget, github_error
+from crawler.replica.http import Answer, hub_error
+
+log = logging.getLogger(__name__)
+
+
+class ReplicaApp:
+    """Everything but the socket: takes a request, gives an Answer. Tests may call it directly."""
+
+    def __init__(self, corpus: Corpus, page_size: int = 1000):
+        from crawler.replica.hub import HubApi
+
+        self.hub = HubApi(corpus, page_size=page_size)
+        self.github = GithubApi(corpus)
+        self.github_budget = RateBudget()
+
+    def handle(self, method: str, target: str, headers: dict[str, str], base_url: str) -> Answer:
+        url = urlsplit(target)
+        parts = [p for p in url.path.split("/") if p]
+        query = parse_qsl(url.query, keep_blank_values=True)
+        if parts[:1] == ["repos"]:
+            answer = self.github.route(method, parts, query, base_url, url.path, headers.get("accept", "")) or github_error(404, "Not Found")
+            return self._conditional(answer, headers, github=True)
+        answer = self.hub.route(method, parts, query, base_url, url.path)
+        if answer is None:
+            answer = hub_error(404, "NotFound", f"no such API path: {url.path}")
+        return self._conditional(answer, headers, github=False)
+
+    def _conditional(self, answer: Answer, headers: dict[str, str], github: bool) -> Answer:
+        if answer.etag:
+            answer.headers["ETag"] = answer.etag
+            wanted = {tag.strip() for tag in headers.get("if-none-match", "").split(",") if tag.strip()}
+            if answer.etag in wanted or answer.etag.removeprefix("W/") in wanted:
+                answer = Answer(304, b"", {"ETag": answer.etag, **{k: v for k, v in answer.headers.items() if k.startswith("X-")}})
+                answer.counts_against_limit = False
+        if github:
+            authenticated = "authorization" in headers
+            answer.headers.update(self.github_budget.headers(authenticated, spend=answer.counts_against_limit))
+        return answer
+
+
+class ReplicaHandler(BaseHTTPRequestHandler):
+    server_version = "openness-replica/0.1"
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self, send_body: bool) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            answer = self.server.app.handle(self.command, self.path, headers, self.server.base_url)
+        except Exception as exc:  # a bug must answer 500 and be logged, not kill the connection silently
+            log.exception("replica failed on %s %s", self.command, self.path)
+            answer = hub_error(500, "InternalError", f"replica error: {exc}")
+        self.send_response(answer.status)
+        if answer.status != 304:
+            self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if send_body and answer.status != 304:
+            self.wfile.write(answer.body)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._serve(send_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve(send_body=False)
+
+    def log_message(self, format: str, *args) -> None:  # route access logs to logging, not stderr
+        log.debug("%s - %s", self.address_string(), format % args)
+
+
+class ReplicaServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, corpus: Corpus, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000):
+        super().__init__((host, port), ReplicaHandler)
+        self.app = ReplicaApp(corpus, page_size=page_size)
+        bound_host, bound_port = self.server_address[:2]
+        self.base_url = f"http://{bound_host}:{bound_port}"
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="replica", daemon=True)
+        thread.start()
+        return thread
