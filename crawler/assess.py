@@ -1,0 +1,76 @@
+"""Assess: read a model's latest stored artifacts, run the extractors, store judgements and evidence.
+
+Runs without any network, so judgements can be recomputed whenever rules change.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlite_utils
+
+from crawler.store import blob_text, utcnow
+from extractors import EXTRACTOR_VERSION, assess_model
+from extractors.types import Artifact, Judgement, ModelArtifacts
+
+
+def _artifact(db: sqlite_utils.Database, row: dict) -> Artifact:
+    return Artifact(row["id"], row["kind"], row["url"], row["revision"], row["path"], blob_text(db, row["content_sha256"]))
+
+
+def _page_number(row: dict) -> int:
+    match = re.search(r"(\d+)$", row["path"] or "")
+    return int(match.group(1)) if match else 0
+
+
+def load_model(db: sqlite_utils.Database, subject: dict) -> ModelArtifacts:
+    """The artifacts of a model at the revision its subject was last crawled at, and what failed to be fetched."""
+    repo_id, revision = subject["repo_id"], subject["revision"]
+    rows = list(db["artifacts"].rows_where("repo_type = 'model' and repo_id = ? and revision is ?",
+                                           [repo_id, revision], order_by="fetched_at desc, id"))
+
+    def latest(kind: str) -> Artifact | None:
+        row = next((r for r in rows if r["kind"] == kind), None)
+        return _artifact(db, row) if row else None
+
+    tree_rows = {}
+    for row in rows:
+        if row["kind"] == "tree":
+            tree_rows.setdefault(_page_number(row), row)
+    failures = {row["kind"]: row["reason"] for row in db["errors"].rows_where(
+        "subject_id = ? and run_id = ?", [subject["id"], subject["run_id"]], order_by="id")}
+    return ModelArtifacts(repo_id=repo_id, revision=revision, page_url=subject["url"],
+                          model_json=latest("model_json"), card=latest("card"),
+                          tree_pages=tuple(_artifact(db, tree_rows[n]) for n in sorted(tree_rows)),
+                          failures=failures)
+
+
+def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list[Judgement]) -> None:
+    now = utcnow()
+    with db.conn:
+        for judgement in judgements:
+            db.execute("delete from evidence where subject_id = ? and criterion = ?", [subject_id, judgement.criterion])
+            db["judgements"].upsert({
+                "subject_id": subject_id, "criterion": judgement.criterion, "level": judgement.level,
+                "confidence": judgement.confidence, "rule_ids": ",".join(judgement.rule_ids),
+                "summary": judgement.summary, "extractor_version": EXTRACTOR_VERSION, "assessed_at": now,
+            }, pk=("subject_id", "criterion"))
+            db["evidence"].insert_all([{
+                "subject_id": subject_id, "criterion": judgement.criterion, "ordinal": ordinal,
+                "artifact_id": e.artifact_id, "url": e.url, "revision": e.revision, "file": e.file,
+                "line_start": e.line_start, "line_end": e.line_end, "snippet": e.snippet, "rule_id": e.rule_id,
+                "confidence": e.confidence,
+            } for ordinal, e in enumerate(judgement.evidence)])
+
+
+def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None) -> int:
+    """Assess the given models (all crawled models when none given). Returns how many were assessed."""
+    where, args = "kind = 'model'", []
+    if repo_ids:
+        where += f" and repo_id in ({', '.join('?' for _ in repo_ids)})"
+        args = list(repo_ids)
+    count = 0
+    for subject in list(db["subjects"].rows_where(where, args, order_by="id")):
+        save_judgements(db, subject["id"], assess_model(load_model(db, subject)))
+        count += 1
+    return count

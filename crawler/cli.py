@@ -1,0 +1,226 @@
+"""The `openness` command: a thin shell over the library modules (parse options, call, print)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from crawler.corpus import Corpus, CorpusError
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+SNAPSHOT_DIR = DATA_DIR / "snapshot"
+DEFAULT_DB = "openness.db"
+console = Console(stderr=False)
+errors = Console(stderr=True)
+
+
+def db_option(default: str = DEFAULT_DB):
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=default,
+                        show_default=True, help="SQLite file of the evidence store (created if missing).")
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+
+
+def endpoint_options(func):
+    func = click.option("--github-endpoint", envvar="GITHUB_API_URL", default="https://api.github.com",
+                        show_default=True, help="GitHub REST API base URL (env GITHUB_API_URL).")(func)
+    func = click.option("--hf-endpoint", envvar="HF_ENDPOINT", default="https://huggingface.co", show_default=True,
+                        help="Hugging Face Hub base URL (env HF_ENDPOINT); e.g. a loopback replica.")(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="openness-crawler")
+def cli():
+    """Openness evidence crawler: judge how open AI models on Hugging Face and GitHub really are, with evidence.
+
+    Crawl stores raw artifacts (model JSON, card, file tree) in SQLite; assessment turns them into judgements per
+    criterion (open / partial / closed / unknown), each with evidence: source URL at a revision, file, lines, quote,
+    and the rule that fired. Tokens come from HF_TOKEN / GITHUB_TOKEN and go only to their own host.
+    """
+
+
+@cli.command()
+@click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
+              show_default="the bundled snapshot", help="Corpus directory to serve (format: docs/corpus.md).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; keep it on loopback.")
+@click.option("--port", default=0, show_default=True, help="Port to bind; 0 picks a free one.")
+@click.option("--page-size", default=1000, show_default=True, help="Entries per page of listings and trees.")
+def replica(corpus_dir: Path, host: str, port: int, page_size: int):
+    """Serve a corpus as a loopback replica of the Hugging Face Hub and GitHub REST APIs.
+
+    Prints its base URL on the first line of output, then serves until interrupted. Point the crawler (or
+    huggingface_hub's HfApi(endpoint=URL)) at that URL for both --hf-endpoint and --github-endpoint.
+    """
+    from crawler.replica.server import ReplicaServer
+
+    try:
+        corpus = Corpus(corpus_dir)
+    except CorpusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    server = ReplicaServer(corpus, host=host, port=port, page_size=page_size)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    click.echo(server.base_url, nl=True)
+    sys.stdout.flush()
+    errors.print(f"replica: {len(corpus.models)} models, {len(corpus.datasets)} datasets, {len(corpus.github)} "
+                 f"GitHub repos from {corpus_dir}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _model_ids(model_ids: tuple[str, ...], seeds: Path | None) -> list[str]:
+    from crawler.run import read_seeds
+
+    ids = list(model_ids)
+    if seeds:
+        ids += read_seeds(seeds)
+    bad = [i for i in ids if i.count("/") != 1 or not all(i.split("/"))]
+    if bad:
+        raise click.BadParameter(f"not a Hugging Face model id (owner/name): {', '.join(bad)}")
+    if not ids:
+        raise click.UsageError("name at least one model id, or --seeds FILE")
+    return list(dict.fromkeys(ids))
+
+
+def _run_crawl(db_path: Path, ids: list[str], hf_endpoint: str, github_endpoint: str, verbose: bool) -> int:
+    from crawler.report import summary_table
+    from crawler.run import crawl
+    from crawler.store import open_db
+
+    result = crawl(db_path, ids, hf_endpoint, github_endpoint, command=["openness", *sys.argv[1:]],
+                   log_level="INFO" if verbose else "WARNING")
+    db = open_db(db_path)
+    if result.status == "completed":
+        console.print(summary_table(db, ids))
+    errors_count = db["errors"].count_where("run_id = ?", [result.run_id])
+    console.print(f"run {result.run_id}: {result.status}; {result.counts.get('downloader/response_count', 0)} "
+                  f"responses, {errors_count} fetch errors recorded, {result.assessed} models assessed")
+    console.print(f"database: {db_path.resolve()}")
+    db.close()
+    if result.status == "interrupted":
+        errors.print("interrupted: run the same command again to complete the crawl")
+        return 130
+    return 0 if result.status == "completed" else 1
+
+
+@cli.command()
+@click.argument("model_ids", nargs=-1)
+@click.option("--seeds", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="File of model ids, one per line; `#` starts a comment.")
+@db_option()
+@endpoint_options
+@click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
+def crawl(model_ids, seeds, db_path, hf_endpoint, github_endpoint, verbose):
+    """Crawl models from the Hub (model JSON, card, file tree), store the artifacts, then assess them.
+
+    MODEL_ID is a Hugging Face model id such as meta-llama/Meta-Llama-3-8B. Running the same command again after
+    an interruption completes the crawl; stored artifacts are never duplicated.
+    """
+    ids = _model_ids(model_ids, seeds)
+    sys.exit(_run_crawl(db_path, ids, hf_endpoint, github_endpoint, verbose))
+
+
+@cli.command()
+@click.argument("model_ids", nargs=-1)
+@db_option()
+def assess(model_ids, db_path):
+    """Recompute judgements from stored artifacts, without any network (e.g. after rules changed).
+
+    With no MODEL_ID, every crawled model is assessed.
+    """
+    from crawler.assess import assess as assess_models
+    from crawler.store import open_db
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    db = open_db(db_path)
+    count = assess_models(db, list(model_ids) or None)
+    console.print(f"assessed {count} models in {db_path}")
+
+
+@cli.command()
+@click.argument("model_id")
+@db_option()
+@json_option
+def show(model_id, db_path, as_json):
+    """Print a model's judgements, each with its evidence (source URL at revision, file, lines, quote, rule)."""
+    from crawler.report import NotCrawled, judgement_tables, model_report
+    from crawler.store import open_db
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    try:
+        report = model_report(open_db(db_path), model_id)
+    except NotCrawled as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    console.print(f"[bold]{report['model']}[/] at {report['revision'] or '?'} ({report['status']}) {report['url']}")
+    for table in judgement_tables(report):
+        console.print(table)
+    for error in report["errors"]:
+        console.print(f"[dim]fetch failed: {error['kind']} {error['url']}: {error['reason']}[/]")
+
+
+def start_replica(corpus_dir: Path) -> tuple[subprocess.Popen, str]:
+    """Start `openness replica` as its own process, the way a user would, and read the URL it prints."""
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "replica", "--corpus", str(corpus_dir)],
+                            stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http://"):
+        proc.kill()
+        raise click.ClickException(f"the replica did not start over {corpus_dir}")
+    return proc, url
+
+
+@cli.command()
+@click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
+              show_default="the bundled snapshot", help="Corpus directory the replica serves.")
+@db_option("demo.db")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
+def demo(corpus_dir, db_path, verbose):
+    """The main job, offline: start the replica over the bundled snapshot, crawl every model in it, print the
+    judgements table and the DB path, stop the replica. Interrupt it and run it again to complete it."""
+    try:
+        ids = [repo.repo_id for repo in Corpus(corpus_dir).models.values()]
+    except CorpusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    proc, url = start_replica(corpus_dir)
+    console.print(f"replica serving {corpus_dir} at {url}; crawling {len(ids)} models into {db_path}")
+    try:
+        status = _run_crawl(db_path, ids, url, url, verbose)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    sys.exit(status)
+
+
+@cli.command()
+@click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              required=True, help="The full corpus to select from, e.g. ../shared/corpus.")
+@click.option("--labels", "labels_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              required=True, help="Directory of expert label YAML files, e.g. ../shared/labels.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
+              show_default="data/snapshot", help="Where to write the snapshot (replaced).")
+def snapshot(corpus_dir, labels_dir, out):
+    """Rebuild the bundled snapshot: the corpus folders of every labelled system, copied verbatim."""
+    from crawler.snapshot import build
+
+    try:
+        counts = build(corpus_dir, labels_dir, out)
+    except CorpusError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"snapshot in {out}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+

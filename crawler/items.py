@@ -1,0 +1,49 @@
+"""What spiders yield. Spiders only fetch; the store pipeline writes these to SQLite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ArtifactItem:
+    """A raw document as fetched: stored once by content hash, with where and when it came from."""
+
+    source: str  # "huggingface" | "github"
+    repo_type: str  # "model" | "dataset" | "github"
+    repo_id: str
+    kind: str  # model_json | card | tree | file ...
+    url: str
+    revision: str | None
+    http_status: int
+    etag: str | None
+    content_type: str | None
+    body: bytes = field(repr=False)
+    path: str | None = None
+
+
+@dataclass
+class SubjectItem:
+    """A thing judged or linked to (model, dataset, code repo, paper) and what the crawl found of it."""
+
+    subject_id: str
+    kind: str
+    source: str
+    repo_id: str
+    url: str
+    revision: str | None = None
+    status: str = "ok"  # ok | gated | missing | error
+    gated: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class ErrorItem:
+    """A failed fetch or parse, named by its source URL, with the reason."""
+
+    source: str
+    subject_id: str | None
+    url: str
+    kind: str  # which artifact kind failed (model_json, card, tree...), or parse
+    http_status: int | None
+    reason: str

@@ -1,0 +1,22 @@
+"""Expert label files (YAML, both schemas): which Hugging Face and GitHub repos a file is about, from its links."""
+
+from __future__ import annotations
+
+import re
+
+# huggingface.co/<org>/<name> but not the site's own sections.
+HF_LINK = re.compile(r"huggingface\.co/(?!(?:datasets|spaces|collections|papers|blog|docs|models|organizations|api|"
+                     r"learn|chat|join|login|settings|posts|tasks|pricing)/)([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)")
+GITHUB_LINK = re.compile(r"github\.com/(?!(?:orgs|topics|features|sponsors|marketplace|settings|apps|about)/)"
+                         r"([A-Za-z0-9][\w.-]*)/([A-Za-z0-9_.-]+)", re.IGNORECASE)
+
+
+def normalise_github(owner: str, repo: str) -> str:
+    return f"{owner}/{repo.removesuffix('.git')}"
+
+
+def repos_named(text: str) -> tuple[set[str], set[str]]:
+    """(Hugging Face model ids, GitHub owner/repo) linked anywhere in a label file's text."""
+    models = {f"{m.group(1)}/{m.group(2)}" for m in HF_LINK.finditer(text)}
+    github = {normalise_github(m.group(1), m.group(2)) for m in GITHUB_LINK.finditer(text)}
+    return models, github

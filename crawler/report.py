@@ -1,0 +1,74 @@
+"""Reading judgements back out of the store, for people (rich tables) and for tools (JSON)."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from rich.table import Table
+
+from crawler.store import model_subject_id
+from extractors import CRITERIA
+
+LEVEL_STYLE = {"open": "bold green", "partial": "bold dark_orange", "closed": "bold red", "unknown": "dim"}
+
+
+class NotCrawled(LookupError):
+    """The model is not in the store."""
+
+
+def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
+    subject_id = model_subject_id(repo_id)
+    rows = list(db["subjects"].rows_where("id = ? or lower(repo_id) = lower(?)", [subject_id, repo_id], limit=1))
+    if not rows:
+        raise NotCrawled(f"{repo_id}: not in the store (crawl it first: openness crawl {repo_id})")
+    subject = rows[0]
+    judgements = []
+    for row in db["judgements"].rows_where("subject_id = ?", [subject["id"]], order_by="criterion"):
+        evidence = [
+            {k: e[k] for k in ("rule_id", "url", "revision", "file", "line_start", "line_end", "snippet", "confidence")}
+            for e in db["evidence"].rows_where("subject_id = ? and criterion = ?", [subject["id"], row["criterion"]],
+                                               order_by="ordinal")
+        ]
+        judgements.append({"criterion": row["criterion"], "level": row["level"], "confidence": row["confidence"],
+                           "summary": row["summary"], "rule_ids": row["rule_ids"].split(",") if row["rule_ids"] else [],
+                           "extractor_version": row["extractor_version"], "evidence": evidence})
+    errors = [{k: e[k] for k in ("url", "kind", "http_status", "reason")}
+              for e in db["errors"].rows_where("subject_id = ? and run_id = ?", [subject["id"], subject["run_id"]],
+                                               order_by="id")]
+    return {"model": subject["repo_id"], "url": subject["url"], "revision": subject["revision"],
+            "status": subject["status"], "judgements": judgements, "errors": errors}
+
+
+def styled(level: str) -> str:
+    return f"[{LEVEL_STYLE.get(level, '')}]{level}[/]"
+
+
+def summary_table(db: sqlite_utils.Database, repo_ids: list[str] | None = None) -> Table:
+    """Model x criterion, coloured by level."""
+    table = Table(title="Openness judgements", show_lines=False)
+    table.add_column("model", overflow="fold")
+    for criterion in CRITERIA:
+        table.add_column(criterion)
+    levels: dict[str, dict[str, str]] = {}
+    for row in db.query("select s.repo_id, j.criterion, j.level from judgements j join subjects s on s.id = j.subject_id "
+                        "where s.kind = 'model' order by s.repo_id"):
+        levels.setdefault(row["repo_id"], {})[row["criterion"]] = row["level"]
+    wanted = {r.lower() for r in repo_ids} if repo_ids else None
+    for repo_id, by_criterion in levels.items():
+        if wanted is None or repo_id.lower() in wanted:
+            table.add_row(repo_id, *(styled(by_criterion.get(c, "-")) for c in CRITERIA))
+    return table
+
+
+def judgement_tables(report: dict) -> list[Table]:
+    tables = []
+    for judgement in report["judgements"]:
+        table = Table(title=f"{judgement['criterion']}: {styled(judgement['level'])} "
+                            f"(confidence {judgement['confidence']:.2f}) — {judgement['summary']}",
+                      title_justify="left", show_header=True)
+        for column in ("rule", "source at revision", "lines", "quote"):
+            table.add_column(column, overflow="fold")
+        for e in judgement["evidence"]:
+            lines = f"{e['line_start']}-{e['line_end']}" if e["line_start"] else ""
+            table.add_row(e["rule_id"], e["url"], lines, e["snippet"])
+        tables.append(table)
+    return tables

@@ -1,0 +1,84 @@
+"""Build the bundled snapshot (data/snapshot): the corpus folders of the labelled systems, copied verbatim.
+
+The snapshot is derived data: a selection from a corpus, no file changed. It holds every Hub model and GitHub repo
+that a label file links to and that the corpus captured, plus the base models and datasets those models' cards
+name (one step along the subject graph), with their PROVENANCE.md and the corpus MANIFEST lines for them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from crawler.corpus import Corpus, CorpusError
+from crawler.labels import repos_named
+
+
+def _as_list(value) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, str)]
+
+
+def select(corpus: Corpus, labels_dir: Path) -> tuple[list, list, list]:
+    """The model, dataset and GitHub captures the snapshot keeps."""
+    label_files = sorted(labels_dir.rglob("*.yaml")) + sorted(labels_dir.rglob("*.yml"))
+    if not label_files:
+        raise CorpusError(f"{labels_dir}: no label files (*.yaml) found")
+    named_models, named_github = set(), set()
+    for path in label_files:
+        models, github = repos_named(path.read_text(encoding="utf-8", errors="replace"))
+        named_models |= models
+        named_github |= github
+    models = {m.lower(): corpus.models[m.lower()] for m in named_models if m.lower() in corpus.models}
+    datasets = {}
+    for model in list(models.values()):
+        try:
+            meta = model.front_matter or {}
+        except CorpusError:
+            continue
+        for base in _as_list(meta.get("base_model")):
+            if base.lower() in corpus.models:
+                models.setdefault(base.lower(), corpus.models[base.lower()])
+        for dataset in _as_list(meta.get("datasets")):
+            if dataset.lower() in corpus.datasets:
+                datasets[dataset.lower()] = corpus.datasets[dataset.lower()]
+    github = {g.lower(): corpus.github[g.lower()] for g in named_github if g.lower() in corpus.github}
+    return ([models[k] for k in sorted(models)], [datasets[k] for k in sorted(datasets)],
+            [github[k] for k in sorted(github)])
+
+
+def build(corpus_dir: Path, labels_dir: Path, out: Path) -> dict[str, int]:
+    corpus = Corpus(corpus_dir)
+    models, datasets, github = select(corpus, labels_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    kept_paths = []
+    for capture in [*models, *datasets, *github]:
+        shutil.copytree(capture.folder, out / capture.corpus_path)
+        kept_paths.append(capture.corpus_path + "/")
+    manifest = (corpus_dir / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
+    kept = [manifest[0]] + [line for line in manifest[1:] if line.startswith(tuple(kept_paths))]
+    (out / "MANIFEST.tsv").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    if (corpus_dir / "README.md").exists():
+        shutil.copy(corpus_dir / "README.md", out / "CORPUS_README.md")
+    counts = {"models": len(models), "datasets": len(datasets), "github": len(github), "files": len(kept) - 1}
+    (out / "README.md").write_text(SNAPSHOT_README.format(**counts), encoding="utf-8")
+    return counts
+
+
+SNAPSHOT_README = """# Bundled snapshot (derived data)
+
+A selection from the project's corpus of real evidence captured from Hugging Face and GitHub, in the same format
+(see CORPUS_README.md, the corpus's own description, and docs/corpus.md). Nothing here was written for the project:
+every file is copied verbatim from the corpus, with each folder's PROVENANCE.md naming where it came from. The
+texts belong to their authors and are redistributed as evidence under their repositories' terms.
+
+Derived by `openness snapshot` (crawler/snapshot.py): every Hub model and GitHub repo linked from an expert label
+file (labels of the European Open Source AI Index, https://osai-index.eu, and opening-up-chatgpt,
+http://opening-up-chatgpt.github.io; CC-BY 4.0; Liesenfeld & Dingemanse (2024), "Rethinking open source generative
+AI: open-washing and the EU AI Act", FAccT '24, doi:10.1145/3630106.3659005) that the corpus captured, plus the base
+models and datasets their cards name.
+
+Counts: {models} models, {datasets} datasets, {github} GitHub repos, {files} files (MANIFEST.tsv lists each with
+its size and sha256).
+"""

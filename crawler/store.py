@@ -1,0 +1,150 @@
+"""The SQLite evidence store: schema by named migrations, idempotent writes, and the reads the CLI needs.
+
+Every table and column is documented in docs/schema.md (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("openness")
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["crawl_runs"].create(
+        {"id": int, "started_at": str, "finished_at": str, "status": str, "command": str, "hf_endpoint": str,
+         "github_endpoint": str, "requested": str, "counts": str},
+        pk="id",
+    )
+    db["blobs"].create({"sha256": str, "size": int, "content": bytes}, pk="sha256")
+    db["artifacts"].create(
+        {"id": str, "source": str, "repo_type": str, "repo_id": str, "kind": str, "path": str, "url": str,
+         "revision": str, "http_status": int, "etag": str, "content_type": str, "content_sha256": str,
+         "first_fetched_at": str, "fetched_at": str, "run_id": int},
+        pk="id",
+        foreign_keys=[("content_sha256", "blobs", "sha256"), ("run_id", "crawl_runs", "id")],
+    )
+    db["artifacts"].create_index(["repo_type", "repo_id", "kind"])
+    db["subjects"].create(
+        {"id": str, "kind": str, "source": str, "repo_id": str, "url": str, "revision": str, "status": str,
+         "gated": str, "note": str, "last_crawled_at": str, "run_id": int},
+        pk="id",
+        foreign_keys=[("run_id", "crawl_runs", "id")],
+    )
+    db["links"].create(
+        {"from_subject": str, "to_subject": str, "relation": str, "artifact_id": str},
+        pk=("from_subject", "to_subject", "relation"),
+        foreign_keys=[("from_subject", "subjects", "id"), ("artifact_id", "artifacts", "id")],
+    )
+    db["judgements"].create(
+        {"subject_id": str, "criterion": str, "level": str, "confidence": float, "rule_ids": str,
+         "summary": str, "extractor_version": str, "assessed_at": str},
+        pk=("subject_id", "criterion"),
+        foreign_keys=[("subject_id", "subjects", "id")],
+    )
+    db["evidence"].create(
+        {"id": int, "subject_id": str, "criterion": str, "ordinal": int, "artifact_id": str, "url": str,
+         "revision": str, "file": str, "line_start": int, "line_end": int, "snippet": str, "rule_id": str,
+         "confidence": float},
+        pk="id",
+        foreign_keys=[("subject_id", "subjects", "id"), ("artifact_id", "artifacts", "id")],
+    )
+    db["evidence"].create_index(["subject_id", "criterion"])
+    db["flags"].create(
+        {"id": int, "subject_id": str, "severity": str, "claim": str, "claim_location": str,
+         "failing_criteria": str, "created_at": str, "status": str},
+        pk="id",
+        foreign_keys=[("subject_id", "subjects", "id")],
+    )
+    db["errors"].create(
+        {"id": int, "run_id": int, "source": str, "subject_id": str, "url": str, "kind": str, "http_status": int,
+         "reason": str, "at": str},
+        pk="id",
+        foreign_keys=[("run_id", "crawl_runs", "id")],
+    )
+    db["reviews"].create(
+        {"id": int, "subject_id": str, "criterion": str, "flag_id": int, "verdict": str, "level_override": str,
+         "note": str, "reviewer": str, "created_at": str},
+        pk="id",
+        foreign_keys=[("subject_id", "subjects", "id"), ("flag_id", "flags", "id")],
+    )
+
+
+def open_db(path: Path | str) -> sqlite_utils.Database:
+    """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated."""
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.enable_wal()
+    migrations.apply(db)
+    return db
+
+
+def model_subject_id(repo_id: str) -> str:
+    return f"hf:model:{repo_id}"
+
+
+class Store:
+    """Writes of one crawl run. Each write is idempotent, so a run killed half-way can simply be run again."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    # -- runs ---------------------------------------------------------------------------------------------------
+    def start_run(self, command: str, hf_endpoint: str, github_endpoint: str, requested: list[str]) -> int:
+        table = self.db["crawl_runs"].insert(
+            {"started_at": utcnow(), "status": "running", "command": command, "hf_endpoint": hf_endpoint,
+             "github_endpoint": github_endpoint, "requested": json.dumps(requested), "counts": "{}"}
+        )
+        return table.last_pk
+
+    def finish_run(self, run_id: int, status: str, counts: dict) -> None:
+        self.db["crawl_runs"].update(run_id, {"finished_at": utcnow(), "status": status,
+                                              "counts": json.dumps(counts, sort_keys=True)})
+
+    # -- artifacts ----------------------------------------------------------------------------------------------
+    def save_artifact(self, run_id: int, *, source: str, repo_type: str, repo_id: str, kind: str, url: str,
+                      revision: str | None, http_status: int, etag: str | None, content_type: str | None,
+                      body: bytes, path: str | None = None) -> str:
+        content_sha = hashlib.sha256(body).hexdigest()
+        artifact_id = hashlib.sha256(f"{url}\n{content_sha}".encode()).hexdigest()
+        now = utcnow()
+        with self.db.conn:
+            self.db["blobs"].insert({"sha256": content_sha, "size": len(body), "content": body}, ignore=True)
+            existing = self.db["artifacts"].count_where("id = ?", [artifact_id])
+            record = {"id": artifact_id, "source": source, "repo_type": repo_type, "repo_id": repo_id, "kind": kind,
+                      "path": path, "url": url, "revision": revision, "http_status": http_status, "etag": etag,
+                      "content_type": content_type, "content_sha256": content_sha, "fetched_at": now, "run_id": run_id}
+            if existing:
+                self.db["artifacts"].update(artifact_id, {"fetched_at": now, "etag": etag, "run_id": run_id})
+            else:
+                self.db["artifacts"].insert({**record, "first_fetched_at": now})
+        return artifact_id
+
+    def save_subject(self, run_id: int, subject_id: str, **fields) -> None:
+        self.db["subjects"].upsert({"id": subject_id, **fields, "last_crawled_at": utcnow(), "run_id": run_id},
+                                   pk="id", alter=False)
+
+    def save_link(self, from_subject: str, to_subject: str, relation: str, artifact_id: str | None) -> None:
+        self.db["links"].upsert({"from_subject": from_subject, "to_subject": to_subject, "relation": relation,
+                                 "artifact_id": artifact_id}, pk=("from_subject", "to_subject", "relation"))
+
+    def save_error(self, run_id: int, *, source: str, subject_id: str | None, url: str, kind: str,
+                   http_status: int | None, reason: str) -> None:
+        self.db["errors"].insert({"run_id": run_id, "source": source, "subject_id": subject_id, "url": url,
+                                  "kind": kind, "http_status": http_status, "reason": reason, "at": utcnow()})
+
+
+def blob_text(db: sqlite_utils.Database, sha256: str) -> str:
+    content = db["blobs"].get(sha256)["content"]
+    return content.decode("utf-8", errors="replace")

@@ -1,0 +1,130 @@
+"""Rules are data (data/rules/*.yaml, data/hub_licences.csv); this module loads and validates them.
+
+A rule file that is malformed stops the program with an error naming the file and what is wrong in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+RULES_DIR = DATA_DIR / "rules"
+
+
+class RuleFileError(Exception):
+    """A rule file does not have the expected shape. The message names the file (and line where known)."""
+
+
+def _load_yaml(name: str) -> dict:
+    path = RULES_DIR / name
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise RuleFileError(f"{path}:{line}: not valid YAML: {exc.problem}") from exc
+    except OSError as exc:
+        raise RuleFileError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RuleFileError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _require(condition: bool, path: str, message: str) -> None:
+    if not condition:
+        raise RuleFileError(f"{RULES_DIR / path}: {message}")
+
+
+@dataclass(frozen=True)
+class WeightRule:
+    rule_id: str
+    glob: str
+    what: str
+
+
+@dataclass(frozen=True)
+class WeightRules:
+    rules: tuple[WeightRule, ...]
+    not_weights: tuple[str, ...]
+
+
+@cache
+def weight_rules() -> WeightRules:
+    name = "weight_files.yaml"
+    data = _load_yaml(name)
+    rules = []
+    for number, rule in enumerate(data.get("rules") or [], start=1):
+        _require(isinstance(rule, dict) and {"id", "glob", "what"} <= set(rule), name,
+                 f"rule #{number} needs id, glob and what")
+        rules.append(WeightRule(str(rule["id"]), str(rule["glob"]).lower(), str(rule["what"])))
+    _require(bool(rules), name, "no rules")
+    _require(len({r.rule_id for r in rules}) == len(rules), name, "duplicate rule ids")
+    return WeightRules(tuple(rules), tuple(str(n).lower() for n in data.get("not_weights") or []))
+
+
+@dataclass(frozen=True)
+class CardSectionRules:
+    topics: dict[str, tuple[re.Pattern, ...]]
+    core_topics: tuple[str, ...]
+    open_min_topics: int
+    open_min_words: int
+    partial_min_words: int
+
+
+@cache
+def card_section_rules() -> CardSectionRules:
+    name = "card_sections.yaml"
+    data = _load_yaml(name)
+    topics = {}
+    for topic, patterns in (data.get("topics") or {}).items():
+        _require(isinstance(patterns, list) and patterns, name, f"topic {topic!r} needs a list of patterns")
+        compiled = []
+        for pattern in patterns:
+            try:
+                compiled.append(re.compile(str(pattern), re.IGNORECASE))
+            except re.error as exc:
+                raise RuleFileError(f"{RULES_DIR / name}: topic {topic!r}: bad pattern {pattern!r}: {exc}") from exc
+        topics[str(topic)] = tuple(compiled)
+    core = tuple(data.get("core_topics") or ())
+    _require(bool(core) and set(core) <= set(topics), name, "core_topics must name defined topics")
+    for key in ("open_min_topics", "open_min_words", "partial_min_words"):
+        _require(isinstance(data.get(key), int), name, f"{key} must be a whole number")
+    return CardSectionRules(topics, core, data["open_min_topics"], data["open_min_words"], data["partial_min_words"])
+
+
+@dataclass(frozen=True)
+class HubLicence:
+    licence_id: str
+    spdx: str
+    osi_approved: str
+    licence_class: str
+    notes: str
+
+
+@cache
+def hub_licences() -> dict[str, HubLicence]:
+    path = DATA_DIR / "hub_licences.csv"
+    licences = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            if not row.get("id") or not row.get("class"):
+                raise RuleFileError(f"{path}:{number}: needs an id and a class")
+            licences[row["id"].lower()] = HubLicence(row["id"].lower(), row["spdx"], row["osi_approved"],
+                                                     row["class"], row["notes"])
+    return licences
+
+
+@cache
+def licence_class_levels() -> dict[str, str]:
+    name = "licence_classes.yaml"
+    levels = _load_yaml(name).get("levels") or {}
+    _require(all(v in ("open", "partial", "closed") for v in levels.values()), name,
+             "every class maps to open, partial or closed")
+    missing = {lic.licence_class for lic in hub_licences().values()} - set(levels)
+    _require(not missing, name, f"classes used in hub_licences.csv but not mapped: {sorted(missing)}")
+    return dict(levels)

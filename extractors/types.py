@@ -1,0 +1,67 @@
+"""The values extractors take and give. Frozen dataclasses, so a judgement is a value: same input, same output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LEVELS = ("open", "partial", "closed", "unknown")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A stored document as extractors see it: where it came from, and its text."""
+
+    artifact_id: str
+    kind: str
+    url: str
+    revision: str | None
+    path: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of evidence, shaped like a licence-scanner match: source at a revision, file, lines, quote, rule."""
+
+    rule_id: str
+    url: str
+    revision: str | None
+    file: str | None
+    snippet: str
+    line_start: int | None = None
+    line_end: int | None = None
+    artifact_id: str | None = None
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Judgement:
+    criterion: str
+    level: str
+    confidence: float
+    summary: str
+    evidence: tuple[Evidence, ...]
+
+    def __post_init__(self):
+        if self.level not in LEVELS:
+            raise ValueError(f"unknown level {self.level!r} for {self.criterion}")
+        if not self.evidence:
+            raise ValueError(f"judgement of {self.criterion} has no evidence")
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(e.rule_id for e in self.evidence))
+
+
+@dataclass(frozen=True)
+class ModelArtifacts:
+    """Everything stored about one model that the extractors may read. `failures` names kinds that could not be
+    fetched, with the reason, so an extractor can say `unknown` instead of judging from an absence."""
+
+    repo_id: str
+    revision: str | None
+    page_url: str
+    model_json: Artifact | None = None
+    card: Artifact | None = None
+    tree_pages: tuple[Artifact, ...] = ()
+    failures: dict[str, str] = field(default_factory=dict)
