@@ -117,7 +117,10 @@ class Store:
                       revision: str | None, http_status: int, etag: str | None, content_type: str | None,
                       body: bytes, path: str | None = None) -> str:
         content_sha = hashlib.sha256(body).hexdigest()
-        artifact_id = hashlib.sha256(f"{url}\n{content_sha}".encode()).hexdigest()
+        # Identity is what the document is (repo, kind, path, revision, content), not the host it came from, so
+        # a re-run against another endpoint (a replica on a new port) stores no duplicate.
+        identity = "\n".join(str(part) for part in (source, repo_type, repo_id, kind, path, revision, content_sha))
+        artifact_id = hashlib.sha256(identity.encode()).hexdigest()
         now = utcnow()
         with self.db.conn:
             self.db["blobs"].insert({"sha256": content_sha, "size": len(body), "content": body}, ignore=True)
@@ -126,7 +129,7 @@ class Store:
                       "path": path, "url": url, "revision": revision, "http_status": http_status, "etag": etag,
                       "content_type": content_type, "content_sha256": content_sha, "fetched_at": now, "run_id": run_id}
             if existing:
-                self.db["artifacts"].update(artifact_id, {"fetched_at": now, "etag": etag, "run_id": run_id})
+                self.db["artifacts"].update(artifact_id, {"fetched_at": now, "etag": etag, "run_id": run_id, "url": url})
             else:
                 self.db["artifacts"].insert({**record, "first_fetched_at": now})
         return artifact_id
