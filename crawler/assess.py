@@ -11,7 +11,7 @@ import sqlite_utils
 
 from crawler.store import blob_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model
-from extractors.types import Artifact, Judgement, ModelArtifacts
+from extractors.types import Artifact, Failure, Judgement, ModelArtifacts
 
 
 def _artifact(db: sqlite_utils.Database, row: dict) -> Artifact:
@@ -37,7 +37,7 @@ def load_model(db: sqlite_utils.Database, subject: dict) -> ModelArtifacts:
     for row in rows:
         if row["kind"] == "tree":
             tree_rows.setdefault(_page_number(row), row)
-    failures = {row["kind"]: row["reason"] for row in db["errors"].rows_where(
+    failures = {row["kind"]: Failure(row["url"], row["reason"]) for row in db["errors"].rows_where(
         "subject_id = ? and run_id = ?", [subject["id"], subject["run_id"]], order_by="id")}
     return ModelArtifacts(repo_id=repo_id, revision=revision, page_url=subject["url"],
                           model_json=latest("model_json"), card=latest("card"),

@@ -63,9 +63,9 @@ def judge_end_model_weights(model: ModelArtifacts) -> Judgement:
     if files is None:
         if gated:
             return Judgement(CRITERION, "partial", 0.5, "gated repo; its file list could not be fetched", tuple(gated))
-        reason = model.failures.get("tree") or model.failures.get("model_json") or "not fetched"
-        return Judgement(CRITERION, "unknown", 0.0, f"file list not available: {reason}", (
-            Evidence("weights.tree-unavailable", model.page_url, model.revision, None, quote(f"tree: {reason}")),))
+        reason = model.failure_reason("tree", "model_json")
+        return Judgement(CRITERION, "unknown", 0.0, f"file list not available: {reason}",
+                         model.unavailable_evidence("tree", "weights.tree-unavailable", None))
     tree = model.tree_pages[0]
     weights = weight_file_matches(path for path, _ in files)
     if not weights:

@@ -22,12 +22,12 @@ def card_topics(text: str, body_start: int) -> dict[str, list[tuple[int, str]]]:
 
 def judge_model_card(model: ModelArtifacts) -> Judgement:
     if model.card is None:
-        reason = model.failures.get("card") or model.failures.get("model_json") or "not fetched"
+        reason = model.failure_reason("card", "model_json")
         if reason.startswith("HTTP 404 EntryNotFound"):
-            return Judgement(CRITERION, "closed", 0.9, "the repo has no model card (README.md)", (
-                Evidence("modelcard.none", model.page_url, model.revision, "README.md", quote(reason)),))
-        return Judgement(CRITERION, "unknown", 0.0, f"model card not available: {reason}", (
-            Evidence("modelcard.unavailable", model.page_url, model.revision, "README.md", quote(reason)),))
+            return Judgement(CRITERION, "closed", 0.9, "the repo has no model card (README.md)",
+                             model.unavailable_evidence("card", "modelcard.none", "README.md"))
+        return Judgement(CRITERION, "unknown", 0.0, f"model card not available: {reason}",
+                         model.unavailable_evidence("card", "modelcard.unavailable", "README.md"))
     card = model.card
     rules = card_section_rules()
     _, body_start, _ = front_matter(card.text)

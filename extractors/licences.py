@@ -47,9 +47,9 @@ def declared_licence(model: ModelArtifacts) -> tuple[dict, list[Evidence], str |
 def judge_licences(model: ModelArtifacts) -> Judgement:
     declared, evidence, _ = declared_licence(model)
     if not declared and not evidence and model.card is None:
-        reason = model.failures.get("card") or model.failures.get("model_json") or "not fetched"
-        return Judgement(CRITERION, "unknown", 0.0, f"no card metadata to read the licence from: {reason}", (
-            Evidence("licence.unavailable", model.page_url, model.revision, "README.md", quote(reason)),))
+        reason = model.failure_reason("card", "model_json")
+        return Judgement(CRITERION, "unknown", 0.0, f"no card metadata to read the licence from: {reason}",
+                         model.unavailable_evidence("card", "licence.unavailable", "README.md"))
     if not declared:
         where = model.card or model.model_json
         searched = Evidence("licence.none-declared", where.url, where.revision, "README.md" if model.card else None,

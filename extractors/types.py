@@ -54,6 +54,14 @@ class Judgement:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A fetch that failed: the URL tried (at its revision) and why."""
+
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ModelArtifacts:
     """Everything stored about one model that the extractors may read. `failures` names kinds that could not be
     fetched, with the reason, so an extractor can say `unknown` instead of judging from an absence."""
@@ -64,4 +72,19 @@ class ModelArtifacts:
     model_json: Artifact | None = None
     card: Artifact | None = None
     tree_pages: tuple[Artifact, ...] = ()
-    failures: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, Failure] = field(default_factory=dict)
+
+    def failure_reason(self, *kinds: str) -> str:
+        return next((self.failures[k].reason for k in kinds if k in self.failures), "not fetched")
+
+    def unavailable_evidence(self, kind: str, rule_id: str, file: str | None) -> tuple[Evidence, ...]:
+        """Evidence for a criterion that a failed fetch left undecided: the URL that failed and why, and the
+        model JSON at the revision that was looked at."""
+        failure = self.failures.get(kind) or self.failures.get("model_json")
+        url, reason = (failure.url, failure.reason) if failure else (self.page_url, "not fetched")
+        evidence = [Evidence(rule_id, url, self.revision, file, f"{kind} not available: {reason}"[:300])]
+        if self.model_json:
+            evidence.append(Evidence(rule_id, self.model_json.url, self.model_json.revision, None,
+                                     f"model JSON read at revision {self.model_json.revision}",
+                                     artifact_id=self.model_json.artifact_id, confidence=0.5))
+        return tuple(evidence)
