@@ -1,0 +1,66 @@
+"""Fixtures: the bundled snapshot, a real `openness replica` process on loopback, and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.corpus import Corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOT = ROOT / "data" / "snapshot"
+OPENNESS = [sys.executable, "-m", "crawler"]
+
+
+def start_replica(corpus_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([*OPENNESS, "replica", "--corpus", str(corpus_dir), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), f"replica did not print its URL: {url!r}"
+    return proc, url
+
+
+@pytest.fixture(scope="session")
+def snapshot_corpus() -> Corpus:
+    return Corpus(SNAPSHOT)
+
+
+@pytest.fixture(scope="session")
+def replica_url():
+    """A replica over the bundled snapshot, started as users start it."""
+    proc, url = start_replica(SNAPSHOT)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def small_pages_replica():
+    """A replica whose listings and trees page every 3 entries, to exercise pagination."""
+    proc, url = start_replica(SNAPSHOT, "--page-size", "3")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def run_openness(*args: str, timeout: int = 300, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*OPENNESS, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, **kwargs)
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "store.db"
+
+
+@pytest.fixture
+def corpus_copy(tmp_path) -> Path:
+    """A writable copy of a few snapshot folders, for tests that plant bad input."""
+    target = tmp_path / "corpus"
+    for rel in ("huggingface/models/mistralai/Mistral-7B-v0.1", "huggingface/models/meta-llama/Meta-Llama-3-8B",
+                "github/meta-llama/llama3"):
+        shutil.copytree(SNAPSHOT / rel, target / rel)
+    return target
