@@ -53,7 +53,8 @@ def cli():
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; keep it on loopback.")
 @click.option("--port", default=0, show_default=True, help="Port to bind; 0 picks a free one.")
 @click.option("--page-size", default=1000, show_default=True, help="Entries per page of listings and trees.")
-def replica(corpus_dir: Path, host: str, port: int, page_size: int):
+@click.option("--delay", default=0.0, show_default=True, help="Seconds to wait before each answer (a slow Hub).")
+def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float):
     """Serve a corpus as a loopback replica of the Hugging Face Hub and GitHub REST APIs.
 
     Prints its base URL on the first line of output, then serves until interrupted. Point the crawler (or
@@ -65,7 +66,7 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int):
         corpus = Corpus(corpus_dir)
     except CorpusError as exc:
         raise click.ClickException(str(exc)) from exc
-    server = ReplicaServer(corpus, host=host, port=port, page_size=page_size)
+    server = ReplicaServer(corpus, host=host, port=port, page_size=page_size, delay=delay)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     click.echo(server.base_url, nl=True)
     sys.stdout.flush()
@@ -174,10 +175,10 @@ def show(model_id, db_path, as_json):
         console.print(f"[dim]fetch failed: {error['kind']} {error['url']}: {error['reason']}[/]")
 
 
-def start_replica(corpus_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_replica(corpus_dir: Path, delay: float) -> tuple[subprocess.Popen, str]:
     """Start `openness replica` as its own process, the way a user would, and read the URL it prints."""
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "replica", "--corpus", str(corpus_dir)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "crawler", "replica", "--corpus", str(corpus_dir),
+                             "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
     url = proc.stdout.readline().strip()
     if not url.startswith("http://"):
         proc.kill()
@@ -189,15 +190,17 @@ def start_replica(corpus_dir: Path) -> tuple[subprocess.Popen, str]:
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
               show_default="the bundled snapshot", help="Corpus directory the replica serves.")
 @db_option("demo.db")
+@click.option("--replica-delay", default=0.0, show_default=True,
+              help="Seconds the replica waits before each answer: slow the demo down to watch it or interrupt it.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
-def demo(corpus_dir, db_path, verbose):
+def demo(corpus_dir, db_path, replica_delay, verbose):
     """The main job, offline: start the replica over the bundled snapshot, crawl every model in it, print the
     judgements table and the DB path, stop the replica. Interrupt it and run it again to complete it."""
     try:
         ids = [repo.repo_id for repo in Corpus(corpus_dir).models.values()]
     except CorpusError as exc:
         raise click.ClickException(str(exc)) from exc
-    proc, url = start_replica(corpus_dir)
+    proc, url = start_replica(corpus_dir, replica_delay)
     console.print(f"replica serving {corpus_dir} at {url}; crawling {len(ids)} models into {db_path}")
     try:
         status = _run_crawl(db_path, ids, url, url, verbose)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -60,6 +61,8 @@ class ReplicaHandler(BaseHTTPRequestHandler):
 
     def _serve(self, send_body: bool) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
+        if self.server.delay:
+            time.sleep(self.server.delay)
         try:
             answer = self.server.app.handle(self.command, self.path, headers, self.server.base_url)
         except Exception as exc:  # a bug must answer 500 and be logged, not kill the connection silently
@@ -88,8 +91,10 @@ class ReplicaHandler(BaseHTTPRequestHandler):
 class ReplicaServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, corpus: Corpus, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000):
+    def __init__(self, corpus: Corpus, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000,
+                 delay: float = 0.0):
         super().__init__((host, port), ReplicaHandler)
+        self.delay = delay  # seconds before each answer: a slow Hub, to watch progress or interrupt a crawl
         self.app = ReplicaApp(corpus, page_size=page_size)
         bound_host, bound_port = self.server_address[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"

@@ -1,0 +1,108 @@
+"""`openness crawl`, `show` and `assess` against the replica: seeds, bad input, tokens, determinism."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from conftest import start_replica, run_openness
+from crawler.middlewares import TokenMiddleware
+
+SECRET = "hf_test_secret_token_1234567890"
+
+
+def crawl(replica_url, db_path, *ids, env=None):
+    return run_openness("crawl", *ids, "--db", str(db_path), "--hf-endpoint", replica_url, "--github-endpoint",
+                        replica_url, env=env)
+
+
+def test_seeds_file_with_comments(replica_url, db_path, tmp_path):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("# labelled models\nQwen/Qwen2.5-32B  # apache\n\nmeta-llama/Meta-Llama-3-8B\n")
+    result = run_openness("crawl", "--seeds", str(seeds), "--db", str(db_path), "--hf-endpoint", replica_url)
+    assert result.returncode == 0, result.stderr
+    subjects = {r for (r,) in sqlite3.connect(db_path).execute("select repo_id from subjects")}
+    assert subjects == {"Qwen/Qwen2.5-32B", "meta-llama/Meta-Llama-3-8B"}
+
+
+def test_show_json_lists_judgements_with_evidence(replica_url, db_path):
+    assert crawl(replica_url, db_path, "Qwen/Qwen2.5-32B").returncode == 0
+    result = run_openness("show", "Qwen/Qwen2.5-32B", "--db", str(db_path), "--json")
+    report = json.loads(result.stdout)
+    levels = {j["criterion"]: j["level"] for j in report["judgements"]}
+    assert levels == {"licenses": "open", "modelcard": levels["modelcard"], "weights_endmodel": "open"}
+    assert all(j["evidence"] for j in report["judgements"])
+    licence = next(j for j in report["judgements"] if j["criterion"] == "licenses")
+    assert licence["evidence"][0]["snippet"] == "license: apache-2.0"
+    assert report["revision"] in licence["evidence"][0]["url"]
+
+
+def test_missing_model_is_recorded_as_missing(replica_url, db_path):
+    result = crawl(replica_url, db_path, "nobody/no-such-model")
+    assert result.returncode == 0
+    con = sqlite3.connect(db_path)
+    assert con.execute("select status from subjects").fetchone()[0] == "missing"
+    reason = con.execute("select reason from errors where kind = 'model_json'").fetchone()[0]
+    assert "404" in reason and "RepoNotFound" in reason
+
+
+def test_assess_recomputes_identically_without_network(replica_url, db_path):
+    assert crawl(replica_url, db_path, "meta-llama/Meta-Llama-3-8B", "bigscience/bloom").returncode == 0
+    query = "select subject_id, criterion, level, confidence, rule_ids, summary from judgements order by 1, 2"
+    evidence_query = "select * from evidence order by subject_id, criterion, ordinal"
+    con = sqlite3.connect(db_path)
+    before = con.execute(query).fetchall(), [r[1:] for r in con.execute(evidence_query)]
+    result = run_openness("assess", "--db", str(db_path))  # no endpoint at all: stored artifacts only
+    assert result.returncode == 0 and "assessed 2 models" in result.stdout
+    after = con.execute(query).fetchall(), [r[1:] for r in con.execute(evidence_query)]
+    assert before == after
+
+
+def test_bad_model_id_is_refused_with_its_name(db_path):
+    result = run_openness("crawl", "not-a-repo-id", "--db", str(db_path))
+    assert result.returncode == 2 and "not-a-repo-id" in result.stderr
+
+
+def test_show_unknown_model_names_it(replica_url, db_path):
+    crawl(replica_url, db_path, "Qwen/Qwen2.5-32B")
+    result = run_openness("show", "someone/else", "--db", str(db_path))
+    assert result.returncode == 1 and "someone/else" in result.stderr
+
+
+def test_hostile_front_matter_is_recorded_and_the_crawl_completes(corpus_copy, db_path):
+    card = corpus_copy / "huggingface/models/mistralai/Mistral-7B-v0.1/README.md"
+    card.write_text("---\nlicense: &a [*a, *a\n bad: : :\n---\n# Model\n" + "word " * 50, encoding="utf-8")
+    proc, url = start_replica(corpus_copy)
+    try:
+        result = crawl(url, db_path, "mistralai/Mistral-7B-v0.1", "meta-llama/Meta-Llama-3-8B")
+    finally:
+        proc.terminate()
+    assert result.returncode == 0, result.stderr
+    con = sqlite3.connect(db_path)
+    rules = con.execute("select rule_ids from judgements where subject_id = 'hf:model:mistralai/Mistral-7B-v0.1' "
+                        "and criterion = 'licenses'").fetchone()[0]
+    assert "licence.card.unreadable" in rules
+    assert con.execute("select count(*) from judgements").fetchone()[0] == 6
+
+
+def test_tokens_go_only_to_their_own_host_and_are_never_stored(replica_url, db_path):
+    env = {**__import__("os").environ, "HF_TOKEN": SECRET}
+    result = crawl(replica_url, db_path, "Qwen/Qwen2.5-32B", env=env)
+    assert result.returncode == 0
+    assert SECRET not in result.stdout + result.stderr
+    for path in db_path.parent.glob(db_path.name + "*"):
+        assert SECRET.encode() not in path.read_bytes()
+
+
+def test_token_middleware_sends_each_token_to_its_own_host_only():
+    from scrapy import Request
+
+    middleware = TokenMiddleware({"hub.example": "hf-token", "api.github.example": "gh-token"})
+    hub = Request("https://hub.example/api/models/x/y")
+    github = Request("https://api.github.example/repos/x/y")
+    elsewhere = Request("https://elsewhere.example/file", headers={"Authorization": "Bearer hf-token"})
+    for request in (hub, github, elsewhere):
+        middleware.process_request(request)
+    assert hub.headers[b"Authorization"] == b"Bearer hf-token"
+    assert github.headers[b"Authorization"] == b"Bearer gh-token"
+    assert b"Authorization" not in elsewhere.headers

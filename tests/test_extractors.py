@@ -1,0 +1,153 @@
+"""Extractors on real snippets from the bundled snapshot: each rule fires on its own evidence."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import SNAPSHOT
+from extractors import assess_model
+from extractors.availability import judge_end_model_weights, weight_file_matches
+from extractors.documentation import judge_model_card
+from extractors.licences import judge_licences
+from extractors.rules import card_section_rules, hub_licences, licence_class_levels, weight_rules
+from extractors.types import Artifact, Failure, ModelArtifacts
+
+MODELS = SNAPSHOT / "huggingface" / "models"
+
+
+def card_of(repo_id: str) -> Artifact:
+    text = (MODELS / repo_id / "README.md").read_text(encoding="utf-8")
+    return Artifact(f"card-{repo_id}", "card", f"http://hub/{repo_id}/resolve/abc/README.md", "abc", "README.md", text)
+
+
+def tree_of(repo_id: str) -> Artifact:
+    rows = (MODELS / repo_id / "files.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    entries = [{"type": "file", "path": r.split("\t")[0], "size": int(r.split("\t")[1])} for r in rows]
+    return Artifact(f"tree-{repo_id}", "tree", f"http://hub/api/models/{repo_id}/tree/abc", "abc", "page-0",
+                    json.dumps(entries))
+
+
+def model_json(repo_id: str, **fields) -> Artifact:
+    return Artifact(f"json-{repo_id}", "model_json", f"http://hub/api/models/{repo_id}", "abc", None,
+                    json.dumps({"id": repo_id, "sha": "abc", **fields}))
+
+
+def artifacts(repo_id: str, card=True, tree=True, failures=None, **json_fields) -> ModelArtifacts:
+    return ModelArtifacts(repo_id, "abc", f"http://hub/{repo_id}", model_json(repo_id, **json_fields),
+                          card_of(repo_id) if card else None, (tree_of(repo_id),) if tree else (), failures or {})
+
+
+def test_weights_open_when_files_listed_and_not_gated():
+    judgement = judge_end_model_weights(artifacts("Qwen/Qwen2.5-32B", gated=False))
+    assert judgement.level == "open"
+    assert judgement.evidence[0].file.endswith(".safetensors")
+    assert judgement.evidence[0].revision == "abc"
+
+
+def test_gated_weights_are_partial_with_the_gating_quoted():
+    judgement = judge_end_model_weights(artifacts("meta-llama/Meta-Llama-3-8B", gated="manual"))
+    assert judgement.level == "partial"
+    quotes = [e.snippet for e in judgement.evidence if e.rule_id == "weights.gated"]
+    assert '"gated": "manual"' in quotes and any(q.startswith("extra_gated") for q in quotes)
+
+
+def test_no_weight_files_is_closed_and_says_what_was_searched():
+    repo = "Qwen/Qwen2.5-32B"
+    entries = [{"type": "file", "path": "README.md", "size": 10}, {"type": "file", "path": "training_args.bin"}]
+    tree = Artifact("t", "tree", "http://hub/tree", "abc", "page-0", json.dumps(entries))
+    model = ModelArtifacts(repo, "abc", "http://hub/x", model_json(repo), card_of(repo), (tree,))
+    judgement = judge_end_model_weights(model)
+    assert judgement.level == "closed"
+    assert "searched 2 files" in judgement.evidence[0].snippet
+
+
+def test_unfetched_tree_is_unknown_and_names_the_failed_url():
+    failure = Failure("http://hub/api/models/x/tree/abc", "HTTP 501 NotCaptured")
+    judgement = judge_end_model_weights(artifacts("Qwen/Qwen2.5-32B", tree=False, failures={"tree": failure}))
+    assert judgement.level == "unknown"
+    assert judgement.evidence[0].url == failure.url and "501" in judgement.evidence[0].snippet
+    assert judgement.evidence[1].artifact_id == "json-Qwen/Qwen2.5-32B"
+
+
+@pytest.mark.parametrize("name, is_weight", [
+    ("model-00001-of-00004.safetensors", True), ("pytorch_model.bin", True), ("llama-2-7b.Q4_K_M.gguf", True),
+    ("consolidated.00.pth", True), ("flax_model.msgpack", True), ("tf_model.h5", True), ("model.onnx", True),
+    ("sd-v1-4.ckpt", True), ("training_args.bin", False), ("tokenizer.model", False), ("config.json", False),
+    ("optimizer.pt", False),
+])
+def test_weight_file_rules(name, is_weight):
+    assert bool(weight_file_matches([f"sub/{name}"])) is is_weight
+
+
+def test_every_weight_rule_matches_its_own_glob():
+    for rule in weight_rules().rules:
+        example = rule.glob.replace("*", "example")
+        assert weight_file_matches([example])[0][1] == rule.rule_id
+
+
+def test_rich_card_is_open_with_sections_as_evidence():
+    judgement = judge_model_card(artifacts("meta-llama/Meta-Llama-3-8B"))
+    assert judgement.level == "open"
+    topics = {e.rule_id for e in judgement.evidence}
+    assert {"modelcard.section.training", "modelcard.section.evaluation"} <= topics
+    section = next(e for e in judgement.evidence if e.rule_id == "modelcard.section.training")
+    lines = card_of("meta-llama/Meta-Llama-3-8B").text.splitlines()
+    assert section.snippet in lines[section.line_start - 1]
+
+
+def test_thin_card_is_closed():
+    text = "---\nlicense: mit\n---\nSee our blog post: https://example.org/blog\n"
+    card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
+    model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
+    judgement = judge_model_card(model)
+    assert judgement.level == "closed" and judgement.evidence[-1].snippet.startswith("See our blog post")
+
+
+def test_every_card_topic_pattern_matches_a_heading_of_its_topic():
+    from extractors.documentation import card_topics
+
+    for topic, patterns in card_section_rules().topics.items():
+        heading = {"architecture": "Model Details", "training": "Training Details", "finetuning": "Fine-tuning",
+                   "data": "Training Data", "evaluation": "Evaluation", "uses": "Intended Use",
+                   "limitations": "Bias, Risks, and Limitations"}[topic]
+        assert topic in card_topics(f"# {heading}\n", 0)
+
+
+def test_open_licence_id_is_open_with_the_line_quoted():
+    judgement = judge_licences(artifacts("Qwen/Qwen2.5-32B"))
+    assert judgement.level == "open"
+    first = judgement.evidence[0]
+    assert first.snippet == "license: apache-2.0"
+    assert card_of("Qwen/Qwen2.5-32B").text.splitlines()[first.line_start - 1].startswith("license: apache-2.0")
+
+
+def test_custom_llama_licence_is_closed():
+    judgement = judge_licences(artifacts("meta-llama/Meta-Llama-3-8B"))
+    assert judgement.level == "closed"
+    assert "licence.class.proprietary-community" in judgement.rule_ids
+
+
+def test_rail_licence_is_partial():
+    assert judge_licences(artifacts("bigscience/bloom")).level == "partial"
+
+
+def test_hostile_yaml_front_matter_is_recorded_not_raised():
+    text = "---\nlicense: &a [*a, *a\n  bad: : :\n---\n# Model\n"
+    card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
+    model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
+    judgements = assess_model(model)
+    licence = next(j for j in judgements if j.criterion == "licenses")
+    assert licence.level == "closed" and "licence.card.unreadable" in licence.rule_ids
+
+
+def test_every_licence_class_has_a_level():
+    levels = licence_class_levels()
+    assert {lic.licence_class for lic in hub_licences().values()} <= set(levels)
+    assert levels["permissive"] == "open" and levels["proprietary-community"] == "closed"
+
+
+def test_same_artifacts_same_judgements():
+    model = artifacts("meta-llama/Meta-Llama-3-8B", gated="manual")
+    assert assess_model(model) == assess_model(model)
