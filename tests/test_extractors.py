@@ -151,3 +151,54 @@ def test_every_licence_class_has_a_level():
 def test_same_artifacts_same_judgements():
     model = artifacts("meta-llama/Meta-Llama-3-8B", gated="manual")
     assert assess_model(model) == assess_model(model)
+
+
+@pytest.fixture
+def rules_dir(tmp_path, monkeypatch):
+    """A writable copy of data/rules, with the loaders' caches cleared around the test."""
+    import shutil
+
+    from extractors import rules
+
+    target = tmp_path / "rules"
+    shutil.copytree(rules.RULES_DIR, target)
+    monkeypatch.setattr(rules, "RULES_DIR", target)
+    for loader in (rules.weight_rules, rules.card_section_rules, rules.licence_class_levels):
+        loader.cache_clear()
+    yield target
+    for loader in (rules.weight_rules, rules.card_section_rules, rules.licence_class_levels):
+        loader.cache_clear()
+
+
+def test_broken_rule_file_names_the_file_and_line(rules_dir):
+    from extractors.rules import RuleFileError
+
+    (rules_dir / "weight_files.yaml").write_text("rules:\n  - id: x\n    glob: [unclosed\n")
+    with pytest.raises(RuleFileError, match=r"weight_files\.yaml:\d+: not valid YAML"):
+        weight_rules()
+
+
+def test_rule_missing_a_field_is_refused(rules_dir):
+    from extractors.rules import RuleFileError
+
+    (rules_dir / "weight_files.yaml").write_text("rules:\n  - id: weights.x\n    glob: '*.x'\n")
+    with pytest.raises(RuleFileError, match=r"weight_files\.yaml: rule #1 needs id, glob and what"):
+        weight_rules()
+
+
+def test_bad_card_pattern_is_refused(rules_dir):
+    from extractors.rules import RuleFileError
+
+    text = (rules_dir / "card_sections.yaml").read_text().replace('"architecture"', '"architecture("', 1)
+    (rules_dir / "card_sections.yaml").write_text(text)
+    with pytest.raises(RuleFileError, match=r"card_sections\.yaml: topic 'architecture': bad pattern"):
+        card_section_rules()
+
+
+def test_unmapped_licence_class_is_refused(rules_dir):
+    from extractors.rules import RuleFileError
+
+    text = (rules_dir / "licence_classes.yaml").read_text().replace("  research-only: closed\n", "")
+    (rules_dir / "licence_classes.yaml").write_text(text)
+    with pytest.raises(RuleFileError, match="research-only"):
+        licence_class_levels()
