@@ -47,3 +47,14 @@ class ErrorItem:
     kind: str  # which artifact kind failed (model_json, card, tree...), or parse
     http_status: int | None
     reason: str
+
+
+@dataclass
+class LinkItem:
+    """An edge of the subject graph (base model, dataset, paper, code repo), with the artifact it was read from."""
+
+    from_subject: str
+    to_subject: str
+    relation: str
+    found_in_url: str
+    found_in_revision: str | None

@@ -134,6 +134,12 @@ class Store:
                 self.db["artifacts"].insert({**record, "first_fetched_at": now})
         return artifact_id
 
+    def artifact_at(self, url: str, revision: str | None) -> str | None:
+        """The id of the artifact last fetched from `url` at `revision`, if stored."""
+        rows = list(self.db["artifacts"].rows_where("url = ? and revision is ?", [url, revision],
+                                                    order_by="fetched_at desc", limit=1))
+        return rows[0]["id"] if rows else None
+
     def save_subject(self, run_id: int, subject_id: str, **fields) -> None:
         self.db["subjects"].upsert({"id": subject_id, **fields, "last_crawled_at": utcnow(), "run_id": run_id},
                                    pk="id", alter=False)

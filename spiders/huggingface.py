@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import scrapy
 
-from crawler.items import ArtifactItem, ErrorItem, SubjectItem
+from crawler.items import ArtifactItem, ErrorItem, LinkItem, SubjectItem
 from crawler.signals import model_step
 from crawler.store import model_subject_id
 
@@ -23,6 +23,26 @@ def error_reason(response) -> str:
     code = response.headers.get(b"X-Error-Code", b"").decode("latin-1")
     message = response.headers.get(b"X-Error-Message", b"").decode("latin-1")
     return " ".join(part for part in (f"HTTP {response.status}", code, message) if part)
+
+
+def _strings(value) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
+
+
+def links_in_model_json(subject: str, info: dict, url: str):
+    """Edges the model JSON names: base models (with the card's relation), datasets, and arXiv papers (tags)."""
+    card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+    relation = "base_model"
+    if _strings(card_data.get("base_model_relation")):
+        relation += ":" + _strings(card_data.get("base_model_relation"))[0]
+    for base in _strings(card_data.get("base_model")):
+        yield LinkItem(subject, model_subject_id(base), relation, url, info.get("sha"))
+    for dataset in _strings(card_data.get("datasets")):
+        yield LinkItem(subject, f"hf:dataset:{dataset}", "dataset", url, info.get("sha"))
+    for tag in _strings(info.get("tags")):
+        if tag.startswith("arxiv:"):
+            yield LinkItem(subject, tag, "paper", url, info.get("sha"))
 
 
 class HuggingFaceSpider(scrapy.Spider):
@@ -62,6 +82,7 @@ class HuggingFaceSpider(scrapy.Spider):
         gated = info.get("gated") or False
         yield SubjectItem(subject, "model", "huggingface", model_id, self._page_url(model_id), revision=sha,
                           status="gated" if gated else "ok", gated=str(gated))
+        yield from links_in_model_json(subject, info, response.url)
         self._step(1)
         meta = {"model_id": model_id, "revision": sha}
         yield response.follow(f"{self.hf_endpoint}/{model_id}/resolve/{sha}/README.md", callback=self.parse_card,

@@ -95,6 +95,14 @@ class HubApi:
     def __init__(self, corpus: Corpus, page_size: int = 1000):
         self.corpus = corpus
         self.page_size = page_size
+        self._derived: dict[tuple[str, str], dict] = {}
+
+    def repo_json(self, repo: HubRepoCapture) -> dict:
+        """The derived JSON of a repo, computed once per server: listings read every repo on every page."""
+        key = (repo.repo_type, repo.repo_id)
+        if key not in self._derived:
+            self._derived[key] = derive_repo_json(repo)
+        return self._derived[key]
 
     # -- routing ---------------------------------------------------------------------------------------------
     def route(self, method: str, parts: list[str], query: list[tuple[str, str]], base_url: str, path: str) -> Answer | None:
@@ -138,7 +146,7 @@ class HubApi:
             return repo
         if (bad := self._check_revision(repo, revision)) is not None:
             return bad
-        info = derive_repo_json(repo)
+        info = self.repo_json(repo)
         expand = _expand_values(query)
         if expand:
             if unknown := sorted(set(expand) - EXPANDABLE):
@@ -157,7 +165,7 @@ class HubApi:
         if unknown := sorted(set(expand) - EXPANDABLE):
             return hub_error(400, "BadRequest", f"invalid expand value(s): {', '.join(unknown)}")
         table = self.corpus.models if repo_type == "model" else self.corpus.datasets
-        rows = [derive_repo_json(repo) for repo in table.values()]
+        rows = [self.repo_json(repo) for repo in table.values()]
         rows = [row for row in rows if _listing_match(row, query)]
         sort = params.get("sort")
         if sort:
