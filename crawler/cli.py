@@ -47,6 +47,11 @@ def cli():
     """
 
 
+def _stop_on_sigterm(signum, frame):
+    """`kill` (SIGTERM) stops the replica as Ctrl-C does: close the socket and exit cleanly."""
+    raise KeyboardInterrupt
+
+
 @cli.command()
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
               show_default="the bundled snapshot", help="Corpus directory to serve (format: docs/corpus.md).")
@@ -67,7 +72,7 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
     except CorpusError as exc:
         raise click.ClickException(str(exc)) from exc
     server = ReplicaServer(corpus, host=host, port=port, page_size=page_size, delay=delay)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     click.echo(server.base_url, nl=True)
     sys.stdout.flush()
     errors.print(f"replica: {len(corpus.models)} models, {len(corpus.datasets)} datasets, {len(corpus.github)} "

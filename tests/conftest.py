@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,13 @@ from crawler.corpus import Corpus
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "data" / "snapshot"
 OPENNESS = [sys.executable, "-m", "crawler"]
+
+# No test may reach the internet: a crawl that forgets its endpoint hits a closed loopback port (the discard port),
+# never huggingface.co or api.github.com. Subprocesses inherit this.
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
+os.environ["GITHUB_API_URL"] = "http://127.0.0.1:9"
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("GITHUB_TOKEN", None)
 
 
 def start_replica(corpus_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from crawler.corpus import Corpus
 from crawler.replica.github import GithubApi, RateBudget, github_error
 from crawler.replica.http import Answer, hub_error
+from crawler.replica.hub import HubApi
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,6 @@ class ReplicaApp:
     """Everything but the socket: takes a request, gives an Answer. Tests may call it directly."""
 
     def __init__(self, corpus: Corpus, page_size: int = 1000):
-        from crawler.replica.hub import HubApi
-
         self.hub = HubApi(corpus, page_size=page_size)
         self.github = GithubApi(corpus)
         self.github_budget = RateBudget()
