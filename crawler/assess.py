@@ -37,8 +37,9 @@ def load_model(db: sqlite_utils.Database, subject: dict) -> ModelArtifacts:
     for row in rows:
         if row["kind"] == "tree":
             tree_rows.setdefault(_page_number(row), row)
-    failures = {row["kind"]: Failure(row["url"], row["reason"]) for row in db["errors"].rows_where(
-        "subject_id = ? and run_id = ?", [subject["id"], subject["run_id"]], order_by="id")}
+    # The latest failure of each kind; an artifact of that kind, when stored, outweighs it in the extractors.
+    failures = {row["kind"]: Failure(row["url"], row["reason"])
+                for row in db["errors"].rows_where("subject_id = ?", [subject["id"]], order_by="id")}
     return ModelArtifacts(repo_id=repo_id, revision=revision, page_url=subject["url"],
                           model_json=latest("model_json"), card=latest("card"),
                           tree_pages=tuple(_artifact(db, tree_rows[n]) for n in sorted(tree_rows)),
@@ -63,12 +64,15 @@ def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list
             } for ordinal, e in enumerate(judgement.evidence)])
 
 
-def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None) -> int:
-    """Assess the given models (all crawled models when none given). Returns how many were assessed."""
-    where, args = "kind = 'model'", []
+def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, run_id: int | None = None) -> int:
+    """Assess models: those named, or those crawled in run `run_id`, or else every crawled model."""
+    where, args = "kind = 'model' and revision is not null", []
     if repo_ids:
         where += f" and repo_id in ({', '.join('?' for _ in repo_ids)})"
         args = list(repo_ids)
+    if run_id is not None:
+        where += " and run_id = ?"
+        args.append(run_id)
     count = 0
     for subject in list(db["subjects"].rows_where(where, args, order_by="id")):
         save_judgements(db, subject["id"], assess_model(load_model(db, subject)))

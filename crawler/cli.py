@@ -59,7 +59,14 @@ def _stop_on_sigterm(signum, frame):
 @click.option("--port", default=0, show_default=True, help="Port to bind; 0 picks a free one.")
 @click.option("--page-size", default=1000, show_default=True, help="Entries per page of listings and trees.")
 @click.option("--delay", default=0.0, show_default=True, help="Seconds to wait before each answer (a slow Hub).")
-def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float):
+@click.option("--hub-quota", default="", metavar="api=N,resolvers=N",
+              help="Answer 429 with RateLimit headers past N calls per window and bucket, as the Hub does.")
+@click.option("--quota-window", default=300.0, show_default=True, help="Seconds of a --hub-quota window.")
+@click.option("--fault", "faults", multiple=True, metavar="STATUS:RATE[:retry-after=S]",
+              help="Inject failures: e.g. 429:0.2:retry-after=1 or 503:0.1 (repeatable; drawn with --seed).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the fault draws: the same seed, the same faults.")
+def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float, hub_quota: str,
+            quota_window: float, faults: tuple[str, ...], seed: int):
     """Serve a corpus as a loopback replica of the Hugging Face Hub and GitHub REST APIs.
 
     Prints its base URL on the first line of output, then serves until interrupted. Point the crawler (or
@@ -67,11 +74,16 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
     """
     from crawler.replica.server import ReplicaServer
 
+    from crawler.replica.limits import Fault, FaultInjector, FaultSpecError, HubQuota
+
     try:
         corpus = Corpus(corpus_dir)
-    except CorpusError as exc:
+        quota = HubQuota.parse(hub_quota, quota_window) if hub_quota else None
+        injector = FaultInjector([Fault.parse(f) for f in faults], seed) if faults else None
+    except (CorpusError, FaultSpecError) as exc:
         raise click.ClickException(str(exc)) from exc
-    server = ReplicaServer(corpus, host=host, port=port, page_size=page_size, delay=delay)
+    server = ReplicaServer(corpus, host=host, port=port, page_size=page_size, delay=delay, hub_quota=quota,
+                           faults=injector)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     click.echo(server.base_url, nl=True)
     sys.stdout.flush()
@@ -85,33 +97,36 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
         server.server_close()
 
 
-def _model_ids(model_ids: tuple[str, ...], seeds: Path | None) -> list[str]:
+def _model_ids(model_ids: tuple[str, ...], seeds: Path | None, labels: Path | None) -> tuple[list[str], list[str]]:
+    """Model ids from the arguments, a seeds file and label files; and the GitHub repos the labels name."""
+    from crawler.labels import repos_in_label_dir
     from crawler.run import read_seeds
 
-    ids = list(model_ids)
+    ids, github = list(model_ids), []
     if seeds:
         ids += read_seeds(seeds)
+    if labels:
+        label_models, github = repos_in_label_dir(labels)
+        ids += label_models
     bad = [i for i in ids if i.count("/") != 1 or not all(i.split("/"))]
     if bad:
         raise click.BadParameter(f"not a Hugging Face model id (owner/name): {', '.join(bad)}")
-    if not ids:
-        raise click.UsageError("name at least one model id, or --seeds FILE")
-    return list(dict.fromkeys(ids))
+    return list(dict.fromkeys(ids)), github
 
 
-def _run_crawl(db_path: Path, ids: list[str], hf_endpoint: str, github_endpoint: str, verbose: bool) -> int:
+def _run_crawl(db_path: Path, options, verbose: bool) -> int:
     from crawler.report import summary_table
-    from crawler.run import crawl
+    from crawler.run import count_lines, crawl
     from crawler.store import open_db
 
-    result = crawl(db_path, ids, hf_endpoint, github_endpoint, command=["openness", *sys.argv[1:]],
-                   log_level="INFO" if verbose else "WARNING")
+    options.log_level = "INFO" if verbose else "WARNING"
+    result = crawl(db_path, options, command=["openness", *sys.argv[1:]])
     db = open_db(db_path)
     if result.status == "completed":
-        console.print(summary_table(db, ids))
-    errors_count = db["errors"].count_where("run_id = ?", [result.run_id])
-    console.print(f"run {result.run_id}: {result.status}; {result.counts.get('downloader/response_count', 0)} "
-                  f"responses, {errors_count} fetch errors recorded, {result.assessed} models assessed")
+        console.print(summary_table(db, run_id=result.run_id))
+    console.print(f"run {result.run_id}: {result.status}; {result.assessed} models assessed")
+    for line in count_lines(result.counts):
+        console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")
     db.close()
     if result.status == "interrupted":
@@ -124,17 +139,48 @@ def _run_crawl(db_path: Path, ids: list[str], hf_endpoint: str, github_endpoint:
 @click.argument("model_ids", nargs=-1)
 @click.option("--seeds", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="File of model ids, one per line; `#` starts a comment.")
+@click.option("--from-labels", "labels", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory of expert label YAML files (either schema, subfolders too): crawl the Hugging Face "
+                   "models they link to, and queue the GitHub repos they name.")
+@click.option("--discover", is_flag=True,
+              help="Walk the Hub's model listing (the whole Hub unless narrowed by the options below), taking each "
+                   "model's metadata from the listing pages.")
+@click.option("--author", help="With --discover: only this author's models.")
+@click.option("--search", help="With --discover: only ids containing this text.")
+@click.option("--pipeline-tag", help="With --discover: only this task, e.g. text-generation.")
+@click.option("--sort", type=click.Choice(["downloads", "lastModified"]), help="With --discover: order of the walk.")
+@click.option("--limit", type=click.IntRange(min=1), help="With --discover: stop after this many models.")
+@click.option("--depth", default=2, show_default=True, type=click.IntRange(min=0),
+              help="How far to follow base models and datasets from each model.")
+@click.option("--full", is_flag=True, help="Refetch everything, even repos whose sha has not changed.")
+@click.option("--api-budget", type=click.IntRange(min=1),
+              help="Hub API calls per 5 minutes (default: 500 anonymous, 1000 with HF_TOKEN).")
+@click.option("--resolver-budget", type=click.IntRange(min=1),
+              help="Hub file downloads per 5 minutes (default: 3000 anonymous, 5000 with HF_TOKEN).")
 @db_option()
 @endpoint_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
-def crawl(model_ids, seeds, db_path, hf_endpoint, github_endpoint, verbose):
-    """Crawl models from the Hub (model JSON, card, file tree), store the artifacts, then assess them.
+def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, api_budget,
+          resolver_budget, db_path, hf_endpoint, github_endpoint, verbose):
+    """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
-    MODEL_ID is a Hugging Face model id such as meta-llama/Meta-Llama-3-8B. Running the same command again after
-    an interruption completes the crawl; stored artifacts are never duplicated.
+    For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
+    datasets to --depth. A model whose sha is unchanged since its last complete crawl is not fetched again (unless
+    --full). MODEL_ID is a Hugging Face model id such as meta-llama/Meta-Llama-3-8B. Running the same command again
+    after an interruption completes the crawl; stored artifacts are never duplicated. Prints the run's counts.
     """
-    ids = _model_ids(model_ids, seeds)
-    sys.exit(_run_crawl(db_path, ids, hf_endpoint, github_endpoint, verbose))
+    from crawler.run import CrawlOptions
+
+    ids, github = _model_ids(model_ids, seeds, labels)
+    listing = {"author": author, "search": search, "pipeline_tag": pipeline_tag, "sort": sort, "limit": limit}
+    if any(listing.values()) and not discover:
+        raise click.UsageError("--author, --search, --pipeline-tag, --sort and --limit go with --discover")
+    if not ids and not discover:
+        raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR or --discover")
+    options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=github,
+                           discover=listing if discover else None, max_depth=depth, full=full,
+                           api_budget=api_budget, resolver_budget=resolver_budget)
+    sys.exit(_run_crawl(db_path, options, verbose))
 
 
 @cli.command()
@@ -205,10 +251,12 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
         ids = [repo.repo_id for repo in Corpus(corpus_dir).models.values()]
     except CorpusError as exc:
         raise click.ClickException(str(exc)) from exc
+    from crawler.run import CrawlOptions
+
     proc, url = start_replica(corpus_dir, replica_delay)
     console.print(f"replica serving {corpus_dir} at {url}; crawling {len(ids)} models into {db_path}")
     try:
-        status = _run_crawl(db_path, ids, url, url, verbose)
+        status = _run_crawl(db_path, CrawlOptions(url, url, model_ids=ids), verbose)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -35,6 +35,8 @@ class SubjectItem:
     status: str = "ok"  # ok | gated | missing | error
     gated: str | None = None
     note: str | None = None
+    # True when the crawl only confirmed the subject unchanged (304): keep its stored status, gated and note.
+    touch_only: bool = False
 
 
 @dataclass
@@ -58,3 +60,11 @@ class LinkItem:
     relation: str
     found_in_url: str
     found_in_revision: str | None
+
+
+@dataclass
+class CompletedItem:
+    """Every request of a subject at this revision was answered: the mark incremental crawls compare against."""
+
+    subject_id: str
+    revision: str

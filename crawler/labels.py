@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 # huggingface.co/<org>/<name> but not the site's own sections.
 HF_LINK = re.compile(r"huggingface\.co/(?!(?:datasets|spaces|collections|papers|blog|docs|models|organizations|api|"
@@ -20,3 +21,13 @@ def repos_named(text: str) -> tuple[set[str], set[str]]:
     models = {f"{m.group(1)}/{m.group(2)}" for m in HF_LINK.finditer(text)}
     github = {normalise_github(m.group(1), m.group(2)) for m in GITHUB_LINK.finditer(text)}
     return models, github
+
+
+def repos_in_label_dir(directory: Path) -> tuple[list[str], list[str]]:
+    """Every Hub model id and GitHub repo linked from the label files (*.yaml, *.yml) under a directory, sorted."""
+    models, github = set(), set()
+    for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
+        found_models, found_github = repos_named(path.read_text(encoding="utf-8", errors="replace"))
+        models |= found_models
+        github |= found_github
+    return sorted(models, key=str.lower), sorted(github, key=str.lower)

@@ -1,9 +1,17 @@
-"""Downloader middlewares: each token goes to its own host only."""
+"""Downloader middlewares: each token goes to its own host only; the Hub's budgets and rate limits are kept."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import time
+from collections import deque
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
+
+from scrapy.exceptions import NotConfigured
 
 
 class TokenMiddleware:
@@ -34,3 +42,124 @@ class TokenMiddleware:
             # A redirect to another host must not carry a token that belongs elsewhere.
             request.headers.pop(b"Authorization", None)
         return None
+
+
+RATELIMIT_FIELD = re.compile(r'"?(?P<name>[\w-]+)"?\s*;(?P<params>.*)')
+# The Hub's published budgets per 5-minute window (reference/hub-api.md, "September '25").
+HUB_BUDGETS = {False: {"api": 500, "resolvers": 3000}, True: {"api": 1000, "resolvers": 5000}}
+
+
+class Budget:
+    """At most `quota` requests in any `window` seconds (a sliding window keeps under the Hub's fixed one too),
+    and a pause the server asked for."""
+
+    def __init__(self, name: str, quota: int, window: float):
+        self.name, self.quota, self.window = name, quota, window
+        self.sent: deque[float] = deque()
+        self.paused_until = 0.0
+
+    def wait_time(self, now: float) -> float:
+        if now < self.paused_until:
+            return self.paused_until - now
+        while self.sent and self.sent[0] <= now - self.window:
+            self.sent.popleft()
+        return 0.0 if len(self.sent) < self.quota else self.sent[0] + self.window - now
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max((parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def ratelimit_reset(value: str | None) -> tuple[str | None, int | None, float | None]:
+    """The IETF draft `RateLimit: "api";r=<remaining>;t=<seconds>` header: (name, remaining, seconds to reset)."""
+    match = RATELIMIT_FIELD.match(value or "")
+    if not match:
+        return None, None, None
+    params = dict(p.strip().split("=", 1) for p in match.group("params").split(";") if "=" in p)
+    try:
+        return match.group("name"), int(params["r"]) if "r" in params else None, \
+            float(params["t"]) if "t" in params else None
+    except ValueError:
+        return match.group("name"), None, None
+
+
+class HubRateLimitMiddleware:
+    """Politeness towards the Hub: separate API and resolver budgets per 5 minutes, and when the Hub says stop
+    (429 with `Retry-After` or `RateLimit: r=0;t=N`), every request of that budget waits until it may go again.
+
+    Scrapy does not read these headers itself (its RetryMiddleware retries at once), so this is ours.
+    """
+
+    def __init__(self, crawler, hub_host: str, budgets: dict[str, Budget], max_retries: int):
+        self.stats = crawler.stats
+        self.hub_host = hub_host
+        self.budgets = budgets
+        self.max_retries = max_retries
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        endpoint = settings.get("HF_ENDPOINT")
+        if not endpoint:
+            raise NotConfigured("no HF_ENDPOINT")
+        defaults = HUB_BUDGETS[bool(os.environ.get("HF_TOKEN"))]
+        window = settings.getfloat("HUB_BUDGET_WINDOW", 300.0)
+        budgets = {
+            "api": Budget("api", settings.getint("HUB_API_BUDGET") or defaults["api"], window),
+            "resolvers": Budget("resolvers", settings.getint("HUB_RESOLVER_BUDGET") or defaults["resolvers"], window),
+        }
+        return cls(crawler, urlsplit(endpoint).netloc.lower(), budgets, settings.getint("HUB_RATELIMIT_RETRIES", 10))
+
+    def _budget(self, request) -> Budget | None:
+        if urlsplit(request.url).netloc.lower() != self.hub_host:
+            return None
+        name = request.meta.get("budget")
+        if name not in self.budgets:
+            path = urlsplit(request.url).path
+            name = "resolvers" if "/resolve/" in path or "/raw/" in path else "api"
+        return self.budgets[name]
+
+    async def process_request(self, request, spider=None):
+        budget = self._budget(request)
+        if budget is None:
+            return None
+        while (wait := budget.wait_time(time.monotonic())) > 0:
+            self.stats.inc_value("openness/ratelimit/waited_seconds", wait)
+            await asyncio.sleep(wait)
+        budget.sent.append(time.monotonic())
+        return None
+
+    def process_response(self, request, response, spider=None):
+        budget = self._budget(request)
+        if budget is None:
+            return response
+        name, remaining, reset = ratelimit_reset(response.headers.get(b"RateLimit", b"").decode("latin-1"))
+        told = self.budgets.get(name, budget) if name else budget
+        if remaining == 0 and reset:
+            told.pause(reset + 1)  # the window resets in `reset` seconds: send nothing of it before then
+        if response.status != 429:
+            return response
+        wait = retry_after_seconds(response.headers.get(b"Retry-After", b"").decode("latin-1"))
+        wait = wait if wait is not None else (reset if reset is not None else 60.0)
+        told.pause(wait)
+        self.stats.inc_value("openness/ratelimit/pauses")
+        retries = request.meta.get("ratelimit_retries", 0)
+        if retries >= self.max_retries:
+            return response  # the spider records it as a failed fetch
+        self.stats.inc_value("openness/ratelimit/retries")
+        retry = request.copy()
+        retry.meta["ratelimit_retries"] = retries + 1
+        retry.dont_filter = True
+        return retry

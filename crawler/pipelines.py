@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itemadapter import ItemAdapter
 
-from crawler.items import ArtifactItem, ErrorItem, LinkItem, SubjectItem
+from crawler.items import ArtifactItem, CompletedItem, ErrorItem, LinkItem, SubjectItem
 from crawler.store import Store, open_db
 
 
@@ -30,9 +30,13 @@ class StorePipeline:
             self.store.save_artifact(self.run_id, **fields)
         elif isinstance(item, SubjectItem):
             subject_id = fields.pop("subject_id")
+            if fields.pop("touch_only"):
+                fields = {k: fields[k] for k in ("kind", "source", "repo_id", "url", "revision")}
             self.store.save_subject(self.run_id, subject_id, **fields)
         elif isinstance(item, ErrorItem):
             self.store.save_error(self.run_id, **fields)
+        elif isinstance(item, CompletedItem):
+            self.store.mark_complete(item.subject_id, item.revision)
         elif isinstance(item, LinkItem):
             self.store.save_link(item.from_subject, item.to_subject, item.relation,
                                  self.store.artifact_at(item.found_in_url, item.found_in_revision))

@@ -31,9 +31,9 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
         judgements.append({"criterion": row["criterion"], "level": row["level"], "confidence": row["confidence"],
                            "summary": row["summary"], "rule_ids": row["rule_ids"].split(",") if row["rule_ids"] else [],
                            "extractor_version": row["extractor_version"], "evidence": evidence})
-    errors = [{k: e[k] for k in ("url", "kind", "http_status", "reason")}
-              for e in db["errors"].rows_where("subject_id = ? and run_id = ?", [subject["id"], subject["run_id"]],
-                                               order_by="id")]
+    latest_errors = {(e["kind"], e["url"]): e for e in db["errors"].rows_where("subject_id = ?", [subject["id"]],
+                                                                                order_by="id")}
+    errors = [{k: e[k] for k in ("url", "kind", "http_status", "reason", "run_id")} for e in latest_errors.values()]
     return {"model": subject["repo_id"], "url": subject["url"], "revision": subject["revision"],
             "status": subject["status"], "judgements": judgements, "errors": errors}
 
@@ -42,20 +42,19 @@ def styled(level: str) -> str:
     return f"[{LEVEL_STYLE.get(level, '')}]{level}[/]"
 
 
-def summary_table(db: sqlite_utils.Database, repo_ids: list[str] | None = None) -> Table:
-    """Model x criterion, coloured by level."""
+def summary_table(db: sqlite_utils.Database, run_id: int | None = None) -> Table:
+    """Model x criterion, coloured by level: the models crawled in `run_id`, or all."""
     table = Table(title="Openness judgements", show_lines=False)
     table.add_column("model", overflow="fold")
     for criterion in CRITERIA:
         table.add_column(criterion)
     levels: dict[str, dict[str, str]] = {}
     for row in db.query("select s.repo_id, j.criterion, j.level from judgements j join subjects s on s.id = j.subject_id "
-                        "where s.kind = 'model' order by s.repo_id"):
+                        "where s.kind = 'model' and (:run is null or s.run_id = :run) order by s.repo_id",
+                        {"run": run_id}):
         levels.setdefault(row["repo_id"], {})[row["criterion"]] = row["level"]
-    wanted = {r.lower() for r in repo_ids} if repo_ids else None
     for repo_id, by_criterion in levels.items():
-        if wanted is None or repo_id.lower() in wanted:
-            table.add_row(repo_id, *(styled(by_criterion.get(c, "-")) for c in CRITERIA))
+        table.add_row(repo_id, *(styled(by_criterion.get(c, "-")) for c in CRITERIA))
     return table
 
 

@@ -6,6 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlite_utils
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
@@ -13,9 +14,26 @@ from scrapy.settings import Settings
 
 from crawler import settings as default_settings
 from crawler.assess import assess
-from crawler.signals import model_step
+from crawler.signals import subject_done, subject_found
 from crawler.store import Store, open_db
-from spiders.huggingface import STEPS_PER_MODEL, HuggingFaceSpider
+from spiders.huggingface import HuggingFaceSpider, KnownRepo
+
+FOLLOWED_RELATIONS = ("base_model", "dataset")
+
+
+@dataclass
+class CrawlOptions:
+    hf_endpoint: str
+    github_endpoint: str
+    model_ids: list[str] = field(default_factory=list)
+    github_repos: list[str] = field(default_factory=list)  # named by labels: queued for the GitHub spider
+    discover: dict | None = None  # listing filters: author, search, pipeline_tag, sort, limit
+    max_depth: int = 2
+    full: bool = False
+    api_budget: int | None = None  # requests per 5 minutes; None: the Hub's published default for the client
+    resolver_budget: int | None = None
+    show_progress: bool = True
+    log_level: str = "WARNING"
 
 
 @dataclass
@@ -36,38 +54,81 @@ def read_seeds(path: Path) -> list[str]:
     return ids
 
 
-def crawl(db_path: Path, model_ids: list[str], hf_endpoint: str, github_endpoint: str, *,
-          command: list[str], show_progress: bool = True, log_level: str = "WARNING") -> CrawlResult:
-    db = open_db(db_path)
-    store = Store(db)
-    run_id = store.start_run(shlex.join(command), hf_endpoint, github_endpoint, model_ids)
-    db.close()
+def known_repos(db: sqlite_utils.Database) -> dict[str, KnownRepo]:
+    """For each subject crawled completely before: its revision, its JSON's ETag there, the links to follow."""
+    follows: dict[str, list] = {}
+    for row in db.query("select from_subject, to_subject, relation from links"):
+        if row["relation"].split(":")[0] in FOLLOWED_RELATIONS:
+            _, repo_type, repo_id = row["to_subject"].split(":", 2)
+            follows.setdefault(row["from_subject"], []).append((repo_type, repo_id, row["relation"]))
+    known = {}
+    for row in db.query("""
+            select s.id, s.complete_revision,
+                   (select a.etag from artifacts a where a.repo_type = s.kind and a.repo_id = s.repo_id
+                      and a.kind = s.kind || '_json' and a.revision = s.complete_revision
+                    order by a.fetched_at desc limit 1) as etag
+            from subjects s where s.complete_revision is not null"""):
+        known[row["id"].lower()] = KnownRepo(row["complete_revision"], row["etag"], tuple(follows.get(row["id"], ())))
+    return known
 
+
+def _settings(db_path: Path, run_id: int, options: CrawlOptions) -> Settings:
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
-    settings.update({"OPENNESS_DB": str(db_path), "OPENNESS_RUN_ID": run_id, "HF_ENDPOINT": hf_endpoint,
-                     "GITHUB_API_URL": github_endpoint, "LOG_LEVEL": log_level})
-    process = CrawlerProcess(settings)
+    settings.update({"OPENNESS_DB": str(db_path), "OPENNESS_RUN_ID": run_id, "HF_ENDPOINT": options.hf_endpoint,
+                     "GITHUB_API_URL": options.github_endpoint, "LOG_LEVEL": options.log_level})
+    if options.api_budget:
+        settings.set("HUB_API_BUDGET", options.api_budget)
+    if options.resolver_budget:
+        settings.set("HUB_RESOLVER_BUDGET", options.resolver_budget)
+    return settings
+
+
+def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResult:
+    db = open_db(db_path)
+    requested = options.model_ids or [f"discover:{options.discover}"]
+    run_id = Store(db).start_run(shlex.join(command), options.hf_endpoint, options.github_endpoint, requested)
+    known = known_repos(db)
+    db.close()
+
+    process = CrawlerProcess(_settings(db_path, run_id, options))
     crawler = process.create_crawler(HuggingFaceSpider)
     close_reason = {}
     crawler.signals.connect(lambda spider, reason: close_reason.update(reason=reason), signal=signals.spider_closed,
                             weak=False)
-
-    progress = Progress(TextColumn("[bold]crawling"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-                        TimeElapsedColumn(), disable=not show_progress, transient=False)
-    task = progress.add_task("crawl", total=len(model_ids) * STEPS_PER_MODEL)
-    crawler.signals.connect(lambda units: progress.advance(task, units), signal=model_step, weak=False)
+    progress = Progress(TextColumn("[bold]crawling"), BarColumn(), MofNCompleteColumn(), TextColumn("repos"),
+                        TimeElapsedColumn(), disable=not options.show_progress)
+    task = progress.add_task("crawl", total=0)
+    crawler.signals.connect(lambda: progress.update(task, total=progress.tasks[0].total + 1), signal=subject_found,
+                            weak=False)
+    crawler.signals.connect(lambda: progress.advance(task), signal=subject_done, weak=False)
     with progress:
-        process.crawl(crawler, model_ids=model_ids, hf_endpoint=hf_endpoint)
+        process.crawl(crawler, hf_endpoint=options.hf_endpoint, model_ids=options.model_ids,
+                      github_repos=options.github_repos, known=known,
+                      max_depth=options.max_depth, full=options.full, discover=options.discover)
         process.start()
 
-    reason = close_reason.get("reason")
-    status = {"finished": "completed", "shutdown": "interrupted"}.get(reason, "failed")
+    status = {"finished": "completed", "shutdown": "interrupted"}.get(close_reason.get("reason"), "failed")
     counts = {k: v for k, v in (crawler.stats.get_stats() or {}).items() if isinstance(v, (int, float))}
     db = open_db(db_path)
+    counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
     Store(db).finish_run(run_id, status, counts)
     result = CrawlResult(run_id, status, counts)
     if status == "completed":
-        result.assessed = assess(db, model_ids)
+        result.assessed = assess(db, run_id=run_id)
     db.close()
     return result
+
+
+def count_lines(counts: dict) -> list[str]:
+    """The run's counts in words: requests by endpoint kind, 304s, bytes, retries, errors, repos by change."""
+    requests = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/requests/")}
+    repos = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/repos/")}
+    return [
+        "requests: " + (", ".join(f"{v} {k}" for k, v in sorted(requests.items())) or "none"),
+        f"not modified (304): {counts.get('openness/not_modified', 0)}; "
+        f"bytes received: {counts.get('downloader/response_bytes', 0)}; "
+        f"retries: {counts.get('retry/count', 0) + counts.get('openness/ratelimit/retries', 0)}; "
+        f"rate-limit pauses: {counts.get('openness/ratelimit/pauses', 0)}; errors: {counts.get('openness/errors', 0)}",
+        "repos: " + ", ".join(f"{repos.get(k, 0)} {k}" for k in ("new", "changed", "unchanged")),
+    ]

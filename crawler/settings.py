@@ -14,9 +14,16 @@ DOWNLOAD_TIMEOUT = 60
 # are not retried, transient ones are.
 HTTPERROR_ALLOW_ALL = True
 RETRY_TIMES = 3
+# 429 is not retried by Scrapy: HubRateLimitMiddleware retries it after the wait the Hub asks for.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.TokenMiddleware": 450,
+    "crawler.middlewares.HubRateLimitMiddleware": 560,
 }
+# Requests per 5-minute window, per Hub budget. Unset: the Hub's published defaults (anonymous 500 API / 3000
+# resolver calls; with HF_TOKEN 1000 / 5000). The CLI sets them from --api-budget / --resolver-budget.
+HUB_BUDGET_WINDOW = 300
+HUB_RATELIMIT_RETRIES = 10
 ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 300,
 }

@@ -1,4 +1,6 @@
 """Signals of our own, sent by spiders so the CLI can show progress without the spider knowing about it."""
 
-# Sent with `units=N` each time a spider finishes N of a model's steps (model JSON, card, tree).
-model_step = object()
+# A subject (model, dataset) was added to the crawl: the progress total grows.
+subject_found = object()
+# A subject's last open request was answered: one more done.
+subject_done = object()

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from crawler.corpus import Corpus, CorpusError
-from crawler.labels import repos_named
+from crawler.labels import repos_in_label_dir
 
 
 def _as_list(value) -> list[str]:
@@ -21,14 +21,9 @@ def _as_list(value) -> list[str]:
 
 def select(corpus: Corpus, labels_dir: Path) -> tuple[list, list, list]:
     """The model, dataset and GitHub captures the snapshot keeps."""
-    label_files = sorted(labels_dir.rglob("*.yaml")) + sorted(labels_dir.rglob("*.yml"))
-    if not label_files:
-        raise CorpusError(f"{labels_dir}: no label files (*.yaml) found")
-    named_models, named_github = set(), set()
-    for path in label_files:
-        models, github = repos_named(path.read_text(encoding="utf-8", errors="replace"))
-        named_models |= models
-        named_github |= github
+    named_models, named_github = repos_in_label_dir(labels_dir)
+    if not named_models and not named_github:
+        raise CorpusError(f"{labels_dir}: no label file links to a Hugging Face or GitHub repo")
     models = {m.lower(): corpus.models[m.lower()] for m in named_models if m.lower() in corpus.models}
     datasets = {}
     for model in list(models.values()):

@@ -81,6 +81,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_incremental_watermark(db: sqlite_utils.Database) -> None:
+    # The revision of a subject whose every fetch was answered: a later crawl that finds the same sha skips it.
+    db["subjects"].add_column("complete_revision", str)
+
+
 def open_db(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated."""
     db = sqlite_utils.Database(path)
@@ -143,6 +149,9 @@ class Store:
     def save_subject(self, run_id: int, subject_id: str, **fields) -> None:
         self.db["subjects"].upsert({"id": subject_id, **fields, "last_crawled_at": utcnow(), "run_id": run_id},
                                    pk="id", alter=False)
+
+    def mark_complete(self, subject_id: str, revision: str) -> None:
+        self.db["subjects"].update(subject_id, {"complete_revision": revision})
 
     def save_link(self, from_subject: str, to_subject: str, relation: str, artifact_id: str | None) -> None:
         self.db["links"].upsert({"from_subject": from_subject, "to_subject": to_subject, "relation": relation,

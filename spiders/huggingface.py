@@ -1,4 +1,9 @@
-"""The Hugging Face spider: for each model, its JSON, its card at the model's sha, and its whole file tree.
+"""The Hugging Face spider: a model and what it points to, crawled completely, politely and incrementally.
+
+Per repo (model or dataset): its JSON, its card at the repo's sha, its whole file tree, its licence, policy and
+config files. It follows `base_model` and `datasets` to a bounded depth, and records the GitHub repos and arXiv
+papers that the card, tags or `license_link` name as links (the GitHub spider crawls those). Weight files are never
+downloaded: the tree says what is there.
 
 It only fetches and yields items; judging happens later over what was stored.
 """
@@ -6,16 +11,22 @@ It only fetches and yields items; judging happens later over what was stored.
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from urllib.parse import quote, urlencode
 
 import scrapy
 
-from crawler.items import ArtifactItem, ErrorItem, LinkItem, SubjectItem
-from crawler.signals import model_step
-from crawler.store import model_subject_id
+from crawler.items import ArtifactItem, CompletedItem, ErrorItem, LinkItem, SubjectItem
+from crawler.labels import GITHUB_LINK, normalise_github
+from crawler.signals import subject_done, subject_found
 
-# Each model takes three steps (JSON, card, tree); the progress display counts them.
-STEPS_PER_MODEL = 3
+# Files fetched besides the card: licences, use policies, notices, and the architecture config.
+WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
+ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
+LISTING_EXPAND = ("sha", "gated", "disabled", "private", "lastModified", "tags", "cardData", "library_name",
+                  "pipeline_tag", "siblings", "author")
 
 
 def error_reason(response) -> str:
@@ -25,119 +36,359 @@ def error_reason(response) -> str:
     return " ".join(part for part in (f"HTTP {response.status}", code, message) if part)
 
 
+def subject_id(repo_type: str, repo_id: str) -> str:
+    return f"hf:{repo_type}:{repo_id}"
+
+
 def _strings(value) -> list[str]:
     values = value if isinstance(value, list) else [value]
     return [v.strip() for v in values if isinstance(v, str) and v.strip()]
 
 
-def links_in_model_json(subject: str, info: dict, url: str):
-    """Edges the model JSON names: base models (with the card's relation), datasets, and arXiv papers (tags)."""
-    card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
-    relation = "base_model"
-    if _strings(card_data.get("base_model_relation")):
-        relation += ":" + _strings(card_data.get("base_model_relation"))[0]
-    for base in _strings(card_data.get("base_model")):
-        yield LinkItem(subject, model_subject_id(base), relation, url, info.get("sha"))
-    for dataset in _strings(card_data.get("datasets")):
-        yield LinkItem(subject, f"hf:dataset:{dataset}", "dataset", url, info.get("sha"))
-    for tag in _strings(info.get("tags")):
-        if tag.startswith("arxiv:"):
-            yield LinkItem(subject, tag, "paper", url, info.get("sha"))
+def wanted_files(paths, license_link: str | None) -> list[str]:
+    """Licence, policy, notice and config files at the repo root, plus a relative `license_link` target."""
+    chosen = [p for p in paths if "/" not in p and any(fnmatch(p.lower(), pattern) for pattern in WANTED_FILES)]
+    if license_link and "://" not in license_link and license_link.strip("./") in paths:
+        chosen.append(license_link.strip("./"))
+    return sorted(set(chosen))
+
+
+@dataclass(frozen=True)
+class KnownRepo:
+    """What the store knows of a repo from earlier crawls: the revision last crawled completely, the ETag of its
+    JSON at that revision, and the base models / datasets it links to (followed again when it is unchanged)."""
+
+    revision: str
+    json_etag: str | None = None
+    follows: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass
+class Repo:
+    """A repo being crawled: what kind, at which depth of the graph, and how many of its requests are open."""
+
+    repo_type: str
+    repo_id: str
+    depth: int
+    revision: str | None = None
+    pending: int = 0
+    # A network failure or a 5xx (not 501 NotCaptured) leaves the revision incomplete, so the next run refetches.
+    transient_failure: bool = False
+
+    @property
+    def subject(self) -> str:
+        return subject_id(self.repo_type, self.repo_id)
 
 
 class HuggingFaceSpider(scrapy.Spider):
     name = "huggingface"
 
-    def __init__(self, model_ids: list[str], hf_endpoint: str, **kwargs):
+    def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
+                 known: dict[str, KnownRepo] | None = None,
+                 max_depth: int = 2, full: bool = False, discover: dict | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.model_ids = list(dict.fromkeys(model_ids))
         self.hf_endpoint = hf_endpoint.rstrip("/")
+        self.model_ids = list(dict.fromkeys(model_ids))
+        self.github_repos = list(dict.fromkeys(github_repos))
+        self.known = {} if full else (known or {})
+        self.max_depth = max_depth
+        self.full = full
+        self.discover = discover
+        self.repos: dict[str, Repo] = {}
 
     async def start(self):
         for model_id in self.model_ids:
-            yield scrapy.Request(f"{self.hf_endpoint}/api/models/{model_id}", callback=self.parse_model,
-                                 errback=self.on_failure, cb_kwargs={"model_id": model_id},
-                                 meta={"kind": "model_json", "model_id": model_id, "steps": STEPS_PER_MODEL})
+            request = self._repo_request("model", model_id, depth=0)
+            if request:
+                yield request
+        if self.discover is not None:
+            yield self._listing_request(self._listing_url(), taken=0)
+        for full_name in self.github_repos:
+            yield SubjectItem(f"gh:{full_name}", "code", "github", full_name, f"https://github.com/{full_name}",
+                              status="queued", note="named by a label file; crawled by the GitHub spider")
 
-    # -- callbacks -----------------------------------------------------------------------------------------------
-    def parse_model(self, response, model_id: str):
-        subject = model_subject_id(model_id)
+    # -- discovery -----------------------------------------------------------------------------------------------
+    def _listing_url(self) -> str:
+        params = [(k, v) for k, v in (("author", self.discover.get("author")), ("search", self.discover.get("search")),
+                                      ("pipeline_tag", self.discover.get("pipeline_tag")),
+                                      ("sort", self.discover.get("sort"))) if v]
+        limit = self.discover.get("limit")
+        params.append(("limit", str(min(limit, 1000) if limit else 1000)))
+        params += [("expand", field) for field in LISTING_EXPAND]
+        return f"{self.hf_endpoint}/api/models?{urlencode(params)}"
+
+    def _listing_request(self, url: str, taken: int) -> scrapy.Request:
+        self._count("listing")
+        return scrapy.Request(url, callback=self.parse_listing, errback=self.on_listing_failure,
+                              cb_kwargs={"taken": taken}, meta={"kind": "listing", "budget": "api"}, dont_filter=True)
+
+    def parse_listing(self, response, taken: int):
+        """One listing page gives the metadata of many models: no per-model JSON request is needed."""
         if response.status != 200:
-            yield from self._failed(response, subject, "model_json")
-            yield SubjectItem(subject, "model", "huggingface", model_id, self._page_url(model_id),
-                              status="missing" if response.status == 404 else "error", note=error_reason(response))
-            self._step(STEPS_PER_MODEL)
+            yield ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
+            return
+        try:
+            rows = json.loads(response.body)
+            assert isinstance(rows, list)
+        except (ValueError, AssertionError):
+            yield ErrorItem("huggingface", None, response.url, "listing", response.status, "listing is not a JSON list")
+            return
+        limit = self.discover.get("limit")
+        for row in rows:
+            if limit and taken >= limit:
+                return
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str) or row["id"] in self.repos:
+                continue
+            taken += 1
+            repo = self._register("model", row["id"], depth=0)
+            repo.pending += 1
+            yield from self._on_repo_json(response, repo, row, json.dumps(row, sort_keys=True).encode())
+        link = response.headers.get(b"Link", b"").decode("latin-1")
+        if 'rel="next"' in link and not (limit and taken >= limit):
+            yield self._listing_request(link.split(";")[0].strip().strip("<>"), taken)
+
+    def on_listing_failure(self, failure):
+        yield ErrorItem("huggingface", None, failure.request.url, "listing", None,
+                        f"{failure.type.__name__}: {failure.getErrorMessage()}")
+
+    # -- repos ---------------------------------------------------------------------------------------------------
+    def _register(self, repo_type: str, repo_id: str, depth: int) -> Repo:
+        repo = Repo(repo_type, repo_id, depth)
+        self.repos[repo.subject.lower()] = repo
+        self.crawler.signals.send_catch_log(subject_found)
+        return repo
+
+    def _repo_request(self, repo_type: str, repo_id: str, depth: int) -> scrapy.Request | None:
+        """The JSON request of a repo not seen yet in this crawl (each repo is crawled once)."""
+        if subject_id(repo_type, repo_id).lower() in self.repos:
+            return None
+        repo = self._register(repo_type, repo_id, depth)
+        request = self._request(repo, f"{self.hf_endpoint}/api/{repo_type}s/{repo_id}", self.parse_repo_json,
+                                f"{repo_type}_json", "api")
+        known = self.known.get(repo.subject.lower())
+        if known and known.json_etag:
+            request.headers[b"If-None-Match"] = known.json_etag.encode("latin-1")
+        return request
+
+    def _request(self, repo: Repo, url: str, callback, kind: str, budget: str, **cb_kwargs) -> scrapy.Request:
+        repo.pending += 1
+        self._count(kind)
+        return scrapy.Request(url, callback=callback, errback=self.on_failure, cb_kwargs={"repo": repo, **cb_kwargs},
+                              meta={"kind": kind, "budget": budget, "subject": repo.subject}, dont_filter=True)
+
+    def _not_modified(self, repo: Repo):
+        """304 on the repo's JSON: same revision as the last complete crawl; follow its known links, fetch nothing."""
+        known = self.known[repo.subject.lower()]
+        repo.revision = known.revision
+        self.crawler.stats.inc_value("openness/not_modified")
+        self._count_model("unchanged")
+        yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
+                          revision=repo.revision, touch_only=True)
+        for target_type, target_id, _ in known.follows:
+            if repo.depth < self.max_depth:
+                request = self._repo_request(target_type, target_id, repo.depth + 1)
+                if request:
+                    yield request
+        yield from self._done(repo)
+
+    def parse_repo_json(self, response, repo: Repo):
+        kind = f"{repo.repo_type}_json"
+        if response.status == 304 and repo.subject.lower() in self.known:
+            yield from self._not_modified(repo)
+            return
+        if response.status != 200:
+            yield from self._unavailable_repo(response, repo, kind)
+            yield from self._done(repo)
             return
         try:
             info = json.loads(response.body)
-            sha = info["sha"]
-        except (ValueError, KeyError, TypeError) as exc:
-            yield ErrorItem("huggingface", subject, response.url, "parse", response.status,
-                            f"model JSON unreadable: {type(exc).__name__}: {exc}")
-            yield SubjectItem(subject, "model", "huggingface", model_id, self._page_url(model_id), status="error",
-                              note="model JSON unreadable")
-            self._step(STEPS_PER_MODEL)
+            assert isinstance(info, dict) and isinstance(info.get("sha"), str)
+        except (ValueError, AssertionError):
+            yield ErrorItem("huggingface", repo.subject, response.url, kind, response.status,
+                            f"{kind} unreadable: not a JSON object with a sha")
+            yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
+                              status="error", note=f"{kind} unreadable")
+            yield from self._done(repo)
             return
-        yield self._artifact(response, model_id, "model_json", sha)
+        if response.meta.get("redirect_urls"):
+            yield from self._renamed(response, repo, info)
+        yield from self._on_repo_json(response, repo, info, body=None)
+
+    def _on_repo_json(self, response, repo: Repo, info: dict, body: bytes | None):
+        """Store the repo's JSON (`body`: a listing row, else the response), follow its links, and fetch its files
+        unless its sha is unchanged."""
+        repo.revision = info["sha"]
+        kind = f"{repo.repo_type}_json"
+        yield self._artifact(response, repo, kind, body=body, path=None)
         gated = info.get("gated") or False
-        yield SubjectItem(subject, "model", "huggingface", model_id, self._page_url(model_id), revision=sha,
-                          status="gated" if gated else "ok", gated=str(gated))
-        yield from links_in_model_json(subject, info, response.url)
-        self._step(1)
-        meta = {"model_id": model_id, "revision": sha}
-        yield response.follow(f"{self.hf_endpoint}/{model_id}/resolve/{sha}/README.md", callback=self.parse_card,
-                              errback=self.on_failure, cb_kwargs=meta, meta={"kind": "card", "steps": 1, **meta})
-        yield response.follow(self._tree_url(model_id, sha), callback=self.parse_tree, errback=self.on_failure,
-                              cb_kwargs={**meta, "page": 0}, meta={"kind": "tree", "steps": 1, **meta})
+        yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
+                          revision=repo.revision, status="gated" if gated else "ok", gated=str(gated))
+        yield from self._follow_json_links(response, repo, info)
+        known = self.known.get(repo.subject.lower())
+        known = known.revision if known else None
+        if known == repo.revision:
+            self._count_model("unchanged")
+        else:
+            self._count_model("changed" if known else "new")
+            card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+            yield self._request(repo, self._file_url(repo, "README.md"), self.parse_card, "card", "resolvers")
+            yield self._request(repo, self._tree_url(repo), self.parse_tree, "tree", "api", page=0,
+                                siblings=[s.get("rfilename") for s in info.get("siblings") or [] if isinstance(s, dict)],
+                                license_link=next(iter(_strings(card_data.get("license_link"))), None))
+        yield from self._done(repo)
 
-    def parse_card(self, response, model_id: str, revision: str):
-        self._step(1)
+    def _unavailable_repo(self, response, repo: Repo, kind: str):
+        code = response.headers.get(b"X-Error-Code", b"").decode("latin-1")
+        message = response.headers.get(b"X-Error-Message", b"").decode("latin-1")
+        if "disabled" in message.lower():
+            status = "disabled"
+        elif response.status == 404:
+            status = "missing"
+        elif response.status in (401, 403) and code != "GatedRepo":
+            status = "private"  # the Hub answers 401 for private (and unknown) repos to an anonymous client
+        else:
+            status = "error"
+        yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
+                          status=status, note=error_reason(response))
+        if status in ("error", "missing", "disabled"):
+            yield ErrorItem("huggingface", repo.subject, response.url, kind, response.status, error_reason(response))
+
+    def _renamed(self, response, repo: Repo, info: dict):
+        new_id = info.get("id")
+        if isinstance(new_id, str) and new_id.lower() != repo.repo_id.lower():
+            yield LinkItem(repo.subject, subject_id(repo.repo_type, new_id), "renamed_to", response.url, info["sha"])
+
+    def _follow_json_links(self, response, repo: Repo, info: dict):
+        """Base models and datasets named in the card data, arXiv papers in the tags: link, and crawl to depth."""
+        card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+        relation = "base_model"
+        if _strings(card_data.get("base_model_relation")):
+            relation += ":" + _strings(card_data.get("base_model_relation"))[0]
+        targets = [("model", base, relation) for base in _strings(card_data.get("base_model"))]
+        targets += [("dataset", dataset, "dataset") for dataset in _strings(card_data.get("datasets"))]
+        for target_type, target_id, rel in targets:
+            if target_id.count("/") > 1:
+                continue  # not a repo id (a URL or a path): nothing to crawl
+            yield LinkItem(repo.subject, subject_id(target_type, target_id), rel, response.url, repo.revision)
+            if repo.depth < self.max_depth:
+                request = self._repo_request(target_type, target_id, repo.depth + 1)
+                if request:
+                    yield request
+        for tag in _strings(info.get("tags")):
+            if tag.startswith("arxiv:"):
+                yield LinkItem(repo.subject, tag, "paper", response.url, repo.revision)
+        for link in _strings(card_data.get("license_link")):
+            for match in GITHUB_LINK.finditer(link):
+                yield LinkItem(repo.subject, f"gh:{normalise_github(match.group(1), match.group(2))}", "licence_link",
+                               response.url, repo.revision)
+
+    # -- files ---------------------------------------------------------------------------------------------------
+    def parse_card(self, response, repo: Repo):
         if response.status == 200:
-            yield self._artifact(response, model_id, "card", revision, path="README.md")
+            yield self._artifact(response, repo, "card", path="README.md")
+            text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
+            yield from self._card_links(response, repo, text)
         else:
-            yield from self._failed(response, model_subject_id(model_id), "card")
+            yield from self._failed_file(response, repo, "card")
+        yield from self._done(repo)
 
-    def parse_tree(self, response, model_id: str, revision: str, page: int):
+    def _card_links(self, response, repo: Repo, text: str):
+        """GitHub repos and arXiv papers the card links to."""
+        seen = set()
+        for match in GITHUB_LINK.finditer(text):
+            target = f"gh:{normalise_github(match.group(1), match.group(2))}"
+            if target.lower() not in seen:
+                seen.add(target.lower())
+                yield LinkItem(repo.subject, target, "code_repo", response.url, repo.revision)
+        for paper in sorted({m.group(1) for m in ARXIV.finditer(text)}):
+            yield LinkItem(repo.subject, f"arxiv:{paper}", "paper", response.url, repo.revision)
+
+    def parse_tree(self, response, repo: Repo, page: int, siblings: list, license_link: str | None, paths=()):
         if response.status != 200:
-            self._step(1)
-            yield from self._failed(response, model_subject_id(model_id), "tree")
+            yield from self._failed_file(response, repo, "tree")
+            # The JSON's siblings still name the files, so licence files can be fetched without the tree.
+            yield from self._file_requests(repo, [s for s in siblings if s], license_link)
+            yield from self._done(repo)
             return
-        yield self._artifact(response, model_id, "tree", revision, path=f"page-{page}")
-        next_url = response.headers.get(b"Link", b"").decode("latin-1")
-        if 'rel="next"' in next_url:
-            url = next_url.split(";")[0].strip().strip("<>")
-            yield response.follow(url, callback=self.parse_tree, errback=self.on_failure,
-                                  cb_kwargs={"model_id": model_id, "revision": revision, "page": page + 1},
-                                  meta={"kind": "tree", "steps": 0, "model_id": model_id, "revision": revision})
+        yield self._artifact(response, repo, "tree", path=f"page-{page}")
+        try:
+            entries = json.loads(response.body)
+            page_paths = [e["path"] for e in entries if isinstance(e, dict) and e.get("type") == "file"]
+        except (ValueError, TypeError, KeyError):
+            yield ErrorItem("huggingface", repo.subject, response.url, "tree", response.status, "tree is not a JSON list")
+            page_paths = []
+        paths = [*paths, *page_paths]
+        link = response.headers.get(b"Link", b"").decode("latin-1")
+        if 'rel="next"' in link:
+            url = link.split(";")[0].strip().strip("<>")
+            yield self._request(repo, url, self.parse_tree, "tree", "api", page=page + 1, siblings=siblings,
+                                license_link=license_link, paths=paths)
         else:
-            self._step(1)
+            yield from self._file_requests(repo, paths, license_link)
+        yield from self._done(repo)
+
+    def _file_requests(self, repo: Repo, paths, license_link: str | None):
+        for path in wanted_files(paths, license_link):
+            yield self._request(repo, self._file_url(repo, path), self.parse_file, "file", "resolvers", path=path)
+
+    def parse_file(self, response, repo: Repo, path: str):
+        if response.status == 200:
+            yield self._artifact(response, repo, "file", path=path)
+        else:
+            yield from self._failed_file(response, repo, "file", path)
+        yield from self._done(repo)
+
+    def _failed_file(self, response, repo: Repo, kind: str, path: str | None = None):
+        if response.headers.get(b"X-Error-Code") == b"GatedRepo":
+            # Gated is a fact about the repo, not a failure: the subject is already marked gated.
+            self.crawler.stats.inc_value("openness/gated_files")
+            return
+        if response.status >= 500 and response.status != 501:
+            repo.transient_failure = True
+        yield ErrorItem("huggingface", repo.subject, response.url, kind, response.status, error_reason(response))
 
     def on_failure(self, failure):
         """Network-level failure (refused, timeout, truncated body): recorded with its URL, never silent."""
         request = failure.request
-        model_id = request.meta.get("model_id") or request.cb_kwargs.get("model_id")
-        self._step(request.meta.get("steps", 0))
-        yield ErrorItem("huggingface", model_subject_id(model_id) if model_id else None, request.url,
-                        request.meta.get("kind", "fetch"), None, f"{failure.type.__name__}: {failure.getErrorMessage()}")
+        repo = request.cb_kwargs.get("repo")
+        yield ErrorItem("huggingface", repo.subject if repo else None, request.url, request.meta.get("kind", "fetch"),
+                        None, f"{failure.type.__name__}: {failure.getErrorMessage()}")
+        if repo:
+            repo.transient_failure = True
+            yield from self._done(repo)
 
     # -- helpers -------------------------------------------------------------------------------------------------
-    def _artifact(self, response, model_id: str, kind: str, revision: str, path: str | None = None) -> ArtifactItem:
+    def _done(self, repo: Repo):
+        """One request of the repo answered; when none is open, its revision is complete (the incremental mark)."""
+        repo.pending -= 1
+        if repo.pending == 0:
+            self.crawler.signals.send_catch_log(subject_done)
+            if repo.revision and not repo.transient_failure:
+                yield CompletedItem(repo.subject, repo.revision)
+
+    def _artifact(self, response, repo: Repo, kind: str, path: str | None, body: bytes | None = None) -> ArtifactItem:
         return ArtifactItem(
-            source="huggingface", repo_type="model", repo_id=model_id, kind=kind, url=response.url,
-            revision=revision, http_status=response.status,
-            etag=(response.headers.get(b"ETag") or b"").decode("latin-1") or None,
+            source="huggingface", repo_type=repo.repo_type, repo_id=repo.repo_id, kind=kind, url=response.url,
+            revision=repo.revision, http_status=response.status,
+            etag=None if body is not None else (response.headers.get(b"ETag") or b"").decode("latin-1") or None,
             content_type=(response.headers.get(b"Content-Type") or b"").decode("latin-1") or None,
-            body=response.body, path=path)
+            body=response.body if body is None else body, path=path)
 
-    def _failed(self, response, subject_id: str, kind: str):
-        yield ErrorItem("huggingface", subject_id, response.url, kind, response.status, error_reason(response))
+    def _prefix(self, repo: Repo) -> str:
+        return f"{self.hf_endpoint}/datasets/{repo.repo_id}" if repo.repo_type == "dataset" else \
+            f"{self.hf_endpoint}/{repo.repo_id}"
 
-    def _tree_url(self, model_id: str, revision: str) -> str:
-        return f"{self.hf_endpoint}/api/models/{model_id}/tree/{quote(revision, safe='')}?recursive=true"
+    def _file_url(self, repo: Repo, path: str) -> str:
+        return f"{self._prefix(repo)}/resolve/{repo.revision}/{quote(path)}"
 
-    def _page_url(self, model_id: str) -> str:
-        return f"{self.hf_endpoint}/{model_id}"
+    def _tree_url(self, repo: Repo) -> str:
+        return f"{self.hf_endpoint}/api/{repo.repo_type}s/{repo.repo_id}/tree/{quote(repo.revision, safe='')}?recursive=true"
 
-    def _step(self, units: int) -> None:
-        if units:
-            self.crawler.signals.send_catch_log(model_step, units=units)
+    def _page_url(self, repo: Repo) -> str:
+        return self._prefix(repo)
+
+    def _count(self, kind: str) -> None:
+        self.crawler.stats.inc_value(f"openness/requests/{kind}")
+
+    def _count_model(self, state: str) -> None:
+        self.crawler.stats.inc_value(f"openness/repos/{state}")

@@ -107,18 +107,3 @@ def test_token_middleware_sends_each_token_to_its_own_host_only():
     assert github.headers[b"Authorization"] == b"Bearer gh-token"
     assert b"Authorization" not in elsewhere.headers
 
-
-def test_links_to_base_models_and_datasets_are_recorded(replica_url, db_path, snapshot_corpus):
-    with_links = next(r for r in snapshot_corpus.models.values()
-                      if r.capture["card"] == "full" and r.front_matter.get("base_model") and r.front_matter.get("datasets"))
-    assert crawl(replica_url, db_path, with_links.repo_id).returncode == 0
-    con = sqlite3.connect(db_path)
-    links = con.execute("select to_subject, relation, artifact_id from links").fetchall()
-    bases = with_links.front_matter["base_model"]
-    bases = bases if isinstance(bases, list) else [bases]
-    datasets = with_links.front_matter["datasets"]
-    datasets = datasets if isinstance(datasets, list) else [datasets]
-    assert {f"hf:model:{b}" for b in bases} <= {to for to, rel, _ in links if rel.startswith("base_model")}
-    assert {f"hf:dataset:{d}" for d in datasets} <= {to for to, rel, _ in links if rel == "dataset"}
-    model_json = con.execute("select id from artifacts where kind = 'model_json'").fetchone()[0]
-    assert all(artifact == model_json for _, _, artifact in links)

@@ -15,8 +15,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from crawler.corpus import Corpus
 from crawler.replica.github import GithubApi, RateBudget, github_error
-from crawler.replica.http import Answer, hub_error
+from crawler.replica.http import Answer, hub_error, json_answer
 from crawler.replica.hub import HubApi
+from crawler.replica.limits import FaultInjector, HubQuota
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +25,46 @@ log = logging.getLogger(__name__)
 class ReplicaApp:
     """Everything but the socket: takes a request, gives an Answer. Tests may call it directly."""
 
-    def __init__(self, corpus: Corpus, page_size: int = 1000):
+    def __init__(self, corpus: Corpus, page_size: int = 1000, hub_quota: HubQuota | None = None,
+                 faults: FaultInjector | None = None):
         self.hub = HubApi(corpus, page_size=page_size)
         self.github = GithubApi(corpus)
         self.github_budget = RateBudget()
+        self.hub_quota = hub_quota
+        self.faults = faults
+        self.answered: dict[str, int] = {}  # answers by status, served at /_replica/stats for tests
+        self.lock = threading.Lock()
 
     def handle(self, method: str, target: str, headers: dict[str, str], base_url: str) -> Answer:
+        answer = self._answer(method, target, headers, base_url)
+        with self.lock:
+            self.answered[str(answer.status)] = self.answered.get(str(answer.status), 0) + 1
+        return answer
+
+    def _answer(self, method: str, target: str, headers: dict[str, str], base_url: str) -> Answer:
         url = urlsplit(target)
         parts = [p for p in url.path.split("/") if p]
         query = parse_qsl(url.query, keep_blank_values=True)
+        if parts == ["_replica", "stats"]:
+            with self.lock:
+                return json_answer({"answered": dict(self.answered)})
+        if self.faults and (fault := self.faults.draw()):
+            return fault
         if parts[:1] == ["repos"]:
             answer = self.github.route(method, parts, query, base_url, url.path, headers.get("accept", "")) or github_error(404, "Not Found")
             return self._conditional(answer, headers, github=True)
+        rate_headers = {}
+        if self.hub_quota:
+            bucket = "resolvers" if "resolve" in parts or "raw" in parts else "api"
+            allowed, rate_headers = self.hub_quota.take(bucket)
+            if not allowed:
+                answer = hub_error(429, "RateLimited", f"You have exceeded the rate limit for the {bucket} bucket")
+                answer.headers.update(rate_headers)
+                return answer
         answer = self.hub.route(method, parts, query, base_url, url.path)
         if answer is None:
             answer = hub_error(404, "NotFound", f"no such API path: {url.path}")
+        answer.headers.update(rate_headers)
         return self._conditional(answer, headers, github=False)
 
     def _conditional(self, answer: Answer, headers: dict[str, str], github: bool) -> Answer:
@@ -91,10 +117,10 @@ class ReplicaServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, corpus: Corpus, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000,
-                 delay: float = 0.0):
+                 delay: float = 0.0, hub_quota: HubQuota | None = None, faults: FaultInjector | None = None):
         super().__init__((host, port), ReplicaHandler)
         self.delay = delay  # seconds before each answer: a slow Hub, to watch progress or interrupt a crawl
-        self.app = ReplicaApp(corpus, page_size=page_size)
+        self.app = ReplicaApp(corpus, page_size=page_size, hub_quota=hub_quota, faults=faults)
         bound_host, bound_port = self.server_address[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
 

@@ -1,0 +1,128 @@
+"""The Hugging Face spider against the replica: the subject graph, Hub behaviour, incremental runs, rate limits."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+from conftest import SNAPSHOT, run_openness, start_replica
+from test_replica_hub import fetch
+
+CHAIN = "Intel/neural-chat-7b-v3-3"  # base Intel/neural-chat-7b-v3-1, whose base is mistralai/Mistral-7B-v0.1
+
+
+def crawl(url, db_path, *args):
+    result = run_openness("crawl", *args, "--db", str(db_path), "--hf-endpoint", url, "--github-endpoint", url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def run_counts(db_path) -> list[dict]:
+    con = sqlite3.connect(db_path)
+    return [json.loads(c) for (c,) in con.execute("select counts from crawl_runs order by id")]
+
+
+def stored(db_path) -> set[tuple]:
+    con = sqlite3.connect(db_path)
+    return set(con.execute("select repo_type, repo_id, kind, path, revision, content_sha256 from artifacts"))
+
+
+def test_the_subject_graph_is_followed_to_the_depth_asked(replica_url, db_path, snapshot_corpus):
+    crawl(replica_url, db_path, CHAIN)
+    con = sqlite3.connect(db_path)
+    subjects = dict(con.execute("select id, status from subjects"))
+    assert subjects["hf:model:Intel/neural-chat-7b-v3-1"] == "ok"
+    assert subjects["hf:model:mistralai/Mistral-7B-v0.1"] == "gated"  # depth 2
+    assert subjects["hf:dataset:Open-Orca/SlimOrca"] == "ok"  # v3-1's dataset, depth 2
+    links = set(con.execute("select from_subject, to_subject, relation from links"))
+    assert ("hf:model:Intel/neural-chat-7b-v3-3", "hf:model:Intel/neural-chat-7b-v3-1", "base_model") in links
+    assert ("hf:model:Intel/neural-chat-7b-v3-1", "hf:dataset:Open-Orca/SlimOrca", "dataset") in links
+    # every card the corpus holds for these subjects is stored, pinned to the sha the repo was read at
+    for repo_type, repo_id in (("model", CHAIN), ("model", "Intel/neural-chat-7b-v3-1"),
+                               ("model", "mistralai/Mistral-7B-v0.1"), ("dataset", "Open-Orca/SlimOrca")):
+        capture = snapshot_corpus.hub_repo(repo_type, repo_id)
+        row = con.execute("select a.revision, b.content from artifacts a join blobs b on b.sha256 = a.content_sha256 "
+                          "where a.repo_id = ? and a.kind = 'card'", [repo_id]).fetchone()
+        assert row == (capture.revision_sha, capture.card_bytes), repo_id
+    # links found in the card point at the card artifact they were read from
+    code_links = con.execute("select l.artifact_id, a.kind from links l join artifacts a on a.id = l.artifact_id "
+                             "where l.relation = 'code_repo'").fetchall()
+    assert code_links and all(kind == "card" for _, kind in code_links)
+
+
+def test_depth_bounds_the_walk(replica_url, db_path):
+    crawl(replica_url, db_path, CHAIN, "--depth", "1")
+    con = sqlite3.connect(db_path)
+    crawled = {s for (s,) in con.execute("select id from subjects")}
+    assert "hf:model:Intel/neural-chat-7b-v3-1" in crawled
+    assert "hf:model:mistralai/Mistral-7B-v0.1" not in crawled
+    assert con.execute("select count(*) from links where to_subject = 'hf:model:mistralai/Mistral-7B-v0.1'").fetchone()[0]
+
+
+def test_gated_files_are_not_errors_and_missing_repos_are_recorded(replica_url, db_path):
+    crawl(replica_url, db_path, "meta-llama/Meta-Llama-3-8B", "nobody/absent-model")
+    con = sqlite3.connect(db_path)
+    statuses = dict(con.execute("select repo_id, status from subjects"))
+    assert statuses == {"meta-llama/Meta-Llama-3-8B": "gated", "nobody/absent-model": "missing"}
+    gated_errors = con.execute("select count(*) from errors where subject_id = 'hf:model:meta-llama/Meta-Llama-3-8B' "
+                               "and http_status = 401").fetchone()[0]
+    assert gated_errors == 0 and run_counts(db_path)[0]["openness/gated_files"] >= 2  # LICENSE, USE_POLICY.md
+    kinds = {k for (k,) in con.execute("select kind from artifacts where repo_id = 'meta-llama/Meta-Llama-3-8B'")}
+    assert kinds == {"model_json", "card", "tree"}
+
+
+def test_second_crawl_of_an_unchanged_hub_fetches_no_card_and_no_tree(replica_url, db_path):
+    crawl(replica_url, db_path, CHAIN, "bigscience/bloomz")
+    before = stored(db_path)
+    crawl(replica_url, db_path, CHAIN, "bigscience/bloomz")
+    first, second = run_counts(db_path)
+    assert first["openness/requests/card"] >= 5 and first["openness/requests/tree"] >= 5
+    for kind in ("card", "tree", "file"):
+        assert second.get(f"openness/requests/{kind}", 0) == 0, kind
+    assert second["openness/not_modified"] == second["openness/requests/model_json"] + \
+        second.get("openness/requests/dataset_json", 0)
+    assert second["openness/repos/unchanged"] == first["openness/repos/new"]
+    assert stored(db_path) == before
+    crawl(replica_url, db_path, "bigscience/bloomz", "--full")
+    assert run_counts(db_path)[2]["openness/requests/card"] >= 1
+
+
+def test_changed_repo_is_refetched(corpus_copy, db_path):
+    proc, url = start_replica(corpus_copy)
+    try:
+        crawl(url, db_path, "mistralai/Mistral-7B-v0.1")
+    finally:
+        proc.terminate()
+    card = corpus_copy / "huggingface/models/mistralai/Mistral-7B-v0.1/README.md"
+    card.write_text(card.read_text() + "\n## Changelog\nA later revision.\n")
+    proc, url = start_replica(corpus_copy)
+    try:
+        crawl(url, db_path, "mistralai/Mistral-7B-v0.1")
+    finally:
+        proc.terminate()
+    second = run_counts(db_path)[1]
+    assert second["openness/repos/changed"] == 1 and second["openness/requests/card"] == 1
+    con = sqlite3.connect(db_path)
+    assert con.execute("select count(distinct revision) from artifacts where kind = 'card'").fetchone()[0] == 2
+
+
+def test_rate_limits_are_waited_out_and_nothing_is_lost(replica_url, tmp_path):
+    models = [CHAIN, "bigscience/bloomz", "Qwen/Qwen2.5-32B"]
+    reference_db = tmp_path / "reference.db"
+    crawl(replica_url, reference_db, *models)
+    proc, url = start_replica(SNAPSHOT, "--hub-quota", "api=6", "--quota-window", "3",
+                              "--fault", "429:0.2:retry-after=1", "--seed", "7")
+    limited_db = tmp_path / "limited.db"
+    try:
+        started = time.monotonic()
+        crawl(url, limited_db, *models)
+        elapsed = time.monotonic() - started
+        answered = json.loads(fetch(f"{url}/_replica/stats")[2])["answered"]
+    finally:
+        proc.terminate()
+    counts = run_counts(limited_db)[0]
+    assert answered.get("429", 0) >= 1 and counts["openness/ratelimit/pauses"] == answered["429"]
+    assert elapsed >= 3  # at least one quota window was waited out
+    assert counts["openness/errors"] == run_counts(reference_db)[0]["openness/errors"]
+    assert {row[1:] for row in stored(limited_db)} == {row[1:] for row in stored(reference_db)}
