@@ -65,8 +65,13 @@ def _stop_on_sigterm(signum, frame):
 @click.option("--fault", "faults", multiple=True, metavar="STATUS:RATE[:retry-after=S]",
               help="Inject failures: e.g. 429:0.2:retry-after=1 or 503:0.1 (repeatable; drawn with --seed).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the fault draws: the same seed, the same faults.")
+@click.option("--synthetic", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Add N synthetic models (ids and shapes from a real Hub listing, cards from real captures).")
+@click.option("--listing", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DATA_DIR / "hub-listing" / "models-2023-10-01.csv.gz", show_default="the bundled 2023 listing",
+              help="Hub listing CSV (.csv or .csv.gz) that --synthetic takes ids and shapes from.")
 def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float, hub_quota: str,
-            quota_window: float, faults: tuple[str, ...], seed: int):
+            quota_window: float, faults: tuple[str, ...], seed: int, synthetic: int, listing: Path):
     """Serve a corpus as a loopback replica of the Hugging Face Hub and GitHub REST APIs.
 
     Prints its base URL on the first line of output, then serves until interrupted. Point the crawler (or
@@ -78,6 +83,8 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
 
     try:
         corpus = Corpus(corpus_dir)
+        if synthetic:
+            corpus.add_synthetic_models(synthetic, listing)
         quota = HubQuota.parse(hub_quota, quota_window) if hub_quota else None
         injector = FaultInjector([Fault.parse(f) for f in faults], seed) if faults else None
     except (CorpusError, FaultSpecError) as exc:

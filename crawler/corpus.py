@@ -6,6 +6,8 @@ captured and what was not, so the replica can answer "not captured" instead of p
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -136,6 +138,27 @@ class HubRepoCapture:
         return digest.hexdigest()
 
 
+class SyntheticModel(HubRepoCapture):
+    """A model of a synthetic hub: id, author, date, downloads and task from a real Hub listing row; card, file list
+    and every other capture fact borrowed from a real captured model (the template), never invented."""
+
+    def __init__(self, listing_row: dict, template: HubRepoCapture):
+        super().__init__("model", listing_row["id"], template.folder, template.corpus_path)
+        self.listing_row = listing_row
+        self.template = template
+
+    capture = property(lambda self: self.template.capture)
+    card_bytes = property(lambda self: self.template.card_bytes)
+    front_matter = property(lambda self: self.template.front_matter)
+    captured_files = property(lambda self: self.template.captured_files)
+    file_list = property(lambda self: self.template.file_list)
+    facts = property(lambda self: self.template.facts)
+
+    @cached_property
+    def revision_sha(self) -> str:
+        return hashlib.sha1(f"{self.repo_id}\n{self.template.revision_sha}".encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class TreeEntry:
     path: str
@@ -216,6 +239,28 @@ class Corpus:
                 full_name = f"{folder.parent.name}/{folder.name}"
                 repos[full_name.lower()] = GithubRepoCapture(full_name, folder, folder.relative_to(self.root).as_posix())
         return repos
+
+    def add_synthetic_models(self, count: int, listing: Path) -> int:
+        """Add up to `count` synthetic models from a Hub listing (CSV, gzipped or not), for scale tests and
+        benchmarks. Each borrows a real captured model's card and file list, round-robin. Returns how many."""
+        templates = [r for r in self.models.values() if r.capture.get("card") == "full" and r.file_list]
+        if not templates:
+            raise CorpusError(f"{self.root}: no model with a full card and a file list to build synthetic models from")
+        opener = gzip.open if listing.suffix == ".gz" else open
+        added = 0
+        try:
+            with opener(listing, "rt", encoding="utf-8", newline="") as handle:
+                for row in csv.DictReader(handle):
+                    if added >= count:
+                        break
+                    repo_id = row.get("id") or ""
+                    if repo_id.count("/") != 1 or repo_id.lower() in self.models:
+                        continue  # legacy ids without an owner are not served
+                    self.models[repo_id.lower()] = SyntheticModel(row, templates[added % len(templates)])
+                    added += 1
+        except (OSError, csv.Error, KeyError) as exc:
+            raise CorpusError(f"{listing}: not a readable Hub listing CSV: {exc}") from exc
+        return added
 
     def hub_repo(self, repo_type: str, repo_id: str) -> HubRepoCapture | None:
         table = self.models if repo_type == "model" else self.datasets

@@ -135,8 +135,9 @@ class HubRateLimitMiddleware:
         budget = self._budget(request)
         if budget is None:
             return None
+        if budget.wait_time(time.monotonic()) > 0:
+            self.stats.inc_value("openness/ratelimit/budget_waits")  # requests held back to stay in budget
         while (wait := budget.wait_time(time.monotonic())) > 0:
-            self.stats.inc_value("openness/ratelimit/waited_seconds", wait)
             await asyncio.sleep(wait)
         budget.sent.append(time.monotonic())
         return None

@@ -129,6 +129,8 @@ def count_lines(counts: dict) -> list[str]:
         f"not modified (304): {counts.get('openness/not_modified', 0)}; "
         f"bytes received: {counts.get('downloader/response_bytes', 0)}; "
         f"retries: {counts.get('retry/count', 0) + counts.get('openness/ratelimit/retries', 0)}; "
-        f"rate-limit pauses: {counts.get('openness/ratelimit/pauses', 0)}; errors: {counts.get('openness/errors', 0)}",
+        f"rate-limit pauses: {counts.get('openness/ratelimit/pauses', 0)}; "
+        f"requests held to stay in budget: {counts.get('openness/ratelimit/budget_waits', 0)}; "
+        f"errors: {counts.get('openness/errors', 0)}",
         "repos: " + ", ".join(f"{repos.get(k, 0)} {k}" for k in ("new", "changed", "unchanged")),
     ]

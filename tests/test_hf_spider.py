@@ -126,3 +126,52 @@ def test_rate_limits_are_waited_out_and_nothing_is_lost(replica_url, tmp_path):
     assert elapsed >= 3  # at least one quota window was waited out
     assert counts["openness/errors"] == run_counts(reference_db)[0]["openness/errors"]
     assert {row[1:] for row in stored(limited_db)} == {row[1:] for row in stored(reference_db)}
+
+
+def test_discover_takes_metadata_from_listing_pages(db_path):
+    proc, url = start_replica(SNAPSHOT, "--synthetic", "3000", "--page-size", "250")
+    try:
+        # The replica is not the Hub: lift the Hub's 5-minute budgets so 600 models do not wait for a window.
+        crawl(url, db_path, "--discover", "--limit", "600", "--depth", "0", "--api-budget", "100000",
+              "--resolver-budget", "100000")
+        top = run_openness("crawl", "--discover", "--sort", "downloads", "--limit", "3", "--depth", "0",
+                           "--db", str(db_path.parent / "top.db"), "--hf-endpoint", url)
+        listing = json.loads(fetch(f"{url}/api/models?sort=downloads&limit=3")[2])
+    finally:
+        proc.terminate()
+    counts = run_counts(db_path)[0]
+    assert counts["openness/requests/listing"] == 3  # 600 models in pages of 250
+    assert counts.get("openness/requests/model_json", 0) == 0
+    assert counts["openness/repos/new"] == 600 and counts["openness/requests/card"] == 600
+    con = sqlite3.connect(db_path)
+    assert con.execute("select count(*) from artifacts where kind = 'model_json'").fetchone()[0] == 600
+    assert top.returncode == 0
+    top_ids = {r for (r,) in sqlite3.connect(db_path.parent / "top.db").execute("select repo_id from subjects")}
+    assert top_ids == {row["id"] for row in listing}
+
+
+def test_from_labels_crawls_the_models_and_queues_the_repos_they_name(replica_url, db_path):
+    from crawler.labels import repos_in_label_dir
+
+    labels = SNAPSHOT.parent / "labels" / "opening-up-chatgpt"
+    models, github = repos_in_label_dir(labels)
+    assert models and github
+    crawl(replica_url, db_path, "--from-labels", str(labels), "--depth", "0")
+    con = sqlite3.connect(db_path)
+    subjects = dict(con.execute("select id, status from subjects"))
+    assert {f"hf:model:{m}".lower() for m in models} <= {s.lower() for s in subjects}
+    assert all(subjects[f"gh:{g}"] == "queued" for g in github)
+
+
+def test_budget_holds_requests_to_the_quota_per_window_and_honours_pauses():
+    from crawler.middlewares import Budget, ratelimit_reset, retry_after_seconds
+
+    budget = Budget("api", quota=3, window=300)
+    for sent_at in (0.0, 1.0, 2.0):
+        assert budget.wait_time(sent_at) == 0
+        budget.sent.append(sent_at)
+    assert budget.wait_time(10.0) == 290.0  # the 4th waits until the 1st leaves the window
+    assert budget.wait_time(300.5) == 0
+    assert ratelimit_reset('"api";r=0;t=55') == ("api", 0, 55.0)
+    assert retry_after_seconds("7") == 7.0
+    assert 0 <= retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") < 1  # a date in the past: go now

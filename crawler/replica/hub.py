@@ -9,7 +9,7 @@ from __future__ import annotations
 import mimetypes
 from urllib.parse import unquote
 
-from crawler.corpus import Corpus, CorpusError, HubRepoCapture, git_blob_sha1, tree_directories
+from crawler.corpus import Corpus, CorpusError, HubRepoCapture, SyntheticModel, git_blob_sha1, tree_directories
 from crawler.replica.http import Answer, decode_cursor, hub_error, json_answer, next_link, not_captured
 
 # Files the Hub serves even on gated repos: the card and git attributes are public, the rest needs approval.
@@ -76,8 +76,22 @@ def derive_repo_json(repo: HubRepoCapture) -> dict:
     else:
         info["siblings"] = [{"rfilename": f.path} for f in repo.file_list]
         derived.append("siblings")
+    synthetic = None
+    if isinstance(repo, SyntheticModel):
+        row = repo.listing_row
+        info["author"] = row.get("author") or info["author"]
+        if (row.get("downloads") or "").replace(".", "", 1).isdigit():
+            info["downloads"] = int(float(row["downloads"]))
+        if row.get("createdAt"):
+            info["createdAt"] = row["createdAt"].replace(" ", "T")
+        if row.get("pipeline_tag"):
+            info["pipeline_tag"] = row["pipeline_tag"]
+        synthetic = {"listing_row": row, "card_and_files_from": repo.corpus_path,
+                     "note": "synthetic model: id, author, date, downloads and task from a real Hub listing; "
+                             "card and file list borrowed from a real captured model"}
     info["_replica"] = {
         "derived": True,
+        **({"synthetic": synthetic} if synthetic else {}),
         "derived_fields": derived,
         "not_captured": not_captured_fields,
         "capture": repo.capture,
