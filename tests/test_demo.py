@@ -90,3 +90,37 @@ def test_interrupted_demo_completes_when_run_again_without_duplicates(tmp_path, 
     assert duplicate_artifacts(db_path) == 0
     assert con.execute("select count(*) from artifacts").fetchone()[0] == \
         con.execute("select count(distinct id) from artifacts").fetchone()[0]
+
+
+def test_demo_stores_the_whole_subject_graph_the_snapshot_holds(tmp_path, snapshot_corpus):
+    from crawler.replica.hub import derive_repo_json
+    from spiders.huggingface import wanted_files
+
+    db_path = tmp_path / "demo.db"
+    assert run_openness("demo", "--db", str(db_path)).returncode == 0
+    con = sqlite3.connect(db_path)
+    subjects = {sid: status for sid, status in con.execute("select id, status from subjects")}
+    stored = {(t, r, k, p) for t, r, k, p in con.execute("select repo_type, repo_id, kind, path from artifacts")}
+    captures = [*snapshot_corpus.models.values(), *snapshot_corpus.datasets.values()]
+    for capture in captures:
+        sid = f"hf:{capture.repo_type}:{capture.repo_id}"
+        assert sid in subjects, sid
+        assert subjects[sid] == ("gated" if derive_repo_json(capture)["gated"] else "ok"), sid
+        has = {(k, p) for t, r, k, p in stored if (t, r) == (capture.repo_type, capture.repo_id)}
+        assert (("card", "README.md") in has) == (capture.capture["card"] != "none"), sid
+        assert any(k == "tree" for k, _ in has) == (capture.file_list is not None), sid
+        if not subjects[sid] == "gated" and capture.file_list is not None:
+            listed = [f.path for f in capture.file_list]
+            for path in wanted_files(listed, None):
+                assert (("file", path) in has) == (path in capture.captured_files), (sid, path)
+    links = set(con.execute("select from_subject, to_subject from links"))
+    for capture in captures:
+        meta = capture.front_matter or {}  # None for a partial card (body only) or no card
+        for key, kind in (("base_model", "model"), ("datasets", "dataset")):
+            values = meta.get(key) or []
+            for target in values if isinstance(values, list) else [values]:
+                if isinstance(target, str) and target.count("/") == 1:
+                    assert (f"hf:{capture.repo_type}:{capture.repo_id}", f"hf:{kind}:{target}") in links
+                    assert f"hf:{kind}:{target}" in subjects  # crawled: found, or recorded missing
+    missing = [sid for sid, status in subjects.items() if status == "missing"]
+    assert all(sid.split(":", 2)[2].lower() not in snapshot_corpus.models for sid in missing)

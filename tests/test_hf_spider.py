@@ -175,3 +175,55 @@ def test_budget_holds_requests_to_the_quota_per_window_and_honours_pauses():
     assert ratelimit_reset('"api";r=0;t=55') == ("api", 0, 55.0)
     assert retry_after_seconds("7") == 7.0
     assert 0 <= retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") < 1  # a date in the past: go now
+
+
+def spider_response(spider, url: str, status: int, body: dict | str, headers: dict | None = None,
+                    redirected_from: str | None = None):
+    from scrapy import Request
+    from scrapy.http import TextResponse
+
+    from spiders.huggingface import Repo
+
+    repo = Repo("model", "old-org/model", 0)
+    repo.pending = 1
+    meta = {"redirect_urls": [redirected_from]} if redirected_from else {}
+    request = Request(url, meta=meta, cb_kwargs={"repo": repo})
+    text = body if isinstance(body, str) else json.dumps(body)
+    return TextResponse(url, status=status, body=text.encode(), headers=headers or {}, request=request,
+                        encoding="utf-8"), repo
+
+
+def make_spider():
+    from scrapy.utils.test import get_crawler
+
+    from spiders.huggingface import HuggingFaceSpider
+
+    crawler = get_crawler(HuggingFaceSpider)
+    crawler.stats.open_spider()
+    return HuggingFaceSpider.from_crawler(crawler, hf_endpoint="http://hub", max_depth=0)
+
+
+def test_a_renamed_repo_is_recorded_as_a_link_to_its_new_id():
+    from crawler.items import LinkItem, SubjectItem
+
+    spider = make_spider()
+    response, repo = spider_response(spider, "http://hub/api/models/new-org/model", 200,
+                                     {"id": "new-org/model", "sha": "a" * 40},
+                                     redirected_from="http://hub/api/models/old-org/model")
+    items = list(spider.parse_repo_json(response, repo))
+    renames = [i for i in items if isinstance(i, LinkItem) and i.relation == "renamed_to"]
+    assert [(r.from_subject, r.to_subject) for r in renames] == [("hf:model:old-org/model", "hf:model:new-org/model")]
+    assert any(isinstance(i, SubjectItem) and i.revision == "a" * 40 for i in items)
+
+
+def test_disabled_private_and_missing_repos_get_their_status():
+    from crawler.items import SubjectItem
+
+    cases = [(403, {"X-Error-Message": "Access to this resource is disabled."}, "disabled"),
+             (401, {}, "private"), (404, {"X-Error-Code": "RepoNotFound"}, "missing")]
+    for status, headers, expected in cases:
+        spider = make_spider()
+        response, repo = spider_response(spider, "http://hub/api/models/old-org/model", status, "{}", headers)
+        subjects = [i for i in spider.parse_repo_json(response, repo) if isinstance(i, SubjectItem)]
+        assert [s.status for s in subjects] == [expected]
+        assert subjects[0].note.startswith(f"HTTP {status}")
