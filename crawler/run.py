@@ -96,6 +96,10 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
     close_reason = {}
     crawler.signals.connect(lambda spider, reason: close_reason.update(reason=reason), signal=signals.spider_closed,
                             weak=False)
+    # A callback that raises is a bug of ours on some input: record it against the URL, never let it pass silently.
+    callback_failures = []
+    crawler.signals.connect(lambda failure, response, spider: callback_failures.append((response, failure)),
+                            signal=signals.spider_error, weak=False)
     progress = Progress(TextColumn("[bold]crawling"), BarColumn(), MofNCompleteColumn(), TextColumn("repos"),
                         TimeElapsedColumn(), disable=not options.show_progress)
     task = progress.add_task("crawl", total=0)
@@ -111,8 +115,14 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
     status = {"finished": "completed", "shutdown": "interrupted"}.get(close_reason.get("reason"), "failed")
     counts = {k: v for k, v in (crawler.stats.get_stats() or {}).items() if isinstance(v, (int, float))}
     db = open_db(db_path)
+    store = Store(db)
+    for response, failure in callback_failures:
+        store.save_error(run_id, source="huggingface", subject_id=response.meta.get("subject"), url=response.url,
+                         kind="spider", http_status=response.status,
+                         reason=f"{failure.type.__name__} in the spider: {failure.getErrorMessage()}")
+    counts["openness/spider_exceptions"] = len(callback_failures)
     counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
-    Store(db).finish_run(run_id, status, counts)
+    store.finish_run(run_id, status, counts)
     result = CrawlResult(run_id, status, counts)
     if status == "completed":
         result.assessed = assess(db, run_id=run_id)
@@ -131,6 +141,7 @@ def count_lines(counts: dict) -> list[str]:
         f"retries: {counts.get('retry/count', 0) + counts.get('openness/ratelimit/retries', 0)}; "
         f"rate-limit pauses: {counts.get('openness/ratelimit/pauses', 0)}; "
         f"requests held to stay in budget: {counts.get('openness/ratelimit/budget_waits', 0)}; "
-        f"errors: {counts.get('openness/errors', 0)}",
+        f"errors: {counts.get('openness/errors', 0)} (of which spider exceptions: "
+        f"{counts.get('openness/spider_exceptions', 0)})",
         "repos: " + ", ".join(f"{repos.get(k, 0)} {k}" for k in ("new", "changed", "unchanged")),
     ]

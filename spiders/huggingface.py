@@ -53,6 +53,29 @@ def wanted_files(paths, license_link: str | None) -> list[str]:
     return sorted(set(chosen))
 
 
+def graph_targets(info: dict) -> list[tuple[str, str, str]]:
+    """(type, id, relation) of the base models and datasets a repo JSON names, in the card data (`base_model` as a
+    string or a list, `base_model_relation`, `datasets`) or in the tags the Hub derives (`base_model:<id>`,
+    `base_model:<relation>:<id>`, `dataset:<id>`). The most specific relation wins."""
+    card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+    relation = "base_model"
+    if _strings(card_data.get("base_model_relation")):
+        relation += ":" + _strings(card_data.get("base_model_relation"))[0]
+    models = {base: relation for base in _strings(card_data.get("base_model"))}
+    datasets = dict.fromkeys(_strings(card_data.get("datasets")), "dataset")
+    for tag in _strings(info.get("tags")):
+        kind, _, rest = tag.partition(":")
+        if kind == "base_model" and rest:
+            parts = rest.split(":", 1)
+            if len(parts) == 2 and "/" not in parts[0]:  # base_model:<relation>:<id>
+                models[parts[1]] = f"base_model:{parts[0]}"
+            else:
+                models.setdefault(rest, "base_model")
+        elif kind == "dataset" and rest:
+            datasets.setdefault(rest, "dataset")
+    return [("model", m, r) for m, r in models.items()] + [("dataset", d, r) for d, r in datasets.items()]
+
+
 @dataclass(frozen=True)
 class KnownRepo:
     """What the store knows of a repo from earlier crawls: the revision last crawled completely, the ETag of its
@@ -260,13 +283,7 @@ class HuggingFaceSpider(scrapy.Spider):
 
     def _follow_json_links(self, response, repo: Repo, info: dict):
         """Base models and datasets named in the card data, arXiv papers in the tags: link, and crawl to depth."""
-        card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
-        relation = "base_model"
-        if _strings(card_data.get("base_model_relation")):
-            relation += ":" + _strings(card_data.get("base_model_relation"))[0]
-        targets = [("model", base, relation) for base in _strings(card_data.get("base_model"))]
-        targets += [("dataset", dataset, "dataset") for dataset in _strings(card_data.get("datasets"))]
-        for target_type, target_id, rel in targets:
+        for target_type, target_id, rel in graph_targets(info):
             if target_id.count("/") > 1:
                 continue  # not a repo id (a URL or a path): nothing to crawl
             yield LinkItem(repo.subject, subject_id(target_type, target_id), rel, response.url, repo.revision)
@@ -277,6 +294,7 @@ class HuggingFaceSpider(scrapy.Spider):
         for tag in _strings(info.get("tags")):
             if tag.startswith("arxiv:"):
                 yield LinkItem(repo.subject, tag, "paper", response.url, repo.revision)
+        card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
         for link in _strings(card_data.get("license_link")):
             for match in GITHUB_LINK.finditer(link):
                 yield LinkItem(repo.subject, f"gh:{normalise_github(match.group(1), match.group(2))}", "licence_link",

@@ -227,3 +227,45 @@ def test_disabled_private_and_missing_repos_get_their_status():
         subjects = [i for i in spider.parse_repo_json(response, repo) if isinstance(i, SubjectItem)]
         assert [s.status for s in subjects] == [expected]
         assert subjects[0].note.startswith(f"HTTP {status}")
+
+
+def test_graph_targets_read_card_data_and_hub_tags():
+    from pathlib import Path
+
+    from spiders.huggingface import graph_targets
+
+    # The tags of a model JSON recorded from the Hub (deepset/roberta-base-squad2, reference api-samples).
+    sample = {"tags": ["transformers", "dataset:squad_v2", "base_model:FacebookAI/roberta-base",
+                       "base_model:finetune:FacebookAI/roberta-base", "license:cc-by-4.0"], "cardData": {}}
+    assert graph_targets(sample) == [("model", "FacebookAI/roberta-base", "base_model:finetune"),
+                                     ("dataset", "squad_v2", "dataset")]
+    card = {"cardData": {"base_model": ["a/one", "b/two"], "base_model_relation": "merge", "datasets": "c/data"},
+            "tags": ["base_model:a/one"]}
+    assert graph_targets(card) == [("model", "a/one", "base_model:merge"), ("model", "b/two", "base_model:merge"),
+                                   ("dataset", "c/data", "dataset")]
+
+
+def test_a_spider_exception_is_recorded_against_its_url(replica_url, db_path):
+    """A callback that raises (a bug met on some input) leaves a recorded error naming the URL, and the repo is not
+    marked complete, so the next run fetches it again."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    (db_path.parent / "break_cards.py").write_text(
+        "import spiders.huggingface as hf\n"
+        "def broken(self, response, repo):\n"
+        "    raise ValueError('card parser broke')\n"
+        "hf.HuggingFaceSpider.parse_card = broken\n")
+    runner = db_path.parent / "run_broken.py"
+    runner.write_text("import sys\nimport break_cards\nfrom crawler.cli import cli\nsys.exit(cli())\n")
+    result = subprocess.run([sys.executable, str(runner), "crawl", "Qwen/Qwen2.5-32B", "--db", str(db_path),
+                             "--hf-endpoint", replica_url, "--depth", "0"], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": f"{db_path.parent}:{ROOT}"}, timeout=120)
+    assert "spider exceptions: 1" in result.stdout.replace("\n", " "), result.stdout + result.stderr
+    con = sqlite3.connect(db_path)
+    url, reason = con.execute("select url, reason from errors where kind = 'spider'").fetchone()
+    assert url.endswith("/README.md") and "card parser broke" in reason
+    assert con.execute("select complete_revision from subjects").fetchone()[0] is None
