@@ -70,8 +70,15 @@ def _stop_on_sigterm(signum, frame):
 @click.option("--listing", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=DATA_DIR / "hub-listing" / "models-2023-10-01.csv.gz", show_default="the bundled 2023 listing",
               help="Hub listing CSV (.csv or .csv.gz) that --synthetic takes ids and shapes from.")
+@click.option("--github-limit", default=5000, show_default=True, type=click.IntRange(min=1),
+              help="GitHub requests per window before 403 rate-limit answers (60 mimics anonymous GitHub).")
+@click.option("--github-window", default=3600, show_default=True, type=click.IntRange(min=1),
+              help="Seconds of a GitHub rate-limit window.")
+@click.option("--truncate-trees", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Answer recursive GitHub trees longer than N entries with `truncated: true` (0: never).")
 def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float, hub_quota: str,
-            quota_window: float, faults: tuple[str, ...], seed: int, synthetic: int, listing: Path):
+            quota_window: float, faults: tuple[str, ...], seed: int, synthetic: int, listing: Path,
+            github_limit: int, github_window: int, truncate_trees: int):
     """Serve a corpus as a loopback replica of the Hugging Face Hub and GitHub REST APIs.
 
     Prints its base URL on the first line of output, then serves until interrupted. Point the crawler (or
@@ -89,8 +96,11 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
         injector = FaultInjector([Fault.parse(f) for f in faults], seed) if faults else None
     except (CorpusError, FaultSpecError) as exc:
         raise click.ClickException(str(exc)) from exc
+    from crawler.replica.github import RateBudget
+
     server = ReplicaServer(corpus, host=host, port=port, page_size=page_size, delay=delay, hub_quota=quota,
-                           faults=injector)
+                           faults=injector, truncate_trees=truncate_trees,
+                           github_budget=RateBudget(github_limit, github_limit, github_window))
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     click.echo(server.base_url, nl=True)
     sys.stdout.flush()

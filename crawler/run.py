@@ -16,7 +16,8 @@ from crawler import settings as default_settings
 from crawler.assess import assess
 from crawler.signals import subject_done, subject_found
 from crawler.store import Store, open_db
-from spiders.huggingface import HuggingFaceSpider, KnownRepo
+from spiders.base import KnownRepo
+from spiders.huggingface import HuggingFaceSpider
 
 FOLLOWED_RELATIONS = ("base_model", "dataset")
 

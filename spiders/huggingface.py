@@ -18,26 +18,15 @@ from urllib.parse import quote, urlencode
 
 import scrapy
 
-from crawler.items import ArtifactItem, CompletedItem, ErrorItem, LinkItem, SubjectItem
+from crawler.items import ErrorItem, LinkItem, SubjectItem
 from crawler.labels import GITHUB_LINK, normalise_github
-from crawler.signals import subject_done, subject_found
+from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, subject_id
 
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
 WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
 LISTING_EXPAND = ("sha", "gated", "disabled", "private", "lastModified", "tags", "cardData", "library_name",
                   "pipeline_tag", "siblings", "author")
-
-
-def error_reason(response) -> str:
-    """A failed answer in words: status, the Hub's error code and message where it sent them."""
-    code = response.headers.get(b"X-Error-Code", b"").decode("latin-1")
-    message = response.headers.get(b"X-Error-Message", b"").decode("latin-1")
-    return " ".join(part for part in (f"HTTP {response.status}", code, message) if part)
-
-
-def subject_id(repo_type: str, repo_id: str) -> str:
-    return f"hf:{repo_type}:{repo_id}"
 
 
 def _strings(value) -> list[str]:
@@ -76,48 +65,19 @@ def graph_targets(info: dict) -> list[tuple[str, str, str]]:
     return [("model", m, r) for m, r in models.items()] + [("dataset", d, r) for d, r in datasets.items()]
 
 
-@dataclass(frozen=True)
-class KnownRepo:
-    """What the store knows of a repo from earlier crawls: the revision last crawled completely, the ETag of its
-    JSON at that revision, and the base models / datasets it links to (followed again when it is unchanged)."""
-
-    revision: str
-    json_etag: str | None = None
-    follows: tuple[tuple[str, str, str], ...] = ()
-
-
-@dataclass
-class Repo:
-    """A repo being crawled: what kind, at which depth of the graph, and how many of its requests are open."""
-
-    repo_type: str
-    repo_id: str
-    depth: int
-    revision: str | None = None
-    pending: int = 0
-    # A network failure or a 5xx (not 501 NotCaptured) leaves the revision incomplete, so the next run refetches.
-    transient_failure: bool = False
-
-    @property
-    def subject(self) -> str:
-        return subject_id(self.repo_type, self.repo_id)
-
-
-class HuggingFaceSpider(scrapy.Spider):
+class HuggingFaceSpider(EvidenceSpider):
     name = "huggingface"
+    source = "huggingface"
 
     def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
                  known: dict[str, KnownRepo] | None = None,
                  max_depth: int = 2, full: bool = False, discover: dict | None = None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(known=known, full=full, **kwargs)
         self.hf_endpoint = hf_endpoint.rstrip("/")
         self.model_ids = list(dict.fromkeys(model_ids))
         self.github_repos = list(dict.fromkeys(github_repos))
-        self.known = {} if full else (known or {})
         self.max_depth = max_depth
-        self.full = full
         self.discover = discover
-        self.repos: dict[str, Repo] = {}
 
     async def start(self):
         for model_id in self.model_ids:
@@ -175,12 +135,6 @@ class HuggingFaceSpider(scrapy.Spider):
                         f"{failure.type.__name__}: {failure.getErrorMessage()}")
 
     # -- repos ---------------------------------------------------------------------------------------------------
-    def _register(self, repo_type: str, repo_id: str, depth: int) -> Repo:
-        repo = Repo(repo_type, repo_id, depth)
-        self.repos[repo.subject.lower()] = repo
-        self.crawler.signals.send_catch_log(subject_found)
-        return repo
-
     def _repo_request(self, repo_type: str, repo_id: str, depth: int) -> scrapy.Request | None:
         """The JSON request of a repo not seen yet in this crawl (each repo is crawled once)."""
         if subject_id(repo_type, repo_id).lower() in self.repos:
@@ -193,18 +147,12 @@ class HuggingFaceSpider(scrapy.Spider):
             request.headers[b"If-None-Match"] = known.json_etag.encode("latin-1")
         return request
 
-    def _request(self, repo: Repo, url: str, callback, kind: str, budget: str, **cb_kwargs) -> scrapy.Request:
-        repo.pending += 1
-        self._count(kind)
-        return scrapy.Request(url, callback=callback, errback=self.on_failure, cb_kwargs={"repo": repo, **cb_kwargs},
-                              meta={"kind": kind, "budget": budget, "subject": repo.subject}, dont_filter=True)
-
     def _not_modified(self, repo: Repo):
         """304 on the repo's JSON: same revision as the last complete crawl; follow its known links, fetch nothing."""
         known = self.known[repo.subject.lower()]
         repo.revision = known.revision
         self.crawler.stats.inc_value("openness/not_modified")
-        self._count_model("unchanged")
+        self._count_repo("unchanged")
         yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
                           revision=repo.revision, touch_only=True)
         for target_type, target_id, _ in known.follows:
@@ -250,9 +198,9 @@ class HuggingFaceSpider(scrapy.Spider):
         known = self.known.get(repo.subject.lower())
         known = known.revision if known else None
         if known == repo.revision:
-            self._count_model("unchanged")
+            self._count_repo("unchanged")
         else:
-            self._count_model("changed" if known else "new")
+            self._count_repo("changed" if known else "new")
             card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
             yield self._request(repo, self._file_url(repo, "README.md"), self.parse_card, "card", "resolvers")
             yield self._request(repo, self._tree_url(repo), self.parse_tree, "tree", "api", page=0,
@@ -353,45 +301,17 @@ class HuggingFaceSpider(scrapy.Spider):
         if response.status == 200:
             yield self._artifact(response, repo, "file", path=path)
         else:
-            yield from self._failed_file(response, repo, "file", path)
+            yield from self._failed_file(response, repo, "file")
         yield from self._done(repo)
 
-    def _failed_file(self, response, repo: Repo, kind: str, path: str | None = None):
+    def _failed_file(self, response, repo: Repo, kind: str):
         if response.headers.get(b"X-Error-Code") == b"GatedRepo":
             # Gated is a fact about the repo, not a failure: the subject is already marked gated.
             self.crawler.stats.inc_value("openness/gated_files")
             return
-        if response.status >= 500 and response.status != 501:
-            repo.transient_failure = True
-        yield ErrorItem("huggingface", repo.subject, response.url, kind, response.status, error_reason(response))
-
-    def on_failure(self, failure):
-        """Network-level failure (refused, timeout, truncated body): recorded with its URL, never silent."""
-        request = failure.request
-        repo = request.cb_kwargs.get("repo")
-        yield ErrorItem("huggingface", repo.subject if repo else None, request.url, request.meta.get("kind", "fetch"),
-                        None, f"{failure.type.__name__}: {failure.getErrorMessage()}")
-        if repo:
-            repo.transient_failure = True
-            yield from self._done(repo)
+        yield from self._failed(response, repo, kind)
 
     # -- helpers -------------------------------------------------------------------------------------------------
-    def _done(self, repo: Repo):
-        """One request of the repo answered; when none is open, its revision is complete (the incremental mark)."""
-        repo.pending -= 1
-        if repo.pending == 0:
-            self.crawler.signals.send_catch_log(subject_done)
-            if repo.revision and not repo.transient_failure:
-                yield CompletedItem(repo.subject, repo.revision)
-
-    def _artifact(self, response, repo: Repo, kind: str, path: str | None, body: bytes | None = None) -> ArtifactItem:
-        return ArtifactItem(
-            source="huggingface", repo_type=repo.repo_type, repo_id=repo.repo_id, kind=kind, url=response.url,
-            revision=repo.revision, http_status=response.status,
-            etag=None if body is not None else (response.headers.get(b"ETag") or b"").decode("latin-1") or None,
-            content_type=(response.headers.get(b"Content-Type") or b"").decode("latin-1") or None,
-            body=response.body if body is None else body, path=path)
-
     def _prefix(self, repo: Repo) -> str:
         return f"{self.hf_endpoint}/datasets/{repo.repo_id}" if repo.repo_type == "dataset" else \
             f"{self.hf_endpoint}/{repo.repo_id}"
@@ -405,8 +325,3 @@ class HuggingFaceSpider(scrapy.Spider):
     def _page_url(self, repo: Repo) -> str:
         return self._prefix(repo)
 
-    def _count(self, kind: str) -> None:
-        self.crawler.stats.inc_value(f"openness/requests/{kind}")
-
-    def _count_model(self, state: str) -> None:
-        self.crawler.stats.inc_value(f"openness/repos/{state}")

@@ -16,7 +16,7 @@ def test_repo_json_is_marked_derived(replica_url):
     repo = json.loads(body)
     assert status == 200 and repo["full_name"] == REPO
     assert repo["_replica"]["derived"] and "default_branch" in repo["_replica"]["derived_fields"]
-    assert headers["x-ratelimit-limit"] == "60"
+    assert int(headers["x-ratelimit-remaining"]) < int(headers["x-ratelimit-limit"])
 
 
 def test_licence_and_readme_are_verbatim(replica_url):
@@ -64,4 +64,4 @@ def test_rate_limit_counts_and_304_is_free(replica_url):
     status, third, _ = fetch(url, {"If-None-Match": second["ETag"]})
     assert status == 304 and third["x-ratelimit-used"] == second["x-ratelimit-used"]
     _, with_token, _ = fetch(url, {"Authorization": "Bearer test-token"})
-    assert with_token["x-ratelimit-limit"] == "5000"
+    assert with_token["x-ratelimit-used"] == "1"  # a token has a budget of its own

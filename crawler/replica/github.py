@@ -28,36 +28,50 @@ def github_error(status: int, message: str) -> Answer:
 
 
 class RateBudget:
-    """GitHub's primary limit, per client kind: 60/h anonymous, 5000/h with a token. 304s cost nothing."""
+    """GitHub's primary limit per client kind, in a window: past it, 403 "API rate limit exceeded" with
+    `x-ratelimit-remaining: 0` until the reset time, as GitHub answers. 304s cost nothing.
 
-    def __init__(self, anonymous: int = 60, authenticated: int = 5000, window: int = 3600):
+    The replica's default limits are generous so demos never wait an hour; `--github-limit 60` mimics GitHub's
+    anonymous budget."""
+
+    def __init__(self, anonymous: int = 5000, authenticated: int = 5000, window: int = 3600):
         self.limits = {False: anonymous, True: authenticated}
         self.window = window
         self.used = {False: 0, True: 0}
-        self.reset_at = int(time.time()) + window
+        self.reset_at = time.time() + window
         self.lock = threading.Lock()
 
-    def headers(self, authenticated: bool, spend: bool) -> dict[str, str]:
+    def take(self, authenticated: bool, spend: bool) -> tuple[bool, dict[str, str]]:
+        """Count one call when `spend`; (whether it was within the limit, the x-ratelimit headers to send)."""
         with self.lock:
-            now = int(time.time())
+            now = time.time()
             if now >= self.reset_at:
                 self.used = {False: 0, True: 0}
                 self.reset_at = now + self.window
-            if spend:
-                self.used[authenticated] += 1
             limit = self.limits[authenticated]
-            return {
+            allowed = not spend or self.used[authenticated] < limit
+            if spend and allowed:
+                self.used[authenticated] += 1
+            return allowed, {
                 "x-ratelimit-limit": str(limit),
                 "x-ratelimit-remaining": str(max(limit - self.used[authenticated], 0)),
                 "x-ratelimit-used": str(self.used[authenticated]),
-                "x-ratelimit-reset": str(self.reset_at),
+                "x-ratelimit-reset": str(int(self.reset_at + 0.999)),
                 "x-ratelimit-resource": "core",
             }
 
 
+def rate_limit_exceeded() -> Answer:
+    return github_error(403, "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated "
+                             "requests get a higher rate limit.)")
+
+
 class GithubApi:
-    def __init__(self, corpus: Corpus):
+    def __init__(self, corpus: Corpus, truncate_trees: int = 0):
         self.corpus = corpus
+        # Recursive trees with more entries than this answer `truncated: true` with only the first ones, as GitHub
+        # does past 100,000 entries; 0 never truncates.
+        self.truncate_trees = truncate_trees
 
     def route(self, method: str, parts: list[str], query, base_url: str, path: str, accept: str) -> Answer | None:
         if parts[:1] != ["repos"] or len(parts) < 3:
@@ -75,6 +89,8 @@ class GithubApi:
             return self.readme(repo, base_url, accept)
         if tail == ["releases"]:
             return not_captured(f"releases of {repo.full_name}")
+        if tail[0] == "commits" and len(tail) == 2:
+            return self.head_commit(repo, unquote(tail[1]), accept)
         if tail[:2] == ["git", "trees"] and len(tail) == 3:
             return self.tree(repo, unquote(tail[2]), "recursive" in params, base_url)
         if tail[0] == "contents":
@@ -83,6 +99,16 @@ class GithubApi:
                 return github_error(404, f"No commit found for the ref {ref}")
             return self.contents(repo, unquote("/".join(tail[1:])), base_url, accept)
         return github_error(404, "Not Found")
+
+    def head_commit(self, repo: GithubRepoCapture, ref: str, accept: str) -> Answer:
+        """The head commit of the default branch (derived: the capture has no commit id, see `_replica`)."""
+        if ref not in (DERIVED_DEFAULT_BRANCH, "HEAD", repo.head_sha):
+            return github_error(422, f"No commit found for SHA: {ref}")
+        if "application/vnd.github.sha" in accept:
+            sha = repo.head_sha.encode()
+            return Answer(200, sha, content_type="text/plain; charset=utf-8", etag='"%s"' % repo.head_sha)
+        return json_answer({"sha": repo.head_sha, "commit": {"tree": {"sha": repo.head_sha}},
+                            "_replica": {"derived": True, "derived_fields": ["sha"]}})
 
     def repo_json(self, repo: GithubRepoCapture, base_url: str) -> dict:
         owner, name = repo.full_name.split("/")
@@ -178,8 +204,11 @@ class GithubApi:
                 entries.append(item)
         entries.sort(key=lambda e: e["path"])
         tree_sha = repo.head_sha if not root else sha
+        truncated = recursive and 0 < self.truncate_trees < len(entries)
+        if truncated:
+            entries = entries[:self.truncate_trees]
         return json_answer({"sha": tree_sha, "url": f"{base_url}/repos/{repo.full_name}/git/trees/{tree_sha}",
-                            "tree": entries, "truncated": False})
+                            "tree": entries, "truncated": truncated})
 
     def contents(self, repo: GithubRepoCapture, path: str, base_url: str, accept: str) -> Answer:
         path = path.strip("/")

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from crawler.corpus import Corpus
-from crawler.replica.github import GithubApi, RateBudget, github_error
+from crawler.replica.github import GithubApi, RateBudget, github_error, rate_limit_exceeded
 from crawler.replica.http import Answer, hub_error, json_answer
 from crawler.replica.hub import HubApi
 from crawler.replica.limits import FaultInjector, HubQuota
@@ -26,10 +26,11 @@ class ReplicaApp:
     """Everything but the socket: takes a request, gives an Answer. Tests may call it directly."""
 
     def __init__(self, corpus: Corpus, page_size: int = 1000, hub_quota: HubQuota | None = None,
-                 faults: FaultInjector | None = None):
+                 faults: FaultInjector | None = None, github_budget: RateBudget | None = None,
+                 truncate_trees: int = 0):
         self.hub = HubApi(corpus, page_size=page_size)
-        self.github = GithubApi(corpus)
-        self.github_budget = RateBudget()
+        self.github = GithubApi(corpus, truncate_trees=truncate_trees)
+        self.github_budget = github_budget or RateBudget()
         self.hub_quota = hub_quota
         self.faults = faults
         self.answered: dict[str, int] = {}  # answers by status, served at /_replica/stats for tests
@@ -51,7 +52,14 @@ class ReplicaApp:
         if self.faults and (fault := self.faults.draw()):
             return fault
         if parts[:1] == ["repos"]:
-            answer = self.github.route(method, parts, query, base_url, url.path, headers.get("accept", "")) or github_error(404, "Not Found")
+            authenticated = "authorization" in headers
+            _, budget_now = self.github_budget.take(authenticated, spend=False)
+            if budget_now["x-ratelimit-remaining"] == "0":
+                answer = rate_limit_exceeded()
+                answer.headers.update(budget_now)
+                return answer
+            answer = self.github.route(method, parts, query, base_url, url.path, headers.get("accept", "")) \
+                or github_error(404, "Not Found")
             return self._conditional(answer, headers, github=True)
         rate_headers = {}
         if self.hub_quota:
@@ -76,7 +84,7 @@ class ReplicaApp:
                 answer.counts_against_limit = False
         if github:
             authenticated = "authorization" in headers
-            answer.headers.update(self.github_budget.headers(authenticated, spend=answer.counts_against_limit))
+            answer.headers.update(self.github_budget.take(authenticated, spend=answer.counts_against_limit)[1])
         return answer
 
 
@@ -117,10 +125,10 @@ class ReplicaServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, corpus: Corpus, host: str = "127.0.0.1", port: int = 0, page_size: int = 1000,
-                 delay: float = 0.0, hub_quota: HubQuota | None = None, faults: FaultInjector | None = None):
+                 delay: float = 0.0, **app_options):
         super().__init__((host, port), ReplicaHandler)
         self.delay = delay  # seconds before each answer: a slow Hub, to watch progress or interrupt a crawl
-        self.app = ReplicaApp(corpus, page_size=page_size, hub_quota=hub_quota, faults=faults)
+        self.app = ReplicaApp(corpus, page_size=page_size, **app_options)
         bound_host, bound_port = self.server_address[:2]
         self.base_url = f"http://{bound_host}:{bound_port}"
 

@@ -1,0 +1,117 @@
+"""What both spiders share: repos tracked through their open requests, artifacts, errors, counts.
+
+A repo is complete when every request made for it has been answered (or recorded as failed); its revision is then
+the mark an incremental crawl compares against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import scrapy
+
+from crawler.items import ArtifactItem, CompletedItem, ErrorItem
+from crawler.signals import subject_done, subject_found
+
+
+def error_reason(response) -> str:
+    """A failed answer in words: status, the server's error code and message where it sent them."""
+    code = response.headers.get(b"X-Error-Code", b"").decode("latin-1")
+    message = response.headers.get(b"X-Error-Message", b"").decode("latin-1")
+    return " ".join(part for part in (f"HTTP {response.status}", code, message) if part)
+
+
+def subject_id(repo_type: str, repo_id: str) -> str:
+    """`hf:model:<id>`, `hf:dataset:<id>`, `gh:<owner/repo>`."""
+    return f"gh:{repo_id}" if repo_type == "github" else f"hf:{repo_type}:{repo_id}"
+
+
+@dataclass(frozen=True)
+class KnownRepo:
+    """What the store knows of a repo from earlier crawls: the revision last crawled completely, the ETag of its
+    JSON at that revision, and the base models / datasets it links to (followed again when it is unchanged)."""
+
+    revision: str
+    json_etag: str | None = None
+    follows: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass
+class Repo:
+    """A repo being crawled: what kind, at which depth of the graph, and how many of its requests are open."""
+
+    repo_type: str  # model | dataset | github
+    repo_id: str
+    depth: int = 0
+    revision: str | None = None
+    pending: int = 0
+    priority: int = 0
+    # A network failure or a 5xx (not 501 NotCaptured) leaves the revision incomplete, so the next run refetches.
+    transient_failure: bool = False
+
+    @property
+    def subject(self) -> str:
+        return subject_id(self.repo_type, self.repo_id)
+
+
+class EvidenceSpider(scrapy.Spider):
+    """Base of our spiders: subclasses set `source` and call `_register`, `_request`, `_artifact`, `_done`."""
+
+    source = ""
+
+    def __init__(self, known: dict[str, KnownRepo] | None = None, full: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.known = {} if full else (known or {})
+        self.repos: dict[str, Repo] = {}
+
+    def _register(self, repo_type: str, repo_id: str, depth: int = 0, priority: int = 0) -> Repo:
+        repo = Repo(repo_type, repo_id, depth, priority=priority)
+        self.repos[repo.subject.lower()] = repo
+        self.crawler.signals.send_catch_log(subject_found)
+        return repo
+
+    def _request(self, repo: Repo, url: str, callback, kind: str, budget: str = "", priority: int = 0,
+                 headers: dict | None = None, **cb_kwargs) -> scrapy.Request:
+        repo.pending += 1
+        self._count(kind)
+        return scrapy.Request(url, callback=callback, errback=self.on_failure, cb_kwargs={"repo": repo, **cb_kwargs},
+                              meta={"kind": kind, "budget": budget, "subject": repo.subject}, dont_filter=True,
+                              priority=repo.priority + priority, headers=headers)
+
+    def on_failure(self, failure):
+        """Network-level failure (refused, timeout, truncated body): recorded with its URL, never silent."""
+        request = failure.request
+        repo = request.cb_kwargs.get("repo")
+        yield ErrorItem(self.source, repo.subject if repo else None, request.url, request.meta.get("kind", "fetch"),
+                        None, f"{failure.type.__name__}: {failure.getErrorMessage()}")
+        if repo:
+            repo.transient_failure = True
+            yield from self._done(repo)
+
+    def _failed(self, response, repo: Repo, kind: str):
+        if response.status >= 500 and response.status != 501:
+            repo.transient_failure = True
+        yield ErrorItem(self.source, repo.subject, response.url, kind, response.status, error_reason(response))
+
+    def _done(self, repo: Repo):
+        """One request of the repo answered; when none is open, its revision is complete (the incremental mark)."""
+        repo.pending -= 1
+        if repo.pending == 0:
+            self.crawler.signals.send_catch_log(subject_done)
+            if repo.revision and not repo.transient_failure:
+                yield CompletedItem(repo.subject, repo.revision)
+
+    def _artifact(self, response, repo: Repo, kind: str, path: str | None, body: bytes | None = None) -> ArtifactItem:
+        """The response as an artifact pinned to the repo's revision (`body`: a part of it, e.g. a listing row)."""
+        return ArtifactItem(
+            source=self.source, repo_type=repo.repo_type, repo_id=repo.repo_id, kind=kind, url=response.url,
+            revision=repo.revision, http_status=response.status,
+            etag=None if body is not None else (response.headers.get(b"ETag") or b"").decode("latin-1") or None,
+            content_type=(response.headers.get(b"Content-Type") or b"").decode("latin-1") or None,
+            body=response.body if body is None else body, path=path)
+
+    def _count(self, kind: str) -> None:
+        self.crawler.stats.inc_value(f"openness/requests/{kind}")
+
+    def _count_repo(self, state: str) -> None:
+        self.crawler.stats.inc_value(f"openness/repos/{state}")
