@@ -170,6 +170,8 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(min=0),
               help="How far to follow base models and datasets from each model.")
 @click.option("--full", is_flag=True, help="Refetch everything, even repos whose sha has not changed.")
+@click.option("--github/--no-github", default=True, show_default=True,
+              help="Then crawl the GitHub repos the models link to and the labels name.")
 @click.option("--api-budget", type=click.IntRange(min=1),
               help="Hub API calls per 5 minutes (default: 500 anonymous, 1000 with HF_TOKEN).")
 @click.option("--resolver-budget", type=click.IntRange(min=1),
@@ -177,8 +179,8 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @db_option()
 @endpoint_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
-def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, api_budget,
-          resolver_budget, db_path, hf_endpoint, github_endpoint, verbose):
+def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, github,
+          api_budget, resolver_budget, db_path, hf_endpoint, github_endpoint, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
     For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
@@ -188,14 +190,14 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
     """
     from crawler.run import CrawlOptions
 
-    ids, github = _model_ids(model_ids, seeds, labels)
+    ids, label_repos = _model_ids(model_ids, seeds, labels)
     listing = {"author": author, "search": search, "pipeline_tag": pipeline_tag, "sort": sort, "limit": limit}
     if any(listing.values()) and not discover:
         raise click.UsageError("--author, --search, --pipeline-tag, --sort and --limit go with --discover")
     if not ids and not discover:
         raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR or --discover")
-    options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=github,
-                           discover=listing if discover else None, max_depth=depth, full=full,
+    options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
+                           discover=listing if discover else None, max_depth=depth, full=full, github=github,
                            api_budget=api_budget, resolver_budget=resolver_budget)
     sys.exit(_run_crawl(db_path, options, verbose))
 
@@ -262,18 +264,22 @@ def start_replica(corpus_dir: Path, delay: float) -> tuple[subprocess.Popen, str
               help="Seconds the replica waits before each answer: slow the demo down to watch it or interrupt it.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
 def demo(corpus_dir, db_path, replica_delay, verbose):
-    """The main job, offline: start the replica over the bundled snapshot, crawl every model in it, print the
-    judgements table and the DB path, stop the replica. Interrupt it and run it again to complete it."""
+    """The main job, offline: start the replica over the bundled snapshot, crawl every model and GitHub repo in it
+    (and what they link to), print the judgements table, the run's counts and the DB path, stop the replica.
+    Interrupt it and run it again to complete it."""
     try:
-        ids = [repo.repo_id for repo in Corpus(corpus_dir).models.values()]
+        corpus = Corpus(corpus_dir)
     except CorpusError as exc:
         raise click.ClickException(str(exc)) from exc
+    ids = [repo.repo_id for repo in corpus.models.values()]
+    github_repos = [repo.full_name for repo in corpus.github.values()]
     from crawler.run import CrawlOptions
 
     proc, url = start_replica(corpus_dir, replica_delay)
-    console.print(f"replica serving {corpus_dir} at {url}; crawling {len(ids)} models into {db_path}")
+    console.print(f"replica serving {corpus_dir} at {url}; crawling {len(ids)} models and {len(github_repos)} "
+                  f"GitHub repos into {db_path}")
     try:
-        status = _run_crawl(db_path, CrawlOptions(url, url, model_ids=ids), verbose)
+        status = _run_crawl(db_path, CrawlOptions(url, url, model_ids=ids, github_repos=github_repos), verbose)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

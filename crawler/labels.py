@@ -8,12 +8,25 @@ from pathlib import Path
 # huggingface.co/<org>/<name> but not the site's own sections.
 HF_LINK = re.compile(r"huggingface\.co/(?!(?:datasets|spaces|collections|papers|blog|docs|models|organizations|api|"
                      r"learn|chat|join|login|settings|posts|tasks|pricing)/)([A-Za-z0-9][\w.-]*)/([A-Za-z0-9][\w.-]*)")
-GITHUB_LINK = re.compile(r"github\.com/(?!(?:orgs|topics|features|sponsors|marketplace|settings|apps|about)/)"
+GITHUB_LINK = re.compile(r"(?:github\.com|raw\.githubusercontent\.com)[/:]"
+                         r"(?!(?:orgs|topics|features|sponsors|marketplace|settings|apps|about)/)"
                          r"([A-Za-z0-9][\w.-]*)/([A-Za-z0-9_.-]+)", re.IGNORECASE)
+
+OWNER_REPO = re.compile(r"^([A-Za-z0-9][\w.-]*)/([\w.-]+)$")
 
 
 def normalise_github(owner: str, repo: str) -> str:
-    return f"{owner}/{repo.removesuffix('.git')}"
+    """owner/repo without a `.git` suffix or sentence punctuation after it."""
+    return f"{owner}/{repo.rstrip('.').removesuffix('.git')}"
+
+
+def github_repo_of(url_or_name: str) -> str | None:
+    """owner/repo from any GitHub URL form (blob / tree / raw links, `.git`, trailing paths) or an `owner/repo`."""
+    match = GITHUB_LINK.search(url_or_name)
+    if match:
+        return normalise_github(match.group(1), match.group(2))
+    match = OWNER_REPO.match(url_or_name.strip().strip("/"))
+    return normalise_github(match.group(1), match.group(2)) if match else None
 
 
 def repos_named(text: str) -> tuple[set[str], set[str]]:

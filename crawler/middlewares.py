@@ -123,8 +123,9 @@ class HubRateLimitMiddleware:
         return cls(crawler, urlsplit(endpoint).netloc.lower(), budgets, settings.getint("HUB_RATELIMIT_RETRIES", 10))
 
     def _budget(self, request) -> Budget | None:
-        if urlsplit(request.url).netloc.lower() != self.hub_host:
-            return None
+        url = urlsplit(request.url)
+        if url.netloc.lower() != self.hub_host or url.path.startswith("/repos/"):
+            return None  # not the Hub (a replica serves GitHub's /repos/ paths on the same host)
         name = request.meta.get("budget")
         if name not in self.budgets:
             path = urlsplit(request.url).path
@@ -159,6 +160,65 @@ class HubRateLimitMiddleware:
         retries = request.meta.get("ratelimit_retries", 0)
         if retries >= self.max_retries:
             return response  # the spider records it as a failed fetch
+        self.stats.inc_value("openness/ratelimit/retries")
+        retry = request.copy()
+        retry.meta["ratelimit_retries"] = retries + 1
+        retry.dont_filter = True
+        return retry
+
+
+class GithubRateLimitMiddleware:
+    """Politeness towards the GitHub API: read `x-ratelimit-remaining/reset` on every answer and, at 0, hold every
+    request until the reset; on a primary or secondary limit (403/429), wait as told (`retry-after`, else the
+    reset time, else a minute doubling each time) and retry. Nothing is dropped while retries remain."""
+
+    def __init__(self, crawler, api_host: str, max_retries: int):
+        self.stats = crawler.stats
+        self.api_host = api_host
+        self.max_retries = max_retries
+        self.paused_until = 0.0  # time.time() epoch, as GitHub's reset is
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        endpoint = crawler.settings.get("GITHUB_API_URL")
+        if not endpoint:
+            raise NotConfigured("no GITHUB_API_URL")
+        return cls(crawler, urlsplit(endpoint).netloc.lower(), crawler.settings.getint("GITHUB_RATELIMIT_RETRIES", 10))
+
+    def _ours(self, request) -> bool:
+        # The replica serves both APIs on one host: GitHub's paths start with /repos/.
+        url = urlsplit(request.url)
+        return url.netloc.lower() == self.api_host and url.path.startswith("/repos/")
+
+    async def process_request(self, request, spider=None):
+        if not self._ours(request):
+            return None
+        if self.paused_until > time.time():
+            self.stats.inc_value("openness/ratelimit/budget_waits")
+        while (wait := self.paused_until - time.time()) > 0:
+            await asyncio.sleep(wait)
+        return None
+
+    def process_response(self, request, response, spider=None):
+        if not self._ours(request):
+            return response
+        remaining = response.headers.get(b"x-ratelimit-remaining")
+        reset = response.headers.get(b"x-ratelimit-reset")
+        if remaining == b"0" and reset and reset.isdigit():
+            self.paused_until = max(self.paused_until, int(reset) + 1)
+        limited = response.status == 429 or (response.status == 403 and (
+            remaining == b"0" or b"retry-after" in response.headers or b"rate limit" in response.body.lower()))
+        if not limited:
+            return response
+        retries = request.meta.get("ratelimit_retries", 0)
+        wait = retry_after_seconds(response.headers.get(b"retry-after", b"").decode("latin-1"))
+        if wait is None:
+            wait = (int(reset) + 1 - time.time()) if remaining == b"0" and reset and reset.isdigit() \
+                else 60.0 * 2 ** retries  # secondary limit without a hint: at least a minute, doubling
+        self.paused_until = max(self.paused_until, time.time() + wait)
+        self.stats.inc_value("openness/ratelimit/pauses")
+        if retries >= self.max_retries:
+            return response
         self.stats.inc_value("openness/ratelimit/retries")
         retry = request.copy()
         retry.meta["ratelimit_retries"] = retries + 1

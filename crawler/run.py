@@ -11,12 +11,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from twisted.internet import defer
 
 from crawler import settings as default_settings
 from crawler.assess import assess
 from crawler.signals import subject_done, subject_found
 from crawler.store import Store, open_db
 from spiders.base import KnownRepo
+from spiders.github import GithubSpider
 from spiders.huggingface import HuggingFaceSpider
 
 FOLLOWED_RELATIONS = ("base_model", "dataset")
@@ -35,6 +37,7 @@ class CrawlOptions:
     resolver_budget: int | None = None
     show_progress: bool = True
     log_level: str = "WARNING"
+    github: bool = True  # crawl the GitHub repos the models and labels name, after the Hub
 
 
 @dataclass
@@ -65,12 +68,45 @@ def known_repos(db: sqlite_utils.Database) -> dict[str, KnownRepo]:
     known = {}
     for row in db.query("""
             select s.id, s.complete_revision,
-                   (select a.etag from artifacts a where a.repo_type = s.kind and a.repo_id = s.repo_id
-                      and a.kind = s.kind || '_json' and a.revision = s.complete_revision
+                   (select a.etag from artifacts a where a.source = s.source and a.repo_id = s.repo_id
+                      and a.kind in ('model_json', 'dataset_json', 'repo_json')
+                      and (s.kind = 'code' or a.repo_type = s.kind) and a.revision = s.complete_revision
                     order by a.fetched_at desc limit 1) as etag
             from subjects s where s.complete_revision is not null"""):
         known[row["id"].lower()] = KnownRepo(row["complete_revision"], row["etag"], tuple(follows.get(row["id"], ())))
     return known
+
+
+# Which GitHub repos matter most when the hourly budget is tight: those labels name, then licence links, then code
+# repos of the model's own organisation, then any other code link.
+GITHUB_PRIORITY = {"label": 30, "licence_link": 20, "own_code_repo": 10, "code_repo": 0}
+
+
+def github_targets(db: sqlite_utils.Database, run_id: int) -> list[tuple[str, int]]:
+    """(owner/repo, priority) of the GitHub repos named in this run: queued by labels, or linked by a crawled model."""
+    priorities: dict[str, tuple[str, int]] = {}
+
+    def want(full_name: str, priority: int) -> None:
+        key = full_name.lower()
+        if key not in priorities or priorities[key][1] < priority:
+            priorities[key] = (full_name, priority)
+
+    for row in db.query("select repo_id from subjects where kind = 'code' and status = 'queued' and run_id = ?",
+                        [run_id]):
+        want(row["repo_id"], GITHUB_PRIORITY["label"])
+    for row in db.query("""select l.from_subject, l.to_subject, l.relation from links l
+                           join subjects s on s.id = l.from_subject
+                           where s.run_id = ? and l.to_subject like 'gh:%'
+                             and l.relation in ('code_repo', 'licence_link')""", [run_id]):
+        full_name = row["to_subject"][3:]
+        owner_of_model = row["from_subject"].split(":", 2)[2].split("/")[0].lower()
+        if row["relation"] == "licence_link":
+            want(full_name, GITHUB_PRIORITY["licence_link"])
+        elif full_name.split("/")[0].lower() == owner_of_model:
+            want(full_name, GITHUB_PRIORITY["own_code_repo"])
+        else:
+            want(full_name, GITHUB_PRIORITY["code_repo"])
+    return sorted(priorities.values(), key=lambda r: (-r[1], r[0].lower()))
 
 
 def _settings(db_path: Path, run_id: int, options: CrawlOptions) -> Settings:
@@ -93,32 +129,66 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
     db.close()
 
     process = CrawlerProcess(_settings(db_path, run_id, options))
-    crawler = process.create_crawler(HuggingFaceSpider)
-    close_reason = {}
-    crawler.signals.connect(lambda spider, reason: close_reason.update(reason=reason), signal=signals.spider_closed,
-                            weak=False)
-    # A callback that raises is a bug of ours on some input: record it against the URL, never let it pass silently.
+    hub_crawler = process.create_crawler(HuggingFaceSpider)
+    github_crawler = process.create_crawler(GithubSpider)
+    close_reasons: dict[str, str] = {}
     callback_failures = []
-    crawler.signals.connect(lambda failure, response, spider: callback_failures.append((response, failure)),
-                            signal=signals.spider_error, weak=False)
     progress = Progress(TextColumn("[bold]crawling"), BarColumn(), MofNCompleteColumn(), TextColumn("repos"),
                         TimeElapsedColumn(), disable=not options.show_progress)
     task = progress.add_task("crawl", total=0)
-    crawler.signals.connect(lambda: progress.update(task, total=progress.tasks[0].total + 1), signal=subject_found,
-                            weak=False)
-    crawler.signals.connect(lambda: progress.advance(task), signal=subject_done, weak=False)
-    with progress:
-        process.crawl(crawler, hf_endpoint=options.hf_endpoint, model_ids=options.model_ids,
-                      github_repos=options.github_repos, known=known,
-                      max_depth=options.max_depth, full=options.full, discover=options.discover)
-        process.start()
+    for crawler in (hub_crawler, github_crawler):
+        crawler.signals.connect(lambda spider, reason: close_reasons.update({spider.name: reason}),
+                                signal=signals.spider_closed, weak=False)
+        # A callback that raises is a bug of ours on some input: record it against the URL, never pass silently.
+        crawler.signals.connect(lambda failure, response, spider: callback_failures.append((spider, response, failure)),
+                                signal=signals.spider_error, weak=False)
+        crawler.signals.connect(lambda: progress.update(task, total=progress.tasks[0].total + 1),
+                                signal=subject_found, weak=False)
+        crawler.signals.connect(lambda: progress.advance(task), signal=subject_done, weak=False)
 
-    status = {"finished": "completed", "shutdown": "interrupted"}.get(close_reason.get("reason"), "failed")
-    counts = {k: v for k, v in (crawler.stats.get_stats() or {}).items() if isinstance(v, (int, float))}
+    @defer.inlineCallbacks
+    def hub_then_github():
+        """The Hub first (it finds the GitHub repos), then GitHub; an interruption stops both."""
+        yield process.crawl(hub_crawler, hf_endpoint=options.hf_endpoint, model_ids=options.model_ids,
+                            github_repos=options.github_repos, known=known, max_depth=options.max_depth,
+                            full=options.full, discover=options.discover)
+        if options.github and close_reasons.get("huggingface") == "finished":
+            targets_db = open_db(db_path)
+            targets = github_targets(targets_db, run_id)
+            targets_db.close()
+            yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets, known=known,
+                                full=options.full)
+        from twisted.internet import reactor  # the one CrawlerProcess installed
+        from twisted.internet.error import ReactorNotRunning
+
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            pass  # Ctrl-C: Scrapy's shutdown handler stopped it already
+
+    failures = []
+    with progress:
+        hub_then_github().addErrback(failures.append)
+        process.start(stop_after_crawl=False)
+    if failures:
+        failures[0].raiseException()  # a bug in the orchestration itself: fail loudly
+
+    reasons = set(close_reasons.values())
+    status = "interrupted" if "shutdown" in reasons else "completed" if reasons <= {"finished"} and reasons \
+        else "failed"
+    counts: dict = {}
+    for crawler in (hub_crawler, github_crawler):
+        try:
+            stats = crawler.stats.get_stats() or {}
+        except RuntimeError:  # that crawler never started (Scrapy raises before the crawl)
+            continue
+        for key, value in stats.items():
+            if isinstance(value, (int, float)):
+                counts[key] = counts.get(key, 0) + value
     db = open_db(db_path)
     store = Store(db)
-    for response, failure in callback_failures:
-        store.save_error(run_id, source="huggingface", subject_id=response.meta.get("subject"), url=response.url,
+    for spider, response, failure in callback_failures:
+        store.save_error(run_id, source=spider.source, subject_id=response.meta.get("subject"), url=response.url,
                          kind="spider", http_status=response.status,
                          reason=f"{failure.type.__name__} in the spider: {failure.getErrorMessage()}")
     counts["openness/spider_exceptions"] = len(callback_failures)

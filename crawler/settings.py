@@ -19,11 +19,13 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.TokenMiddleware": 450,
     "crawler.middlewares.HubRateLimitMiddleware": 560,
+    "crawler.middlewares.GithubRateLimitMiddleware": 565,
 }
 # Requests per 5-minute window, per Hub budget. Unset: the Hub's published defaults (anonymous 500 API / 3000
 # resolver calls; with HF_TOKEN 1000 / 5000). The CLI sets them from --api-budget / --resolver-budget.
 HUB_BUDGET_WINDOW = 300
 HUB_RATELIMIT_RETRIES = 10
+GITHUB_RATELIMIT_RETRIES = 10
 ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 300,
 }

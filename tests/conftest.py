@@ -46,6 +46,16 @@ def replica_url():
     proc.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """The store `openness demo` leaves: every snapshot model and GitHub repo crawled through a replica, once."""
+    db_path = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = run_openness("demo", "--db", str(db_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert str(db_path.resolve()) in result.stdout.replace("\n", "")
+    return db_path
+
+
 @pytest.fixture
 def small_pages_replica():
     """A replica whose listings and trees page every 3 entries, to exercise pagination."""

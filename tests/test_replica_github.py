@@ -64,4 +64,7 @@ def test_rate_limit_counts_and_304_is_free(replica_url):
     status, third, _ = fetch(url, {"If-None-Match": second["ETag"]})
     assert status == 304 and third["x-ratelimit-used"] == second["x-ratelimit-used"]
     _, with_token, _ = fetch(url, {"Authorization": "Bearer test-token"})
-    assert with_token["x-ratelimit-used"] == "1"  # a token has a budget of its own
+    _, with_token_again, _ = fetch(url, {"Authorization": "Bearer test-token"})
+    assert int(with_token_again["x-ratelimit-used"]) == int(with_token["x-ratelimit-used"]) + 1
+    _, anonymous_again, _ = fetch(url)
+    assert int(anonymous_again["x-ratelimit-used"]) == int(second["x-ratelimit-used"]) + 1  # budgets kept apart

@@ -1,0 +1,203 @@
+"""The GitHub spider: code, licences, docs and packaging of the repos a model names.
+
+Per repo: the repo JSON, the head commit of the default branch, the recursive tree at that commit (walking
+sub-trees when GitHub truncates it), the README, every licence-like file at any depth outside vendored folders,
+model cards, datasheets, citation files, the docs index, the packaging metadata (read as data, never run) and the
+releases. A repo whose head commit is unchanged since its last complete crawl is not fetched again.
+"""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatch
+from urllib.parse import quote
+
+from crawler.items import ArtifactItem, LinkItem, SubjectItem
+from crawler.labels import normalise_github
+from extractors.packaging import package_metadata
+from spiders.base import EvidenceSpider, KnownRepo, Repo
+
+RAW = {"Accept": "application/vnd.github.raw"}
+JSON = {"Accept": "application/vnd.github+json"}
+LICENCE_LIKE = ("license*", "licence*", "copying*", "model_license*", "data_license*", "use_policy*", "notice*")
+DOCUMENTS = ("model_card*", "datasheet*", "citation*")
+DOCS_INDEX = {"docs/index.md", "docs/index.rst", "docs/readme.md", "docs/source/index.rst", "docs/source/index.md",
+              "doc/index.md", "doc/index.rst", "doc/readme.md", "documentation/readme.md", "docs/index.html"}
+PACKAGING = {"pyproject.toml", "setup.cfg", "setup.py"}
+VENDORED = {"vendor", "vendored", "third_party", "third-party", "thirdparty", "3rdparty", "external", "extern",
+            "node_modules", "site-packages", ".git"}
+# Request priorities inside a repo: what decides judgements first, when the hourly budget is tight.
+PRIORITY = {"repo_json": 40, "head": 35, "tree": 30, "file": 20, "readme": 25, "releases": 0}
+
+
+def is_vendored(path: str) -> bool:
+    return any(part.lower() in VENDORED for part in path.split("/")[:-1])
+
+
+def wanted_paths(paths) -> list[str]:
+    """The files to fetch from a tree: licence-like files anywhere (outside vendored folders), model cards,
+    datasheets, citation files, the docs index, and root packaging metadata."""
+    chosen = []
+    for path in paths:
+        name = path.rsplit("/", 1)[-1].lower()
+        if is_vendored(path):
+            continue
+        if any(fnmatch(name, p) for p in LICENCE_LIKE + DOCUMENTS) or path.lower() in DOCS_INDEX \
+                or path.lower() in PACKAGING:
+            chosen.append(path)
+    return sorted(chosen)
+
+
+class GithubSpider(EvidenceSpider):
+    name = "github"
+    source = "github"
+    custom_settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": 2}  # GitHub asks clients for serial-ish requests
+
+    def __init__(self, github_endpoint: str, repos: list[tuple[str, int]] = (),
+                 known: dict[str, KnownRepo] | None = None, full: bool = False, **kwargs):
+        super().__init__(known=known, full=full, **kwargs)
+        self.api = github_endpoint.rstrip("/")
+        self.wanted = repos  # (owner/repo, priority)
+        self.canonical: dict[str, str] = {}  # subject -> owner/repo after a rename, so requests skip the redirect
+
+    def _repo_api(self, repo: Repo) -> str:
+        return f"{self.api}/repos/{self.canonical.get(repo.subject, repo.repo_id)}"
+
+    async def start(self):
+        for full_name, priority in sorted(self.wanted, key=lambda r: -r[1]):
+            if f"gh:{full_name}".lower() in self.repos:
+                continue
+            repo = self._register("github", full_name, priority=priority)
+            request = self._request(repo, f"{self.api}/repos/{full_name}", self.parse_repo, "gh_repo_json",
+                                    priority=PRIORITY["repo_json"], headers=JSON)
+            known = self.known.get(repo.subject.lower())
+            if known and known.json_etag:
+                request.headers[b"If-None-Match"] = known.json_etag.encode("latin-1")
+            yield request
+
+    def parse_repo(self, response, repo: Repo):
+        known = self.known.get(repo.subject.lower())
+        if response.status == 304 and known:
+            # The repo JSON changes on every push: unchanged JSON, unchanged head. Nothing to fetch.
+            repo.revision = known.revision
+            self.crawler.stats.inc_value("openness/not_modified")
+            self._count_repo("unchanged")
+            yield SubjectItem(repo.subject, "code", "github", repo.repo_id, self._page(repo), revision=repo.revision,
+                              touch_only=True)
+            yield from self._done(repo)
+            return
+        if response.status != 200:
+            yield from self._unavailable(response, repo)
+            yield from self._done(repo)
+            return
+        info = json.loads(response.body)
+        canonical = info.get("full_name") or repo.repo_id
+        if canonical.lower() != repo.repo_id.lower():
+            self.canonical[repo.subject] = canonical
+            yield LinkItem(repo.subject, f"gh:{canonical}", "renamed_to", response.url, None)
+        branch = info.get("default_branch") or "HEAD"
+        yield self._request(repo, f"{self._repo_api(repo)}/commits/{quote(branch)}", self.parse_head,
+                            "gh_head", priority=PRIORITY["head"], headers={"Accept": "application/vnd.github.sha"},
+                            repo_response=response, info=info)
+        yield from self._done(repo)
+
+    def parse_head(self, response, repo: Repo, repo_response, info: dict):
+        if response.status != 200:
+            yield from self._failed(response, repo, "gh_head")
+            yield from self._done(repo)
+            return
+        head = response.text.strip() if response.body[:1] != b"{" else json.loads(response.body)["sha"]
+        repo.revision = head
+        yield self._artifact(repo_response, repo, "repo_json", path=None)
+        yield SubjectItem(repo.subject, "code", "github", repo.repo_id, self._page(repo), revision=head,
+                          status="archived" if info.get("archived") else "ok")
+        known = self.known.get(repo.subject.lower())
+        if known and known.revision == head:
+            self._count_repo("unchanged")
+        else:
+            self._count_repo("changed" if known else "new")
+            yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{head}?recursive=1",
+                                self.parse_tree, "gh_tree", priority=PRIORITY["tree"], headers=JSON, prefix="")
+            yield self._request(repo, f"{self._repo_api(repo)}/readme", self.parse_file, "gh_readme",
+                                priority=PRIORITY["readme"], headers=RAW, path="README", artifact_kind="readme")
+            yield self._request(repo, f"{self._repo_api(repo)}/releases?per_page=100", self.parse_releases,
+                                "gh_releases", priority=PRIORITY["releases"], headers=JSON, page=0)
+        yield from self._done(repo)
+
+    def parse_tree(self, response, repo: Repo, prefix: str):
+        """A tree page; when GitHub truncated it, walk its sub-trees one level at a time instead."""
+        if response.status != 200:
+            yield from self._failed(response, repo, "gh_tree")
+            yield from self._done(repo)
+            return
+        tree = json.loads(response.body)
+        yield self._artifact(response, repo, "tree", path=f"tree:{prefix}")
+        entries = tree.get("tree") or []
+        if tree.get("truncated"):
+            self.crawler.stats.inc_value("openness/truncated_trees")
+            # Start again from this level without recursion; every sub-tree is then fetched the same way.
+            yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{tree['sha']}", self.parse_level,
+                                "gh_tree", priority=PRIORITY["tree"], headers=JSON, prefix=prefix)
+        else:
+            yield from self._file_requests(repo, [prefix + e["path"] for e in entries if e.get("type") == "blob"])
+        yield from self._done(repo)
+
+    def parse_level(self, response, repo: Repo, prefix: str):
+        if response.status != 200:
+            yield from self._failed(response, repo, "gh_tree")
+            yield from self._done(repo)
+            return
+        yield self._artifact(response, repo, "tree", path=f"level:{prefix}")
+        entries = json.loads(response.body).get("tree") or []
+        for entry in entries:
+            path = prefix + entry["path"]
+            if entry.get("type") == "tree" and not is_vendored(path + "/x"):
+                yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{entry['sha']}",
+                                    self.parse_level, "gh_tree", priority=PRIORITY["tree"], headers=JSON,
+                                    prefix=path + "/")
+        yield from self._file_requests(repo, [prefix + e["path"] for e in entries if e.get("type") == "blob"])
+        yield from self._done(repo)
+
+    def _file_requests(self, repo: Repo, paths):
+        for path in wanted_paths(paths):
+            url = f"{self._repo_api(repo)}/contents/{quote(path)}?ref={repo.revision}"
+            yield self._request(repo, url, self.parse_file, "gh_file", priority=PRIORITY["file"], headers=RAW,
+                                path=path, artifact_kind="file")
+
+    def parse_file(self, response, repo: Repo, path: str, artifact_kind: str):
+        if response.status != 200:
+            yield from self._failed(response, repo, f"gh_{artifact_kind}")
+            yield from self._done(repo)
+            return
+        yield self._artifact(response, repo, artifact_kind, path=path)
+        if path.lower() in PACKAGING:
+            facts = package_metadata(path, response.body.decode("utf-8", errors="replace"))
+            if facts:
+                # Derived from the file just stored: name and version, read as data (setup.py is never run).
+                yield ArtifactItem(source="github", repo_type="github", repo_id=repo.repo_id, kind="package_facts",
+                                   url=response.url, revision=repo.revision, http_status=200, etag=None,
+                                   content_type="application/json; derived",
+                                   body=json.dumps(facts, sort_keys=True).encode(), path=path)
+        yield from self._done(repo)
+
+    def parse_releases(self, response, repo: Repo, page: int):
+        if response.status != 200:
+            yield from self._failed(response, repo, "gh_releases")
+            yield from self._done(repo)
+            return
+        yield self._artifact(response, repo, "releases", path=f"page-{page}")
+        link = response.headers.get(b"Link", b"").decode("latin-1")
+        if 'rel="next"' in link:
+            next_url = [p for p in link.split(",") if 'rel="next"' in p][0].split(";")[0].strip().strip("<>")
+            yield self._request(repo, next_url, self.parse_releases, "gh_releases", headers=JSON, page=page + 1)
+        yield from self._done(repo)
+
+    def _unavailable(self, response, repo: Repo):
+        status = "missing" if response.status == 404 else "error"
+        yield SubjectItem(repo.subject, "code", "github", repo.repo_id, self._page(repo), status=status,
+                          note=f"HTTP {response.status}")
+        yield from self._failed(response, repo, "gh_repo_json")
+
+    def _page(self, repo: Repo) -> str:
+        return f"https://github.com/{repo.repo_id}"
+
