@@ -175,3 +175,22 @@ def test_a_renamed_repo_is_followed_and_recorded():
     assert renames == [("gh:old-owner/thing", "gh:new-owner/thing")]
     follow_up = [i for i in items if hasattr(i, "url") and "/commits/" in getattr(i, "url", "")]
     assert follow_up and follow_up[0].url == "http://api/repos/new-owner/thing/commits/main"
+
+
+def test_repos_that_matter_most_are_crawled_first(db_path):
+    """With 60 requests an hour, the budget goes first to labelled repos, then licence links, then the model
+    owner's own code, then other code links."""
+    from crawler.run import github_targets
+    from crawler.store import Store, open_db
+
+    store = Store(open_db(db_path))
+    run = store.start_run("test", "http://hub", "http://api", [])
+    store.save_subject(run, "hf:model:acme/model", kind="model", source="huggingface", repo_id="acme/model",
+                       url="http://hub/acme/model")
+    store.save_subject(run, "gh:labelled/repo", kind="code", source="github", repo_id="labelled/repo",
+                       url="https://github.com/labelled/repo", status="queued")
+    for target, relation in (("gh:someone/library", "code_repo"), ("gh:acme/train", "code_repo"),
+                             ("gh:acme/licences", "licence_link")):
+        store.save_link("hf:model:acme/model", target, relation, None)
+    assert [name for name, _ in github_targets(store.db, run)] == [
+        "labelled/repo", "acme/licences", "acme/train", "someone/library"]
