@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test accuracy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# Regenerates docs/accuracy.md: the demo's crawl of the bundled snapshot measured against the bundled labels.
+accuracy: $(STAMP)
+	$(BIN)/openness demo --db demo.db
+	$(BIN)/openness evaluate --labels data/labels --db demo.db --report docs/accuracy.md
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm

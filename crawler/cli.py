@@ -245,6 +245,65 @@ def show(model_id, db_path, as_json):
         console.print(f"[dim]fetch failed: {error['kind']} {error['url']}: {error['reason']}[/]")
 
 
+@cli.command()
+@click.option("--labels", "labels_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Directory of expert label YAML files, either schema, subfolders too (e.g. data/labels).")
+@db_option()
+@json_option
+@click.option("--criteria", help="Comma-separated criteria to compare (default: all 14).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as Markdown to this file (docs/accuracy.md).")
+def evaluate(labels_dir, db_path, as_json, criteria, report):
+    """Compare the stored judgements with expert labels, level by level.
+
+    Works out which Hugging Face model each label file is about from its links, matches it to the crawled models,
+    and reports coverage, exact and within-one agreement (over decided cells, and strictly with `unknown` counted
+    wrong), Cohen's kappa (plain and linearly weighted), each criterion's majority baseline, confusion matrices and
+    every disagreement with our evidence beside the expert's link and note.
+    """
+    from crawler.evaluate import CRITERIA, evaluate as run_evaluation, markdown_report
+    from crawler.store import open_db
+
+    chosen = [c.strip() for c in criteria.split(",")] if criteria else None
+    if chosen and (unknown := set(chosen) - set(CRITERIA)):
+        raise click.BadParameter(f"unknown criteria: {', '.join(sorted(unknown))}; known: {', '.join(CRITERIA)}")
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    result = run_evaluation(open_db(db_path), labels_dir, chosen)
+    if report:
+        report.write_text(markdown_report(result, str(labels_dir), str(db_path)), encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    _print_evaluation(result)
+    if report:
+        console.print(f"report written to {report}")
+
+
+def _print_evaluation(result: dict) -> None:
+    from rich.table import Table
+
+    def pct(value):
+        return "–" if value is None else f"{100 * value:.1f}%"
+
+    cov, overall = result["coverage"], result["overall"]
+    console.print(f"label files: {cov['label_files']}, matched to a crawled model: {cov['matched']}, "
+                  f"unmatched: {cov['unmatched']}, unreadable: {len(cov['unreadable'])}")
+    table = Table(title="Agreement with the expert labels")
+    for column in ("criterion", "cells", "decided", "exact", "exact strict", "within one", "kappa", "linear kappa",
+                   "majority baseline"):
+        table.add_column(column)
+    rows = [*result["per_criterion"].items(), ("overall", overall)]
+    for name, s in rows:
+        table.add_row(name, str(s["cells"]), str(s["decided"]), pct(s["exact_agreement"]),
+                      pct(s["exact_agreement_strict"]), pct(s["within_one"]),
+                      "–" if s["kappa"] is None else f"{s['kappa']:.3f}",
+                      "–" if s["kappa_linear"] is None else f"{s['kappa_linear']:.3f}", pct(s["majority_baseline"]))
+    console.print(table)
+    disagreements = sum(len(v) for v in result["per_model"].values())
+    console.print(f"{disagreements} disagreements in {len(result['per_model'])} models (--json or --report for each)")
+
+
 def start_replica(corpus_dir: Path, delay: float) -> tuple[subprocess.Popen, str]:
     """Start `openness replica` as its own process, the way a user would, and read the URL it prints."""
     proc = subprocess.Popen([sys.executable, "-m", "crawler", "replica", "--corpus", str(corpus_dir),

@@ -1,0 +1,302 @@
+"""Measure the crawler's judgements against expert label files (both schemas), level by level.
+
+A label file names its system by links; the end model is the Hugging Face model its weights link (or system link)
+points to, among the models crawled. Cohen's kappa is computed here rather than taken from scikit-learn: it is a
+few lines of arithmetic, and scikit-learn would bring numpy and scipy into the product for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+import yaml
+
+from crawler.labels import HF_LINK
+
+# Old opening-up-chatgpt keys -> the index's current keys (reference/criteria.md).
+OLD_KEYS = {"llmdata": "datasources_basemodel", "rldata": "datasources_endmodel", "llmweights": "weights_basemodel",
+            "rlweights": "weights_endmodel", "opencode": "trainingcode", "code": "code",
+            "architecture": "hardware_architecture", "preprint": "preprint", "paper": "paper",
+            "modelcard": "modelcard", "datasheet": "datasheet", "package": "package", "api": "api",
+            "license": "licenses"}
+CRITERIA = ("datasources_basemodel", "datasources_endmodel", "weights_basemodel", "weights_endmodel",
+            "trainingcode", "code", "hardware_architecture", "preprint", "paper", "modelcard", "datasheet",
+            "package", "api", "licenses")
+ORDER = {"closed": 0, "partial": 1, "open": 2}
+LEVELS = ("closed", "partial", "open")
+# Which links say most surely which Hugging Face model a file is about, best first.
+END_MODEL_LINKS = ("weights_endmodel", "system", "project", "weights_basemodel")
+
+
+class LabelError(ValueError):
+    """A label file that cannot be read; the message names the file."""
+
+
+@dataclass
+class LabelFile:
+    path: Path
+    name: str
+    labels: dict[str, dict]  # criterion -> {"class", "link", "notes"}
+    candidates: list[str]  # Hugging Face model ids, most likely end model first
+
+
+def _hf_models(text: str) -> list[str]:
+    return list(dict.fromkeys(f"{m.group(1)}/{m.group(2)}" for m in HF_LINK.finditer(text or "")))
+
+
+def read_label_file(path: Path) -> LabelFile:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise LabelError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LabelError(f"{path}: not a label file (no mapping at the top)")
+    header = data.get("system") or data.get("project") or {}
+    name = str(header.get("name") or path.stem) if isinstance(header, dict) else path.stem
+    labels = {}
+    for key, value in data.items():
+        criterion = key if key in CRITERIA else OLD_KEYS.get(key) if "project" in data else None
+        if criterion and isinstance(value, dict):
+            level = str(value.get("class") or "").strip().lower()
+            if level in ORDER:
+                labels[criterion] = {"class": level, "link": str(value.get("link") or "").strip(),
+                                     "notes": str(value.get("notes") or "").strip()}
+    ranked = []
+    for key in END_MODEL_LINKS:
+        section = data.get(key) or data.get({v: k for k, v in OLD_KEYS.items()}.get(key, ""), {})
+        if isinstance(section, dict):
+            ranked += _hf_models(str(section.get("link") or ""))
+    ranked += _hf_models(text)
+    return LabelFile(path, name, labels, list(dict.fromkeys(ranked)))
+
+
+def read_label_dir(directory: Path) -> tuple[list[LabelFile], list[str]]:
+    """Every label file under a directory (subfolders too), and the errors of those that could not be read."""
+    files, errors = [], []
+    for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
+        try:
+            files.append(read_label_file(path))
+        except LabelError as exc:
+            errors.append(str(exc))
+    return files, errors
+
+
+@dataclass
+class Cell:
+    label_file: str
+    model: str
+    criterion: str
+    expert: str
+    ours: str  # open | partial | closed | unknown
+    expert_link: str
+    expert_notes: str
+    our_summary: str
+    our_evidence: list[dict] = field(default_factory=list)
+
+
+def cohen_kappa(pairs: list[tuple[str, str]], weighted: bool) -> float | None:
+    """Cohen's kappa over (expert, ours) pairs of the three levels; linearly weighted when `weighted`."""
+    if not pairs:
+        return None
+    n = len(pairs)
+
+    def disagreement(a: str, b: str) -> float:
+        return abs(ORDER[a] - ORDER[b]) / 2 if weighted else float(a != b)
+
+    observed = sum(disagreement(a, b) for a, b in pairs) / n
+    expert, ours = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    expected = sum(expert[a] * ours[b] * disagreement(a, b) for a in LEVELS for b in LEVELS) / (n * n)
+    return 1.0 if expected == 0 else 1 - observed / expected
+
+
+def _scores(cells: list[Cell]) -> dict:
+    decided = [c for c in cells if c.ours in ORDER]
+    pairs = [(c.expert, c.ours) for c in decided]
+    majority = Counter(c.expert for c in cells).most_common(1)
+    exact = sum(a == b for a, b in pairs)
+    return {
+        "cells": len(cells),
+        "decided": len(decided),
+        "unknown": len(cells) - len(decided),
+        "exact_agreement": exact / len(decided) if decided else None,
+        "exact_agreement_strict": exact / len(cells) if cells else None,
+        "within_one": sum(abs(ORDER[a] - ORDER[b]) <= 1 for a, b in pairs) / len(decided) if decided else None,
+        "kappa": cohen_kappa(pairs, weighted=False),
+        "kappa_linear": cohen_kappa(pairs, weighted=True),
+        "majority_class": majority[0][0] if majority else None,
+        "majority_baseline": majority[0][1] / len(cells) if majority else None,
+    }
+
+
+def _confusion(cells: list[Cell]) -> dict[str, dict[str, int]]:
+    matrix = {expert: {ours: 0 for ours in (*LEVELS, "unknown")} for expert in LEVELS}
+    for cell in cells:
+        matrix[cell.expert][cell.ours] += 1
+    return matrix
+
+
+def _crawled_models(db: sqlite_utils.Database) -> dict[str, dict]:
+    return {row["repo_id"].lower(): row for row in db.query(
+        "select id, repo_id, status, revision from subjects where kind = 'model'")}
+
+
+def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | None = None) -> dict:
+    files, read_errors = read_label_dir(labels_dir)
+    crawled = _crawled_models(db)
+    judged: dict[tuple[str, str], dict] = {(r["subject_id"], r["criterion"]): r for r in db["judgements"].rows}
+    wanted = set(criteria or CRITERIA)
+    coverage, cells, not_judged = [], [], Counter()
+    for label in files:
+        rel = label.path.relative_to(labels_dir).as_posix()
+        subject = next((crawled[m.lower()] for m in label.candidates
+                        if m.lower() in crawled and crawled[m.lower()]["revision"]), None)
+        if subject is None:
+            reason = ("links to no Hugging Face model" if not label.candidates else
+                      "linked models not crawled or unavailable: " + ", ".join(label.candidates[:5]))
+            coverage.append({"label_file": rel, "system": label.name, "matched": None, "reason": reason})
+            continue
+        coverage.append({"label_file": rel, "system": label.name, "matched": subject["repo_id"], "reason": None})
+        for criterion, expert in label.labels.items():
+            if criterion not in wanted:
+                continue
+            row = judged.get((subject["id"], criterion))
+            if row is None:
+                not_judged[criterion] += 1
+                continue
+            evidence = [dict(e) for e in db["evidence"].rows_where(
+                "subject_id = ? and criterion = ?", [subject["id"], criterion], order_by="ordinal", limit=2,
+                select="rule_id, url, file, line_start, snippet")]
+            cells.append(Cell(rel, subject["repo_id"], criterion, expert["class"], row["level"], expert["link"],
+                              expert["notes"], row["summary"], evidence))
+    per_criterion = {}
+    for criterion in sorted({c.criterion for c in cells}):
+        mine = [c for c in cells if c.criterion == criterion]
+        per_criterion[criterion] = {**_scores(mine), "confusion": _confusion(mine)}
+    per_model: dict[str, list] = {}
+    for cell in cells:
+        if cell.ours != cell.expert:
+            per_model.setdefault(cell.model, []).append({
+                "label_file": cell.label_file, "criterion": cell.criterion, "expert": cell.expert, "ours": cell.ours,
+                "expert_link": cell.expert_link, "expert_notes": cell.expert_notes, "our_summary": cell.our_summary,
+                "our_evidence": cell.our_evidence})
+    overall = _scores(cells)
+    overall["majority_baseline"] = (sum(round(s["majority_baseline"] * s["cells"]) for s in per_criterion.values())
+                                    / len(cells)) if cells else None
+    overall["majority_class"] = None  # per criterion only: the overall baseline takes each criterion's majority
+    matched = [c for c in coverage if c["matched"]]
+    return {
+        "overall": overall,
+        "per_criterion": per_criterion,
+        "per_model": dict(sorted(per_model.items())),
+        "coverage": {"label_files": len(files), "matched": len(matched), "unmatched": len(files) - len(matched),
+                     "unreadable": read_errors, "files": coverage,
+                     "cells_not_judged_by_criterion": dict(sorted(not_judged.items()))},
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
+    """docs/accuracy.md: generated, never edited by hand."""
+    o, cov = result["overall"], result["coverage"]
+    lines = [
+        "# Accuracy against the expert labels (generated)",
+        "",
+        f"Generated by `openness evaluate --labels {labels_dir} --db {db_path} --report docs/accuracy.md` "
+        "over the demo's crawl of the bundled snapshot. Do not edit by hand.",
+        "",
+        "Labels: European Open Source AI Index (https://osai-index.eu) and opening-up-chatgpt "
+        "(http://opening-up-chatgpt.github.io), CC-BY 4.0; Liesenfeld & Dingemanse (2024), FAccT '24, "
+        "doi:10.1145/3630106.3659005.",
+        "",
+        "## Coverage",
+        "",
+        f"- label files: {cov['label_files']}; matched to a crawled model: {cov['matched']}; "
+        f"not matched: {cov['unmatched']}; unreadable: {len(cov['unreadable'])}",
+        "- label cells on criteria the extractors do not judge yet: "
+        + (", ".join(f"{k} {v}" for k, v in cov["cells_not_judged_by_criterion"].items()) or "none"),
+        "",
+        "## Overall",
+        "",
+        "| cells compared | decided | unknown | exact (decided) | exact (strict) | within one | kappa | "
+        "linear kappa | majority baseline |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {o['cells']} | {o['decided']} | {o['unknown']} | {_pct(o['exact_agreement'])} | "
+        f"{_pct(o['exact_agreement_strict'])} | {_pct(o['within_one'])} | {_num(o['kappa'])} | "
+        f"{_num(o['kappa_linear'])} | {_pct(o['majority_baseline'])} |",
+        "",
+        "Targets for the product: at least 85% exact, linear kappa at least 0.75, no criterion below its baseline.",
+        "",
+        "## Per criterion",
+        "",
+        "| criterion | cells | decided | exact (decided) | exact (strict) | within one | kappa | linear kappa | "
+        "majority (baseline) | vs baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for criterion, s in result["per_criterion"].items():
+        versus = "–" if s["exact_agreement"] is None else (
+            "above" if s["exact_agreement_strict"] > s["majority_baseline"] else "below or equal")
+        lines.append(f"| {criterion} | {s['cells']} | {s['decided']} | {_pct(s['exact_agreement'])} | "
+                     f"{_pct(s['exact_agreement_strict'])} | {_pct(s['within_one'])} | {_num(s['kappa'])} | "
+                     f"{_num(s['kappa_linear'])} | {s['majority_class']} ({_pct(s['majority_baseline'])}) | {versus} |")
+    lines += ["", "## Confusion matrices (rows: expert, columns: ours)", ""]
+    for criterion, s in result["per_criterion"].items():
+        lines += [f"### {criterion}", "", "| expert \\ ours | closed | partial | open | unknown |", "|---|---|---|---|---|"]
+        for expert, row in s["confusion"].items():
+            lines.append(f"| {expert} | {row['closed']} | {row['partial']} | {row['open']} | {row['unknown']} |")
+        lines.append("")
+    lines += ["## Disagreements", "", "| model | label file | criterion | expert | ours | expert's note | our reason |",
+              "|---|---|---|---|---|---|---|"]
+    for model, rows in result["per_model"].items():
+        for row in rows:
+            note = re.sub(r"\s+", " ", row["expert_notes"])[:160].replace("|", "/")
+            reason = re.sub(r"\s+", " ", row["our_summary"] or "")[:160].replace("|", "/")
+            lines.append(f"| {model} | {row['label_file']} | {row['criterion']} | {row['expert']} | {row['ours']} | "
+                         f"{note} | {reason} |")
+    unmatched = [c for c in cov["files"] if not c["matched"]]
+    lines += ["", "## Label files not matched", "", "| label file | system | reason |", "|---|---|---|"]
+    lines += [f"| {c['label_file']} | {c['system']} | {c['reason']} |" for c in unmatched]
+    return "\n".join(lines) + "\n"
+
+
+def compare_seed_table(db: sqlite_utils.Database, seed_csv: Path, labels_dir: Path) -> list[dict]:
+    """Each cell of the seed table (model x criterion, as Nature printed it) beside our judgement, and where we have
+    none, why: the model is not crawled, the criterion is not judged, or a deciding fetch failed."""
+    import csv
+
+    crawled = _crawled_models(db)
+    cells = []
+    with seed_csv.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            label = read_label_file(labels_dir / row["label_file"])
+            subject = next((crawled[m.lower()] for m in label.candidates
+                            if m.lower() in crawled and crawled[m.lower()]["revision"]), None)
+            for criterion in (k for k in row if k in CRITERIA):
+                cell = {"model": row["model"], "criterion": criterion, "table": row[criterion].strip(), "ours": None,
+                        "reason": None, "matched": subject["repo_id"] if subject else None}
+                if subject is None:
+                    cell["reason"] = ("the label file links to no Hugging Face model" if not label.candidates else
+                                      "no model the label file links to was crawled: "
+                                      + ", ".join(label.candidates[:3]))
+                else:
+                    judged = db.execute("select level, summary from judgements where subject_id = ? and criterion = ?",
+                                        [subject["id"], criterion]).fetchone()
+                    if judged is None:
+                        cell["reason"] = f"{criterion} is not judged by the extractors yet"
+                    elif judged[0] == "unknown":
+                        cell["ours"], cell["reason"] = "unknown", f"a deciding fetch failed: {judged[1]}"
+                    else:
+                        cell["ours"] = judged[0]
+                cells.append(cell)
+    return cells
