@@ -15,7 +15,21 @@ from extractors.types import Artifact, Failure, Judgement, ModelArtifacts
 
 
 def _artifact(db: sqlite_utils.Database, row: dict) -> Artifact:
-    return Artifact(row["id"], row["kind"], row["url"], row["revision"], row["path"], blob_text(db, row["content_sha256"]))
+    return Artifact(row["id"], row["kind"], row["url"], row["revision"], row["path"],
+                    blob_text(db, row["content_sha256"]), row["repo_id"])
+
+
+def own_code_repos(db: sqlite_utils.Database, subject: dict) -> list[dict]:
+    """The GitHub repos that are the model's own: linked from its card by its own organisation, or named by its
+    `license_link`; with the revision they were crawled at."""
+    owner = subject["repo_id"].split("/")[0].lower()
+    repos = []
+    for row in db.query("""select s.repo_id, s.revision, l.relation from links l join subjects s on s.id = l.to_subject
+                           where l.from_subject = ? and l.relation in ('code_repo', 'licence_link')
+                             and s.revision is not null order by s.repo_id""", [subject["id"]]):
+        if row["relation"] == "licence_link" or row["repo_id"].split("/")[0].lower() == owner:
+            repos.append(row)
+    return repos
 
 
 def _page_number(row: dict) -> int:
@@ -40,10 +54,16 @@ def load_model(db: sqlite_utils.Database, subject: dict) -> ModelArtifacts:
     # The latest failure of each kind; an artifact of that kind, when stored, outweighs it in the extractors.
     failures = {row["kind"]: Failure(row["url"], row["reason"])
                 for row in db["errors"].rows_where("subject_id = ?", [subject["id"]], order_by="id")}
+    files = tuple(_artifact(db, r) for r in rows if r["kind"] == "file")
+    code_files = []
+    for repo in own_code_repos(db, subject):
+        code_files += [_artifact(db, r) for r in db["artifacts"].rows_where(
+            "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', 'package_facts')",
+            [repo["repo_id"], repo["revision"]], order_by="path")]
     return ModelArtifacts(repo_id=repo_id, revision=revision, page_url=subject["url"],
                           model_json=latest("model_json"), card=latest("card"),
                           tree_pages=tuple(_artifact(db, tree_rows[n]) for n in sorted(tree_rows)),
-                          failures=failures)
+                          files=files, code_files=tuple(code_files), failures=failures)
 
 
 def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list[Judgement]) -> None:

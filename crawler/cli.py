@@ -352,12 +352,17 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
               required=True, help="Directory of expert label YAML files, e.g. ../shared/labels.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
               show_default="data/snapshot", help="Where to write the snapshot (replaced).")
-def snapshot(corpus_dir, labels_dir, out):
-    """Rebuild the bundled snapshot: the corpus folders of every labelled system, copied verbatim."""
+@click.option("--also", multiple=True, metavar="MODEL_ID",
+              help="Also keep this model (a labelled system whose label file has no Hub link); repeatable.")
+def snapshot(corpus_dir, labels_dir, out, also):
+    """Rebuild the bundled snapshot: the corpus folders of every labelled system, copied verbatim.
+
+    The bundled one was built with: --also google/gemma-7b-it (the seed table's Gemma 7B instruct).
+    """
     from crawler.snapshot import build
 
     try:
-        counts = build(corpus_dir, labels_dir, out)
+        counts = build(corpus_dir, labels_dir, out, tuple(also))
     except CorpusError as exc:
         raise click.ClickException(str(exc)) from exc
     console.print(f"snapshot in {out}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -19,9 +19,10 @@ def _as_list(value) -> list[str]:
     return [v for v in values if isinstance(v, str)]
 
 
-def select(corpus: Corpus, labels_dir: Path) -> tuple[list, list, list]:
-    """The model, dataset and GitHub captures the snapshot keeps."""
+def select(corpus: Corpus, labels_dir: Path, also: tuple[str, ...] = ()) -> tuple[list, list, list]:
+    """The model, dataset and GitHub captures the snapshot keeps: what the labels link to, plus `also`."""
     named_models, named_github = repos_in_label_dir(labels_dir)
+    named_models = [*named_models, *also]
     if not named_models and not named_github:
         raise CorpusError(f"{labels_dir}: no label file links to a Hugging Face or GitHub repo")
     models = {m.lower(): corpus.models[m.lower()] for m in named_models if m.lower() in corpus.models}
@@ -42,9 +43,9 @@ def select(corpus: Corpus, labels_dir: Path) -> tuple[list, list, list]:
             [github[k] for k in sorted(github)])
 
 
-def build(corpus_dir: Path, labels_dir: Path, out: Path) -> dict[str, int]:
+def build(corpus_dir: Path, labels_dir: Path, out: Path, also: tuple[str, ...] = ()) -> dict[str, int]:
     corpus = Corpus(corpus_dir)
-    models, datasets, github = select(corpus, labels_dir)
+    models, datasets, github = select(corpus, labels_dir, also)
     if out.exists():
         shutil.rmtree(out)
     kept_paths = []
@@ -57,7 +58,8 @@ def build(corpus_dir: Path, labels_dir: Path, out: Path) -> dict[str, int]:
     if (corpus_dir / "README.md").exists():
         shutil.copy(corpus_dir / "README.md", out / "CORPUS_README.md")
     counts = {"models": len(models), "datasets": len(datasets), "github": len(github), "files": len(kept) - 1}
-    (out / "README.md").write_text(SNAPSHOT_README.format(**counts), encoding="utf-8")
+    also_text = ", ".join(also) if also else "none"
+    (out / "README.md").write_text(SNAPSHOT_README.format(**counts, also=also_text), encoding="utf-8")
     return counts
 
 
@@ -72,7 +74,8 @@ Derived by `openness snapshot` (crawler/snapshot.py): every Hub model and GitHub
 file (labels of the European Open Source AI Index, https://osai-index.eu, and opening-up-chatgpt,
 http://opening-up-chatgpt.github.io; CC-BY 4.0; Liesenfeld & Dingemanse (2024), "Rethinking open source generative
 AI: open-washing and the EU AI Act", FAccT '24, doi:10.1145/3630106.3659005) that the corpus captured, plus the base
-models and datasets their cards name.
+models and datasets their cards name, and the models named with `--also` ({also}): systems that a label or the seed
+table names without a Hub link.
 
 Counts: {models} models, {datasets} datasets, {github} GitHub repos, {files} files (MANIFEST.tsv lists each with
 its size and sha256).

@@ -1,22 +1,112 @@
-"""The licence criterion. Here: the licence the card declares (id, name, link), classified by the Hub licence table.
+"""The licence criterion: the licences of the weights, the code and the data, read from the declared ids AND the
+licence texts themselves, combined as the criterion defines.
 
-Reading the licence texts themselves comes with the judgement engine; until then a custom licence (`other`)
-that the table cannot name is judged closed ("not licensed clearly") with a low confidence.
+Sources: the card's `license` / `license_name` / `license_link`, the card's gated prompt (where the Hub shows the
+licence to accept), the card's licence section, the repo's own LICENSE / USE_POLICY / NOTICE files, and the licence
+files of the model's own GitHub repos (MODEL_LICENSE and LICENSE-MODEL count for the weights, LICENSE-CODE and a
+root LICENSE for the code, DATA_LICENSE for the data). When a tag and a text disagree, the more restrictive wins
+and both are evidence.
 """
 
 from __future__ import annotations
 
-from extractors.rules import hub_licences, licence_class_levels
-from extractors.text import front_matter, key_line, load_json, quote
-from extractors.types import Evidence, Judgement, ModelArtifacts
+from dataclasses import dataclass
+
+from extractors.rules import hub_licences, licence_class_levels, licence_phrases
+from extractors.text import front_matter, headings, key_line, load_json, quote
+from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "licenses"
 DECLARING_KEYS = ("license", "license_name", "license_link")
+ORDER = {"closed": 0, "partial": 1, "open": 2}
+LICENCE_SECTION = ("licen", "terms of use", "terms and conditions")
 
 
 def _as_ids(value) -> list[str]:
     values = value if isinstance(value, list) else [value]
     return [str(v).strip().lower() for v in values if isinstance(v, (str, int, float)) and str(v).strip()]
+
+
+@dataclass(frozen=True)
+class LicenceText:
+    """A licence text to read: where it stands, which component it governs, and its text."""
+
+    artifact: Artifact
+    component: str  # weights | code | data
+    text: str
+    first_line: int = 1  # line of the artifact where `text` starts
+
+
+@dataclass(frozen=True)
+class TextVerdict:
+    level: str | None  # closed | partial | open | None (not recognised)
+    evidence: tuple[Evidence, ...]
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset)
+
+
+def read_licence_text(doc: LicenceText) -> TextVerdict:
+    """Restrictions found (the deciding clauses quoted), else a recognised open licence text, else nothing."""
+    phrases = licence_phrases()
+    lines = doc.text.splitlines()
+    found = []
+    for rule in phrases.restrictions:
+        match = rule.pattern.search(doc.text)
+        if match:
+            index = _line_of(doc.text, match.start())
+            line = lines[index] if index < len(lines) else match.group(0)
+            start = max(line.lower().find(match.group(0).lower()[:20]) - 120, 0)
+            found.append((rule, Evidence(rule.rule_id, doc.artifact.url, doc.artifact.revision, doc.artifact.path,
+                                         quote(line[start:start + 300]), doc.first_line + index,
+                                         doc.first_line + index, doc.artifact.artifact_id)))
+    if found:
+        # Any of these clauses makes the licence not open (use restrictions included: the index's current
+        # definition asks for an open licence); `kind` only says what sort of restriction it is.
+        return TextVerdict("closed", tuple(e for _, e in found[:4]))
+    for rule in phrases.open_texts:
+        match = rule.pattern.search(doc.text)
+        if match:
+            index = _line_of(doc.text, match.start())
+            return TextVerdict("open", (Evidence(rule.rule_id, doc.artifact.url, doc.artifact.revision,
+                                                 doc.artifact.path, quote(match.group(0)), doc.first_line + index,
+                                                 doc.first_line + index, doc.artifact.artifact_id),))
+    return TextVerdict(None, ())
+
+
+def _component_of(path: str) -> str:
+    name = path.lower()
+    if "data" in name.rsplit("/", 1)[-1]:
+        return "data"
+    if "model" in name or "use_policy" in name:
+        return "weights"
+    return "code"
+
+
+def licence_texts(model: ModelArtifacts) -> list[LicenceText]:
+    """Every licence text the stored artifacts hold for this model."""
+    texts = []
+    if model.card:
+        meta, span, _ = front_matter(model.card.text)
+        prompt = (meta or {}).get("extra_gated_prompt")
+        if isinstance(prompt, str) and prompt.strip():
+            line = key_line(model.card.text, "extra_gated_prompt", span)
+            texts.append(LicenceText(model.card, "weights", prompt, line[0] if line else 1))
+        card_lines = model.card.text.splitlines()
+        marks = headings(model.card.text, span)
+        for index, (line_no, heading) in enumerate(marks):
+            if any(word in heading.lower() for word in LICENCE_SECTION):
+                end = marks[index + 1][0] - 1 if index + 1 < len(marks) else len(card_lines)
+                texts.append(LicenceText(model.card, "weights", "\n".join(card_lines[line_no - 1:end]), line_no))
+    for artifact in model.files:
+        texts.append(LicenceText(artifact, "weights", artifact.text))
+    for artifact in model.code_files:
+        name = (artifact.path or "").rsplit("/", 1)[-1].lower()
+        if artifact.kind == "file" and name.startswith(("licen", "copying", "model_licen", "data_licen", "use_policy",
+                                                        "notice", "license-")):
+            texts.append(LicenceText(artifact, _component_of(artifact.path), artifact.text))
+    return texts
 
 
 def declared_licence(model: ModelArtifacts) -> tuple[dict, list[Evidence], str | None]:
@@ -44,36 +134,87 @@ def declared_licence(model: ModelArtifacts) -> tuple[dict, list[Evidence], str |
     return {}, [], None
 
 
-def judge_licences(model: ModelArtifacts) -> Judgement:
-    declared, evidence, _ = declared_licence(model)
-    if not declared and not evidence and model.card is None:
-        reason = model.failure_reason("card", "model_json")
-        return Judgement(CRITERION, "unknown", 0.0, f"no card metadata to read the licence from: {reason}",
-                         model.unavailable_evidence("card", "licence.unavailable", "README.md"))
-    if not declared:
-        where = model.card or model.model_json
-        searched = Evidence("licence.none-declared", where.url, where.revision, "README.md" if model.card else None,
-                            "searched card front matter and model JSON for license, license_name, license_link: "
-                            "none declared", artifact_id=where.artifact_id, confidence=0.7)
-        return Judgement(CRITERION, "closed", 0.6, "no licence declared", (*evidence, searched))
+def declared_level(declared: dict, evidence: list[Evidence]) -> tuple[str | None, list[Evidence]]:
+    """The level the declared licence id(s) give, by the Hub licence table; None when no id is declared."""
     table, levels = hub_licences(), licence_class_levels()
     ids = _as_ids(declared.get("license"))
     if "other" in ids or not ids:
         ids = [i for i in ids if i != "other"] + _as_ids(declared.get("license_name"))
+    if not ids and not declared:
+        return None, []
+    anchor = evidence[0] if evidence else None
     known = [table[i] for i in ids if i in table]
     if not known:
         named = ", ".join(ids) or "other"
-        return Judgement(CRITERION, "closed", 0.5, f"custom licence ({named}) not in the Hub licence table", (
-            *evidence, Evidence("licence.custom-unclassified", evidence[0].url, evidence[0].revision, evidence[0].file,
-                                quote(f"licence {named}: not an open licence the table knows"), evidence[0].line_start,
-                                evidence[0].line_end, evidence[0].artifact_id, 0.5)))
-    # Several licences declared: the most restrictive decides (closed < partial < open).
-    order = {"closed": 0, "partial": 1, "open": 2}
-    deciding = min(known, key=lambda lic: order[levels[lic.licence_class]])
-    level = levels[deciding.licence_class]
-    classified = Evidence(f"licence.class.{deciding.licence_class}", evidence[0].url, evidence[0].revision,
-                          evidence[0].file, quote(f"{deciding.licence_id}: {deciding.licence_class}; "
-                                                  f"OSI approved: {deciding.osi_approved}"),
-                          evidence[0].line_start, evidence[0].line_end, evidence[0].artifact_id)
-    return Judgement(CRITERION, level, 0.8, f"declared licence {deciding.licence_id} ({deciding.licence_class})",
-                     (*evidence, classified))
+        return "closed", [Evidence("licence.custom-unclassified", anchor.url, anchor.revision, anchor.file,
+                                   quote(f"licence {named}: not an open licence the table knows"), anchor.line_start,
+                                   anchor.line_end, anchor.artifact_id, 0.5)] if anchor else []
+    deciding = min(known, key=lambda lic: ORDER[levels[lic.licence_class]])
+    return levels[deciding.licence_class], [Evidence(
+        f"licence.class.{deciding.licence_class}", anchor.url, anchor.revision, anchor.file,
+        quote(f"{deciding.licence_id}: {deciding.licence_class}; OSI approved: {deciding.osi_approved}"),
+        anchor.line_start, anchor.line_end, anchor.artifact_id)] if anchor else []
+
+
+def _most_restrictive(levels) -> str | None:
+    present = [level for level in levels if level]
+    return min(present, key=ORDER.get) if present else None
+
+
+def combine(weights: str | None, code: str | None) -> tuple[str, str]:
+    """The criterion from the weights' and the code's licences: open when every part found is openly licensed
+    (a release with no separate code licence is covered by its weights' licence); partial when only some parts
+    are (open weights beside restricted code, or open code beside weights that declare no licence); closed when the
+    weights are not openly licensed."""
+    if weights == "open":
+        return ("open", "every licence found is open") if code in ("open", None) else \
+            ("partial", "weights openly licensed, code not")
+    if weights in ("closed", "partial"):
+        return "closed", "weights not under an open licence"
+    if code == "open":
+        return "partial", "only the code carries an open licence"
+    return "closed", "no open licence found"
+
+
+def card_metadata_not_captured(model: ModelArtifacts) -> bool:
+    """A source that could not capture the card's metadata says so in the repo JSON (the loopback replica's
+    `_replica.not_captured`); the real Hub never does, so this changes nothing there."""
+    info = load_json(model.model_json.text) if model.model_json else None
+    replica = info.get("_replica") if isinstance(info, dict) else None
+    return isinstance(replica, dict) and "cardData" in (replica.get("not_captured") or [])
+
+
+def judge_licences(model: ModelArtifacts) -> Judgement:
+    declared, declared_evidence, _ = declared_licence(model)
+    texts = licence_texts(model)
+    if not declared and not declared_evidence and not texts and model.card is None:
+        reason = model.failure_reason("card", "model_json")
+        return Judgement(CRITERION, "unknown", 0.0, f"no card metadata to read the licence from: {reason}",
+                         model.unavailable_evidence("card", "licence.unavailable", "README.md"))
+    if not declared_evidence and not texts and not model.code_files and card_metadata_not_captured(model):
+        # The source said the card's metadata was not captured: its absence decides nothing.
+        return Judgement(CRITERION, "unknown", 0.0, "the card's metadata was not captured by the source", (
+            Evidence("licence.metadata-not-captured", model.model_json.url, model.model_json.revision, None,
+                     '"_replica": {"not_captured": ["cardData", ...]}', artifact_id=model.model_json.artifact_id),))
+    tag_level, tag_evidence = declared_level(declared, declared_evidence)
+    by_component: dict[str, list[str | None]] = {"weights": [tag_level], "code": [], "data": []}
+    text_evidence = []
+    for doc in texts:
+        verdict = read_licence_text(doc)
+        by_component[doc.component].append(verdict.level)
+        text_evidence += verdict.evidence
+    weights = _most_restrictive(by_component["weights"])
+    code = _most_restrictive(by_component["code"])
+    evidence = [*declared_evidence, *tag_evidence, *text_evidence]
+    if not evidence:
+        where = model.card or model.model_json
+        evidence = [Evidence("licence.none-declared", where.url, where.revision, "README.md" if model.card else None,
+                             "searched card front matter, gated prompt, licence section, licence files and linked "
+                             "repos' licence files: no licence found", artifact_id=where.artifact_id,
+                             confidence=0.7)]
+        return Judgement(CRITERION, "closed", 0.6, "no licence declared", tuple(evidence))
+    level, why = combine(weights, code)
+    if tag_level == "open" and weights != "open":
+        why += "; the declared licence id is open but a licence text restricts the weights"
+    return Judgement(CRITERION, level, 0.8, f"{why} (weights: {weights or 'none'}, code: {code or 'none'})",
+                     tuple(evidence))

@@ -128,3 +128,40 @@ def licence_class_levels() -> dict[str, str]:
     missing = {lic.licence_class for lic in hub_licences().values()} - set(levels)
     _require(not missing, name, f"classes used in hub_licences.csv but not mapped: {sorted(missing)}")
     return dict(levels)
+
+
+@dataclass(frozen=True)
+class PhraseRule:
+    rule_id: str
+    pattern: re.Pattern
+    kind: str  # restrictive | use-restriction | open
+    what: str
+    found_in: str
+
+
+@dataclass(frozen=True)
+class LicencePhrases:
+    restrictions: tuple[PhraseRule, ...]
+    open_texts: tuple[PhraseRule, ...]
+
+
+@cache
+def licence_phrases() -> LicencePhrases:
+    name = "licence_phrases.yaml"
+    data = _load_yaml(name)
+    groups = {}
+    for group in ("restrictions", "open_texts"):
+        rules = []
+        for number, rule in enumerate(data.get(group) or [], start=1):
+            _require(isinstance(rule, dict) and {"id", "pattern", "found_in"} <= set(rule), name,
+                     f"{group} #{number} needs id, pattern and found_in")
+            kind = rule.get("kind", "open") if group == "restrictions" else "open"
+            _require(kind in ("restrictive", "use-restriction", "open"), name, f"{rule['id']}: unknown kind {kind!r}")
+            try:
+                pattern = re.compile(str(rule["pattern"]), re.IGNORECASE)
+            except re.error as exc:
+                raise RuleFileError(f"{RULES_DIR / name}: {rule['id']}: bad pattern: {exc}") from exc
+            rules.append(PhraseRule(str(rule["id"]), pattern, kind, str(rule.get("what", "")), str(rule["found_in"])))
+        _require(bool(rules), name, f"no {group}")
+        groups[group] = tuple(rules)
+    return LicencePhrases(groups["restrictions"], groups["open_texts"])

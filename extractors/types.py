@@ -17,6 +17,7 @@ class Artifact:
     revision: str | None
     path: str | None
     text: str
+    repo_id: str = ""  # set for artifacts of linked subjects (a GitHub repo)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class ModelArtifacts:
     model_json: Artifact | None = None
     card: Artifact | None = None
     tree_pages: tuple[Artifact, ...] = ()
+    files: tuple[Artifact, ...] = ()  # the repo's own licence, policy, notice and config files
+    code_files: tuple[Artifact, ...] = ()  # files of the model's own GitHub repos (licences, README, docs)
     failures: dict[str, Failure] = field(default_factory=dict)
 
     def failure_reason(self, *kinds: str) -> str:

@@ -36,7 +36,8 @@ def model_json(repo_id: str, **fields) -> Artifact:
 
 def artifacts(repo_id: str, card=True, tree=True, failures=None, **json_fields) -> ModelArtifacts:
     return ModelArtifacts(repo_id, "abc", f"http://hub/{repo_id}", model_json(repo_id, **json_fields),
-                          card_of(repo_id) if card else None, (tree_of(repo_id),) if tree else (), failures or {})
+                          card_of(repo_id) if card else None, (tree_of(repo_id),) if tree else (),
+                          failures=failures or {})
 
 
 def test_weights_open_when_files_listed_and_not_gated():
@@ -129,8 +130,8 @@ def test_custom_llama_licence_is_closed():
     assert "licence.class.proprietary-community" in judgement.rule_ids
 
 
-def test_rail_licence_is_partial():
-    assert judge_licences(artifacts("bigscience/bloom")).level == "partial"
+def test_rail_licence_is_not_open():
+    assert judge_licences(artifacts("bigscience/bloom")).level == "closed"
 
 
 def test_hostile_yaml_front_matter_is_recorded_not_raised():
@@ -146,6 +147,7 @@ def test_every_licence_class_has_a_level():
     levels = licence_class_levels()
     assert {lic.licence_class for lic in hub_licences().values()} <= set(levels)
     assert levels["permissive"] == "open" and levels["proprietary-community"] == "closed"
+    assert levels["rail-use-restricted"] == "closed"
 
 
 def test_same_artifacts_same_judgements():
