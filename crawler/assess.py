@@ -11,7 +11,7 @@ import sqlite_utils
 
 from crawler.store import blob_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model
-from extractors.types import Artifact, Failure, Judgement, ModelArtifacts
+from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts
 
 
 def _artifact(db: sqlite_utils.Database, row: dict) -> Artifact:
@@ -37,8 +37,30 @@ def _page_number(row: dict) -> int:
     return int(match.group(1)) if match else 0
 
 
-def load_model(db: sqlite_utils.Database, subject: dict) -> ModelArtifacts:
-    """The artifacts of a model at the revision its subject was last crawled at, and what failed to be fetched."""
+def _linked(db: sqlite_utils.Database, subject_id: str, relation: str) -> list[str]:
+    return [r["to_subject"] for r in db.query(
+        "select to_subject from links where from_subject = ? and (relation = ? or relation like ? || ':%') "
+        "order by to_subject", [subject_id, relation, relation])]
+
+
+def _datasets(db: sqlite_utils.Database, subject_id: str) -> tuple[LinkedDataset, ...]:
+    found = []
+    for target in _linked(db, subject_id, "dataset"):
+        row = next(iter(db["subjects"].rows_where("id = ?", [target])), None)
+        repo_id = target.split(":", 2)[2]
+        if row is None:
+            found.append(LinkedDataset(repo_id, "not crawled", ""))
+            continue
+        card = next(iter(db["artifacts"].rows_where("repo_type = 'dataset' and repo_id = ? and kind = 'card' and "
+                                                    "revision is ?", [row["repo_id"], row["revision"]],
+                                                    order_by="fetched_at desc", limit=1)), None)
+        found.append(LinkedDataset(repo_id, row["status"], row["url"], _artifact(db, card) if card else None))
+    return tuple(found)
+
+
+def load_model(db: sqlite_utils.Database, subject: dict, with_base: bool = True) -> ModelArtifacts:
+    """The artifacts of a model at the revision its subject was last crawled at, what failed to be fetched, what
+    it links to (own code repos, datasets) and, one step down, its base model's artifacts."""
     repo_id, revision = subject["repo_id"], subject["revision"]
     rows = list(db["artifacts"].rows_where("repo_type = 'model' and repo_id = ? and revision is ?",
                                            [repo_id, revision], order_by="fetched_at desc, id"))
@@ -55,15 +77,24 @@ def load_model(db: sqlite_utils.Database, subject: dict) -> ModelArtifacts:
     failures = {row["kind"]: Failure(row["url"], row["reason"])
                 for row in db["errors"].rows_where("subject_id = ?", [subject["id"]], order_by="id")}
     files = tuple(_artifact(db, r) for r in rows if r["kind"] == "file")
-    code_files = []
+    code_files, code_trees = [], []
     for repo in own_code_repos(db, subject):
-        code_files += [_artifact(db, r) for r in db["artifacts"].rows_where(
-            "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', 'package_facts')",
-            [repo["repo_id"], repo["revision"]], order_by="path")]
+        for row in db["artifacts"].rows_where(
+                "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', 'package_facts', "
+                "'tree')", [repo["repo_id"], repo["revision"]], order_by="kind, path"):
+            (code_trees if row["kind"] == "tree" else code_files).append(_artifact(db, row))
+    bases = _linked(db, subject["id"], "base_model")
+    base_model = bases[0].split(":", 2)[2] if bases else None
+    base = None
+    if with_base and bases:
+        row = next(iter(db["subjects"].rows_where("id = ? and revision is not null", [bases[0]])), None)
+        base = load_model(db, row, with_base=False) if row else None
     return ModelArtifacts(repo_id=repo_id, revision=revision, page_url=subject["url"],
                           model_json=latest("model_json"), card=latest("card"),
                           tree_pages=tuple(_artifact(db, tree_rows[n]) for n in sorted(tree_rows)),
-                          files=files, code_files=tuple(code_files), failures=failures)
+                          files=files, code_files=tuple(code_files), code_trees=tuple(code_trees),
+                          datasets=_datasets(db, subject["id"]), base_model=base_model, base=base,
+                          failures=failures)
 
 
 def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list[Judgement]) -> None:

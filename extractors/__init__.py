@@ -1,18 +1,47 @@
-"""Extractors: pure functions from a model's stored artifacts to judgements with evidence. No network, no DB."""
+"""Extractors: pure functions from a model's stored artifacts to judgements with evidence. No network, no DB.
+
+One module per family of criteria: availability (weights, data, training code), documentation (code docs,
+architecture, preprint, paper, model card, datasheet), access (package, API), licences.
+"""
 
 from __future__ import annotations
 
-from extractors.availability import judge_end_model_weights
-from extractors.documentation import judge_model_card
+from extractors.access import judge_api, judge_package
+from extractors.availability import (judge_base_model_data, judge_base_model_weights, judge_end_model_data,
+                                     judge_end_model_weights, judge_training_code)
+from extractors.documentation import (judge_code_documentation, judge_datasheet, judge_hardware_architecture,
+                                      judge_model_card, judge_paper, judge_preprint)
 from extractors.licences import judge_licences
 from extractors.types import Judgement, ModelArtifacts
 
 # Bump when a rule or an extractor changes what it decides, so stored judgements say which logic made them.
-EXTRACTOR_VERSION = "0.1.0"
+EXTRACTOR_VERSION = "0.2.0"
 
-JUDGES = (judge_end_model_weights, judge_model_card, judge_licences)
-CRITERIA = ("weights_endmodel", "modelcard", "licenses")
+# The 14 criteria of the index, in its order, each with its judge.
+JUDGES = {
+    "datasources_basemodel": judge_base_model_data,
+    "datasources_endmodel": judge_end_model_data,
+    "weights_basemodel": judge_base_model_weights,
+    "weights_endmodel": judge_end_model_weights,
+    "trainingcode": judge_training_code,
+    "code": judge_code_documentation,
+    "hardware_architecture": judge_hardware_architecture,
+    "preprint": judge_preprint,
+    "paper": judge_paper,
+    "modelcard": judge_model_card,
+    "datasheet": judge_datasheet,
+    "package": judge_package,
+    "api": judge_api,
+    "licenses": judge_licences,
+}
+CRITERIA = tuple(JUDGES)
 
 
 def assess_model(model: ModelArtifacts) -> list[Judgement]:
-    return [judge(model) for judge in JUDGES]
+    judgements = []
+    for criterion, judge in JUDGES.items():
+        judgement = judge(model)
+        if judgement.criterion != criterion:
+            raise ValueError(f"{judge.__name__} judged {judgement.criterion}, expected {criterion}")
+        judgements.append(judgement)
+    return judgements

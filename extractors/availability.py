@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fnmatch import fnmatch
 
-from extractors.rules import weight_rules
+from extractors.rules import code_file_rules, weight_rules
 from extractors.text import front_matter, key_line, load_json, quote
-from extractors.types import Evidence, Judgement, ModelArtifacts
+from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "weights_endmodel"
 
@@ -83,3 +83,113 @@ def judge_end_model_weights(model: ModelArtifacts) -> Judgement:
         return Judgement(CRITERION, "partial", 0.9, f"{len(weights)} weight files, behind a gated download",
                          (found, *gated))
     return Judgement(CRITERION, "open", 0.9, f"{len(weights)} weight files, downloadable without approval", (found,))
+
+
+def _relabel(judgement: Judgement, criterion: str, prefix: str) -> Judgement:
+    return Judgement(criterion, judgement.level, judgement.confidence, f"{prefix}{judgement.summary}",
+                     judgement.evidence)
+
+
+def on_base_model(model: ModelArtifacts, criterion: str, judge) -> Judgement:
+    """A base-model criterion: judged on the base model's artifacts when the card names one; mirrored from the
+    model itself when it names none (the model is its own base)."""
+    if model.base_model is None:
+        return _relabel(judge(model), criterion, "no separate base model; mirrors the model itself: ")
+    if model.base is None:
+        card = model.card or model.model_json
+        return Judgement(criterion, "unknown", 0.0, f"base model {model.base_model} was not crawled or is unavailable",
+                         (Evidence("base.unavailable", card.url, card.revision, "README.md" if model.card else None,
+                                   quote(f"base_model: {model.base_model}"), artifact_id=card.artifact_id),))
+    return _relabel(judge(model.base), criterion, f"base model {model.base_model}: ")
+
+
+def judge_base_model_weights(model: ModelArtifacts) -> Judgement:
+    return on_base_model(model, "weights_basemodel", judge_end_model_weights)
+
+
+def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_endmodel") -> Judgement:
+    """Training data: open when every dataset the card names can be had from the Hub; partial when some can, or
+    when datasets are named but cannot be downloaded; closed when the data is only described or not disclosed at
+    all (what was searched is recorded)."""
+    from extractors.documentation import card_topics
+
+    if model.card is None and model.model_json is None:
+        return Judgement(criterion, "unknown", 0.0, "neither card nor model JSON could be read",
+                         model.unavailable_evidence("card", "data.unavailable", "README.md"))
+    evidence = []
+    available = [d for d in model.datasets if d.status == "ok"]
+    for dataset in model.datasets:
+        # The dataset's own card when it was read; else the model's card (or JSON) that names it.
+        where = dataset.card or model.card or model.model_json
+        evidence.append(Evidence(f"data.dataset.{dataset.status.replace(' ', '-')}", where.url, where.revision,
+                                 "README.md" if where.kind == "card" else None,
+                                 quote(f"dataset {dataset.repo_id}: {dataset.status} {dataset.page_url}"),
+                                 artifact_id=where.artifact_id))
+    if model.datasets:
+        if len(available) == len(model.datasets):
+            return Judgement(criterion, "open", 0.6, f"all {len(available)} named datasets are on the Hub",
+                             tuple(evidence))
+        return Judgement(criterion, "partial", 0.6, f"{len(available)} of {len(model.datasets)} named datasets can "
+                         "be had", tuple(evidence))
+    if model.card:
+        from extractors.text import front_matter
+
+        _, span, _ = front_matter(model.card.text)
+        sections = card_topics(model.card.text, span).get("data", [])
+        if sections:
+            # Described is not shared: the criterion asks for data open for inspection.
+            line, heading = sections[0]
+            return Judgement(criterion, "closed", 0.5, "training data described, none shared or linked", (
+                Evidence("data.described-only", model.card.url, model.card.revision, "README.md", quote(heading),
+                         line, line, model.card.artifact_id),))
+        where = model.card
+    else:
+        where = model.model_json
+    return Judgement(criterion, "closed", 0.6, "no training data named or described", (
+        Evidence("data.none-found", where.url, where.revision, "README.md" if model.card else None,
+                 "searched the card's `datasets` metadata and its data sections: nothing disclosed",
+                 artifact_id=where.artifact_id),))
+
+
+def judge_base_model_data(model: ModelArtifacts) -> Judgement:
+    return on_base_model(model, "datasources_basemodel",
+                         lambda m: judge_end_model_data(m, "datasources_basemodel"))
+
+
+def code_paths(model: ModelArtifacts) -> list[tuple[Artifact, str]]:
+    """(tree artifact, path) of every file in the model's own GitHub repos."""
+    found = []
+    for tree in model.code_trees:
+        data = load_json(tree.text)
+        prefix = (tree.path or "").split(":", 1)[1] if ":" in (tree.path or "") else ""
+        for entry in (data or {}).get("tree", []) if isinstance(data, dict) else []:
+            if isinstance(entry, dict) and entry.get("type") == "blob":
+                found.append((tree, prefix + entry["path"]))
+    return found
+
+
+def judge_training_code(model: ModelArtifacts) -> Judgement:
+    """Open when the model's own code repos hold training code; partial when they hold only code that runs the
+    model (inference, demos); closed when there is no code repo of its own."""
+    rules = code_file_rules()
+    paths = code_paths(model)
+    if not paths:
+        where = model.card or model.model_json
+        return Judgement("trainingcode", "closed", 0.6, "no code repository of the model's own found", (
+            Evidence("code.no-repo", where.url, where.revision, "README.md" if model.card else None,
+                     "searched the card for GitHub repos of the model's organisation or licence link: none crawled",
+                     artifact_id=where.artifact_id),))
+
+    def matching(group: str):
+        return [(t, p) for t, p in paths if any(fnmatch(p.lower(), g) for g in rules[group].globs)]
+
+    training, inference = matching("training"), matching("inference")
+    if training:
+        tree, _ = training[0]
+        return Judgement("trainingcode", "open", 0.6, f"{len(training)} training files in the model's own repos", (
+            Evidence("code.training-files", tree.url, tree.revision, training[0][1],
+                     quote("; ".join(p for _, p in training[:6])), artifact_id=tree.artifact_id),))
+    tree = (inference or paths)[0][0]
+    return Judgement("trainingcode", "partial", 0.6, "code to run the model, no training code", (
+        Evidence("code.inference-only", tree.url, tree.revision, (inference or paths)[0][1],
+                 quote("; ".join(p for _, p in (inference or paths)[:6])), artifact_id=tree.artifact_id),))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from extractors.rules import card_section_rules
+from fnmatch import fnmatch
+
+from extractors.rules import card_section_rules, code_file_rules, venue_rules
 from extractors.text import front_matter, headings, quote
 from extractors.types import Evidence, Judgement, ModelArtifacts
 
@@ -52,3 +54,127 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
     return Judgement(CRITERION, "closed", 0.7, f"card has {words} words and no core section", (
         length, Evidence("modelcard.thin", card.url, card.revision, "README.md", quote(first or "(empty card)"),
                          artifact_id=card.artifact_id)))
+
+
+def _card_body(model: ModelArtifacts) -> tuple[str, int]:
+    _, start, _ = front_matter(model.card.text)
+    return model.card.text, start
+
+
+def _nothing(model: ModelArtifacts, criterion: str, rule_id: str, searched: str) -> Judgement:
+    where = model.card or model.model_json
+    if where is None:
+        return Judgement(criterion, "unknown", 0.0, "neither card nor model JSON could be read",
+                         model.unavailable_evidence("card", f"{criterion}.unavailable", "README.md"))
+    return Judgement(criterion, "closed", 0.6, f"nothing found ({searched})", (
+        Evidence(rule_id, where.url, where.revision, "README.md" if model.card else None, f"searched {searched}",
+                 artifact_id=where.artifact_id),))
+
+
+def judge_code_documentation(model: ModelArtifacts) -> Judgement:
+    """Open when the model's own repos document their code (a README of substance and a docs folder); partial
+    with a README only; closed without a code repo of its own."""
+    from extractors.availability import code_paths
+
+    readmes = [a for a in model.code_files if a.kind == "readme"]
+    if not readmes:
+        return _nothing(model, "code", "codedocs.no-repo", "the model's own GitHub repos for a README and docs")
+    readme = max(readmes, key=lambda a: len(a.text))
+    words = len(readme.text.split())
+    docs_globs = code_file_rules()["docs"].globs
+    docs = [p for _, p in code_paths(model) if any(fnmatch(p.lower(), g) for g in docs_globs)]
+    evidence = [Evidence("codedocs.readme", readme.url, readme.revision, "README", quote(f"README of {words} words"),
+                         artifact_id=readme.artifact_id)]
+    if docs:
+        tree = model.code_trees[0]
+        evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0],
+                                 quote("; ".join(docs[:5])), artifact_id=tree.artifact_id))
+    if docs and words >= 1000:
+        return Judgement("code", "open", 0.5, f"README of {words} words and {len(docs)} docs files", tuple(evidence))
+    return Judgement("code", "partial", 0.5, f"README of {words} words, {len(docs)} docs files", tuple(evidence))
+
+
+def judge_hardware_architecture(model: ModelArtifacts) -> Judgement:
+    """Partial when the card documents the architecture or the training setup; open when it documents both and
+    the hardware it was trained on."""
+    if model.card is None:
+        return _nothing(model, "hardware_architecture", "architecture.none-found", "the card")
+    text, start = _card_body(model)
+    covered = card_topics(text, start)
+    found = [t for t in ("architecture", "training", "hardware") if t in covered]
+    if not found:
+        return _nothing(model, "hardware_architecture", "architecture.none-found",
+                        "the card for architecture, training and hardware sections")
+    evidence = tuple(Evidence(f"architecture.section.{t}", model.card.url, model.card.revision, "README.md",
+                              quote(covered[t][0][1]), covered[t][0][0], covered[t][0][0], model.card.artifact_id)
+                     for t in found)
+    level = "open" if len(found) == 3 else "partial"
+    return Judgement("hardware_architecture", level, 0.5, f"card documents {', '.join(found)}", evidence)
+
+
+def _links(model: ModelArtifacts, rules) -> list[tuple[int, str]]:
+    """(line, text) of each line of the card and the model's own READMEs that matches one of the link rules."""
+    found = []
+    for artifact in [a for a in (model.card, *model.code_files) if a is not None and a.kind in ("card", "readme")]:
+        for number, line in enumerate(artifact.text.splitlines(), start=1):
+            if any(rule.pattern.search(line) for rule in rules):
+                found.append((artifact, number, line))
+    return found
+
+
+def _in_citation(model: ModelArtifacts, artifact, line: int) -> bool:
+    if model.card is None or artifact is not model.card:
+        return False
+    text, start = _card_body(model)
+    sections = card_topics(text, start).get("citation", [])
+    return any(section_line <= line for section_line, _ in sections)
+
+
+def _judge_links(model: ModelArtifacts, criterion: str, group: str, what: str) -> Judgement:
+    found = _links(model, venue_rules()[group])
+    if not found:
+        if model.card is None and not model.code_files:
+            return Judgement(criterion, "unknown", 0.0, "the card could not be read",
+                             model.unavailable_evidence("card", f"{criterion}.unavailable", "README.md"))
+        return _nothing(model, criterion, f"{criterion}.none-found", f"the card and the model's own READMEs for {what}")
+    evidence = tuple(Evidence(f"{criterion}.link", a.url, a.revision, a.path or "README.md", quote(line, 200), n, n,
+                              a.artifact_id) for a, n, line in found[:3])
+    # A preprint linked from the card is, as a rule, the model's own report; a venue link counts as the model's
+    # peer-reviewed paper only where the card cites it.
+    cited = criterion == "preprint" or any(_in_citation(model, a, n) for a, n, _ in found)
+    return Judgement(criterion, "open" if cited else "partial", 0.5,
+                     f"{len(found)} {what} link(s){', cited as the model' + chr(39) + 's own' if cited else ''}",
+                     evidence)
+
+
+def judge_preprint(model: ModelArtifacts) -> Judgement:
+    return _judge_links(model, "preprint", "preprints", "archived preprint")
+
+
+def judge_paper(model: ModelArtifacts) -> Judgement:
+    return _judge_links(model, "paper", "venues", "peer-reviewed venue")
+
+
+def judge_datasheet(model: ModelArtifacts) -> Judgement:
+    """Datasheets of the training data: the cards of the datasets the model names, by their data-creation
+    sections; open when every named dataset has a card documenting collection and curation."""
+    cards = [d.card for d in model.datasets if d.card is not None]
+    sheets = [a for a in model.code_files if (a.path or "").lower().rsplit("/", 1)[-1].startswith("datasheet")]
+    if not cards and not sheets:
+        return _nothing(model, "datasheet", "datasheet.none-found",
+                        "the cards of the named datasets and the model's own repos for a datasheet")
+    evidence, documented = [], 0
+    for card in cards:
+        _, start, _ = front_matter(card.text)
+        sections = card_topics(card.text, start).get("data_creation", [])
+        documented += bool(sections)
+        line, heading = sections[0] if sections else (None, "dataset card without data-creation sections")
+        evidence.append(Evidence("datasheet.dataset-card", card.url, card.revision, "README.md", quote(heading),
+                                 line, line, card.artifact_id))
+    for sheet in sheets:
+        documented += 1
+        evidence.append(Evidence("datasheet.file", sheet.url, sheet.revision, sheet.path, quote(sheet.text[:200]),
+                                 artifact_id=sheet.artifact_id))
+    level = "open" if model.datasets and documented >= len(model.datasets) else "partial"
+    return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(model.datasets)} named datasets",
+                     tuple(evidence))

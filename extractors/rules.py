@@ -165,3 +165,47 @@ def licence_phrases() -> LicencePhrases:
         _require(bool(rules), name, f"no {group}")
         groups[group] = tuple(rules)
     return LicencePhrases(groups["restrictions"], groups["open_texts"])
+
+
+@dataclass(frozen=True)
+class GlobGroup:
+    globs: tuple[str, ...]
+    examples: tuple[str, ...]
+
+
+@cache
+def code_file_rules() -> dict[str, GlobGroup]:
+    name = "code_files.yaml"
+    data = _load_yaml(name)
+    groups = {}
+    for group in ("training", "inference", "docs"):
+        entry = data.get(group)
+        _require(isinstance(entry, dict) and entry.get("globs") and entry.get("examples"), name,
+                 f"{group} needs globs and examples")
+        groups[group] = GlobGroup(tuple(str(g).lower() for g in entry["globs"]), tuple(entry["examples"]))
+    return groups
+
+
+@dataclass(frozen=True)
+class LinkRule:
+    pattern: re.Pattern
+    example: str
+
+
+@cache
+def venue_rules() -> dict[str, tuple[LinkRule, ...]]:
+    name = "venues.yaml"
+    data = _load_yaml(name)
+    groups = {}
+    for group in ("venues", "preprints"):
+        rules = []
+        for number, entry in enumerate(data.get(group) or [], start=1):
+            _require(isinstance(entry, dict) and {"pattern", "example"} <= set(entry), name,
+                     f"{group} #{number} needs pattern and example")
+            try:
+                rules.append(LinkRule(re.compile(str(entry["pattern"]), re.IGNORECASE), str(entry["example"])))
+            except re.error as exc:
+                raise RuleFileError(f"{RULES_DIR / name}: {group} #{number}: bad pattern: {exc}") from exc
+        _require(bool(rules), name, f"no {group}")
+        groups[group] = tuple(rules)
+    return groups

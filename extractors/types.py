@@ -63,6 +63,16 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class LinkedDataset:
+    """A dataset a model's card names, and what the crawl found of it."""
+
+    repo_id: str
+    status: str  # ok | gated | missing | error | not crawled
+    page_url: str
+    card: Artifact | None = None
+
+
+@dataclass(frozen=True)
 class ModelArtifacts:
     """Everything stored about one model that the extractors may read. `failures` names kinds that could not be
     fetched, with the reason, so an extractor can say `unknown` instead of judging from an absence."""
@@ -75,6 +85,10 @@ class ModelArtifacts:
     tree_pages: tuple[Artifact, ...] = ()
     files: tuple[Artifact, ...] = ()  # the repo's own licence, policy, notice and config files
     code_files: tuple[Artifact, ...] = ()  # files of the model's own GitHub repos (licences, README, docs)
+    code_trees: tuple[Artifact, ...] = ()  # trees of the model's own GitHub repos
+    datasets: tuple[LinkedDataset, ...] = ()
+    base_model: str | None = None  # the base model the card names, if any
+    base: "ModelArtifacts | None" = None  # its artifacts, when it was crawled
     failures: dict[str, Failure] = field(default_factory=dict)
 
     def failure_reason(self, *kinds: str) -> str:

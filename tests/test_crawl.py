@@ -30,7 +30,7 @@ def test_show_json_lists_judgements_with_evidence(replica_url, db_path):
     result = run_openness("show", "Qwen/Qwen2.5-32B", "--db", str(db_path), "--json")
     report = json.loads(result.stdout)
     levels = {j["criterion"]: j["level"] for j in report["judgements"]}
-    assert levels == {"licenses": "open", "modelcard": levels["modelcard"], "weights_endmodel": "open"}
+    assert len(levels) == 14 and levels["licenses"] == "open" and levels["weights_endmodel"] == "open"
     assert all(j["evidence"] for j in report["judgements"])
     licence = next(j for j in report["judgements"] if j["criterion"] == "licenses")
     assert licence["evidence"][0]["snippet"] == "license: apache-2.0"
@@ -82,7 +82,7 @@ def test_hostile_front_matter_is_recorded_and_the_crawl_completes(corpus_copy, d
     rules = con.execute("select rule_ids from judgements where subject_id = 'hf:model:mistralai/Mistral-7B-v0.1' "
                         "and criterion = 'licenses'").fetchone()[0]
     assert "licence.card.unreadable" in rules
-    assert con.execute("select count(*) from judgements").fetchone()[0] == 6
+    assert con.execute("select count(*) from judgements").fetchone()[0] == 2 * 14
 
 
 def test_tokens_go_only_to_their_own_host_and_are_never_stored(replica_url, db_path):

@@ -112,7 +112,8 @@ def test_every_card_topic_pattern_matches_a_heading_of_its_topic():
     for topic, patterns in card_section_rules().topics.items():
         heading = {"architecture": "Model Details", "training": "Training Details", "finetuning": "Fine-tuning",
                    "data": "Training Data", "evaluation": "Evaluation", "uses": "Intended Use",
-                   "limitations": "Bias, Risks, and Limitations"}[topic]
+                   "limitations": "Bias, Risks, and Limitations", "hardware": "Compute Infrastructure",
+                   "citation": "Citation", "data_creation": "Dataset Creation"}[topic]
         assert topic in card_topics(f"# {heading}\n", 0)
 
 

@@ -1,0 +1,120 @@
+"""The criteria beyond weights, card and licence: each rule file's entries and each judge on real snippets."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatch
+
+import pytest
+
+from extractors import CRITERIA, assess_model
+from extractors.access import judge_api, judge_package
+from extractors.availability import judge_base_model_weights, judge_end_model_data, judge_training_code
+from extractors.documentation import judge_datasheet, judge_paper, judge_preprint
+from extractors.rules import code_file_rules, venue_rules
+from extractors.types import Artifact, LinkedDataset, ModelArtifacts
+from test_extractors import artifacts, model_json
+
+GROUPS = code_file_rules()
+
+
+@pytest.mark.parametrize("group", ["training", "inference", "docs"])
+def test_every_code_file_example_matches_its_group(group):
+    for example in GROUPS[group].examples:
+        assert any(fnmatch(example.lower(), g) for g in GROUPS[group].globs), (group, example)
+
+
+def test_inference_examples_are_not_taken_for_training_code():
+    for example in [*GROUPS["inference"].examples, "llama/tokenizer.py", "llama/model.py"]:
+        assert not any(fnmatch(example.lower(), g) for g in GROUPS["training"].globs), example
+
+
+@pytest.mark.parametrize("group", ["venues", "preprints"])
+def test_every_venue_and_preprint_rule_matches_its_example(group):
+    for rule in venue_rules()[group]:
+        assert rule.pattern.search(rule.example), rule.example
+
+
+def tree(paths: list[str]) -> Artifact:
+    body = json.dumps({"tree": [{"path": p, "type": "blob"} for p in paths]})
+    return Artifact("t", "tree", "http://api/repos/o/r/git/trees/h?recursive=1", "h", "tree:", body, "o/r")
+
+
+def test_training_code_open_inference_only_partial_no_repo_closed():
+    base = artifacts("Qwen/Qwen2.5-32B")
+    with_training = ModelArtifacts(**{**base.__dict__, "code_trees": (tree(["README.md", "scripts/pretrain.py"]),)})
+    inference = ModelArtifacts(**{**base.__dict__, "code_trees": (tree(["example_chat_completion.py"]),)})
+    assert judge_training_code(with_training).level == "open"
+    assert judge_training_code(inference).level == "partial"
+    judgement = judge_training_code(base)
+    assert judgement.level == "closed" and judgement.evidence[0].snippet.startswith("searched")
+
+
+def test_data_open_when_all_named_datasets_are_on_the_hub_partial_when_some_are():
+    base = artifacts("Qwen/Qwen2.5-32B")
+    ok = LinkedDataset("a/ok", "ok", "http://hub/datasets/a/ok")
+    gone = LinkedDataset("a/gone", "missing", "http://hub/datasets/a/gone")
+    assert judge_end_model_data(ModelArtifacts(**{**base.__dict__, "datasets": (ok,)})).level == "open"
+    assert judge_end_model_data(ModelArtifacts(**{**base.__dict__, "datasets": (ok, gone)})).level == "partial"
+
+
+def test_data_only_described_is_closed_with_the_section_quoted():
+    judgement = judge_end_model_data(artifacts("meta-llama/Meta-Llama-3-8B"))
+    assert judgement.level == "closed" and judgement.evidence[0].rule_id == "data.described-only"
+
+
+def test_base_model_criteria_mirror_a_model_without_base_and_follow_a_named_one():
+    lone = artifacts("Qwen/Qwen2.5-32B")
+    assert judge_base_model_weights(lone).summary.startswith("no separate base model")
+    base = artifacts("Qwen/Qwen2.5-32B", gated="manual")
+    child = ModelArtifacts(**{**artifacts("meta-llama/Meta-Llama-3-8B").__dict__, "base_model": "Qwen/Qwen2.5-32B",
+                              "base": base})
+    judgement = judge_base_model_weights(child)
+    assert judgement.level == "partial" and judgement.summary.startswith("base model Qwen/Qwen2.5-32B")
+    missing = ModelArtifacts(**{**child.__dict__, "base": None})
+    assert judge_base_model_weights(missing).level == "unknown"
+
+
+def test_preprint_and_paper_from_the_card():
+    mistral = artifacts("mistralai/Mistral-7B-v0.1")  # links arxiv.org/abs/2310.06825
+    preprint = judge_preprint(mistral)
+    assert preprint.level == "open" and "2310.06825" in preprint.evidence[0].snippet
+    assert judge_paper(mistral).level == "closed"
+
+
+def test_datasheet_from_the_named_datasets_cards():
+    from conftest import SNAPSHOT
+
+    text = (SNAPSHOT / "huggingface/datasets/bigscience/xP3/README.md").read_text(encoding="utf-8")
+    card = Artifact("d", "card", "http://hub/datasets/bigscience/xP3/resolve/r/README.md", "r", "README.md", text)
+    base = artifacts("Qwen/Qwen2.5-32B")
+    named = ModelArtifacts(**{**base.__dict__, "datasets": (
+        LinkedDataset("bigscience/xP3", "ok", "http://hub/datasets/bigscience/xP3", card),)})
+    judgement = judge_datasheet(named)
+    assert judgement.level == "open" and judgement.evidence[0].rule_id == "datasheet.dataset-card"
+    assert judge_datasheet(base).level == "closed"
+
+
+def test_package_and_api():
+    facts = Artifact("p", "package_facts", "http://api/contents/pyproject.toml", "h", "pyproject.toml",
+                     json.dumps({"file": "pyproject.toml", "name": "llama_models", "version": "0.2.0"}), "o/r")
+    base = artifacts("Qwen/Qwen2.5-32B")
+    assert judge_package(ModelArtifacts(**{**base.__dict__, "code_files": (facts,)})).level == "open"
+    assert judge_package(base).level in ("partial", "closed")
+    assert judge_api(base).level in ("partial", "closed")
+
+
+def test_every_criterion_is_judged_with_evidence_and_deterministically():
+    model = artifacts("meta-llama/Meta-Llama-3-8B", gated="manual")
+    first, second = assess_model(model), assess_model(model)
+    assert [j.criterion for j in first] == list(CRITERIA) and len(CRITERIA) == 14
+    assert all(j.evidence for j in first)
+    assert first == second
+
+
+def test_a_card_that_only_points_to_a_blog_post_is_a_closed_model_card():
+    from extractors.documentation import judge_model_card
+
+    text = "---\nlicense: apache-2.0\n---\nRead about this model in our blog post: https://example.org/blog/model\n"
+    card = Artifact("c", "card", "http://hub/x/y/resolve/r/README.md", "r", "README.md", text)
+    assert judge_model_card(ModelArtifacts("x/y", "r", "http://hub/x/y", model_json("x/y"), card)).level == "closed"
