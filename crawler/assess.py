@@ -11,6 +11,7 @@ import sqlite_utils
 
 from crawler.store import blob_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model
+from extractors.flags import Flag, openwashing_flag
 from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts
 
 
@@ -115,6 +116,21 @@ def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list
             } for ordinal, e in enumerate(judgement.evidence)])
 
 
+def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> None:
+    """Replace the model's open flag; flags an analyst has reviewed (confirmed, dismissed) are kept as they are."""
+    with db.conn:
+        db.execute("delete from flags where subject_id = ? and status = 'open'", [subject_id])
+        if flag is None:
+            return
+        reviewed = db.execute("select count(*) from flags where subject_id = ? and claim = ? and status != 'open'",
+                              [subject_id, flag.claim.quote]).fetchone()[0]
+        if not reviewed:
+            db["flags"].insert({"subject_id": subject_id, "severity": flag.severity, "claim": flag.claim.quote,
+                                "claim_location": flag.claim.location,
+                                "failing_criteria": ",".join(f"{c}={level}" for c, level in flag.failing),
+                                "created_at": utcnow(), "status": "open"})
+
+
 def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, run_id: int | None = None) -> int:
     """Assess models: those named, or those crawled in run `run_id`, or else every crawled model."""
     where, args = "kind = 'model' and revision is not null", []
@@ -126,6 +142,9 @@ def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, run_id:
         args.append(run_id)
     count = 0
     for subject in list(db["subjects"].rows_where(where, args, order_by="id")):
-        save_judgements(db, subject["id"], assess_model(load_model(db, subject)))
+        model = load_model(db, subject)
+        judgements = assess_model(model)
+        save_judgements(db, subject["id"], judgements)
+        save_flag(db, subject["id"], openwashing_flag(model, judgements))
         count += 1
     return count

@@ -304,6 +304,33 @@ def _print_evaluation(result: dict) -> None:
     console.print(f"{disagreements} disagreements in {len(result['per_model'])} models (--json or --report for each)")
 
 
+@cli.command()
+@db_option()
+@json_option
+def flags(db_path, as_json):
+    """List openwashing flags, worst first: models whose own words claim openness ("open source", "fully open",
+    an open-source tag, an open licence id) while their judgements show closed data, closed training code or a
+    licence that is not open. Each flag quotes the claim where it stands beside the failing criteria."""
+    from rich.table import Table
+
+    from crawler.report import flag_rows
+    from crawler.store import open_db
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    rows = flag_rows(open_db(db_path))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"Openwashing flags ({len(rows)})")
+    for column in ("severity", "model", "claim", "failing criteria", "status"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["severity"], row["model"], row["claim"], row["failing_criteria"].replace(",", ", "),
+                      row["status"])
+    console.print(table)
+
+
 def start_replica(corpus_dir: Path, delay: float) -> tuple[subprocess.Popen, str]:
     """Start `openness replica` as its own process, the way a user would, and read the URL it prints."""
     proc = subprocess.Popen([sys.executable, "-m", "crawler", "replica", "--corpus", str(corpus_dir),

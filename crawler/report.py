@@ -71,3 +71,15 @@ def judgement_tables(report: dict) -> list[Table]:
             table.add_row(e["rule_id"], e["url"], lines, e["snippet"])
         tables.append(table)
     return tables
+
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def flag_rows(db: sqlite_utils.Database) -> list[dict]:
+    """Openwashing flags, worst first: the claim quoted where it stands, beside the criteria that contradict it."""
+    rows = [dict(r) for r in db.query(
+        "select f.id, s.repo_id as model, f.severity, f.claim, f.claim_location, f.failing_criteria, f.status "
+        "from flags f join subjects s on s.id = f.subject_id")]
+    return sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -len(r["failing_criteria"].split(",")),
+                                       r["model"].lower()))
