@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from extractors.licences import declared_licence
-from extractors.rules import RuleFileError, _load_yaml, _require, hub_licences, licence_class_levels
+from extractors.licence_index import classify
+from extractors.rules import RuleFileError, _load_yaml, _require
 from extractors.text import front_matter, load_json, quote
 from extractors.types import Judgement, ModelArtifacts
 
@@ -72,8 +73,8 @@ def claims(model: ModelArtifacts) -> list[Claim]:
     declared, evidence, _ = declared_licence(model)
     ids = declared.get("license")
     for licence_id in (ids if isinstance(ids, list) else [ids]):
-        entry = hub_licences().get(str(licence_id).lower()) if licence_id else None
-        if entry and licence_class_levels()[entry.licence_class] == "open" and evidence:
+        licence = classify(str(licence_id)) if licence_id else None
+        if licence and licence.level == "open" and evidence:
             found.append(Claim("claim.open-licence-id", "weak", evidence[0].snippet,
                                f"{evidence[0].url}#L{evidence[0].line_start or ''}"))
     return found

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from extractors.rules import hub_licences, licence_class_levels, licence_phrases
+from extractors.licence_index import classify
+from extractors.rules import licence_phrases
 from extractors.text import front_matter, headings, key_line, load_json, quote
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
@@ -135,25 +136,23 @@ def declared_licence(model: ModelArtifacts) -> tuple[dict, list[Evidence], str |
 
 
 def declared_level(declared: dict, evidence: list[Evidence]) -> tuple[str | None, list[Evidence]]:
-    """The level the declared licence id(s) give, by the Hub licence table; None when no id is declared."""
-    table, levels = hub_licences(), licence_class_levels()
+    """The level the declared licence id(s) give (extractors.licence_index); None when no id is declared."""
     ids = _as_ids(declared.get("license"))
     if "other" in ids or not ids:
         ids = [i for i in ids if i != "other"] + _as_ids(declared.get("license_name"))
     if not ids and not declared:
         return None, []
     anchor = evidence[0] if evidence else None
-    known = [table[i] for i in ids if i in table]
+    known = [c for c in (classify(i) for i in ids) if c is not None]
     if not known:
         named = ", ".join(ids) or "other"
         return "closed", [Evidence("licence.custom-unclassified", anchor.url, anchor.revision, anchor.file,
-                                   quote(f"licence {named}: not an open licence the table knows"), anchor.line_start,
+                                   quote(f"licence {named}: not an open licence any index knows"), anchor.line_start,
                                    anchor.line_end, anchor.artifact_id, 0.5)] if anchor else []
-    deciding = min(known, key=lambda lic: ORDER[levels[lic.licence_class]])
-    return levels[deciding.licence_class], [Evidence(
-        f"licence.class.{deciding.licence_class}", anchor.url, anchor.revision, anchor.file,
-        quote(f"{deciding.licence_id}: {deciding.licence_class}; OSI approved: {deciding.osi_approved}"),
-        anchor.line_start, anchor.line_end, anchor.artifact_id)] if anchor else []
+    deciding = min(known, key=lambda c: ORDER[c.level])
+    rule = f"licence.index.{deciding.source}.{deciding.level}"
+    return deciding.level, [Evidence(rule, anchor.url, anchor.revision, anchor.file, quote(deciding.detail),
+                                     anchor.line_start, anchor.line_end, anchor.artifact_id)] if anchor else []
 
 
 def _most_restrictive(levels) -> str | None:

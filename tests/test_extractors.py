@@ -128,7 +128,8 @@ def test_open_licence_id_is_open_with_the_line_quoted():
 def test_custom_llama_licence_is_closed():
     judgement = judge_licences(artifacts("meta-llama/Meta-Llama-3-8B"))
     assert judgement.level == "closed"
-    assert "licence.class.proprietary-community" in judgement.rule_ids
+    deciding = next(e for e in judgement.evidence if e.rule_id == "licence.index.hub-table.closed")
+    assert "proprietary-community" in deciding.snippet
 
 
 def test_rail_licence_is_not_open():

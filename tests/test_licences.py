@@ -57,7 +57,7 @@ def test_gemma_terms_are_judged_not_open_with_the_deciding_lines():
     assert judgement.level == "closed"
     quoted = {e.rule_id: e.snippet for e in judgement.evidence}
     assert quoted["licence.card.license"] == "license: gemma"
-    assert "licence.class.proprietary-community" in quoted
+    assert "Hub licence class proprietary-community" in quoted["licence.index.hub-table.closed"]
 
 
 def test_rail_licence_of_bloom_is_not_open_with_its_use_restrictions_quoted():
@@ -65,7 +65,8 @@ def test_rail_licence_of_bloom_is_not_open_with_its_use_restrictions_quoted():
     model = ModelArtifacts(repo, "abc", f"http://hub/{repo}", model_json(repo), card_of(repo))
     judgement = judge_licences(model)
     assert judgement.level == "closed"
-    assert "licence.class.rail-use-restricted" in judgement.rule_ids
+    deciding = next(e for e in judgement.evidence if e.rule_id == "licence.index.hub-table.closed")
+    assert "rail-use-restricted" in deciding.snippet
 
 
 def test_a_card_tagged_apache_whose_licence_file_is_restrictive_is_caught():
@@ -93,3 +94,21 @@ def test_open_weights_with_restricted_code_are_partial():
     assert judge_licences(restricted_code).level == "partial"
     weights_only = ModelArtifacts(repo, "abc", "http://hub/x", model_json(repo), card_of(repo))
     assert judge_licences(weights_only).level == "open"  # no separate code licence: the weights' licence covers it
+
+
+@pytest.mark.parametrize("licence_id, level, source", [
+    ("apache-2.0", "open", "spdx"), ("MIT", "open", "spdx"), ("cc-by-4.0", "open", "spdx"),
+    ("cc-by-nc-4.0", "closed", "spdx"), ("llama3", "closed", "hub-table"), ("openrail", "closed", "hub-table"),
+    ("gemma", "closed", "hub-table"), ("MIT OR Apache-2.0", "open", "spdx"),
+])
+def test_licence_ids_are_classified_by_the_indexes_first(licence_id, level, source):
+    from extractors.licence_index import classify
+
+    found = classify(licence_id)
+    assert (found.level, found.source) == (level, source)
+
+
+def test_an_unknown_custom_licence_id_is_unclassified():
+    from extractors.licence_index import classify
+
+    assert classify("acme-model-licence-v7") is None
