@@ -68,3 +68,17 @@ def test_rate_limit_counts_and_304_is_free(replica_url):
     assert int(with_token_again["x-ratelimit-used"]) == int(with_token["x-ratelimit-used"]) + 1
     _, anonymous_again, _ = fetch(url)
     assert int(anonymous_again["x-ratelimit-used"]) == int(second["x-ratelimit-used"]) + 1  # budgets kept apart
+
+
+def test_etags_survive_a_replica_restart_on_another_port(replica_url):
+    """JSON answers embed the server's URL; a restart elsewhere must not look like a change of the repo."""
+    from conftest import start_replica
+
+    proc, other_url = start_replica(SNAPSHOT)
+    try:
+        for path in (f"/repos/{REPO}", f"/repos/{REPO}/git/trees/main?recursive=1", "/api/models/Qwen/Qwen2.5-32B"):
+            first = fetch(replica_url + path)[1]["ETag"]
+            assert fetch(other_url + path)[1]["ETag"] == first, path
+            assert fetch(other_url + path, {"If-None-Match": first})[0] == 304, path
+    finally:
+        proc.terminate()
