@@ -271,3 +271,26 @@ def test_a_spider_exception_is_recorded_against_its_url(replica_url, db_path):
     url, reason = con.execute("select url, reason from errors where kind = 'spider'").fetchone()
     assert url.endswith("/README.md") and "card parser broke" in reason
     assert con.execute("select complete_revision from subjects").fetchone()[0] is None
+
+
+def test_transient_failures_are_recorded_and_the_next_run_completes_the_repos(replica_url, tmp_path):
+    """5xx answers that outlast the retries are recorded errors; the repos they hit are not marked complete, so
+    the next run fetches them again and ends with what a fault-free crawl stores."""
+    models = [CHAIN, "bigscience/bloomz", "Qwen/Qwen2.5-32B", "meta-llama/Meta-Llama-3-8B"]
+    reference = tmp_path / "reference.db"
+    crawl(replica_url, reference, *models)
+    flaky_db = tmp_path / "flaky.db"
+    proc, url = start_replica(SNAPSHOT, "--fault", "503:0.6", "--seed", "11")
+    try:
+        crawl(url, flaky_db, *models)
+    finally:
+        proc.terminate()
+    con = sqlite3.connect(flaky_db)
+    failed = con.execute("select count(*) from errors where http_status = 503").fetchone()[0]
+    incomplete = con.execute("select count(*) from subjects where revision is not null and "
+                             "(complete_revision is null or complete_revision != revision)").fetchone()[0]
+    assert failed >= 1 and incomplete >= 1  # the faults outlasted Scrapy's retries somewhere
+    crawl(replica_url, flaky_db, *models)
+    assert con.execute("select count(*) from subjects where revision is not null and "
+                       "complete_revision is not revision").fetchone()[0] == 0
+    assert stored(flaky_db) == stored(reference)
