@@ -13,7 +13,6 @@ from fnmatch import fnmatch
 from urllib.parse import quote
 
 from crawler.items import ArtifactItem, LinkItem, SubjectItem
-from crawler.labels import normalise_github
 from extractors.packaging import package_metadata
 from spiders.base import EvidenceSpider, KnownRepo, Repo
 

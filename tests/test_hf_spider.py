@@ -232,8 +232,6 @@ def test_disabled_private_and_missing_repos_get_their_status():
 
 
 def test_graph_targets_read_card_data_and_hub_tags():
-    from pathlib import Path
-
     from spiders.huggingface import graph_targets
 
     # The tags of a model JSON recorded from the Hub (deepset/roberta-base-squad2, reference api-samples).
