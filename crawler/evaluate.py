@@ -145,6 +145,12 @@ def _crawled_models(db: sqlite_utils.Database) -> dict[str, dict]:
         "select id, repo_id, status, revision from subjects where kind = 'model'")}
 
 
+def matched_model(label: LabelFile, crawled: dict[str, dict]) -> dict | None:
+    """The first of the label file's candidate models that was crawled and read (it has a revision)."""
+    return next((crawled[m.lower()] for m in label.candidates
+                 if m.lower() in crawled and crawled[m.lower()]["revision"]), None)
+
+
 def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | None = None) -> dict:
     files, read_errors = read_label_dir(labels_dir)
     crawled = _crawled_models(db)
@@ -153,8 +159,7 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
     coverage, cells, not_judged = [], [], Counter()
     for label in files:
         rel = label.path.relative_to(labels_dir).as_posix()
-        subject = next((crawled[m.lower()] for m in label.candidates
-                        if m.lower() in crawled and crawled[m.lower()]["revision"]), None)
+        subject = matched_model(label, crawled)
         if subject is None:
             reason = ("links to no Hugging Face model" if not label.candidates else
                       "linked models not crawled or unavailable: " + ", ".join(label.candidates[:5]))
@@ -280,8 +285,7 @@ def compare_seed_table(db: sqlite_utils.Database, seed_csv: Path, labels_dir: Pa
     with seed_csv.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             label = read_label_file(labels_dir / row["label_file"])
-            subject = next((crawled[m.lower()] for m in label.candidates
-                            if m.lower() in crawled and crawled[m.lower()]["revision"]), None)
+            subject = matched_model(label, crawled)
             for criterion in (k for k in row if k in CRITERIA):
                 cell = {"model": row["model"], "criterion": criterion, "table": row[criterion].strip(), "ours": None,
                         "reason": None, "matched": subject["repo_id"] if subject else None}

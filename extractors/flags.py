@@ -5,13 +5,12 @@ Policy over judgements, kept apart from them (as a licence scanner applies polic
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 
 from extractors.licences import declared_licence
 from extractors.licence_index import classify
-from extractors.rules import RuleFileError, _load_yaml, _require
+from extractors.rules import _load_yaml, _require, compile_pattern
 from extractors.text import front_matter, load_json, quote
 from extractors.types import Judgement, ModelArtifacts
 
@@ -42,11 +41,8 @@ def claim_rules() -> dict:
         _require(isinstance(rule, dict) and {"id", "pattern", "strength", "example", "not_example"} <= set(rule),
                  name, f"claim #{number} needs id, pattern, strength, example and not_example")
         _require(rule["strength"] in STRENGTH, name, f"{rule['id']}: strength must be strong, medium or weak")
-        try:
-            rules.append((rule["id"], re.compile(rule["pattern"], re.IGNORECASE), rule["strength"],
-                          rule["example"], rule["not_example"]))
-        except re.error as exc:
-            raise RuleFileError(f"{name}: {rule['id']}: bad pattern: {exc}") from exc
+        rules.append((rule["id"], compile_pattern(name, rule["id"], rule["pattern"]), rule["strength"],
+                      rule["example"], rule["not_example"]))
     tags = {str(t["tag"]).lower(): t["strength"] for t in data.get("tags") or []}
     contradicting = {k: tuple(v) for k, v in (data.get("contradicting") or {}).items()}
     _require(bool(rules) and bool(contradicting), name, "needs claims and contradicting criteria")

@@ -35,6 +35,14 @@ def _load_yaml(name: str) -> dict:
     return data
 
 
+def compile_pattern(name: str, label: str, pattern) -> re.Pattern:
+    """A rule's case-insensitive regular expression; a bad one stops loading with the file and the rule named."""
+    try:
+        return re.compile(str(pattern), re.IGNORECASE)
+    except re.error as exc:
+        raise RuleFileError(f"{RULES_DIR / name}: {label}: bad pattern {pattern!r}: {exc}") from exc
+
+
 def _require(condition: bool, path: str, message: str) -> None:
     if not condition:
         raise RuleFileError(f"{RULES_DIR / path}: {message}")
@@ -83,13 +91,7 @@ def card_section_rules() -> CardSectionRules:
     topics = {}
     for topic, patterns in (data.get("topics") or {}).items():
         _require(isinstance(patterns, list) and patterns, name, f"topic {topic!r} needs a list of patterns")
-        compiled = []
-        for pattern in patterns:
-            try:
-                compiled.append(re.compile(str(pattern), re.IGNORECASE))
-            except re.error as exc:
-                raise RuleFileError(f"{RULES_DIR / name}: topic {topic!r}: bad pattern {pattern!r}: {exc}") from exc
-        topics[str(topic)] = tuple(compiled)
+        topics[str(topic)] = tuple(compile_pattern(name, f"topic {topic!r}", p) for p in patterns)
     core = tuple(data.get("core_topics") or ())
     _require(bool(core) and set(core) <= set(topics), name, "core_topics must name defined topics")
     for key in ("open_min_topics", "open_min_words", "partial_min_words"):
@@ -157,10 +159,7 @@ def licence_phrases() -> LicencePhrases:
                      f"{group} #{number} needs id, pattern and found_in")
             kind = rule.get("kind", "open") if group == "restrictions" else "open"
             _require(kind in ("restrictive", "use-restriction", "open"), name, f"{rule['id']}: unknown kind {kind!r}")
-            try:
-                pattern = re.compile(str(rule["pattern"]), re.IGNORECASE)
-            except re.error as exc:
-                raise RuleFileError(f"{RULES_DIR / name}: {rule['id']}: bad pattern: {exc}") from exc
+            pattern = compile_pattern(name, rule["id"], rule["pattern"])
             rules.append(PhraseRule(str(rule["id"]), pattern, kind, str(rule.get("what", "")), str(rule["found_in"])))
         _require(bool(rules), name, f"no {group}")
         groups[group] = tuple(rules)
@@ -202,10 +201,8 @@ def venue_rules() -> dict[str, tuple[LinkRule, ...]]:
         for number, entry in enumerate(data.get(group) or [], start=1):
             _require(isinstance(entry, dict) and {"pattern", "example"} <= set(entry), name,
                      f"{group} #{number} needs pattern and example")
-            try:
-                rules.append(LinkRule(re.compile(str(entry["pattern"]), re.IGNORECASE), str(entry["example"])))
-            except re.error as exc:
-                raise RuleFileError(f"{RULES_DIR / name}: {group} #{number}: bad pattern: {exc}") from exc
+            rules.append(LinkRule(compile_pattern(name, f"{group} #{number}", entry["pattern"]),
+                                  str(entry["example"])))
         _require(bool(rules), name, f"no {group}")
         groups[group] = tuple(rules)
     return groups
