@@ -1,7 +1,8 @@
 """Measure the crawler's judgements against expert label files (both schemas), level by level.
 
-A label file names its system by links; the end model is the Hugging Face model its weights link (or system link)
-points to, among the models crawled. Cohen's kappa is computed here rather than taken from scikit-learn: it is a
+A label file names its system by links; it is compared with its end model only: the Hugging Face model its
+end-model weights link names (old schema `rlweights`), else the one its `system` / `project` link names. Never a
+base-model or other link: those describe another model, and judging that one instead measures the wrong thing. Cohen's kappa is computed here rather than taken from scikit-learn: it is a
 few lines of arithmetic, and scikit-learn would bring numpy and scipy into the product for them.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import sqlite_utils
 import yaml
 
-from crawler.labels import HF_LINK
+from crawler.labels import GITHUB_LINK, HF_LINK, normalise_github
 
 # Old opening-up-chatgpt keys -> the index's current keys (reference/criteria.md).
 OLD_KEYS = {"llmdata": "datasources_basemodel", "rldata": "datasources_endmodel", "llmweights": "weights_basemodel",
@@ -28,8 +29,10 @@ CRITERIA = ("datasources_basemodel", "datasources_endmodel", "weights_basemodel"
             "package", "api", "licenses")
 ORDER = {"closed": 0, "partial": 1, "open": 2}
 LEVELS = ("closed", "partial", "open")
-# Which links say most surely which Hugging Face model a file is about, best first.
-END_MODEL_LINKS = ("weights_endmodel", "system", "project", "weights_basemodel")
+# The links that name the end model a file describes, best first (current key, old-schema key).
+END_MODEL_LINKS = (("weights_endmodel", "rlweights"), ("system", "project"))
+# The 12 criteria of the index since March 2026 (package and api retired); the paper has all 14.
+CURRENT_CRITERIA = tuple(c for c in CRITERIA if c not in ("package", "api"))
 
 
 class LabelError(ValueError):
@@ -41,11 +44,22 @@ class LabelFile:
     path: Path
     name: str
     labels: dict[str, dict]  # criterion -> {"class", "link", "notes"}
-    candidates: list[str]  # Hugging Face model ids, most likely end model first
+    end_models: list[str]  # Hugging Face model ids the end-model link names, in its order
+    end_repos: list[str]  # GitHub repos the same link names (no Hub model to compare with)
+    end_link_field: str | None  # the field the end model was read from
+
+    @property
+    def label_set(self) -> str:
+        """The folder of label files this one belongs to (eosai, eosai-14, opening-up-chatgpt ...)."""
+        return self.path.parent.name
 
 
 def _hf_models(text: str) -> list[str]:
     return list(dict.fromkeys(f"{m.group(1)}/{m.group(2)}" for m in HF_LINK.finditer(text or "")))
+
+
+def _github_repos(text: str) -> list[str]:
+    return list(dict.fromkeys(normalise_github(m.group(1), m.group(2)) for m in GITHUB_LINK.finditer(text or "")))
 
 
 def read_label_file(path: Path) -> LabelFile:
@@ -66,13 +80,13 @@ def read_label_file(path: Path) -> LabelFile:
             if level in ORDER:
                 labels[criterion] = {"class": level, "link": str(value.get("link") or "").strip(),
                                      "notes": str(value.get("notes") or "").strip()}
-    ranked = []
-    for key in END_MODEL_LINKS:
-        section = data.get(key) or data.get({v: k for k, v in OLD_KEYS.items()}.get(key, ""), {})
-        if isinstance(section, dict):
-            ranked += _hf_models(str(section.get("link") or ""))
-    ranked += _hf_models(text)
-    return LabelFile(path, name, labels, list(dict.fromkeys(ranked)))
+    for keys in END_MODEL_LINKS:
+        field_name = next((k for k in keys if isinstance(data.get(k), dict)), None)
+        link = str(data[field_name].get("link") or "") if field_name else ""
+        models, repos = _hf_models(link), _github_repos(link)
+        if models or repos:
+            return LabelFile(path, name, labels, models, repos, field_name)
+    return LabelFile(path, name, labels, [], [], None)
 
 
 def read_label_dir(directory: Path) -> tuple[list[LabelFile], list[str]]:
@@ -89,6 +103,7 @@ def read_label_dir(directory: Path) -> tuple[list[LabelFile], list[str]]:
 @dataclass
 class Cell:
     label_file: str
+    label_set: str
     model: str
     criterion: str
     expert: str
@@ -146,9 +161,51 @@ def _crawled_models(db: sqlite_utils.Database) -> dict[str, dict]:
 
 
 def matched_model(label: LabelFile, crawled: dict[str, dict]) -> dict | None:
-    """The first of the label file's candidate models that was crawled and read (it has a revision)."""
-    return next((crawled[m.lower()] for m in label.candidates
+    """The first Hub model the label file's end-model link names that was crawled and read (has a revision)."""
+    return next((crawled[m.lower()] for m in label.end_models
                  if m.lower() in crawled and crawled[m.lower()]["revision"]), None)
+
+
+def not_covered_reason(label: LabelFile, crawled: dict[str, dict]) -> str:
+    """Why a label file is not compared: its end model is named by no link we can follow, is not a Hub model, or
+    was not crawled (with the status the crawl found, when it tried)."""
+    if label.end_models:
+        statuses = [f"{m} ({crawled[m.lower()]['status']})" if m.lower() in crawled else f"{m} (not crawled)"
+                    for m in label.end_models[:3]]
+        return f"end model from `{label.end_link_field}` not read: " + ", ".join(statuses)
+    if label.end_repos:
+        return (f"end model from `{label.end_link_field}` is the GitHub repo {label.end_repos[0]}, not a Hugging Face "
+                "model (only Hub models are judged)")
+    return "no end-model or system link names a Hugging Face model or a GitHub repo"
+
+
+def _view(cells: list[Cell]) -> dict:
+    """Scores overall (each criterion's majority as the baseline) and per criterion, with confusion matrices."""
+    per_criterion = {}
+    for criterion in [c for c in CRITERIA if any(cell.criterion == c for cell in cells)]:
+        mine = [c for c in cells if c.criterion == criterion]
+        per_criterion[criterion] = {**_scores(mine), "confusion": _confusion(mine)}
+    overall = _scores(cells)
+    overall["majority_baseline"] = (sum(round(s["majority_baseline"] * s["cells"]) for s in per_criterion.values())
+                                    / len(cells)) if cells else None
+    overall["majority_class"] = None  # per criterion only: the overall baseline takes each criterion's majority
+    overall["criteria_above_baseline"] = sum(
+        s["exact_agreement"] is not None and s["exact_agreement"] > s["majority_baseline"]
+        for s in per_criterion.values())
+    overall["criteria"] = len(per_criterion)
+    return {"overall": overall, "per_criterion": per_criterion}
+
+
+def distinct_cells(cells: list[Cell]) -> list[Cell]:
+    """One cell per (model, criterion, expert level): label sets that describe the same system twice (eosai and
+    eosai-14) count once where they agree."""
+    seen, kept = set(), []
+    for cell in cells:
+        key = (cell.model.lower(), cell.criterion, cell.expert)
+        if key not in seen:
+            seen.add(key)
+            kept.append(cell)
+    return kept
 
 
 def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | None = None) -> dict:
@@ -160,12 +217,13 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
     for label in files:
         rel = label.path.relative_to(labels_dir).as_posix()
         subject = matched_model(label, crawled)
+        entry = {"label_file": rel, "label_set": label.label_set, "system": label.name,
+                 "end_model_field": label.end_link_field, "matched": None, "reason": None}
+        coverage.append(entry)
         if subject is None:
-            reason = ("links to no Hugging Face model" if not label.candidates else
-                      "linked models not crawled or unavailable: " + ", ".join(label.candidates[:5]))
-            coverage.append({"label_file": rel, "system": label.name, "matched": None, "reason": reason})
+            entry["reason"] = not_covered_reason(label, crawled)
             continue
-        coverage.append({"label_file": rel, "system": label.name, "matched": subject["repo_id"], "reason": None})
+        entry["matched"] = subject["repo_id"]
         for criterion, expert in label.labels.items():
             if criterion not in wanted:
                 continue
@@ -176,12 +234,8 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
             evidence = [dict(e) for e in db["evidence"].rows_where(
                 "subject_id = ? and criterion = ?", [subject["id"], criterion], order_by="ordinal", limit=2,
                 select="rule_id, url, file, line_start, snippet")]
-            cells.append(Cell(rel, subject["repo_id"], criterion, expert["class"], row["level"], expert["link"],
-                              expert["notes"], row["summary"], evidence))
-    per_criterion = {}
-    for criterion in sorted({c.criterion for c in cells}):
-        mine = [c for c in cells if c.criterion == criterion]
-        per_criterion[criterion] = {**_scores(mine), "confusion": _confusion(mine)}
+            cells.append(Cell(rel, label.label_set, subject["repo_id"], criterion, expert["class"], row["level"],
+                              expert["link"], expert["notes"], row["summary"], evidence))
     per_model: dict[str, list] = {}
     for cell in cells:
         if cell.ours != cell.expert:
@@ -189,16 +243,22 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
                 "label_file": cell.label_file, "criterion": cell.criterion, "expert": cell.expert, "ours": cell.ours,
                 "expert_link": cell.expert_link, "expert_notes": cell.expert_notes, "our_summary": cell.our_summary,
                 "our_evidence": cell.our_evidence})
-    overall = _scores(cells)
-    overall["majority_baseline"] = (sum(round(s["majority_baseline"] * s["cells"]) for s in per_criterion.values())
-                                    / len(cells)) if cells else None
-    overall["majority_class"] = None  # per criterion only: the overall baseline takes each criterion's majority
+    together = _view(cells)
     matched = [c for c in coverage if c["matched"]]
+    sets = sorted({c["label_set"] for c in coverage})
     return {
-        "overall": overall,
-        "per_criterion": per_criterion,
+        **together,
+        "views": {
+            "current_12_criteria": _view([c for c in cells if c.criterion in CURRENT_CRITERIA])["overall"],
+            "distinct_cells": _view(distinct_cells(cells))["overall"],
+            "by_label_set": {name: _view([c for c in cells if c.label_set == name]) for name in sets},
+        },
         "per_model": dict(sorted(per_model.items())),
         "coverage": {"label_files": len(files), "matched": len(matched), "unmatched": len(files) - len(matched),
+                     "distinct_systems": len({c["matched"].lower() for c in matched}),
+                     "by_label_set": {name: {"label_files": sum(c["label_set"] == name for c in coverage),
+                                             "matched": sum(c["label_set"] == name for c in matched)}
+                                      for name in sets},
                      "unreadable": read_errors, "files": coverage,
                      "cells_not_judged_by_criterion": dict(sorted(not_judged.items()))},
     }
@@ -212,9 +272,31 @@ def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _views(result: dict) -> list[tuple[str, dict]]:
+    views = result["views"]
+    return [("all cells, 14 criteria", result["overall"]), ("all cells, the 12 current criteria",
+                                                          views["current_12_criteria"]),
+            ("distinct cells (duplicates across label sets once)", views["distinct_cells"]),
+            *[(f"label set {name}", view["overall"]) for name, view in views["by_label_set"].items()]]
+
+
+def _overall_row(name: str, o: dict) -> str:
+    return (f"| {name} | {o['cells']} | {o['decided']} | {o['unknown']} | {_pct(o['exact_agreement'])} | "
+            f"{_pct(o['exact_agreement_strict'])} | {_pct(o['within_one'])} | {_num(o['kappa'])} | "
+            f"{_num(o['kappa_linear'])} | {_pct(o['majority_baseline'])} | "
+            f"{o['criteria_above_baseline']} of {o['criteria']} |")
+
+
+def disagreement_causes(result: dict, limit: int = 15) -> list[tuple[str, str, int]]:
+    """The commonest (criterion, deciding rule of ours) among the disagreements: where to look next."""
+    counts = Counter((row["criterion"], (row["our_evidence"] or [{}])[0].get("rule_id") or "?")
+                     for rows in result["per_model"].values() for row in rows)
+    return [(criterion, rule, n) for (criterion, rule), n in counts.most_common(limit)]
+
+
 def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
     """docs/accuracy.md: generated, never edited by hand."""
-    o, cov = result["overall"], result["coverage"]
+    cov = result["coverage"]
     lines = [
         "# Accuracy against the expert labels (generated)",
         "",
@@ -227,23 +309,29 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
         "",
         "## Coverage",
         "",
-        f"- label files: {cov['label_files']}; matched to a crawled model: {cov['matched']}; "
-        f"not matched: {cov['unmatched']}; unreadable: {len(cov['unreadable'])}",
+        "Each label file is compared with its end model only: the Hub model its end-model weights link names "
+        "(`weights_endmodel`, old schema `rlweights`), else its `system` / `project` link.",
+        "",
+        f"- label files: {cov['label_files']}; compared with their end model: {cov['matched']} "
+        f"({cov['distinct_systems']} distinct models); not covered: {cov['unmatched']}; "
+        f"unreadable: {len(cov['unreadable'])}",
+        *[f"- {name}: {c['matched']} of {c['label_files']} files compared" for name, c in cov["by_label_set"].items()],
         "- label cells on criteria the extractors do not judge yet: "
         + (", ".join(f"{k} {v}" for k, v in cov["cells_not_judged_by_criterion"].items()) or "none"),
         "",
         "## Overall",
         "",
-        "| cells compared | decided | unknown | exact (decided) | exact (strict) | within one | kappa | "
-        "linear kappa | majority baseline |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {o['cells']} | {o['decided']} | {o['unknown']} | {_pct(o['exact_agreement'])} | "
-        f"{_pct(o['exact_agreement_strict'])} | {_pct(o['within_one'])} | {_num(o['kappa'])} | "
-        f"{_num(o['kappa_linear'])} | {_pct(o['majority_baseline'])} |",
+        "Exact agreement over decided cells; strict counts `unknown` as wrong. The baseline answers each criterion's "
+        "commonest expert level everywhere.",
+        "",
+        "| view | cells | decided | unknown | exact (decided) | exact (strict) | within one | kappa | "
+        "linear kappa | majority baseline | criteria above baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *[_overall_row(name, view) for name, view in _views(result)],
         "",
         "Targets for the product: at least 85% exact, linear kappa at least 0.75, no criterion below its baseline.",
         "",
-        "## Per criterion",
+        "## Per criterion (all label sets together)",
         "",
         "| criterion | cells | decided | exact (decided) | exact (strict) | within one | kappa | linear kappa | "
         "majority (baseline) | vs baseline |",
@@ -251,7 +339,7 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
     ]
     for criterion, s in result["per_criterion"].items():
         versus = "–" if s["exact_agreement"] is None else (
-            "above" if s["exact_agreement_strict"] > s["majority_baseline"] else "below or equal")
+            "above" if s["exact_agreement"] > s["majority_baseline"] else "below or equal")
         lines.append(f"| {criterion} | {s['cells']} | {s['decided']} | {_pct(s['exact_agreement'])} | "
                      f"{_pct(s['exact_agreement_strict'])} | {_pct(s['within_one'])} | {_num(s['kappa'])} | "
                      f"{_num(s['kappa_linear'])} | {s['majority_class']} ({_pct(s['majority_baseline'])}) | {versus} |")
@@ -261,7 +349,11 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
         for expert, row in s["confusion"].items():
             lines.append(f"| {expert} | {row['closed']} | {row['partial']} | {row['open']} | {row['unknown']} |")
         lines.append("")
-    lines += ["## Disagreements", "", "| model | label file | criterion | expert | ours | expert's note | our reason |",
+    lines += ["## Where the remaining disagreements come from", "",
+              "The commonest pairs of criterion and the rule of ours that decided the cell, among the disagreements.",
+              "", "| criterion | our deciding rule | disagreements |", "|---|---|---|"]
+    lines += [f"| {criterion} | `{rule}` | {n} |" for criterion, rule, n in disagreement_causes(result)]
+    lines += ["", "## Disagreements", "", "| model | label file | criterion | expert | ours | expert's note | our reason |",
               "|---|---|---|---|---|---|---|"]
     for model, rows in result["per_model"].items():
         for row in rows:
@@ -270,7 +362,7 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
             lines.append(f"| {model} | {row['label_file']} | {row['criterion']} | {row['expert']} | {row['ours']} | "
                          f"{note} | {reason} |")
     unmatched = [c for c in cov["files"] if not c["matched"]]
-    lines += ["", "## Label files not matched", "", "| label file | system | reason |", "|---|---|---|"]
+    lines += ["", "## Label files not covered", "", "| label file | system | reason |", "|---|---|---|"]
     lines += [f"| {c['label_file']} | {c['system']} | {c['reason']} |" for c in unmatched]
     return "\n".join(lines) + "\n"
 
@@ -290,9 +382,7 @@ def compare_seed_table(db: sqlite_utils.Database, seed_csv: Path, labels_dir: Pa
                 cell = {"model": row["model"], "criterion": criterion, "table": row[criterion].strip(), "ours": None,
                         "reason": None, "matched": subject["repo_id"] if subject else None}
                 if subject is None:
-                    cell["reason"] = ("the label file links to no Hugging Face model" if not label.candidates else
-                                      "no model the label file links to was crawled: "
-                                      + ", ".join(label.candidates[:3]))
+                    cell["reason"] = not_covered_reason(label, crawled)
                 else:
                     judged = db.execute("select level, summary from judgements where subject_id = ? and criterion = ?",
                                         [subject["id"], criterion]).fetchone()

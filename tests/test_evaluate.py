@@ -28,7 +28,7 @@ def test_current_schema_and_the_end_model_comes_from_the_weights_link():
     assert label.labels["weights_endmodel"] == {
         "class": "partial", "link": "https://huggingface.co/google/gemma-3-27b-it",
         "notes": "Gated model available through HuggingFace."}
-    assert label.candidates[0] == "google/gemma-3-27b-it"
+    assert label.end_models[0] == "google/gemma-3-27b-it" and label.end_link_field == "weights_endmodel"
     assert "package" not in label.labels  # the 12-criteria schema has none
 
 
@@ -45,10 +45,17 @@ def test_evaluate_reports_coverage_agreement_baselines_and_disagreements(demo_db
     result = run_openness("evaluate", "--labels", str(LABELS), "--db", str(demo_db), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"overall", "per_criterion", "per_model", "coverage"}
+    assert set(report) == {"overall", "per_criterion", "views", "per_model", "coverage"}
     coverage = report["coverage"]
     assert coverage["matched"] + coverage["unmatched"] == coverage["label_files"] == len(list(LABELS.rglob("*.yaml")))
     assert coverage["matched"] > 0 and all(f["reason"] for f in coverage["files"] if not f["matched"])
+    assert 0 < coverage["distinct_systems"] <= coverage["matched"]
+    sets = report["views"]["by_label_set"]
+    assert set(sets) == {"eosai", "eosai-14", "opening-up-chatgpt"}
+    assert sum(v["overall"]["cells"] for v in sets.values()) == report["overall"]["cells"]
+    assert "package" not in sets["eosai"]["per_criterion"] and "package" in sets["eosai-14"]["per_criterion"]
+    current = report["views"]["current_12_criteria"]
+    assert current["criteria"] == 12 and current["cells"] < report["overall"]["cells"]
     per_criterion = report["per_criterion"]
     assert sum(s["cells"] for s in per_criterion.values()) == report["overall"]["cells"]
     for name, scores in per_criterion.items():
@@ -61,6 +68,29 @@ def test_evaluate_reports_coverage_agreement_baselines_and_disagreements(demo_db
     assert len(disagreements) == report["overall"]["cells"] - round(
         report["overall"]["exact_agreement"] * report["overall"]["decided"])
     assert all(d["our_evidence"] and d["expert"] != d["ours"] for d in disagreements)
+
+
+def test_a_label_file_is_compared_with_its_end_model_or_not_at_all(demo_db):
+    """A file whose end model was not crawled is not covered, even when it links another crawled model (a base
+    model, a sibling): judging that one would measure the wrong model."""
+    from crawler.evaluate import evaluate
+    from crawler.labels import repos_named
+
+    db = open_db(demo_db)
+    crawled = {r["repo_id"].lower() for r in db.query("select repo_id from subjects where kind = 'model' and "
+                                                      "revision is not null")}
+    files = evaluate(db, LABELS)["coverage"]["files"]
+    elsewhere = []
+    for entry in files:
+        label = read_label_file(LABELS / entry["label_file"])
+        if entry["matched"]:
+            assert entry["matched"].lower() in {m.lower() for m in label.end_models}
+            continue
+        others = {m.lower() for m in repos_named((LABELS / entry["label_file"]).read_text())[0]} & crawled
+        if others:
+            elsewhere.append(entry)
+            assert entry["reason"].startswith(("end model from", "no end-model")), entry
+    assert elsewhere  # the bundled labels hold such files: each is reported, none compared with another model
 
 
 def test_evaluate_works_on_any_directory_of_label_files(demo_db, tmp_path):
