@@ -5,6 +5,7 @@ Runs without any network, so judgements can be recomputed whenever rules change.
 
 from __future__ import annotations
 
+import json
 import re
 
 import sqlite_utils
@@ -12,7 +13,7 @@ import sqlite_utils
 from crawler.store import blob_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model
 from extractors.flags import Flag, openwashing_flag
-from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts
+from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
 
 
 def _artifact(db: sqlite_utils.Database, row: dict) -> Artifact:
@@ -22,15 +23,48 @@ def _artifact(db: sqlite_utils.Database, row: dict) -> Artifact:
 
 def own_code_repos(db: sqlite_utils.Database, subject: dict) -> list[dict]:
     """The GitHub repos that are the model's own: linked from its card by its own organisation, or named by its
-    `license_link`; with the revision they were crawled at."""
+    `license_link`; with the revision they were crawled at (None when they were not read)."""
     owner = subject["repo_id"].split("/")[0].lower()
     repos = []
-    for row in db.query("""select s.repo_id, s.revision, l.relation from links l join subjects s on s.id = l.to_subject
+    for row in db.query("""select s.repo_id, s.revision, s.status, l.relation from links l join subjects s on s.id = l.to_subject
                            where l.from_subject = ? and l.relation in ('code_repo', 'licence_link')
-                             and s.revision is not null order by s.repo_id""", [subject["id"]]):
+                           order by s.repo_id""", [subject["id"]]):
         if row["relation"] == "licence_link" or row["repo_id"].split("/")[0].lower() == owner:
-            repos.append(row)
+            if all(r["repo_id"] != row["repo_id"] for r in repos):
+                repos.append(row)
     return repos
+
+
+def source_status(failure: Failure | None) -> str:
+    """What a failed fetch means for the source: absent (404), gated (401 with a gating answer), not captured by
+    the source (501), or failed (anything else, transport errors included)."""
+    if failure is None:
+        return "failed"
+    if failure.http_status == 404:
+        return "missing"
+    if failure.http_status == 501:
+        return "not captured"
+    if failure.http_status in (401, 403) and "gated" in failure.reason.lower():
+        return "gated"
+    return "failed"
+
+
+def _sources(subject: dict, found: dict[str, Artifact | None], failures: dict[str, Failure],
+             repos: list[dict]) -> tuple[Source, ...]:
+    sources = []
+    for kind, artifact in found.items():
+        if artifact is not None:
+            sources.append(Source(kind, "read", artifact.url))
+        else:
+            failure = failures.get(kind)
+            sources.append(Source(kind, source_status(failure), failure.url if failure else subject["url"],
+                                  failure.reason if failure else "not fetched"))
+    for repo in repos:
+        sources.append(Source(f"github:{repo['repo_id']}", "read" if repo["revision"] else
+                              {"missing": "missing", "queued": "not crawled", None: "not crawled"}.get(
+                                  repo["status"], "failed"),
+                              f"https://github.com/{repo['repo_id']}", "" if repo["revision"] else repo["status"] or ""))
+    return tuple(sources)
 
 
 def _page_number(row: dict) -> int:
@@ -75,11 +109,12 @@ def load_model(db: sqlite_utils.Database, subject: dict, with_base: bool = True)
         if row["kind"] == "tree":
             tree_rows.setdefault(_page_number(row), row)
     # The latest failure of each kind; an artifact of that kind, when stored, outweighs it in the extractors.
-    failures = {row["kind"]: Failure(row["url"], row["reason"])
+    failures = {row["kind"]: Failure(row["url"], row["reason"], row["http_status"])
                 for row in db["errors"].rows_where("subject_id = ?", [subject["id"]], order_by="id")}
     files = tuple(_artifact(db, r) for r in rows if r["kind"] == "file")
     code_files, code_trees = [], []
-    for repo in own_code_repos(db, subject):
+    repos = own_code_repos(db, subject)
+    for repo in (r for r in repos if r["revision"]):
         for row in db["artifacts"].rows_where(
                 "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', 'package_facts', "
                 "'tree')", [repo["repo_id"], repo["revision"]], order_by="kind, path"):
@@ -90,12 +125,14 @@ def load_model(db: sqlite_utils.Database, subject: dict, with_base: bool = True)
     if with_base and bases:
         row = next(iter(db["subjects"].rows_where("id = ? and revision is not null", [bases[0]])), None)
         base = load_model(db, row, with_base=False) if row else None
+    found = {"model_json": latest("model_json"), "card": latest("card"),
+             "tree": _artifact(db, tree_rows[min(tree_rows)]) if tree_rows else None}
     return ModelArtifacts(repo_id=repo_id, revision=revision, page_url=subject["url"],
-                          model_json=latest("model_json"), card=latest("card"),
+                          model_json=found["model_json"], card=found["card"],
                           tree_pages=tuple(_artifact(db, tree_rows[n]) for n in sorted(tree_rows)),
                           files=files, code_files=tuple(code_files), code_trees=tuple(code_trees),
                           datasets=_datasets(db, subject["id"]), base_model=base_model, base=base,
-                          failures=failures)
+                          failures=failures, sources=_sources(subject, found, failures, repos))
 
 
 def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list[Judgement]) -> None:
@@ -107,6 +144,7 @@ def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list
                 "subject_id": subject_id, "criterion": judgement.criterion, "level": judgement.level,
                 "confidence": judgement.confidence, "rule_ids": ",".join(judgement.rule_ids),
                 "summary": judgement.summary, "extractor_version": EXTRACTOR_VERSION, "assessed_at": now,
+                "basis": judgement.basis, "searched": json.dumps([s.as_dict() for s in judgement.searched]),
             }, pk=("subject_id", "criterion"))
             db["evidence"].insert_all([{
                 "subject_id": subject_id, "criterion": judgement.criterion, "ordinal": ordinal,

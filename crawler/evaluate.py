@@ -2,8 +2,9 @@
 
 A label file names its system by links; it is compared with its end model only: the Hugging Face model its
 end-model weights link names (old schema `rlweights`), else the one its `system` / `project` link names. Never a
-base-model or other link: those describe another model, and judging that one instead measures the wrong thing. Cohen's kappa is computed here rather than taken from scikit-learn: it is a
-few lines of arithmetic, and scikit-learn would bring numpy and scipy into the product for them.
+base-model or other link: those describe another model, and judging that one instead measures the wrong thing.
+Cohen's kappa is computed here rather than taken from scikit-learn: it is a few lines of arithmetic, and
+scikit-learn would bring numpy and scipy into the product for them.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 from rich.table import Table
 
@@ -30,7 +32,9 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
         ]
         judgements.append({"criterion": row["criterion"], "level": row["level"], "confidence": row["confidence"],
                            "summary": row["summary"], "rule_ids": row["rule_ids"].split(",") if row["rule_ids"] else [],
-                           "extractor_version": row["extractor_version"], "evidence": evidence})
+                           "extractor_version": row["extractor_version"], "basis": row.get("basis"),
+                           "searched": json.loads(row["searched"]) if row.get("searched") else [],
+                           "evidence": evidence})
     latest_errors = {(e["kind"], e["url"]): e for e in db["errors"].rows_where("subject_id = ?", [subject["id"]],
                                                                                 order_by="id")}
     errors = [{k: e[k] for k in ("url", "kind", "http_status", "reason", "run_id")} for e in latest_errors.values()]
@@ -69,6 +73,10 @@ def judgement_tables(report: dict) -> list[Table]:
         for e in judgement["evidence"]:
             lines = f"{e['line_start']}-{e['line_end']}" if e["line_start"] else ""
             table.add_row(e["rule_id"], e["url"], lines, e["snippet"])
+        if judgement["searched"]:
+            table.caption = "searched: " + "; ".join(
+                f"{s['source']} {s['status']}" for s in judgement["searched"])
+            table.caption_justify = "left"
         tables.append(table)
     return tables
 

@@ -87,6 +87,14 @@ def m002_incremental_watermark(db: sqlite_utils.Database) -> None:
     db["subjects"].add_column("complete_revision", str)
 
 
+@migrations()
+def m003_judgement_sources(db: sqlite_utils.Database) -> None:
+    # What each judgement searched (JSON list of {source, status, url, detail}) and whether its level rests on
+    # evidence found or on an absence (which stands only where the deciding sources were read).
+    db["judgements"].add_column("basis", str)
+    db["judgements"].add_column("searched", str)
+
+
 def open_db(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated."""
     db = sqlite_utils.Database(path)

@@ -38,7 +38,7 @@ def judge_package(model: ModelArtifacts) -> Judgement:
     return Judgement("package", "closed", 0.5, "no package found", (
         Evidence("package.none-found", where.url, where.revision, None,
                  "searched the model's own repos' packaging metadata and the Hub's library name",
-                 artifact_id=where.artifact_id),))
+                 artifact_id=where.artifact_id),), basis="absence")
 
 
 def judge_api(model: ModelArtifacts) -> Judgement:
@@ -57,4 +57,4 @@ def judge_api(model: ModelArtifacts) -> Judgement:
                          number, model.card.artifact_id),))
     return Judgement("api", "closed", 0.4, "no API named", (
         Evidence("api.none-found", model.card.url, model.card.revision, "README.md",
-                 "searched the card for an API, platform or playground link", artifact_id=model.card.artifact_id),))
+                 "searched the card for an API, platform or playground link", artifact_id=model.card.artifact_id),), basis="absence")

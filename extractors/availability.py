@@ -6,7 +6,8 @@ from fnmatch import fnmatch
 
 from extractors.rules import code_file_rules, weight_rules
 from extractors.text import front_matter, key_line, load_json, quote
-from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
+from extractors.searched import settle
+from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts, Source
 
 CRITERION = "weights_endmodel"
 
@@ -73,7 +74,7 @@ def judge_end_model_weights(model: ModelArtifacts) -> Judgement:
         return Judgement(CRITERION, "closed", 0.8, "no weight file in the repo's tree", (
             Evidence("weights.none-found", tree.url, tree.revision, None,
                      quote(f"searched {len(files)} files for {searched}: none found"), artifact_id=tree.artifact_id),
-            *gated))
+            *gated), basis="absence")
     sizes = dict(files)
     listed = "; ".join(f"{path} ({sizes.get(path) or '?'} bytes)" for path, _ in weights[:5])
     more = f" and {len(weights) - 5} more" if len(weights) > 5 else ""
@@ -87,20 +88,21 @@ def judge_end_model_weights(model: ModelArtifacts) -> Judgement:
 
 def _relabel(judgement: Judgement, criterion: str, prefix: str) -> Judgement:
     return Judgement(criterion, judgement.level, judgement.confidence, f"{prefix}{judgement.summary}",
-                     judgement.evidence)
+                     judgement.evidence, judgement.basis, judgement.searched)
 
 
 def on_base_model(model: ModelArtifacts, criterion: str, judge) -> Judgement:
     """A base-model criterion: judged on the base model's artifacts when the card names one; mirrored from the
     model itself when it names none (the model is its own base)."""
     if model.base_model is None:
-        return _relabel(judge(model), criterion, "no separate base model; mirrors the model itself: ")
+        return _relabel(settle(judge(model), model), criterion, "no separate base model; mirrors the model itself: ")
     if model.base is None:
         card = model.card or model.model_json
         return Judgement(criterion, "unknown", 0.0, f"base model {model.base_model} was not crawled or is unavailable",
                          (Evidence("base.unavailable", card.url, card.revision, "README.md" if model.card else None,
-                                   quote(f"base_model: {model.base_model}"), artifact_id=card.artifact_id),))
-    return _relabel(judge(model.base), criterion, f"base model {model.base_model}: ")
+                                   quote(f"base_model: {model.base_model}"), artifact_id=card.artifact_id),),
+                         searched=(Source(f"base:{model.base_model}", "not crawled", card.url),))
+    return _relabel(settle(judge(model.base), model.base), criterion, f"base model {model.base_model}: ")
 
 
 def judge_base_model_weights(model: ModelArtifacts) -> Judgement:
@@ -141,14 +143,14 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
             line, heading = sections[0]
             return Judgement(criterion, "closed", 0.5, "training data described, none shared or linked", (
                 Evidence("data.described-only", model.card.url, model.card.revision, "README.md", quote(heading),
-                         line, line, model.card.artifact_id),))
+                         line, line, model.card.artifact_id),), basis="absence")
         where = model.card
     else:
         where = model.model_json
     return Judgement(criterion, "closed", 0.6, "no training data named or described", (
         Evidence("data.none-found", where.url, where.revision, "README.md" if model.card else None,
                  "searched the card's `datasets` metadata and its data sections: nothing disclosed",
-                 artifact_id=where.artifact_id),))
+                 artifact_id=where.artifact_id),), basis="absence")
 
 
 def judge_base_model_data(model: ModelArtifacts) -> Judgement:
@@ -178,7 +180,7 @@ def judge_training_code(model: ModelArtifacts) -> Judgement:
         return Judgement("trainingcode", "closed", 0.6, "no code repository of the model's own found", (
             Evidence("code.no-repo", where.url, where.revision, "README.md" if model.card else None,
                      "searched the card for GitHub repos of the model's organisation or licence link: none crawled",
-                     artifact_id=where.artifact_id),))
+                     artifact_id=where.artifact_id),), basis="absence")
 
     def matching(group: str):
         return [(t, p) for t, p in paths if any(fnmatch(p.lower(), g) for g in rules[group].globs)]

@@ -68,7 +68,7 @@ def _nothing(model: ModelArtifacts, criterion: str, rule_id: str, searched: str)
                          model.unavailable_evidence("card", f"{criterion}.unavailable", "README.md"))
     return Judgement(criterion, "closed", 0.6, f"nothing found ({searched})", (
         Evidence(rule_id, where.url, where.revision, "README.md" if model.card else None, f"searched {searched}",
-                 artifact_id=where.artifact_id),))
+                 artifact_id=where.artifact_id),), basis="absence")
 
 
 def judge_code_documentation(model: ModelArtifacts) -> Judgement:

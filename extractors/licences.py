@@ -211,7 +211,7 @@ def judge_licences(model: ModelArtifacts) -> Judgement:
                              "searched card front matter, gated prompt, licence section, licence files and linked "
                              "repos' licence files: no licence found", artifact_id=where.artifact_id,
                              confidence=0.7)]
-        return Judgement(CRITERION, "closed", 0.6, "no licence declared", tuple(evidence))
+        return Judgement(CRITERION, "closed", 0.6, "no licence declared", tuple(evidence), basis="absence")
     level, why = combine(weights, code)
     if tag_level == "open" and weights != "open":
         why += "; the declared licence id is open but a licence text restricts the weights"

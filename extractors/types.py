@@ -35,6 +35,34 @@ class Evidence:
     confidence: float = 1.0
 
 
+# What became of a source an extractor reads. Only `read` sources (and exhaustive ones, for absence) can show
+# that something is not there; every other status leaves an absence undecided.
+SOURCE_STATUSES = ("read", "not exhaustive", "missing", "gated", "not captured", "failed", "not crawled")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source a judgement searched: what it is (card, tree, model_json, github:owner/repo, dataset:id), what
+    became of it, where, and why when it was not read."""
+
+    name: str
+    status: str
+    url: str
+    detail: str = ""
+
+    def __post_init__(self):
+        if self.status not in SOURCE_STATUSES:
+            raise ValueError(f"unknown source status {self.status!r} for {self.name}")
+
+    @property
+    def proves_absence(self) -> bool:
+        """A source read whole: what it does not hold is not there (a missing file is read as empty)."""
+        return self.status in ("read", "missing")
+
+    def as_dict(self) -> dict:
+        return {"source": self.name, "status": self.status, "url": self.url, "detail": self.detail}
+
+
 @dataclass(frozen=True)
 class Judgement:
     criterion: str
@@ -42,6 +70,10 @@ class Judgement:
     confidence: float
     summary: str
     evidence: tuple[Evidence, ...]
+    # "absence" when the level rests on something not being found: then it stands only if the sources that would
+    # show the opposite were read (extractors.searched).
+    basis: str = "evidence"
+    searched: tuple[Source, ...] = ()
 
     def __post_init__(self):
         if self.level not in LEVELS:
@@ -56,10 +88,11 @@ class Judgement:
 
 @dataclass(frozen=True)
 class Failure:
-    """A fetch that failed: the URL tried (at its revision) and why."""
+    """A fetch that failed: the URL tried (at its revision), the HTTP status (None for a transport failure) and why."""
 
     url: str
     reason: str
+    http_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +123,10 @@ class ModelArtifacts:
     base_model: str | None = None  # the base model the card names, if any
     base: "ModelArtifacts | None" = None  # its artifacts, when it was crawled
     failures: dict[str, Failure] = field(default_factory=dict)
+    sources: tuple[Source, ...] = ()  # what became of each source the extractors may read
+
+    def source(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)
 
     def failure_reason(self, *kinds: str) -> str:
         return next((self.failures[k].reason for k in kinds if k in self.failures), "not fetched")

@@ -94,6 +94,10 @@ def derive_repo_json(repo: HubRepoCapture) -> dict:
         **({"synthetic": synthetic} if synthetic else {}),
         "derived_fields": derived,
         "not_captured": not_captured_fields,
+        # A third-party mirror's list names what it saw, and mirrors omit Git LFS files (the weights): the tree
+        # and siblings built from it prove that a file is there, never that one is not.
+        "not_exhaustive": ["siblings", "tree"] if repo.file_list is not None and
+        (repo.capture or {}).get("files") == "third-party-mirror" else [],
         "capture": repo.capture,
         "corpus_path": repo.corpus_path,
         "note": "derived by the loopback replica from the captured card front matter and file list; "
