@@ -15,7 +15,8 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import yaml
-from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+from extractors.text import split_front_matter
 
 # Files in a Hub repo folder that describe the capture rather than being files of the repo.
 CAPTURE_METADATA = {"capture.json", "PROVENANCE.md", "files.tsv", "facts.json"}
@@ -32,14 +33,6 @@ class CorpusError(Exception):
 def git_blob_sha1(content: bytes) -> str:
     """The git object id of a blob: what the Hub and GitHub use as a file's ETag / sha."""
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-
-
-def split_front_matter(text: str) -> tuple[str | None, int]:
-    """Return (yaml text, number of lines it spans including fences), using huggingface_hub's own regex."""
-    match = REGEX_YAML_BLOCK.search(text)
-    if not match:
-        return None, 0
-    return match.group(2), match.group(0).count("\n")
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ import re
 
 import yaml
 
-from crawler.corpus import split_front_matter
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
-HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
+from extractors.markdown import parse
+
 MAX_SNIPPET = 300
 
 
@@ -17,6 +18,14 @@ def quote(text: str, limit: int = MAX_SNIPPET) -> str:
     """A short quote: whitespace folded, cut at `limit` characters."""
     folded = " ".join(text.split())
     return folded if len(folded) <= limit else folded[: limit - 1] + "…"
+
+
+def split_front_matter(text: str) -> tuple[str | None, int]:
+    """Return (yaml text, number of lines it spans including fences), using huggingface_hub's own regex."""
+    match = REGEX_YAML_BLOCK.search(text)
+    if not match:
+        return None, 0
+    return match.group(2), match.group(0).count("\n")
 
 
 def front_matter(card_text: str) -> tuple[dict | None, int, str | None]:
@@ -44,19 +53,15 @@ def key_line(card_text: str, key: str, within: int) -> tuple[int, str] | None:
     return None
 
 
+def document(text: str, start_line: int = 0):
+    """The Markdown document after the first `start_line` lines (the front matter), lines counted in `text`."""
+    body = "\n".join(text.splitlines()[start_line:])
+    return parse(body, start_line + 1)
+
+
 def headings(text: str, start_line: int = 0) -> list[tuple[int, str]]:
-    """Markdown ATX headings outside code fences, as (1-based line, heading text)."""
-    found, in_fence = [], False
-    for number, line in enumerate(text.splitlines(), start=1):
-        if number <= start_line:
-            continue
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        match = None if in_fence else HEADING.match(line)
-        if match:
-            found.append((number, match.group(2).strip()))
-    return found
+    """Markdown headings (ATX and setext, never a `#` comment inside fenced code), as (1-based line, text)."""
+    return [(b.line_start, b.text) for b in document(text, start_line).headings()]
 
 
 def load_json(text: str):

@@ -1,0 +1,151 @@
+"""Cards and READMEs read as documents: Markdown parsed by markdown-it-py (fenced code is code, not structure),
+the HTML inside them by BeautifulSoup (text of `<p>`, `<div>`, tables; links from `<a href>`), every block with
+the lines it spans so evidence can quote them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+
+_PARSER = MarkdownIt("commonmark").enable("table")
+URL = re.compile(r"https?://[^\s<>\"')\]]+")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of a document: its kind, its text (code verbatim, prose without markup), the 1-based lines."""
+
+    kind: str  # heading | prose | code | table | html
+    text: str
+    line_start: int
+    line_end: int
+    level: int = 0  # heading level (1-6)
+    info: str = ""  # the code fence's language
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and the blocks under it, up to the next heading of the same or a higher level."""
+
+    heading: Block | None
+    blocks: tuple[Block, ...]
+
+    @property
+    def title(self) -> str:
+        return self.heading.text if self.heading else ""
+
+    def text(self, kinds=("prose", "table", "html")) -> str:
+        return "\n".join(b.text for b in self.blocks if b.kind in kinds)
+
+    def words(self, kinds=("prose", "table", "html")) -> int:
+        return len(self.text(kinds).split())
+
+
+@dataclass(frozen=True)
+class Document:
+    blocks: tuple[Block, ...]
+    links: tuple[tuple[int, str, str], ...]  # (line, url, link text)
+
+    def headings(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind == "heading"]
+
+    def sections(self) -> list[Section]:
+        """Every heading's section (nested: a section holds its sub-sections' blocks too), and the preamble."""
+        sections = []
+        first_heading = next((i for i, b in enumerate(self.blocks) if b.kind == "heading"), len(self.blocks))
+        if first_heading:
+            sections.append(Section(None, self.blocks[:first_heading]))
+        for index, block in enumerate(self.blocks):
+            if block.kind != "heading":
+                continue
+            end = next((j for j in range(index + 1, len(self.blocks)) if self.blocks[j].kind == "heading"
+                        and self.blocks[j].level <= block.level), len(self.blocks))
+            sections.append(Section(block, self.blocks[index + 1:end]))
+        return sections
+
+    def prose(self) -> str:
+        return "\n".join(b.text for b in self.blocks if b.kind in ("prose", "table", "html"))
+
+    def code(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind == "code"]
+
+
+def _html_text(html: str) -> tuple[str, list[tuple[str, str]]]:
+    soup = BeautifulSoup(html, "html.parser")
+    links = [(a.get("href") or "", a.get_text(" ", strip=True)) for a in soup.find_all("a") if a.get("href")]
+    return soup.get_text(" ", strip=True), links
+
+
+def _inline_links(token) -> list[tuple[str, str]]:
+    found, href, text = [], None, []
+    for child in token.children or []:
+        if child.type == "link_open":
+            href, text = child.attrs.get("href", ""), []
+        elif child.type == "link_close" and href is not None:
+            found.append((str(href), "".join(text)))
+            href = None
+        elif child.type in ("text", "code_inline") and href is not None:
+            text.append(child.content)
+        elif child.type == "html_inline":
+            found += _html_text(child.content)[1]
+    for match in URL.finditer(token.content):  # bare URLs, which CommonMark does not link
+        if all(match.group(0) != url for url, _ in found):
+            found.append((match.group(0), ""))
+    return found
+
+
+def _plain(token) -> str:
+    """An inline token's text without markup; inline HTML reduced to its text."""
+    parts = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif child.type == "html_inline":
+            parts.append(_html_text(child.content)[0])
+    return "".join(parts).strip()
+
+
+@lru_cache(maxsize=256)
+def parse(text: str, first_line: int = 1) -> Document:
+    """The document `text` holds, its line numbers counted from `first_line` (the line after a front matter)."""
+    tokens = _PARSER.parse(text)
+    blocks, links = [], []
+    offset = first_line
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        start, end = (token.map[0] + offset, token.map[1] + offset - 1) if token.map else (offset, offset)
+        if token.type == "heading_open":
+            inline = tokens[index + 1]
+            blocks.append(Block("heading", _plain(inline), start, end, int(token.tag[1])))
+            links += [(start, url, label) for url, label in _inline_links(inline)]
+            index += 3
+            continue
+        if token.type in ("fence", "code_block"):
+            blocks.append(Block("code", token.content, start, end, info=token.info.strip().lower()))
+        elif token.type == "html_block":
+            plain, html_links = _html_text(token.content)
+            if plain:
+                blocks.append(Block("html", plain, start, end))
+            links += [(start, url, label) for url, label in html_links]
+        elif token.type == "table_open":
+            close = next(j for j in range(index, len(tokens)) if tokens[j].type == "table_close")
+            cells = [t for t in tokens[index:close] if t.type == "inline"]
+            blocks.append(Block("table", " | ".join(_plain(c) for c in cells), start, end))
+            for cell in cells:
+                links += [(start, url, label) for url, label in _inline_links(cell)]
+            index = close + 1
+            continue
+        elif token.type == "inline" and tokens[index - 1].type == "paragraph_open":
+            para = tokens[index - 1]
+            p_start, p_end = para.map[0] + offset, para.map[1] + offset - 1
+            blocks.append(Block("prose", _plain(token), p_start, p_end))
+            links += [(p_start, url, label) for url, label in _inline_links(token)]
+        index += 1
+    return Document(tuple(blocks), tuple(links))
