@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatch
 
 from extractors.rules import code_file_rules, weight_rules
-from extractors.text import front_matter, key_line, load_json, quote
-from extractors.searched import settle
+from extractors.text import document, front_matter, key_line, load_json, quote
+from extractors.searched import settle, tree_exhaustive
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts, Source
 
 CRITERION = "weights_endmodel"
 
 
 def tree_files(model: ModelArtifacts) -> list[tuple[str, int | None]] | None:
-    """(path, size) of every file in the stored tree pages; None when no page was stored."""
+    """(path, size) of every file in the stored tree pages, else in the model JSON's `siblings` (names only);
+    None when neither was stored."""
     if not model.tree_pages:
-        return None
+        info = load_json(model.model_json.text) if model.model_json else None
+        siblings = info.get("siblings") if isinstance(info, dict) else None
+        if not isinstance(siblings, list) or not siblings:
+            return None
+        return [(s["rfilename"], None) for s in siblings if isinstance(s, dict) and isinstance(s.get("rfilename"), str)]
     files = []
     for page in model.tree_pages:
         entries = load_json(page.text)
@@ -58,17 +64,52 @@ def gating_evidence(model: ModelArtifacts) -> list[Evidence]:
     return evidence
 
 
+def loading_snippet(model: ModelArtifacts) -> Evidence | None:
+    """A fenced code block of the card that loads weights (data/rules/weight_files.yaml `loaders`) and names this
+    very repo: the weights are in it. Another repo's id (a sibling, a base model) proves nothing about this one."""
+    if model.card is None:
+        return None
+    _, span, _ = front_matter(model.card.text)
+    own_id = re.compile(rf"(?<![\w./-]){re.escape(model.repo_id)}(?![\w.-])", re.IGNORECASE)
+    for block in document(model.card.text, span).code():
+        rule = next((r for r in weight_rules().loaders if r.pattern.search(block.text)), None)
+        mention = own_id.search(block.text) if rule else None
+        if mention:
+            offset = block.text.count("\n", 0, mention.start())
+            line = block.text.splitlines()[offset]
+            number = block.body_line + offset
+            return Evidence(rule.rule_id, model.card.url, model.card.revision, "README.md", quote(line, 200),
+                            number, number, model.card.artifact_id, 0.6)
+    return None
+
+
+def _from_snippet(model: ModelArtifacts, gated: list[Evidence], why: str) -> Judgement | None:
+    snippet = loading_snippet(model)
+    if snippet is None:
+        return None
+    if gated:
+        return Judgement(CRITERION, "partial", 0.6, f"the card loads this repo's weights, behind a gated download "
+                         f"({why})", (snippet, *gated))
+    return Judgement(CRITERION, "open", 0.6, f"the card loads this repo's weights, no approval asked ({why})",
+                     (snippet,))
+
+
 def judge_end_model_weights(model: ModelArtifacts) -> Judgement:
     gated = gating_evidence(model)
     files = tree_files(model)
     if files is None:
+        if (judged := _from_snippet(model, gated, "its file list could not be fetched")) is not None:
+            return judged
         if gated:
             return Judgement(CRITERION, "partial", 0.5, "gated repo; its file list could not be fetched", tuple(gated))
         reason = model.failure_reason("tree", "model_json")
         return Judgement(CRITERION, "unknown", 0.0, f"file list not available: {reason}",
                          model.unavailable_evidence("tree", "weights.tree-unavailable", None))
-    tree = model.tree_pages[0]
+    tree = model.tree_pages[0] if model.tree_pages else model.model_json
     weights = weight_file_matches(path for path, _ in files)
+    if not weights and not tree_exhaustive(model):
+        if (judged := _from_snippet(model, gated, "the file list is a partial mirror's")) is not None:
+            return judged
     if not weights:
         searched = ", ".join(r.glob for r in weight_rules().rules)
         return Judgement(CRITERION, "closed", 0.8, "no weight file in the repo's tree", (

@@ -25,6 +25,7 @@ class Block:
     line_end: int
     level: int = 0  # heading level (1-6)
     info: str = ""  # the code fence's language
+    body_line: int = 0  # the line of the first line of `text` (after a code fence's opening line)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def parse(text: str, first_line: int = 1) -> Document:
             index += 3
             continue
         if token.type in ("fence", "code_block"):
-            blocks.append(Block("code", token.content, start, end, info=token.info.strip().lower()))
+            blocks.append(Block("code", token.content, start, end, info=token.info.strip().lower(),
+                                body_line=start + (token.type == "fence")))
         elif token.type == "html_block":
             plain, html_links = _html_text(token.content)
             if plain:

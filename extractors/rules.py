@@ -56,9 +56,30 @@ class WeightRule:
 
 
 @dataclass(frozen=True)
+class PatternRule:
+    """A rule that is one regular expression, with a real example it must match (tested)."""
+
+    rule_id: str
+    pattern: re.Pattern
+    example: str
+
+
+def pattern_rules(name: str, entries, group: str) -> tuple[PatternRule, ...]:
+    rules = []
+    for number, entry in enumerate(entries or [], start=1):
+        _require(isinstance(entry, dict) and {"id", "pattern", "example"} <= set(entry), name,
+                 f"{group} #{number} needs id, pattern and example")
+        rules.append(PatternRule(str(entry["id"]), compile_pattern(name, entry["id"], entry["pattern"]),
+                                 str(entry["example"])))
+    _require(bool(rules), name, f"no {group}")
+    return tuple(rules)
+
+
+@dataclass(frozen=True)
 class WeightRules:
     rules: tuple[WeightRule, ...]
     not_weights: tuple[str, ...]
+    loaders: tuple[PatternRule, ...]
 
 
 @cache
@@ -72,7 +93,8 @@ def weight_rules() -> WeightRules:
         rules.append(WeightRule(str(rule["id"]), str(rule["glob"]).lower(), str(rule["what"])))
     _require(bool(rules), name, "no rules")
     _require(len({r.rule_id for r in rules}) == len(rules), name, "duplicate rule ids")
-    return WeightRules(tuple(rules), tuple(str(n).lower() for n in data.get("not_weights") or []))
+    return WeightRules(tuple(rules), tuple(str(n).lower() for n in data.get("not_weights") or []),
+                       pattern_rules(name, data.get("loaders"), "loaders"))
 
 
 @dataclass(frozen=True)

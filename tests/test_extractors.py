@@ -206,3 +206,27 @@ def test_unmapped_licence_class_is_refused(rules_dir):
     (rules_dir / "licence_classes.yaml").write_text(text)
     with pytest.raises(RuleFileError, match="research-only"):
         licence_class_levels()
+
+
+def test_every_loader_rule_matches_its_real_example():
+    for rule in weight_rules().loaders:
+        assert rule.pattern.search(rule.example), rule.rule_id
+
+
+def test_a_card_loading_this_repo_shows_its_weights_where_no_file_list_was_captured():
+    from extractors.types import Source
+
+    repo = "HuggingFaceH4/zephyr-7b-beta"  # card captured, file list not: the card's pipeline names the repo
+    model = ModelArtifacts(repo, "abc", f"http://hub/{repo}", model_json(repo), card_of(repo), (),
+                           sources=(Source("card", "read", "http://hub/card"), Source("tree", "not captured", "t")))
+    judgement = judge_end_model_weights(model)
+    assert judgement.level == "open" and judgement.evidence[0].rule_id.startswith("weights.loader.")
+    line = card_of(repo).text.splitlines()[judgement.evidence[0].line_start - 1]
+    assert repo in line and judgement.evidence[0].snippet == " ".join(line.split())
+
+
+def test_a_snippet_naming_another_repo_proves_nothing_about_this_one():
+    card = card_of("HuggingFaceH4/zephyr-7b-beta")
+    other = "HuggingFaceH4/zephyr-7b-alpha"  # a sibling the card does not load
+    model = ModelArtifacts(other, "abc", f"http://hub/{other}", model_json(other), card, ())
+    assert judge_end_model_weights(model).level == "unknown"
