@@ -13,6 +13,7 @@ import sqlite_utils
 from crawler.store import blob_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model
 from extractors.flags import Flag, openwashing_flag
+from extractors.ownership import is_own_repo
 from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
 
 
@@ -22,14 +23,14 @@ def _artifact(db: sqlite_utils.Database, row: dict) -> Artifact:
 
 
 def own_code_repos(db: sqlite_utils.Database, subject: dict) -> list[dict]:
-    """The GitHub repos that are the model's own: linked from its card by its own organisation, or named by its
-    `license_link`; with the revision they were crawled at (None when they were not read)."""
-    owner = subject["repo_id"].split("/")[0].lower()
+    """The GitHub repos that are the model's own (extractors.ownership): linked from its card by its organisation
+    or an alias of it, or carrying its name, or named by its `license_link`; with the revision they were crawled
+    at (None when they were not read)."""
     repos = []
-    for row in db.query("""select s.repo_id, s.revision, s.status, l.relation from links l join subjects s on s.id = l.to_subject
-                           where l.from_subject = ? and l.relation in ('code_repo', 'licence_link')
+    for row in db.query("""select s.repo_id, s.revision, s.status, l.relation
+                           from links l join subjects s on s.id = l.to_subject where l.from_subject = ? and l.relation in ('code_repo', 'licence_link')
                            order by s.repo_id""", [subject["id"]]):
-        if row["relation"] == "licence_link" or row["repo_id"].split("/")[0].lower() == owner:
+        if is_own_repo(subject["repo_id"], row["repo_id"], row["relation"]):
             if all(r["repo_id"] != row["repo_id"] for r in repos):
                 repos.append(row)
     return repos

@@ -211,28 +211,49 @@ def code_paths(model: ModelArtifacts) -> list[tuple[Artifact, str]]:
     return found
 
 
-def judge_training_code(model: ModelArtifacts) -> Judgement:
-    """Open when the model's own code repos hold training code; partial when they hold only code that runs the
-    model (inference, demos); closed when there is no code repo of its own."""
+def training_scope(model: ModelArtifacts) -> dict[str, list[tuple[Artifact, str]]]:
+    """The code files of the model's own repos by the scope of training they show: pretraining (a whole pipeline),
+    finetuning (only fine-tuning, alignment or adapters), inference (running the model), other code."""
     rules = code_file_rules()
-    paths = code_paths(model)
-    if not paths:
+    scope: dict[str, list[tuple[Artifact, str]]] = {"pretraining": [], "finetuning": [], "inference": [], "other": []}
+    for tree, path in code_paths(model):
+        if not rules.is_code(path):
+            continue
+        lowered = path.lower()
+        group = next((g for g in ("finetuning", "pretraining", "inference")
+                      if any(fnmatch(lowered, glob) for glob in rules[g].globs)), "other")
+        scope[group].append((tree, path))
+    return scope
+
+
+# Scope -> (level, summary). The index: "sparse source code" is partial; only a full pipeline is open.
+TRAINING_LEVELS = {
+    "pretraining": ("open", "training pipeline in the model's own repos"),
+    "finetuning": ("partial", "fine-tuning code only in the model's own repos, no pre-training pipeline"),
+    "inference": ("closed", "the model's own repos hold code to run the model, no training code"),
+    "other": ("closed", "the model's own repos hold no training code"),
+}
+
+
+def judge_training_code(model: ModelArtifacts) -> Judgement:
+    """Graded by scope: a pre-training or whole training pipeline is open, fine-tuning scripts only partial,
+    inference or serving code only closed, and so is having no code repo of its own."""
+    if not code_paths(model):
         where = model.card or model.model_json
         return Judgement("trainingcode", "closed", 0.6, "no code repository of the model's own found", (
             Evidence("code.no-repo", where.url, where.revision, "README.md" if model.card else None,
                      "searched the card for GitHub repos of the model's organisation or licence link: none crawled",
                      artifact_id=where.artifact_id),), basis="absence")
-
-    def matching(group: str):
-        return [(t, p) for t, p in paths if any(fnmatch(p.lower(), g) for g in rules[group].globs)]
-
-    training, inference = matching("training"), matching("inference")
-    if training:
-        tree, _ = training[0]
-        return Judgement("trainingcode", "open", 0.6, f"{len(training)} training files in the model's own repos", (
-            Evidence("code.training-files", tree.url, tree.revision, training[0][1],
-                     quote("; ".join(p for _, p in training[:6])), artifact_id=tree.artifact_id),))
-    tree = (inference or paths)[0][0]
-    return Judgement("trainingcode", "partial", 0.6, "code to run the model, no training code", (
-        Evidence("code.inference-only", tree.url, tree.revision, (inference or paths)[0][1],
-                 quote("; ".join(p for _, p in (inference or paths)[:6])), artifact_id=tree.artifact_id),))
+    scope = training_scope(model)
+    group = next((g for g in ("pretraining", "finetuning", "inference", "other") if scope[g]), None)
+    if group is None:
+        tree = model.code_trees[0]
+        return Judgement("trainingcode", "closed", 0.6, "the model's own repos hold no source code", (
+            Evidence("code.no-source", tree.url, tree.revision, None, "searched the trees of the model's own repos: "
+                     "documents and assets only", artifact_id=tree.artifact_id),), basis="absence")
+    level, summary = TRAINING_LEVELS[group]
+    files = scope[group]
+    tree = files[0][0]
+    return Judgement("trainingcode", level, 0.6, f"{summary} ({len(files)} files)", (
+        Evidence(f"code.{group}", tree.url, tree.revision, files[0][1], quote("; ".join(p for _, p in files[:6])),
+                 artifact_id=tree.artifact_id),))

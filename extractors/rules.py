@@ -194,17 +194,37 @@ class GlobGroup:
     examples: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class CodeFileRules:
+    code_files: tuple[str, ...]
+    not_code: tuple[str, ...]
+    groups: dict[str, GlobGroup]  # pretraining | finetuning | inference | docs
+
+    def __getitem__(self, group: str) -> GlobGroup:
+        return self.groups[group]
+
+    def is_code(self, path: str) -> bool:
+        from fnmatch import fnmatch
+
+        path = path.lower()
+        name = path.rsplit("/", 1)[-1]
+        return any(fnmatch(name, g) for g in self.code_files) and not any(fnmatch(path, g) for g in self.not_code)
+
+
 @cache
-def code_file_rules() -> dict[str, GlobGroup]:
+def code_file_rules() -> CodeFileRules:
     name = "code_files.yaml"
     data = _load_yaml(name)
     groups = {}
-    for group in ("training", "inference", "docs"):
+    for group in ("pretraining", "finetuning", "inference", "docs"):
         entry = data.get(group)
         _require(isinstance(entry, dict) and entry.get("globs") and entry.get("examples"), name,
                  f"{group} needs globs and examples")
         groups[group] = GlobGroup(tuple(str(g).lower() for g in entry["globs"]), tuple(entry["examples"]))
-    return groups
+    for key in ("code_files", "not_code"):
+        _require(isinstance(data.get(key), list) and data[key], name, f"{key} needs a list of globs")
+    return CodeFileRules(tuple(str(g).lower() for g in data["code_files"]),
+                         tuple(str(g).lower() for g in data["not_code"]), groups)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from test_extractors import artifacts, model_json
 GROUPS = code_file_rules()
 
 
-@pytest.mark.parametrize("group", ["training", "inference", "docs"])
+@pytest.mark.parametrize("group", ["pretraining", "finetuning", "inference", "docs"])
 def test_every_code_file_example_matches_its_group(group):
     for example in GROUPS[group].examples:
         assert any(fnmatch(example.lower(), g) for g in GROUPS[group].globs), (group, example)
@@ -26,7 +26,8 @@ def test_every_code_file_example_matches_its_group(group):
 
 def test_inference_examples_are_not_taken_for_training_code():
     for example in [*GROUPS["inference"].examples, "llama/tokenizer.py", "llama/model.py"]:
-        assert not any(fnmatch(example.lower(), g) for g in GROUPS["training"].globs), example
+        for group in ("pretraining", "finetuning"):
+            assert not any(fnmatch(example.lower(), g) for g in GROUPS[group].globs), example
 
 
 @pytest.mark.parametrize("group", ["venues", "preprints"])
@@ -40,12 +41,19 @@ def tree(paths: list[str]) -> Artifact:
     return Artifact("t", "tree", "http://api/repos/o/r/git/trees/h?recursive=1", "h", "tree:", body, "o/r")
 
 
-def test_training_code_open_inference_only_partial_no_repo_closed():
+def test_training_code_graded_by_scope():
     base = artifacts("Qwen/Qwen2.5-32B")
-    with_training = ModelArtifacts(**{**base.__dict__, "code_trees": (tree(["README.md", "scripts/pretrain.py"]),)})
-    inference = ModelArtifacts(**{**base.__dict__, "code_trees": (tree(["example_chat_completion.py"]),)})
-    assert judge_training_code(with_training).level == "open"
-    assert judge_training_code(inference).level == "partial"
+
+    def level(paths):
+        return judge_training_code(ModelArtifacts(**{**base.__dict__, "code_trees": (tree(paths),)})).level
+
+    # Real paths of the captured GitHub trees (data/snapshot/github/*/tree.txt).
+    assert level(["README.md", "configs/instella-3b-pretrain-stage1.yaml", "scripts/dpo_tune.py"]) == "open"
+    assert level(["README.md", "finetune/scripts/run_sft_Yi_6b.sh", "finetune/utils/module/lora.py",
+                  "finetune/README.md"]) == "partial"
+    assert level(["VL/single_inference.py", "demo/web_demo.py"]) == "closed"
+    assert level(["README.md", "finetune/README.md", "figures/train_loss.png"]) == "closed"  # no code at all
+    assert level(["tests/test_train.py", "src/model.py"]) == "closed"  # a test of training is not training code
     judgement = judge_training_code(base)
     assert judgement.level == "closed" and judgement.evidence[0].snippet.startswith("searched")
 

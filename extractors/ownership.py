@@ -1,0 +1,38 @@
+"""Which GitHub repos are a model's own: the test the code criteria (training code, code documentation, package)
+read them by. An owner is the Hub organisation under another spelling (`databrickslabs` for `databricks`,
+`huggingface` for `HuggingFaceTB`, `nexusflowai` for `Nexusflow`), or the repo carries the model's own name.
+Only repos the card (or its licence link) points to are candidates: a name alone never makes a repo anyone's."""
+
+from __future__ import annotations
+
+import re
+
+MIN_SHARED = 4  # a shared stem shorter than this ("ai", "lm") says nothing
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def same_organisation(hub_org: str, github_owner: str) -> bool:
+    """One name is the other with something added (`databricks` / `databrickslabs`, `HuggingFaceTB` /
+    `huggingface`, `deep-floyd` / `DeepFloyd`): the shorter, squashed, begins the longer."""
+    short, long = sorted((_squash(hub_org), _squash(github_owner)), key=len)
+    return len(short) >= MIN_SHARED and long.startswith(short)
+
+
+def carries_model_name(model_name: str, repo_name: str) -> bool:
+    """The repo is named after the model or its family: `smollm` for `SmolLM3-3B`, `ChatMusician` for
+    `ChatMusician`, `NexusRaven-V2` for `NexusRaven-V2-13B`."""
+    model, repo = _squash(model_name), _squash(repo_name)
+    return len(repo) >= MIN_SHARED and model.startswith(repo)
+
+
+def is_own_repo(model_id: str, github_repo: str, relation: str = "code_repo") -> bool:
+    """A repo the model's card links is its own when its owner is the Hub organisation (or an alias of it) or it
+    carries the model's name; the repo its `license_link` names always is."""
+    if relation == "licence_link":
+        return True
+    org, _, name = model_id.partition("/")
+    owner, _, repo = github_repo.partition("/")
+    return same_organisation(org, owner) or carries_model_name(name, repo)
