@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fnmatch import fnmatch
 
-from extractors.rules import card_section_rules, code_file_rules, venue_rules
-from extractors.text import front_matter, headings, quote
-from extractors.types import Evidence, Judgement, ModelArtifacts
+from extractors.markdown import URL
+from extractors.rules import card_content_rules, card_section_rules, code_file_rules, venue_rules
+from extractors.text import document, front_matter, headings, quote
+from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
 
@@ -22,7 +24,59 @@ def card_topics(text: str, body_start: int) -> dict[str, list[tuple[int, str]]]:
     return covered
 
 
+@dataclass(frozen=True)
+class CardReading:
+    """What a card documents, outside its usage and paperwork sections: words of prose, and the lines (number,
+    text) of each topic, of training hardware and of training setup."""
+
+    words: int
+    topics: dict[str, list[tuple[int, str]]]
+    hardware: list[tuple[int, str]]
+    setup: list[tuple[int, str]]
+
+
+def _substance(text: str, start: int) -> tuple[list[tuple[int, str, str]], int]:
+    """(line, text, block kind) of every heading and block outside the skipped sections, and the prose words."""
+    rules = card_content_rules()
+    stack: list[tuple[int, bool]] = []  # (heading level, skipped)
+    lines, words = [], 0
+    for block in document(text, start).blocks:
+        if block.kind == "heading":
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            stack.append((block.level, any(r.pattern.search(block.text) for r in rules.skip_sections)))
+            if not any(skipped for _, skipped in stack):
+                lines.append((block.line_start, block.text, "heading"))
+            continue
+        if block.kind == "code" or any(skipped for _, skipped in stack):
+            continue
+        if block.kind in ("prose", "html"):
+            words += len(URL.sub("", block.text).split())
+        for offset, line in enumerate(block.text.splitlines()):
+            if line.strip():
+                lines.append((block.line_start + offset if block.kind == "prose" else block.line_start, line,
+                              block.kind))
+    return lines, words
+
+
+def read_card(card: Artifact) -> CardReading:
+    rules = card_content_rules()
+    _, start, _ = front_matter(card.text)
+    lines, words = _substance(card.text, start)
+    topics = {}
+    for topic, rule in rules.topics.items():
+        found = [(n, t) for n, t, _ in lines if rule.pattern.search(t)]
+        if len(found) >= rules.min_lines_per_topic:
+            topics[topic] = found
+    hardware = [(n, t) for n, t, _ in lines if any(r.pattern.search(t) for r in rules.training_hardware)
+                and not rules.not_training_hardware.search(t)]
+    setup = [(n, t) for n, t, _ in lines if any(r.pattern.search(t) for r in rules.training_setup)]
+    return CardReading(words, topics, hardware, setup)
+
+
 def judge_model_card(model: ModelArtifacts) -> Judgement:
+    """By substance, as the experts read a card: words of prose and the topics it documents (architecture,
+    training, fine-tuning, evaluation, data, limitations, hardware), usage and paperwork sections discounted."""
     if model.card is None:
         reason = model.failure_reason("card", "model_json")
         if reason.startswith("HTTP 404 EntryNotFound"):
@@ -30,30 +84,26 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
                              model.unavailable_evidence("card", "modelcard.none", "README.md"))
         return Judgement(CRITERION, "unknown", 0.0, f"model card not available: {reason}",
                          model.unavailable_evidence("card", "modelcard.unavailable", "README.md"))
-    card = model.card
-    rules = card_section_rules()
-    _, body_start, _ = front_matter(card.text)
-    body = "\n".join(card.text.splitlines()[body_start:])
-    words = len(body.split())
-    covered = card_topics(card.text, body_start)
-    core = [t for t in rules.core_topics if t in covered]
-    section_evidence = tuple(
-        Evidence(f"modelcard.section.{topic}", card.url, card.revision, "README.md", quote(heading, 120), line, line,
-                 card.artifact_id)
-        for topic in sorted(covered) for line, heading in covered[topic][:1])
-    length = Evidence("modelcard.length", card.url, card.revision, "README.md",
-                      quote(f"{words} words; core topics covered: {', '.join(core) or 'none'}"),
-                      body_start + 1 if words else None, len(card.text.splitlines()) or None, card.artifact_id)
-    if len(core) >= rules.open_min_topics and words >= rules.open_min_words:
-        return Judgement(CRITERION, "open", 0.8, f"card covers {', '.join(core)} in {words} words",
-                         (length, *section_evidence))
-    if core or words >= rules.partial_min_words:
-        return Judgement(CRITERION, "partial", 0.7, f"card covers {len(core)} of {len(rules.core_topics)} core topics "
-                         f"in {words} words", (length, *section_evidence))
-    first = next((line for line in body.splitlines() if line.strip()), "")
-    return Judgement(CRITERION, "closed", 0.7, f"card has {words} words and no core section", (
-        length, Evidence("modelcard.thin", card.url, card.revision, "README.md", quote(first or "(empty card)"),
-                         artifact_id=card.artifact_id)))
+    card, rules = model.card, card_content_rules()
+    reading = read_card(card)
+    topics = sorted(reading.topics)
+    length = Evidence("modelcard.substance", card.url, card.revision, "README.md",
+                      quote(f"{reading.words} words of substance outside usage and paperwork sections; topics "
+                            f"documented: {', '.join(topics) or 'none'}"), artifact_id=card.artifact_id)
+    topic_evidence = tuple(
+        Evidence(f"modelcard.topic.{topic}", card.url, card.revision, "README.md", quote(text, 200), line, line,
+                 card.artifact_id) for topic in topics for line, text in reading.topics[topic][:1])
+    if len(topics) >= rules.open_min_topics and reading.words >= rules.open_min_words:
+        return Judgement(CRITERION, "open", 0.7, f"card documents {', '.join(topics)} in {reading.words} words",
+                         (length, *topic_evidence))
+    if reading.words < rules.closed_max_words and len(topics) < rules.closed_max_topics:
+        first = next((line for line in card.text.splitlines()[front_matter(card.text)[1]:] if line.strip()), "")
+        return Judgement(CRITERION, "closed", 0.7, f"card has {reading.words} words of substance and documents "
+                         f"{len(topics)} topics", (length, Evidence("modelcard.thin", card.url, card.revision,
+                                                                    "README.md", quote(first or "(empty card)"),
+                                                                    artifact_id=card.artifact_id), *topic_evidence))
+    return Judgement(CRITERION, "partial", 0.6, f"card documents {len(topics)} of {len(rules.topics)} topics in "
+                     f"{reading.words} words", (length, *topic_evidence))
 
 
 def _card_body(model: ModelArtifacts) -> tuple[str, int]:
@@ -95,21 +145,26 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
 
 
 def judge_hardware_architecture(model: ModelArtifacts) -> Judgement:
-    """Partial when the card documents the architecture or the training setup; open when it documents both and
-    the hardware it was trained on."""
+    """The training setup as the index reads it: open when the card states the training hardware and the setup
+    (hyper-parameters, tokens or steps, parallelism); partial with the hardware alone; closed when it states no
+    training hardware (architecture prose, hyper-parameters or what it takes to run the model are not enough)."""
     if model.card is None:
         return _nothing(model, "hardware_architecture", "architecture.none-found", "the card")
-    text, start = _card_body(model)
-    covered = card_topics(text, start)
-    found = [t for t in ("architecture", "training", "hardware") if t in covered]
-    if not found:
-        return _nothing(model, "hardware_architecture", "architecture.none-found",
-                        "the card for architecture, training and hardware sections")
-    evidence = tuple(Evidence(f"architecture.section.{t}", model.card.url, model.card.revision, "README.md",
-                              quote(covered[t][0][1]), covered[t][0][0], covered[t][0][0], model.card.artifact_id)
-                     for t in found)
-    level = "open" if len(found) == 3 else "partial"
-    return Judgement("hardware_architecture", level, 0.5, f"card documents {', '.join(found)}", evidence)
+    card, rules = model.card, card_content_rules()
+    reading = read_card(card)
+    if not reading.hardware:
+        return _nothing(model, "hardware_architecture", "architecture.no-training-hardware",
+                        "the card's documentation sections for the training hardware (accelerators and counts, "
+                        "GPU-hours, energy)")
+    evidence = [Evidence("architecture.training-hardware", card.url, card.revision, "README.md", quote(text, 200),
+                         line, line, card.artifact_id) for line, text in reading.hardware[:2]]
+    evidence += [Evidence("architecture.training-setup", card.url, card.revision, "README.md", quote(text, 200),
+                          line, line, card.artifact_id) for line, text in reading.setup[:3]]
+    if len(reading.setup) >= rules.open_min_setup_lines:
+        return Judgement("hardware_architecture", "open", 0.6, f"card states the training hardware and "
+                         f"{len(reading.setup)} lines of training setup", tuple(evidence))
+    return Judgement("hardware_architecture", "partial", 0.5, "card states the training hardware, little of the "
+                     "training setup", tuple(evidence))
 
 
 def _links(model: ModelArtifacts, rules) -> list[tuple[int, str]]:

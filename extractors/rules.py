@@ -122,6 +122,48 @@ def card_section_rules() -> CardSectionRules:
 
 
 @dataclass(frozen=True)
+class CardContentRules:
+    skip_sections: tuple[PatternRule, ...]
+    topics: dict[str, PatternRule]
+    min_lines_per_topic: int
+    closed_max_words: int
+    closed_max_topics: int
+    open_min_topics: int
+    open_min_words: int
+    training_hardware: tuple[PatternRule, ...]
+    not_training_hardware: re.Pattern
+    training_setup: tuple[PatternRule, ...]
+    open_min_setup_lines: int
+
+    def all_rules(self) -> list[PatternRule]:
+        return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup]
+
+
+@cache
+def card_content_rules() -> CardContentRules:
+    name = "card_content.yaml"
+    data = _load_yaml(name)
+    topics = data.get("topics") or {}
+    _require(isinstance(topics, dict) and topics, name, "topics needs a mapping of topic -> pattern and example")
+    numbers = ("min_lines_per_topic", "closed_max_words", "closed_max_topics", "open_min_topics", "open_min_words",
+               "open_min_setup_lines")
+    for key in numbers:
+        _require(isinstance(data.get(key), int), name, f"{key} must be a whole number")
+    skip = [{"id": f"skip-{n}", **e} for n, e in enumerate(data.get("skip_sections") or [], start=1)]
+    return CardContentRules(
+        pattern_rules(name, skip, "skip_sections"),
+        {t: pattern_rules(name, [{"id": f"modelcard.topic.{t}", **e}], f"topic {t}")[0] for t, e in topics.items()},
+        data["min_lines_per_topic"], data["closed_max_words"], data["closed_max_topics"], data["open_min_topics"],
+        data["open_min_words"],
+        pattern_rules(name, [{"id": f"architecture.hardware-{n}", **e}
+                             for n, e in enumerate(data.get("training_hardware") or [], start=1)], "training_hardware"),
+        compile_pattern(name, "not_training_hardware", data.get("not_training_hardware") or "(?!)"),
+        pattern_rules(name, [{"id": f"architecture.setup-{n}", **e}
+                             for n, e in enumerate(data.get("training_setup") or [], start=1)], "training_setup"),
+        data["open_min_setup_lines"])
+
+
+@dataclass(frozen=True)
 class HubLicence:
     licence_id: str
     spdx: str
