@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatch
 
@@ -121,27 +122,42 @@ def _nothing(model: ModelArtifacts, criterion: str, rule_id: str, searched: str)
                  artifact_id=where.artifact_id),), basis="absence")
 
 
+TRAINING_HEADING = re.compile(r"\b(train|fine-?tun|pre-?train|sft|reproduc)", re.IGNORECASE)
+
+
 def judge_code_documentation(model: ModelArtifacts) -> Judgement:
-    """Open when the model's own repos document their code (a README of substance and a docs folder); partial
-    with a README only; closed without a code repo of its own."""
-    from extractors.availability import code_paths
+    """Documentation of the training and tuning steps, as the index defines it: closed without training code of
+    the model's own to document; partial when its repos hold training code; open when they hold a whole training
+    pipeline documented both in the README's training sections and in a docs folder."""
+    from extractors.availability import code_paths, training_scope
 
     readmes = [a for a in model.code_files if a.kind == "readme"]
     if not readmes:
         return _nothing(model, "code", "codedocs.no-repo", "the model's own GitHub repos for a README and docs")
     readme = max(readmes, key=lambda a: len(a.text))
-    words = len(readme.text.split())
+    scope = training_scope(model)
+    trains = scope["pretraining"] or scope["finetuning"]
+    if not trains:
+        return Judgement("code", "closed", 0.5, "the model's own repos hold no training code to document", (
+            Evidence("codedocs.no-training-code", readme.url, readme.revision, readme.path or "README",
+                     "searched the trees of the model's own repos for training or fine-tuning code: none",
+                     artifact_id=readme.artifact_id),), basis="absence")
+    sections = [h for h in document(readme.text).headings() if TRAINING_HEADING.search(h.text)]
     docs_globs = code_file_rules()["docs"].globs
     docs = [p for _, p in code_paths(model) if any(fnmatch(p.lower(), g) for g in docs_globs)]
-    evidence = [Evidence("codedocs.readme", readme.url, readme.revision, "README", quote(f"README of {words} words"),
-                         artifact_id=readme.artifact_id)]
+    tree, first = trains[0]
+    evidence = [Evidence("codedocs.training-code", tree.url, tree.revision, first,
+                         quote("; ".join(p for _, p in trains[:5])), artifact_id=tree.artifact_id)]
+    evidence += [Evidence("codedocs.readme-training-section", readme.url, readme.revision, readme.path or "README",
+                          quote(h.text, 120), h.line_start, h.line_start, readme.artifact_id) for h in sections[:2]]
     if docs:
-        tree = model.code_trees[0]
-        evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0],
-                                 quote("; ".join(docs[:5])), artifact_id=tree.artifact_id))
-    if docs and words >= 1000:
-        return Judgement("code", "open", 0.5, f"README of {words} words and {len(docs)} docs files", tuple(evidence))
-    return Judgement("code", "partial", 0.5, f"README of {words} words, {len(docs)} docs files", tuple(evidence))
+        evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0], quote("; ".join(docs[:5])),
+                                 artifact_id=tree.artifact_id))
+    if scope["pretraining"] and sections and docs:
+        return Judgement("code", "open", 0.5, f"training pipeline documented: {len(sections)} README training "
+                         f"sections, {len(docs)} docs files", tuple(evidence))
+    return Judgement("code", "partial", 0.5, f"training code with {len(sections)} README training sections and "
+                     f"{len(docs)} docs files", tuple(evidence))
 
 
 def judge_hardware_architecture(model: ModelArtifacts) -> Judgement:
