@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 
 from extractors.markdown import URL
@@ -183,47 +183,102 @@ def judge_hardware_architecture(model: ModelArtifacts) -> Judgement:
                      "training setup", tuple(evidence))
 
 
-def _links(model: ModelArtifacts, rules) -> list[tuple[int, str]]:
-    """(line, text) of each line of the card and the model's own READMEs that matches one of the link rules."""
-    found = []
-    for artifact in [a for a in (model.card, *model.code_files) if a is not None and a.kind in ("card", "readme")]:
-        for number, line in enumerate(artifact.text.splitlines(), start=1):
-            if any(rule.pattern.search(line) for rule in rules):
-                found.append((artifact, number, line))
+@dataclass(frozen=True)
+class PaperMention:
+    """A preprint or venue named in the card or the model's own repo, and how the text presents it."""
+
+    artifact: Artifact
+    line: int
+    text: str
+    presented: str  # own | component | related
+
+
+def _paper_documents(model: ModelArtifacts) -> list[tuple[Artifact, int]]:
+    """(artifact, first body line) of the card, the model's own READMEs and CITATION files."""
+    found = [(model.card, front_matter(model.card.text)[1])] if model.card else []
+    for artifact in model.code_files:
+        name = (artifact.path or "").rsplit("/", 1)[-1].lower()
+        if artifact.kind == "readme" or name.startswith("citation"):
+            found.append((artifact, 0))
     return found
 
 
-def _in_citation(model: ModelArtifacts, artifact, line: int) -> bool:
-    if model.card is None or artifact is not model.card:
-        return False
-    text, start = _card_body(model)
-    sections = card_topics(text, start).get("citation", [])
-    return any(section_line <= line for section_line, _ in sections)
+def _citation_lines(artifact: Artifact, start: int) -> set[int]:
+    """Lines inside citation sections, and of bibtex blocks that a 'please cite' line introduces."""
+    rules = venue_rules()
+    if (artifact.path or "").rsplit("/", 1)[-1].lower().startswith("citation"):
+        return set(range(1, artifact.text.count("\n") + 2))
+    lines: set[int] = set()
+    doc = document(artifact.text, start)
+    for section in doc.sections():
+        if section.heading and any(r.pattern.search(section.title) for r in rules["citation_headings"]):
+            for block in section.blocks:
+                lines.update(range(block.line_start, block.line_end + 1))
+    previous = None
+    for block in doc.blocks:
+        if block.kind == "code" and "@" in block.text and previous is not None and \
+                any(r.pattern.search(previous.text) for r in rules["own_paper"]):
+            lines.update(range(block.line_start, block.line_end + 1))
+        previous = block
+    return lines
 
 
-def _judge_links(model: ModelArtifacts, criterion: str, group: str, what: str) -> Judgement:
-    found = _links(model, venue_rules()[group])
-    if not found:
-        if model.card is None and not model.code_files:
-            return Judgement(criterion, "unknown", 0.0, "the card could not be read",
-                             model.unavailable_evidence("card", f"{criterion}.unavailable", "README.md"))
-        return _nothing(model, criterion, f"{criterion}.none-found", f"the card and the model's own READMEs for {what}")
-    evidence = tuple(Evidence(f"{criterion}.link", a.url, a.revision, a.path or "README.md", quote(line, 200), n, n,
-                              a.artifact_id) for a, n, line in found[:3])
-    # A preprint linked from the card is, as a rule, the model's own report; a venue link counts as the model's
-    # peer-reviewed paper only where the card cites it.
-    cited = criterion == "preprint" or any(_in_citation(model, a, n) for a, n, _ in found)
-    return Judgement(criterion, "open" if cited else "partial", 0.5,
-                     f"{len(found)} {what} link(s){', cited as the model' + chr(39) + 's own' if cited else ''}",
-                     evidence)
+def paper_mentions(model: ModelArtifacts, group: str) -> list[PaperMention]:
+    """Every line naming a preprint (group `preprints`) or a venue (`venues`, and acceptance in words or bibtex),
+    with how it is presented: in a citation or with words that claim it (own), as the source of a component, or
+    otherwise (related work)."""
+    rules = venue_rules()
+    patterns = [*rules[group], *(rules["accepted"] if group == "venues" else ())]
+    found = []
+    for artifact, start in _paper_documents(model):
+        cited = _citation_lines(artifact, start)
+        for number, line in enumerate(artifact.text.splitlines(), start=1):
+            match = next((m for r in patterns if (m := r.pattern.search(line))), None)
+            if match is None or number <= start:
+                continue
+            before = line[max(0, match.start() - 120):match.end()]
+            if number in cited or any(r.pattern.search(before) for r in rules["own_paper"]):
+                presented = "own"
+            elif any(r.pattern.search(before) for r in rules["component_paper"]):
+                presented = "component"
+            else:
+                presented = "related"
+            found.append(PaperMention(artifact, number, line, presented))
+    return found
+
+
+def _judge_papers(model: ModelArtifacts, criterion: str, group: str, what: str) -> Judgement:
+    """Open when the model's own paper is named (cited or claimed); partial when only a component's paper is;
+    related work does not count."""
+    documents = _paper_documents(model)
+    if not documents:
+        return Judgement(criterion, "unknown", 0.0, "the card could not be read",
+                         model.unavailable_evidence("card", f"{criterion}.unavailable", "README.md"))
+    mentions = paper_mentions(model, group)
+    own = [m for m in mentions if m.presented == "own"]
+    component = [m for m in mentions if m.presented == "component"] if group == "preprints" else []
+    chosen = own or component
+    if not chosen:
+        related = "; ".join(quote(m.text, 80) for m in mentions[:2])
+        searched = f"the card and the model's own READMEs and CITATION files for {what} presented as the model's own"
+        judged = _nothing(model, criterion, f"{criterion}.none-found", searched)
+        if related:
+            judged = replace(judged, summary=f"{judged.summary}; only related work: {related}")
+        return judged
+    evidence = tuple(Evidence(f"{criterion}.{m.presented}", m.artifact.url, m.artifact.revision,
+                              m.artifact.path or "README.md", quote(m.text, 200), m.line, m.line,
+                              m.artifact.artifact_id) for m in chosen[:3])
+    if own:
+        return Judgement(criterion, "open", 0.6, f"{what} presented as the model's own ({len(own)} mentions)", evidence)
+    return Judgement(criterion, "partial", 0.5, f"only the {what} of a component is named", evidence)
 
 
 def judge_preprint(model: ModelArtifacts) -> Judgement:
-    return _judge_links(model, "preprint", "preprints", "archived preprint")
+    return _judge_papers(model, "preprint", "preprints", "archived preprint")
 
 
 def judge_paper(model: ModelArtifacts) -> Judgement:
-    return _judge_links(model, "paper", "venues", "peer-reviewed venue")
+    return _judge_papers(model, "paper", "venues", "peer-reviewed paper")
 
 
 def judge_datasheet(model: ModelArtifacts) -> Judgement:

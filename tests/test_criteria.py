@@ -30,7 +30,8 @@ def test_inference_examples_are_not_taken_for_training_code():
             assert not any(fnmatch(example.lower(), g) for g in GROUPS[group].globs), example
 
 
-@pytest.mark.parametrize("group", ["venues", "preprints"])
+@pytest.mark.parametrize("group", ["venues", "preprints", "own_paper", "component_paper", "citation_headings",
+                                   "accepted"])
 def test_every_venue_and_preprint_rule_matches_its_example(group):
     for rule in venue_rules()[group]:
         assert rule.pattern.search(rule.example), rule.example
@@ -81,6 +82,27 @@ def test_base_model_criteria_mirror_a_model_without_base_and_follow_a_named_one(
     assert judgement.level == "partial" and judgement.summary.startswith("base model Qwen/Qwen2.5-32B")
     missing = ModelArtifacts(**{**child.__dict__, "base": None})
     assert judge_base_model_weights(missing).level == "unknown"
+
+
+def test_a_preprint_is_the_models_own_only_when_presented_so():
+    # Real cards: a technical report claimed in words; a method paper linked as related work.
+    own = judge_preprint(artifacts("HuggingFaceH4/zephyr-7b-beta", tree=False))
+    assert own.level == "open" and own.evidence[0].rule_id == "preprint.own"
+    related = judge_preprint(artifacts("mosaicml/mpt-7b-instruct", tree=False))
+    assert related.level == "closed" and "related work" in related.summary
+
+
+def test_acceptance_at_a_venue_in_the_citation_makes_a_peer_reviewed_paper():
+    from extractors.documentation import paper_mentions
+
+    text = ("---\nlicense: mit\n---\n# Model\n\nIt uses [FlashAttention](https://proceedings.mlr.press/v1/x.html)."
+            "\n\n## Citation\n\n```bibtex\n@inproceedings{x,\n  booktitle = {Proceedings of the IEEE/CVF Conference"
+            " on Computer Vision},\n}\n```\n")
+    card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
+    model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
+    assert [m.presented for m in paper_mentions(model, "venues")] == ["related", "own"]
+    judged = judge_paper(model)
+    assert judged.level == "open" and judged.evidence[0].line_start == 12  # the booktitle line
 
 
 def test_preprint_and_paper_from_the_card():
