@@ -117,7 +117,7 @@ def load_model(db: sqlite_utils.Database, subject: dict, with_base: bool = True)
     repos = own_code_repos(db, subject)
     for repo in (r for r in repos if r["revision"]):
         for row in db["artifacts"].rows_where(
-                "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', 'package_facts', "
+                "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', "
                 "'tree')", [repo["repo_id"], repo["revision"]], order_by="kind, path"):
             (code_trees if row["kind"] == "tree" else code_files).append(_artifact(db, row))
     bases = _linked(db, subject["id"], "base_model")

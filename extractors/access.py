@@ -4,27 +4,91 @@ from __future__ import annotations
 
 import re
 
+from extractors.packaging import package_metadata
+from extractors.rules import package_rules
 from extractors.text import load_json, quote
-from extractors.types import Evidence, Judgement, ModelArtifacts
+from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 API_MENTION = re.compile(r"\b(API|inference endpoints?|playground|platform)\b.{0,80}https?://", re.IGNORECASE)
 
 
+PACKAGING_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+
+
+def declared_packages(model: ModelArtifacts) -> list[tuple[Artifact, dict]]:
+    """(file, {"file", "name", "version"}) of each package the model's own repos declare (extractors.packaging)."""
+    found = []
+    for artifact in model.code_files:
+        if artifact.kind == "file" and (artifact.path or "").rsplit("/", 1)[-1].lower() in PACKAGING_FILES:
+            facts = package_metadata(artifact.path, artifact.text)
+            if facts:
+                found.append((artifact, facts))
+    return found
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _own_names(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) -> set[str]:
+    """Names a package of the model's own would carry: its declared packages, its repos, its org, the first word
+    of its name."""
+    org, _, name = model.repo_id.partition("/")
+    words = [w for w in re.split(r"[-_.]", name) if len(_squash(w)) >= 4]
+    names = {_squash(org), *(_squash(w) for w in words[:1]), *(_squash(f["name"]) for _, f in declared)}
+    names |= {_squash(t.repo_id.partition("/")[2]) for t in model.code_trees if t.repo_id}
+    return {n for n in names if len(n) >= 4}
+
+
+def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) -> list[Evidence]:
+    """Lines of the card and the model's own READMEs that install or run a package of the model's own: `pip
+    install` of it, its PyPI page, a model runner's `ollama run` (data/rules/packages.yaml)."""
+    rules, own = package_rules(), _own_names(model, declared)
+    declared_names = {f["name"].lower() for _, f in declared}
+    found = []
+    for artifact in [a for a in (model.card, *model.code_files) if a is not None and a.kind in ("card", "readme")]:
+        for number, line in enumerate(artifact.text.splitlines(), start=1):
+            for rule in rules.install:
+                match = rule.pattern.search(line)
+                if not match:
+                    continue
+                package = next(v for v in match.groups() if v) if any(match.groups()) else ""
+                lowered = package.lower().split("==")[0].split("[")[0]
+                if rule.rule_id != "package.ollama" and lowered in rules.common_dependencies - declared_names:
+                    continue
+                if rule.rule_id == "package.ollama" or any(n in _squash(lowered) or _squash(lowered) in n
+                                                            for n in own if len(_squash(lowered)) >= 4):
+                    found.append(Evidence(rule.rule_id, artifact.url, artifact.revision, artifact.path or "README.md",
+                                          quote(line, 200), number, number, artifact.artifact_id, 0.6))
+                    break
+    return found
+
+
 def judge_package(model: ModelArtifacts) -> Judgement:
-    """Open when the model's own repo publishes a versioned package; partial when user-oriented code exists
-    without one (a code repo of its own, or a library the Hub names); closed otherwise."""
-    facts = [a for a in model.code_files if a.kind == "package_facts"]
-    for artifact in facts:
-        data = load_json(artifact.text) or {}
-        if data.get("version"):
-            return Judgement("package", "open", 0.5, f"package {data.get('name')} {data['version']}", (
-                Evidence("package.versioned", artifact.url, artifact.revision, data.get("file"),
-                         quote(f"name {data.get('name')}, version {data['version']}"), artifact_id=artifact.artifact_id),))
-    if facts or model.code_trees:
-        artifact = (facts or list(model.code_trees))[0]
-        return Judgement("package", "partial", 0.4, "code of its own, no versioned package found", (
-            Evidence("package.code-only", artifact.url, artifact.revision, artifact.path, "code repo without a "
-                     "versioned package", artifact_id=artifact.artifact_id),))
+    """Open when a package of the model's own can be installed from an index (a versioned package in its own
+    repo, a `pip install` or PyPI page of it, a model runner's line); partial for user-oriented code that is not a
+    versioned package (a declared package without a version, or only a library the Hub names); closed for a code
+    repo with no package, or nothing at all."""
+    declared = declared_packages(model)
+    versioned = [(a, f) for a, f in declared if f["version"]]
+    if versioned:
+        artifact, facts = versioned[0]
+        return Judgement("package", "open", 0.6, f"package {facts['name']} {facts['version']}", (
+            Evidence("package.versioned", artifact.url, artifact.revision, facts["file"],
+                     quote(f"name {facts['name']}, version {facts['version']}"), artifact_id=artifact.artifact_id),))
+    installs = install_lines(model, declared)
+    if installs:
+        return Judgement("package", "open", 0.6, "the model's own package installs from an index", tuple(installs[:3]))
+    if declared:
+        artifact, facts = declared[0]
+        return Judgement("package", "partial", 0.5, f"package {facts['name']} declared without a version", (
+            Evidence("package.unversioned", artifact.url, artifact.revision, facts["file"],
+                     quote(f"name {facts['name']}, no literal version"), artifact_id=artifact.artifact_id),))
+    if model.code_trees:
+        tree = model.code_trees[0]
+        return Judgement("package", "closed", 0.5, "code of its own, no package", (
+            Evidence("package.code-only", tree.url, tree.revision, None, "the model's own repos declare no package "
+                     "and no install line names one", artifact_id=tree.artifact_id),))
     info = load_json(model.model_json.text) if model.model_json else None
     library = info.get("library_name") if isinstance(info, dict) else None
     if library:
@@ -37,7 +101,7 @@ def judge_package(model: ModelArtifacts) -> Judgement:
                          model.unavailable_evidence("model_json", "package.unavailable", None))
     return Judgement("package", "closed", 0.5, "no package found", (
         Evidence("package.none-found", where.url, where.revision, None,
-                 "searched the model's own repos' packaging metadata and the Hub's library name",
+                 "searched the model's own repos' packaging metadata, install lines and the Hub's library name",
                  artifact_id=where.artifact_id),), basis="absence")
 
 

@@ -164,6 +164,21 @@ def card_content_rules() -> CardContentRules:
 
 
 @dataclass(frozen=True)
+class PackageRules:
+    install: tuple[PatternRule, ...]
+    common_dependencies: frozenset[str]
+
+
+@cache
+def package_rules() -> PackageRules:
+    name = "packages.yaml"
+    data = _load_yaml(name)
+    common = data.get("common_dependencies")
+    _require(isinstance(common, list) and common, name, "common_dependencies needs a list of package names")
+    return PackageRules(pattern_rules(name, data.get("install"), "install"), frozenset(str(c).lower() for c in common))
+
+
+@dataclass(frozen=True)
 class HubLicence:
     licence_id: str
     spdx: str

@@ -2,7 +2,7 @@
 
 Per repo: the repo JSON, the head commit of the default branch, the recursive tree at that commit (walking
 sub-trees when GitHub truncates it), the README, every licence-like file at any depth outside vendored folders,
-model cards, datasheets, citation files, the docs index, the packaging metadata (read as data, never run) and the
+model cards, datasheets, citation files, the docs index, the packaging files (stored as they are; extractors read them) and the
 releases. A repo whose head commit is unchanged since its last complete crawl is not fetched again.
 """
 
@@ -12,8 +12,7 @@ import json
 from fnmatch import fnmatch
 from urllib.parse import quote
 
-from crawler.items import ArtifactItem, LinkItem, SubjectItem
-from extractors.packaging import package_metadata
+from crawler.items import LinkItem, SubjectItem
 from spiders.base import EvidenceSpider, KnownRepo, Repo
 
 RAW = {"Accept": "application/vnd.github.raw"}
@@ -169,14 +168,6 @@ class GithubSpider(EvidenceSpider):
             yield from self._done(repo)
             return
         yield self._artifact(response, repo, artifact_kind, path=path)
-        if path.lower() in PACKAGING:
-            facts = package_metadata(path, response.body.decode("utf-8", errors="replace"))
-            if facts:
-                # Derived from the file just stored: name and version, read as data (setup.py is never run).
-                yield ArtifactItem(source="github", repo_type="github", repo_id=repo.repo_id, kind="package_facts",
-                                   url=response.url, revision=repo.revision, http_status=200, etag=None,
-                                   content_type="application/json; derived",
-                                   body=json.dumps(facts, sort_keys=True).encode(), path=path)
         yield from self._done(repo)
 
     def parse_releases(self, response, repo: Repo, page: int):

@@ -126,12 +126,33 @@ def test_datasheet_from_the_named_datasets_cards():
 
 
 def test_package_and_api():
-    facts = Artifact("p", "package_facts", "http://api/contents/pyproject.toml", "h", "pyproject.toml",
-                     json.dumps({"file": "pyproject.toml", "name": "llama_models", "version": "0.2.0"}), "o/r")
+    from conftest import SNAPSHOT
+
+    pyproject = (SNAPSHOT / "github/meta-llama/llama-models/files/pyproject.toml").read_text(encoding="utf-8")
+    facts = Artifact("p", "file", "http://api/contents/pyproject.toml", "h", "pyproject.toml", pyproject, "o/r")
     base = artifacts("Qwen/Qwen2.5-32B")
-    assert judge_package(ModelArtifacts(**{**base.__dict__, "code_files": (facts,)})).level == "open"
+    judged = judge_package(ModelArtifacts(**{**base.__dict__, "code_files": (facts,)}))
+    assert judged.level == "open" and judged.evidence[0].rule_id == "package.versioned"
     assert judge_package(base).level in ("partial", "closed")
     assert judge_api(base).level in ("partial", "closed")
+
+
+def test_every_package_rule_matches_its_real_example():
+    from extractors.rules import package_rules
+
+    for rule in package_rules().install:
+        assert rule.pattern.search(rule.example), rule.rule_id
+
+
+def test_an_install_line_counts_for_the_models_own_package_never_for_a_dependency():
+    from extractors.access import install_lines
+
+    card = ("---\nlicense: mit\n---\n# Use\n\n```\npip install transformers accelerate\n```\n\n"
+            "```\npip install deepfloyd_if==1.0.2rc0\n```\n")
+    model = ModelArtifacts("DeepFloyd/IF-I-XL-v1.0", "abc", "http://hub", model_json("DeepFloyd/IF-I-XL-v1.0"),
+                           Artifact("c", "card", "http://hub/c", "abc", "README.md", card))
+    assert [e.snippet for e in install_lines(model, [])] == ["pip install deepfloyd_if==1.0.2rc0"]
+    assert judge_package(model).level == "open"
 
 
 def test_every_criterion_is_judged_with_evidence_and_deterministically():

@@ -48,12 +48,10 @@ def test_every_corpus_repo_is_stored_with_tree_licences_readme_docs_and_packagin
         readme = con.execute("select count(*) from artifacts where repo_id = ? and kind = 'readme'", [repo])
         assert readme.fetchone()[0] == 1, repo
         for path in wanted & set(capture.captured_files):
-            text = capture.captured_files[path].read_text(encoding="utf-8", errors="replace")
-            facts = package_metadata(path, text)
-            if facts:
+            if path.rsplit("/", 1)[-1].lower() in ("pyproject.toml", "setup.cfg", "setup.py"):
                 row = con.execute("select b.content from artifacts a join blobs b on b.sha256 = a.content_sha256 "
-                                  "where a.repo_id = ? and a.kind = 'package_facts' and a.path = ?", [repo, path])
-                assert json.loads(row.fetchone()[0]) == facts, (repo, path)
+                                  "where a.repo_id = ? and a.kind = 'file' and a.path = ?", [repo, path])
+                assert row.fetchone()[0] == capture.captured_files[path].read_bytes(), (repo, path)  # verbatim
     several = con.execute("select count(*) from artifacts where repo_id = ? and kind = 'file' and "
                           "lower(path) like '%licen%'", [REPO]).fetchone()[0]
     assert several >= 3  # code, model and data licences of one repo are kept apart
@@ -74,7 +72,7 @@ def test_truncated_tree_is_walked_level_by_level(replica_url, tmp_path):
     assert run_counts(truncated)[0]["openness/truncated_trees"] >= 1
     con = sqlite3.connect(truncated)
     assert stored_tree_paths(con, "meta-llama/llama3") == tree_paths("meta-llama/llama3")
-    files = lambda db: {r for r in stored(db) if r[2] in ("file", "readme", "package_facts")}  # noqa: E731
+    files = lambda db: {r for r in stored(db) if r[2] in ("file", "readme")}  # noqa: E731
     assert files(truncated) == files(reference)
 
 
