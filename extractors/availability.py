@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatch
 
-from extractors.rules import code_file_rules, weight_rules
+from extractors.cards import card_topics
+from extractors.code import code_paths, training_scope
+from extractors.rules import card_content_rules, weight_rules
 from extractors.text import document, front_matter, key_line, load_json, quote
 from extractors.searched import settle, tree_exhaustive
-from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts, Source
+from extractors.types import Evidence, Judgement, LinkedDataset, ModelArtifacts, Source
 
 CRITERION = "weights_endmodel"
 
@@ -150,17 +152,52 @@ def judge_base_model_weights(model: ModelArtifacts) -> Judgement:
     return on_base_model(model, "weights_basemodel", judge_end_model_weights)
 
 
-def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_endmodel") -> Judgement:
-    """Training data: open when every dataset the card names can be had from the Hub; partial when some can, or
-    when datasets are named but cannot be downloaded; closed when the data is only described or not disclosed at
-    all (what was searched is recorded)."""
-    from extractors.documentation import card_topics
+HUB_DATASET = re.compile(r"huggingface\.co/datasets/([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
 
+
+def card_body_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, int, str]]:
+    """Hub datasets the card's text links as training data (not on lines or in sections about evaluation), with
+    the line and its text; their status from the crawl where the metadata named them too, else `not crawled`."""
+    if model.card is None:
+        return []
+    rules = card_content_rules()
+    _, span, _ = front_matter(model.card.text)
+    doc = document(model.card.text, span)
+    lines = model.card.text.splitlines()
+    headings = doc.headings()
+    known = {d.repo_id.lower(): d for d in model.datasets}
+    found, seen = [], set(known)
+    for line, url, _ in doc.links:
+        match = HUB_DATASET.search(url)
+        if not match or match.group(1).rstrip(".").lower() in seen:
+            continue
+        number = next((n for n in range(line, min(line + 40, len(lines) + 1)) if url in lines[n - 1]), line)
+        text = lines[number - 1] if number <= len(lines) else url
+        heading = next((h.text for h in reversed(headings) if h.line_start <= number), "")
+        if rules.not_training_data.search(text) or rules.not_training_data.search(heading):
+            continue
+        repo_id = match.group(1).rstrip(".")
+        seen.add(repo_id.lower())
+        found.append((LinkedDataset(repo_id, "not crawled", f"https://huggingface.co/datasets/{repo_id}"), number,
+                      text))
+    return found
+
+
+def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_endmodel") -> Judgement:
+    """Training data: open when every dataset the card names (in its metadata or linked in its text as training
+    data) is shared on the Hub; partial when some are gated, missing or failed; closed when the data is only
+    described or not disclosed at all (what was searched is recorded). A dataset not crawled is named, not
+    verified: it is no evidence of closure."""
     if model.card is None and model.model_json is None:
         return Judgement(criterion, "unknown", 0.0, "neither card nor model JSON could be read",
                          model.unavailable_evidence("card", "data.unavailable", "README.md"))
     evidence = []
-    available = [d for d in model.datasets if d.status == "ok"]
+    body = card_body_datasets(model)
+    named = [*model.datasets, *(d for d, _, _ in body)]
+    available = [d for d in named if d.status in ("ok", "not crawled")]
+    for dataset, line, text in body:
+        evidence.append(Evidence("data.card-text-link", model.card.url, model.card.revision, "README.md",
+                                 quote(text, 200), line, line, model.card.artifact_id, 0.6))
     for dataset in model.datasets:
         # The dataset's own card when it was read; else the model's card (or JSON) that names it.
         where = dataset.card or model.card or model.model_json
@@ -168,15 +205,13 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
                                  "README.md" if where.kind == "card" else None,
                                  quote(f"dataset {dataset.repo_id}: {dataset.status} {dataset.page_url}"),
                                  artifact_id=where.artifact_id))
-    if model.datasets:
-        if len(available) == len(model.datasets):
-            return Judgement(criterion, "open", 0.6, f"all {len(available)} named datasets are on the Hub",
+    if named:
+        if len(available) == len(named):
+            return Judgement(criterion, "open", 0.6, f"all {len(available)} named datasets are shared on the Hub",
                              tuple(evidence))
-        return Judgement(criterion, "partial", 0.6, f"{len(available)} of {len(model.datasets)} named datasets can "
-                         "be had", tuple(evidence))
+        return Judgement(criterion, "partial", 0.6, f"{len(available)} of {len(named)} named datasets can be had",
+                         tuple(evidence))
     if model.card:
-        from extractors.text import front_matter
-
         _, span, _ = front_matter(model.card.text)
         sections = card_topics(model.card.text, span).get("data", [])
         if sections:
@@ -197,33 +232,6 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
 def judge_base_model_data(model: ModelArtifacts) -> Judgement:
     return on_base_model(model, "datasources_basemodel",
                          lambda m: judge_end_model_data(m, "datasources_basemodel"))
-
-
-def code_paths(model: ModelArtifacts) -> list[tuple[Artifact, str]]:
-    """(tree artifact, path) of every file in the model's own GitHub repos."""
-    found = []
-    for tree in model.code_trees:
-        data = load_json(tree.text)
-        prefix = (tree.path or "").split(":", 1)[1] if ":" in (tree.path or "") else ""
-        for entry in (data or {}).get("tree", []) if isinstance(data, dict) else []:
-            if isinstance(entry, dict) and entry.get("type") == "blob":
-                found.append((tree, prefix + entry["path"]))
-    return found
-
-
-def training_scope(model: ModelArtifacts) -> dict[str, list[tuple[Artifact, str]]]:
-    """The code files of the model's own repos by the scope of training they show: pretraining (a whole pipeline),
-    finetuning (only fine-tuning, alignment or adapters), inference (running the model), other code."""
-    rules = code_file_rules()
-    scope: dict[str, list[tuple[Artifact, str]]] = {"pretraining": [], "finetuning": [], "inference": [], "other": []}
-    for tree, path in code_paths(model):
-        if not rules.is_code(path):
-            continue
-        lowered = path.lower()
-        group = next((g for g in ("finetuning", "pretraining", "inference")
-                      if any(fnmatch(lowered, glob) for glob in rules[g].globs)), "other")
-        scope[group].append((tree, path))
-    return scope
 
 
 # Scope -> (level, summary). The index: "sparse source code" is partial; only a full pipeline is open.

@@ -6,73 +6,13 @@ import re
 from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 
-from extractors.markdown import URL
-from extractors.rules import card_content_rules, card_section_rules, code_file_rules, venue_rules
-from extractors.text import document, front_matter, headings, quote
+from extractors.cards import card_topics, read_card
+from extractors.code import code_paths, training_scope
+from extractors.rules import card_content_rules, code_file_rules, venue_rules
+from extractors.text import document, front_matter, quote
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
-
-
-def card_topics(text: str, body_start: int) -> dict[str, list[tuple[int, str]]]:
-    """Which topics the card's headings cover: topic -> [(line, heading)]."""
-    rules = card_section_rules()
-    covered: dict[str, list[tuple[int, str]]] = {}
-    for line, heading in headings(text, body_start):
-        for topic, patterns in rules.topics.items():
-            if any(p.search(heading) for p in patterns):
-                covered.setdefault(topic, []).append((line, heading))
-    return covered
-
-
-@dataclass(frozen=True)
-class CardReading:
-    """What a card documents, outside its usage and paperwork sections: words of prose, and the lines (number,
-    text) of each topic, of training hardware and of training setup."""
-
-    words: int
-    topics: dict[str, list[tuple[int, str]]]
-    hardware: list[tuple[int, str]]
-    setup: list[tuple[int, str]]
-
-
-def _substance(text: str, start: int) -> tuple[list[tuple[int, str, str]], int]:
-    """(line, text, block kind) of every heading and block outside the skipped sections, and the prose words."""
-    rules = card_content_rules()
-    stack: list[tuple[int, bool]] = []  # (heading level, skipped)
-    lines, words = [], 0
-    for block in document(text, start).blocks:
-        if block.kind == "heading":
-            while stack and stack[-1][0] >= block.level:
-                stack.pop()
-            stack.append((block.level, any(r.pattern.search(block.text) for r in rules.skip_sections)))
-            if not any(skipped for _, skipped in stack):
-                lines.append((block.line_start, block.text, "heading"))
-            continue
-        if block.kind == "code" or any(skipped for _, skipped in stack):
-            continue
-        if block.kind in ("prose", "html"):
-            words += len(URL.sub("", block.text).split())
-        for offset, line in enumerate(block.text.splitlines()):
-            if line.strip():
-                lines.append((block.line_start + offset if block.kind == "prose" else block.line_start, line,
-                              block.kind))
-    return lines, words
-
-
-def read_card(card: Artifact) -> CardReading:
-    rules = card_content_rules()
-    _, start, _ = front_matter(card.text)
-    lines, words = _substance(card.text, start)
-    topics = {}
-    for topic, rule in rules.topics.items():
-        found = [(n, t) for n, t, _ in lines if rule.pattern.search(t)]
-        if len(found) >= rules.min_lines_per_topic:
-            topics[topic] = found
-    hardware = [(n, t) for n, t, _ in lines if any(r.pattern.search(t) for r in rules.training_hardware)
-                and not rules.not_training_hardware.search(t)]
-    setup = [(n, t) for n, t, _ in lines if any(r.pattern.search(t) for r in rules.training_setup)]
-    return CardReading(words, topics, hardware, setup)
 
 
 def judge_model_card(model: ModelArtifacts) -> Judgement:
@@ -129,8 +69,6 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
     """Documentation of the training and tuning steps, as the index defines it: closed without training code of
     the model's own to document; partial when its repos hold training code; open when they hold a whole training
     pipeline documented both in the README's training sections and in a docs folder."""
-    from extractors.availability import code_paths, training_scope
-
     readmes = [a for a in model.code_files if a.kind == "readme"]
     if not readmes:
         return _nothing(model, "code", "codedocs.no-repo", "the model's own GitHub repos for a README and docs")

@@ -134,6 +134,7 @@ class CardContentRules:
     not_training_hardware: re.Pattern
     training_setup: tuple[PatternRule, ...]
     open_min_setup_lines: int
+    not_training_data: re.Pattern
 
     def all_rules(self) -> list[PatternRule]:
         return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup]
@@ -160,7 +161,8 @@ def card_content_rules() -> CardContentRules:
         compile_pattern(name, "not_training_hardware", data.get("not_training_hardware") or "(?!)"),
         pattern_rules(name, [{"id": f"architecture.setup-{n}", **e}
                              for n, e in enumerate(data.get("training_setup") or [], start=1)], "training_setup"),
-        data["open_min_setup_lines"])
+        data["open_min_setup_lines"],
+        compile_pattern(name, "not_training_data", data.get("not_training_data") or "(?!)"))
 
 
 @dataclass(frozen=True)

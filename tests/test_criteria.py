@@ -169,3 +169,17 @@ def test_a_card_that_only_points_to_a_blog_post_is_a_closed_model_card():
     text = "---\nlicense: apache-2.0\n---\nRead about this model in our blog post: https://example.org/blog/model\n"
     card = Artifact("c", "card", "http://hub/x/y/resolve/r/README.md", "r", "README.md", text)
     assert judge_model_card(ModelArtifacts("x/y", "r", "http://hub/x/y", model_json("x/y"), card)).level == "closed"
+
+
+def test_datasets_linked_in_the_card_text_are_named_training_data_benchmarks_are_not():
+    from extractors.availability import card_body_datasets
+
+    model = artifacts("Intel/neural-chat-7b-v3-3", tree=False)  # no `datasets:` metadata; the text links two
+    named = [d.repo_id for d, _, _ in card_body_datasets(model)]
+    assert named[:2] == ["meta-math/MetaMathQA", "Intel/orca_dpo_pairs"]
+    judged = judge_end_model_data(model)
+    assert judged.level == "open" and judged.evidence[0].rule_id == "data.card-text-link"
+    assert judged.evidence[0].line_start == 147
+    text = ("---\nlicense: mit\n---\n# Evaluation\n\nScores on [MMLU](https://huggingface.co/datasets/cais/mmlu).\n")
+    card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
+    assert card_body_datasets(ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)) == []

@@ -107,7 +107,7 @@ def test_thin_card_is_closed():
 
 
 def test_every_card_topic_pattern_matches_a_heading_of_its_topic():
-    from extractors.documentation import card_topics
+    from extractors.cards import card_topics
 
     for topic, patterns in card_section_rules().topics.items():
         heading = {"architecture": "Model Details", "training": "Training Details", "finetuning": "Fine-tuning",
@@ -240,7 +240,7 @@ def test_every_card_content_rule_matches_its_real_example():
 
 
 def test_card_read_by_substance_usage_sections_and_fenced_code_do_not_count():
-    from extractors.documentation import read_card
+    from extractors.cards import read_card
 
     usage = "---\nlicense: mit\n---\n# Quick start\n\n" + "We train with a batch size of 8 on 64 GPUs. " * 40 + \
         "\n\n```python\n# Training details\nmodel.train()\n```\n"
