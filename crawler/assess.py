@@ -94,9 +94,14 @@ def _datasets(db: sqlite_utils.Database, subject_id: str) -> tuple[LinkedDataset
     return tuple(found)
 
 
-def load_model(db: sqlite_utils.Database, subject: dict, with_base: bool = True) -> ModelArtifacts:
+# How far down a base-model chain (fine-tune of a fine-tune of ...) the root pretrained model is looked for.
+BASE_CHAIN_DEPTH = 4
+
+
+def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN_DEPTH,
+               seen: frozenset[str] = frozenset()) -> ModelArtifacts:
     """The artifacts of a model at the revision its subject was last crawled at, what failed to be fetched, what
-    it links to (own code repos, datasets) and, one step down, its base model's artifacts."""
+    it links to (own code repos, datasets) and its base model's artifacts, down the chain to `depth` steps."""
     repo_id, revision = subject["repo_id"], subject["revision"]
     rows = list(db["artifacts"].rows_where("repo_type = 'model' and repo_id = ? and revision is ?",
                                            [repo_id, revision], order_by="fetched_at desc, id"))
@@ -123,9 +128,9 @@ def load_model(db: sqlite_utils.Database, subject: dict, with_base: bool = True)
     bases = _linked(db, subject["id"], "base_model")
     base_model = bases[0].split(":", 2)[2] if bases else None
     base = None
-    if with_base and bases:
+    if depth > 0 and bases and bases[0] not in seen:
         row = next(iter(db["subjects"].rows_where("id = ? and revision is not null", [bases[0]])), None)
-        base = load_model(db, row, with_base=False) if row else None
+        base = load_model(db, row, depth - 1, seen | {subject["id"]}) if row else None
     found = {"model_json": latest("model_json"), "card": latest("card"),
              "tree": _artifact(db, tree_rows[min(tree_rows)]) if tree_rows else None}
     return ModelArtifacts(repo_id=repo_id, revision=revision, page_url=subject["url"],

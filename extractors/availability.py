@@ -134,18 +134,51 @@ def _relabel(judgement: Judgement, criterion: str, prefix: str) -> Judgement:
                      judgement.evidence, judgement.basis, judgement.searched)
 
 
+def root_model(model: ModelArtifacts) -> tuple[ModelArtifacts, list[str]]:
+    """The root pretrained model down the base-model chain as far as it was crawled, and the chain of ids."""
+    chain, current = [model.repo_id], model
+    while current.base is not None:
+        current = current.base
+        chain.append(current.repo_id)
+    return current, chain
+
+
+def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
+    """A card sentence that names a model this one was fine-tuned from or built on, where no metadata does: the
+    model is then not its own base, and mirroring its own data and weights would judge the wrong model."""
+    if model.card is None:
+        return None
+    _, span, _ = front_matter(model.card.text)
+    rule = card_content_rules().base_model_sentence
+    lines = model.card.text.splitlines()
+    for block in document(model.card.text, span).blocks:
+        raw = "\n".join(lines[block.line_start - 1:block.line_end])
+        if block.kind in ("prose", "html", "table") and (match := rule.search(raw)):
+            line = block.line_start + raw.count("\n", 0, match.start())
+            return Evidence("base.named-in-text", model.card.url, model.card.revision, "README.md",
+                            quote(match.group(0), 200), line, line, model.card.artifact_id, 0.5)
+    return None
+
+
+def _base_unavailable(model: ModelArtifacts, criterion: str, base_id: str, why: Evidence | None) -> Judgement:
+    card = model.card or model.model_json
+    evidence = why or Evidence("base.unavailable", card.url, card.revision, "README.md" if model.card else None,
+                               quote(f"base_model: {base_id}"), artifact_id=card.artifact_id)
+    return Judgement(criterion, "unknown", 0.0, f"base model {base_id} was not crawled or is unavailable",
+                     (evidence,), searched=(Source(f"base:{base_id}", "not crawled", card.url),))
+
+
 def on_base_model(model: ModelArtifacts, criterion: str, judge) -> Judgement:
-    """A base-model criterion: judged on the base model's artifacts when the card names one; mirrored from the
-    model itself when it names none (the model is its own base)."""
+    """A base-model criterion: judged on the root pretrained model down the base-model chain (card `base_model`,
+    the Hub's `base_model:` tags); mirrored from the model itself when it names no base, in metadata or text."""
     if model.base_model is None:
+        if (named := base_named_in_text(model)) is not None:
+            return _base_unavailable(model, criterion, "named in the card's text", named)
         return _relabel(settle(judge(model), model), criterion, "no separate base model; mirrors the model itself: ")
-    if model.base is None:
-        card = model.card or model.model_json
-        return Judgement(criterion, "unknown", 0.0, f"base model {model.base_model} was not crawled or is unavailable",
-                         (Evidence("base.unavailable", card.url, card.revision, "README.md" if model.card else None,
-                                   quote(f"base_model: {model.base_model}"), artifact_id=card.artifact_id),),
-                         searched=(Source(f"base:{model.base_model}", "not crawled", card.url),))
-    return _relabel(settle(judge(model.base), model.base), criterion, f"base model {model.base_model}: ")
+    root, chain = root_model(model)
+    if root is model or root.base_model is not None:
+        return _base_unavailable(model, criterion, root.base_model or model.base_model, None)
+    return _relabel(settle(judge(root), root), criterion, f"base model {' -> '.join(chain[1:])}: ")
 
 
 def judge_base_model_weights(model: ModelArtifacts) -> Judgement:

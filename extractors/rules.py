@@ -135,6 +135,8 @@ class CardContentRules:
     training_setup: tuple[PatternRule, ...]
     open_min_setup_lines: int
     not_training_data: re.Pattern
+    base_model_sentence: re.Pattern
+    base_model_example: str
 
     def all_rules(self) -> list[PatternRule]:
         return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup]
@@ -162,7 +164,9 @@ def card_content_rules() -> CardContentRules:
         pattern_rules(name, [{"id": f"architecture.setup-{n}", **e}
                              for n, e in enumerate(data.get("training_setup") or [], start=1)], "training_setup"),
         data["open_min_setup_lines"],
-        compile_pattern(name, "not_training_data", data.get("not_training_data") or "(?!)"))
+        compile_pattern(name, "not_training_data", data.get("not_training_data") or "(?!)"),
+        compile_pattern(name, "base_model_sentence", data.get("base_model_sentence") or "(?!)"),
+        str(data.get("base_model_example") or ""))
 
 
 @dataclass(frozen=True)

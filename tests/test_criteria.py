@@ -183,3 +183,26 @@ def test_datasets_linked_in_the_card_text_are_named_training_data_benchmarks_are
     text = ("---\nlicense: mit\n---\n# Evaluation\n\nScores on [MMLU](https://huggingface.co/datasets/cais/mmlu).\n")
     card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
     assert card_body_datasets(ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)) == []
+
+
+def test_base_model_criteria_follow_the_chain_to_the_root_and_never_mirror_a_fine_tune():
+    from extractors.availability import base_named_in_text, judge_base_model_data
+    from extractors.rules import card_content_rules
+
+    rules = card_content_rules()
+    assert rules.base_model_sentence.search(rules.base_model_example)
+    root = artifacts("mistralai/Mistral-7B-v0.1", tree=False)
+    middle = ModelArtifacts(**{**artifacts("Intel/neural-chat-7b-v3-1", tree=False).__dict__,
+                               "base_model": "mistralai/Mistral-7B-v0.1", "base": root})
+    top = ModelArtifacts(**{**artifacts("Intel/neural-chat-7b-v3-3", tree=False).__dict__,
+                            "base_model": "Intel/neural-chat-7b-v3-1", "base": middle})
+    judged = judge_base_model_data(top)
+    assert judged.summary.startswith("base model Intel/neural-chat-7b-v3-1 -> mistralai/Mistral-7B-v0.1:")
+    assert judged.evidence == judge_base_model_data(root).evidence  # judged on the root, not the middle
+    # A card that says it was fine-tuned from a Hub model, without `base_model` metadata: not its own base.
+    text = ("---\nlicense: mit\n---\n# Model\n\nA fine-tuned version of [mistralai/Mistral-7B-v0.1]"
+            "(https://huggingface.co/mistralai/Mistral-7B-v0.1) on chat data.\n")
+    card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
+    model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
+    assert base_named_in_text(model).line_start == 6
+    assert judge_base_model_data(model).level == "unknown"
