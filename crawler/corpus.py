@@ -255,6 +255,29 @@ class Corpus:
             raise CorpusError(f"{listing}: not a readable Hub listing CSV: {exc}") from exc
         return added
 
+    @cached_property
+    def _named_repos(self) -> dict[tuple[str, str], str]:
+        """(type, id) of every Hub repo a captured card's metadata names (`base_model`, `datasets`) -> the corpus
+        path of the first card naming it."""
+        named: dict[tuple[str, str], str] = {}
+        for repo in self.models.values():
+            if isinstance(repo, SyntheticModel):
+                continue
+            try:
+                meta = repo.front_matter or {}
+            except CorpusError:
+                continue
+            for key, repo_type in (("base_model", "model"), ("datasets", "dataset")):
+                values = meta.get(key)
+                for value in values if isinstance(values, list) else [values]:
+                    if isinstance(value, str) and value.count("/") == 1:
+                        named.setdefault((repo_type, value.lower()), repo.corpus_path)
+        return named
+
+    def named_by(self, repo_type: str, repo_id: str) -> str | None:
+        """The captured card that names a repo the corpus did not capture: it existed, its content is unknown."""
+        return self._named_repos.get((repo_type, repo_id.lower()))
+
     def hub_repo(self, repo_type: str, repo_id: str) -> HubRepoCapture | None:
         table = self.models if repo_type == "model" else self.datasets
         return table.get(repo_id.lower())

@@ -227,7 +227,9 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
     evidence = []
     body = card_body_datasets(model)
     named = [*model.datasets, *(d for d, _, _ in body)]
-    available = [d for d in named if d.status in ("ok", "not crawled")]
+    # Named but never read (not crawled, not captured, a failed fetch) is no evidence either way: only a dataset
+    # the Hub answered missing or gated counts against the data being shared.
+    available = [d for d in named if d.status not in ("missing", "gated", "private", "disabled")]
     for dataset, line, text in body:
         evidence.append(Evidence("data.card-text-link", model.card.url, model.card.revision, "README.md",
                                  quote(text, 200), line, line, model.card.artifact_id, 0.6))

@@ -64,8 +64,8 @@ def model_sources(model: ModelArtifacts) -> tuple[Source, ...]:
                              detail="built from a third-party mirror's file list: proves presence, never absence")
         sources.append(source)
     for dataset in model.datasets:
-        status = {"ok": "read", "gated": "gated", "missing": "missing", "not crawled": "not crawled"}.get(
-            dataset.status, "failed")
+        status = {"ok": "read", "gated": "gated", "missing": "missing", "not crawled": "not crawled",
+                  "not captured": "not captured"}.get(dataset.status, "failed")
         sources.append(Source(f"dataset:{dataset.repo_id}", status, dataset.page_url, dataset.status))
     return tuple(sources)
 

@@ -100,7 +100,7 @@ class LinkedDataset:
     """A dataset a model's card names, and what the crawl found of it."""
 
     repo_id: str
-    status: str  # ok | gated | missing | error | not crawled
+    status: str  # ok | gated | missing | private | disabled | not captured | error | not crawled
     page_url: str
     card: Artifact | None = None
 

@@ -216,11 +216,13 @@ class HuggingFaceSpider(EvidenceSpider):
             status = "missing"
         elif response.status in (401, 403) and code != "GatedRepo":
             status = "private"  # the Hub answers 401 for private (and unknown) repos to an anonymous client
+        elif response.status == 501 and code == "NotCaptured":
+            status = "not captured"  # a replica or mirror that holds no copy: it exists, its content is unknown
         else:
             status = "error"
         yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
                           status=status, note=error_reason(response))
-        if status in ("error", "missing", "disabled"):
+        if status in ("error", "missing", "disabled", "not captured"):
             yield ErrorItem("huggingface", repo.subject, response.url, kind, response.status, error_reason(response))
 
     def _renamed(self, response, repo: Repo, info: dict):

@@ -73,3 +73,30 @@ def test_show_names_the_missing_source_of_a_model_whose_card_was_not_captured(de
         assert card and card[0]["status"] == "not captured", criterion
     text = run_openness("show", "allenai/OLMo-7B-Instruct", "--db", str(demo_db)).stdout
     assert "searched: card not captured" in text
+
+
+def test_replica_answers_not_captured_for_a_repo_a_captured_card_names(replica_url):
+    import urllib.error
+    import urllib.request
+
+    # zephyr-7b-beta's card names this dataset in its metadata; the corpus holds no copy of it.
+    try:
+        urllib.request.urlopen(f"{replica_url}/api/datasets/HuggingFaceH4/ultrachat_200k")
+        raise AssertionError("expected an error")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 501 and exc.headers["X-Error-Code"] == "NotCaptured"
+        assert "zephyr-7b-beta" in exc.headers["X-Error-Message"]
+    try:
+        urllib.request.urlopen(f"{replica_url}/api/datasets/nobody/absent-dataset")
+        raise AssertionError("expected an error")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
+
+
+def test_a_named_dataset_that_was_not_captured_is_no_evidence_of_closure(demo_db):
+    result = run_openness("show", "HuggingFaceH4/zephyr-7b-beta", "--db", str(demo_db), "--json")
+    judged = {j["criterion"]: j for j in json.loads(result.stdout)["judgements"]}
+    data = judged["datasources_endmodel"]
+    statuses = {s["source"]: s["status"] for s in data["searched"]}
+    assert statuses["dataset:HuggingFaceH4/ultrachat_200k"] == "not captured"
+    assert data["level"] == "open"  # named and shared on the Hub; none answered missing or gated

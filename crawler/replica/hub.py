@@ -149,6 +149,9 @@ class HubApi:
     # -- answers ---------------------------------------------------------------------------------------------
     def _repo(self, repo_type: str, repo_id: str) -> HubRepoCapture | Answer:
         repo = self.corpus.hub_repo(repo_type, repo_id)
+        if repo is None and (named_by := self.corpus.named_by(repo_type, repo_id)):
+            # A repo the corpus's own cards name existed when they were captured: not captured is not missing.
+            return not_captured(f"{repo_type} {repo_id} (named by {named_by})")
         if repo is None:
             return hub_error(404, "RepoNotFound", f"Repository not found: {repo_type} {repo_id}")
         return repo
