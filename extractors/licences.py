@@ -10,11 +10,12 @@ and both are evidence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from extractors.licence_index import classify
 from extractors.rules import licence_phrases
-from extractors.text import front_matter, headings, key_line, load_json, quote
+from extractors.text import document, front_matter, headings, key_line, load_json, quote
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "licenses"
@@ -183,9 +184,48 @@ def card_metadata_not_captured(model: ModelArtifacts) -> bool:
     return isinstance(replica, dict) and "cardData" in (replica.get("not_captured") or [])
 
 
+LICENCE_FIELD = re.compile(r"^\W*(?:model\s+)?licen[cs]e\W*[:：]\W*(?P<value>[^()\[\],;]+)", re.IGNORECASE)
+
+
+def card_licence_lines(model: ModelArtifacts) -> list[tuple[int, str, str]]:
+    """(line, text, licence id) of each `License: X` field in the card's text (outside code), the way the Hub
+    template states a licence in its Model Details; the id as the licence indexes spell it (`Apache 2.0` ->
+    `apache-2.0`)."""
+    if model.card is None:
+        return []
+    _, span, _ = front_matter(model.card.text)
+    found = []
+    for block in document(model.card.text, span).blocks:
+        if block.kind not in ("prose", "html"):
+            continue
+        for offset, line in enumerate(block.text.splitlines()):
+            match = LICENCE_FIELD.match(line)
+            if match:
+                licence_id = re.sub(r"\s+", "-", match.group("value").strip().rstrip(".").lower())
+                found.append((block.line_start + offset, line, licence_id))
+    return found
+
+
+def _body_declared(model: ModelArtifacts) -> tuple[dict, list[Evidence], list[LicenceText]]:
+    """A licence the card states only in its text: its id as a declaration, its line as a licence text."""
+    declared, evidence, texts = {}, [], []
+    for line, text, licence_id in card_licence_lines(model)[:1]:
+        declared["license"] = licence_id
+        evidence.append(Evidence("licence.card.text-field", model.card.url, model.card.revision, "README.md",
+                                 quote(text, 200), line, line, model.card.artifact_id, 0.7))
+        texts.append(LicenceText(model.card, "weights", text, line))
+    return declared, evidence, texts
+
+
 def judge_licences(model: ModelArtifacts) -> Judgement:
+    """The licences of the weights and of the code, each read from its declared ids and its texts; combined as the
+    index combines components (see `combine`)."""
     declared, declared_evidence, _ = declared_licence(model)
     texts = licence_texts(model)
+    if not _as_ids(declared.get("license")) and not _as_ids(declared.get("license_name")):
+        body_declared, body_evidence, body_texts = _body_declared(model)
+        declared, declared_evidence, texts = ({**declared, **body_declared}, [*declared_evidence, *body_evidence],
+                                              [*texts, *body_texts])
     if not declared and not declared_evidence and not texts and model.card is None:
         reason = model.failure_reason("card", "model_json")
         return Judgement(CRITERION, "unknown", 0.0, f"no card metadata to read the licence from: {reason}",

@@ -112,3 +112,15 @@ def test_an_unknown_custom_licence_id_is_unclassified():
     from extractors.licence_index import classify
 
     assert classify("acme-model-licence-v7") is None
+
+
+def test_a_licence_stated_only_in_the_cards_text_is_read():
+    from extractors.licences import card_licence_lines, judge_licences
+    from test_extractors import artifacts
+
+    model = artifacts("togethercomputer/Pythia-Chat-Base-7B", tree=False)
+    [(line, text, licence_id)] = card_licence_lines(model)[:1]
+    assert licence_id == "apache-2.0" and "Apache 2.0" in text
+    judged = judge_licences(model)
+    assert judged.level == "open" and any(e.rule_id == "licence.card.text-field" and e.line_start == line
+                                          for e in judged.evidence)
