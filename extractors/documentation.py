@@ -219,14 +219,31 @@ def judge_paper(model: ModelArtifacts) -> Judgement:
     return _judge_papers(model, "paper", "venues", "peer-reviewed paper")
 
 
+def _training_data_summary(model: ModelArtifacts) -> Evidence | None:
+    """A public summary of the training content (the EU AI Act's template for general-purpose models), which the
+    index's datasheet question accepts: a line of the card that states one."""
+    if model.card is None:
+        return None
+    rule = card_content_rules().training_data_summary
+    for number, line in enumerate(model.card.text.splitlines(), start=1):
+        if rule.search(line):
+            return Evidence("datasheet.training-data-summary", model.card.url, model.card.revision, "README.md",
+                            quote(line, 200), number, number, model.card.artifact_id, 0.5)
+    return None
+
+
 def judge_datasheet(model: ModelArtifacts) -> Judgement:
     """Datasheets of the training data: the cards of the datasets the model names, by their data-creation
-    sections; open when every named dataset has a card documenting collection and curation."""
+    sections, datasheet files of its own repos, a public training-data summary. Open when every named dataset
+    has a card documenting collection and curation; partial when some do, or a summary is given; closed when the
+    dataset cards read document neither."""
     cards = [d.card for d in model.datasets if d.card is not None]
     sheets = [a for a in model.code_files if (a.path or "").lower().rsplit("/", 1)[-1].startswith("datasheet")]
-    if not cards and not sheets:
+    summary = _training_data_summary(model)
+    if not cards and not sheets and summary is None:
         return _nothing(model, "datasheet", "datasheet.none-found",
-                        "the cards of the named datasets and the model's own repos for a datasheet")
+                        "the cards of the named datasets, the model's own repos for a datasheet and the card for a "
+                        "training-data summary")
     evidence, documented = [], 0
     for card in cards:
         _, start, _ = front_matter(card.text)
@@ -239,6 +256,13 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
         documented += 1
         evidence.append(Evidence("datasheet.file", sheet.url, sheet.revision, sheet.path, quote(sheet.text[:200]),
                                  artifact_id=sheet.artifact_id))
-    level = "open" if model.datasets and documented >= len(model.datasets) else "partial"
-    return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(model.datasets)} named datasets",
-                     tuple(evidence))
+    if summary is not None:
+        evidence.append(summary)
+    if model.datasets and documented >= len(model.datasets):
+        level = "open"
+    elif documented or summary is not None:
+        level = "partial"
+    else:
+        level = "closed"
+    return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(model.datasets)} named datasets"
+                     f"{', a training-data summary' if summary else ''}", tuple(evidence))

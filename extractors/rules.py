@@ -137,6 +137,8 @@ class CardContentRules:
     not_training_data: re.Pattern
     base_model_sentence: re.Pattern
     base_model_example: str
+    training_data_summary: re.Pattern
+    training_data_summary_example: str
 
     def all_rules(self) -> list[PatternRule]:
         return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup]
@@ -166,7 +168,9 @@ def card_content_rules() -> CardContentRules:
         data["open_min_setup_lines"],
         compile_pattern(name, "not_training_data", data.get("not_training_data") or "(?!)"),
         compile_pattern(name, "base_model_sentence", data.get("base_model_sentence") or "(?!)"),
-        str(data.get("base_model_example") or ""))
+        str(data.get("base_model_example") or ""),
+        compile_pattern(name, "training_data_summary", data.get("training_data_summary") or "(?!)"),
+        str(data.get("training_data_summary_example") or ""))
 
 
 @dataclass(frozen=True)

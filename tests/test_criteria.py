@@ -123,6 +123,19 @@ def test_datasheet_from_the_named_datasets_cards():
     judgement = judge_datasheet(named)
     assert judgement.level == "open" and judgement.evidence[0].rule_id == "datasheet.dataset-card"
     assert judge_datasheet(base).level == "closed"
+    bare = Artifact("d2", "card", "http://hub/datasets/o/d/resolve/r/README.md", "r", "README.md", "# Data\n\nRows.\n")
+    undocumented = ModelArtifacts(**{**base.__dict__, "datasets": (
+        LinkedDataset("o/d", "ok", "http://hub/datasets/o/d", bare),)})
+    assert judge_datasheet(undocumented).level == "closed"  # a dataset card that documents no collection
+
+
+def test_a_public_training_data_summary_is_a_partial_datasheet():
+    from extractors.rules import card_content_rules
+
+    rules = card_content_rules()
+    assert rules.training_data_summary.search(rules.training_data_summary_example)
+    judged = judge_datasheet(artifacts("HuggingFaceTB/SmolLM3-3B", tree=False))
+    assert judged.level == "partial" and judged.evidence[-1].rule_id == "datasheet.training-data-summary"
 
 
 def test_package_and_api():
