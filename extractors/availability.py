@@ -48,21 +48,34 @@ def weight_file_matches(paths) -> list[tuple[str, str]]:
     return found
 
 
+# Gate keys that ask the user for something (terms to accept, fields to fill): a gate with none of them only shows
+# a notice (a privacy policy) and grants access on a click.
+ASKING_GATE_KEYS = ("extra_gated_prompt", "extra_gated_fields")
+
+
 def gating_evidence(model: ModelArtifacts) -> list[Evidence]:
-    """Evidence that downloads are gated: the model JSON's `gated` field, and the card's `extra_gated_*` keys."""
-    evidence = []
+    """Evidence that downloads are gated behind a request: the model JSON's `gated` field, and the card's
+    `extra_gated_*` keys. A gate that asks nothing (no terms, no fields; only a notice) and that the Hub approves
+    automatically, or whose `gated` value is not the Hub's own (a replica derived it), is not a restriction."""
     info = load_json(model.model_json.text) if model.model_json else None
-    if isinstance(info, dict) and info.get("gated"):
+    gated = info.get("gated") if isinstance(info, dict) else None
+    meta = front_matter(model.card.text)[0] if model.card else None
+    gate_keys = sorted(k for k in (meta or {}) if str(k).startswith("extra_gated"))
+    replica = info.get("_replica") if isinstance(info, dict) else None
+    derived = isinstance(replica, dict) and "gated" in (replica.get("derived_fields") or [])
+    if gate_keys and not any(k in ASKING_GATE_KEYS for k in gate_keys) and (gated == "auto" or derived):
+        return []
+    evidence = []
+    if gated:
         evidence.append(Evidence("weights.gated", model.model_json.url, model.revision, None,
-                                 f'"gated": "{info["gated"]}"', artifact_id=model.model_json.artifact_id))
-    if model.card:
-        meta, span, _ = front_matter(model.card.text)
-        for key in sorted(k for k in (meta or {}) if str(k).startswith("extra_gated")):
-            line = key_line(model.card.text, key, span)
-            if line:
-                evidence.append(Evidence("weights.gated", model.card.url, model.card.revision, "README.md",
-                                         quote(line[1], 120), line[0], line[0], model.card.artifact_id))
-                break
+                                 f'"gated": "{gated}"', artifact_id=model.model_json.artifact_id))
+    span = front_matter(model.card.text)[1] if model.card else 0
+    for key in gate_keys:
+        line = key_line(model.card.text, key, span)
+        if line:
+            evidence.append(Evidence("weights.gated", model.card.url, model.card.revision, "README.md",
+                                     quote(line[1], 120), line[0], line[0], model.card.artifact_id))
+            break
     return evidence
 
 
@@ -96,7 +109,27 @@ def _from_snippet(model: ModelArtifacts, gated: list[Evidence], why: str) -> Jud
                      (snippet,))
 
 
+def delta_weights(model: ModelArtifacts) -> Evidence | None:
+    """A line of the card (outside code) saying the repo holds only a delta to another model's weights."""
+    if model.card is None:
+        return None
+    _, span, _ = front_matter(model.card.text)
+    for block in document(model.card.text, span).blocks:
+        if block.kind == "code":
+            continue
+        for rule in weight_rules().delta_weights:
+            if (match := rule.pattern.search(block.text)):
+                line = block.line_start + block.text.count("\n", 0, match.start())
+                text = block.text.splitlines()[block.text.count("\n", 0, match.start())]
+                return Evidence(rule.rule_id, model.card.url, model.card.revision, "README.md", quote(text, 200),
+                                line, line, model.card.artifact_id, 0.7)
+    return None
+
+
 def judge_end_model_weights(model: ModelArtifacts) -> Judgement:
+    if (delta := delta_weights(model)) is not None:
+        return Judgement(CRITERION, "partial", 0.7, "only delta weights, to apply to another model's weights",
+                         (delta,))
     gated = gating_evidence(model)
     files = tree_files(model)
     if files is None:

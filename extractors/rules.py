@@ -80,6 +80,7 @@ class WeightRules:
     rules: tuple[WeightRule, ...]
     not_weights: tuple[str, ...]
     loaders: tuple[PatternRule, ...]
+    delta_weights: tuple[PatternRule, ...]
 
 
 @cache
@@ -94,7 +95,8 @@ def weight_rules() -> WeightRules:
     _require(bool(rules), name, "no rules")
     _require(len({r.rule_id for r in rules}) == len(rules), name, "duplicate rule ids")
     return WeightRules(tuple(rules), tuple(str(n).lower() for n in data.get("not_weights") or []),
-                       pattern_rules(name, data.get("loaders"), "loaders"))
+                       pattern_rules(name, data.get("loaders"), "loaders"),
+                       pattern_rules(name, data.get("delta_weights"), "delta_weights"))
 
 
 @dataclass(frozen=True)

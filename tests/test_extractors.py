@@ -262,3 +262,22 @@ def test_hardware_architecture_needs_the_training_hardware():
     card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
     model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
     assert judge_hardware_architecture(model).level == "closed"  # hardware to run it is not the training setup
+
+
+def test_a_gate_that_only_shows_a_notice_is_not_a_restriction_one_that_asks_is():
+    derived = {"gated": "manual", "_replica": {"derived_fields": ["gated"]}}
+    notice = artifacts("mistralai/Mistral-7B-v0.1", **derived)  # extra_gated_description only
+    assert judge_end_model_weights(notice).level == "open"
+    asks = artifacts("meta-llama/Meta-Llama-3.1-405B", **derived)  # extra_gated_prompt and fields
+    assert judge_end_model_weights(asks).level == "partial"
+    manual = artifacts("mistralai/Mistral-7B-v0.1", gated="manual")  # the Hub's own word: approval by hand
+    assert judge_end_model_weights(manual).level == "partial"
+
+
+def test_delta_weights_are_partial():
+    from extractors.rules import weight_rules
+
+    for rule in weight_rules().delta_weights:
+        assert rule.pattern.search(rule.example)
+    judged = judge_end_model_weights(artifacts("WizardLM/WizardLM-7B-V1.0", tree=False))
+    assert judged.level == "partial" and judged.evidence[0].rule_id == "weights.delta-only"
