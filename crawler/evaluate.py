@@ -370,7 +370,8 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
 
 def compare_seed_table(db: sqlite_utils.Database, seed_csv: Path, labels_dir: Path) -> list[dict]:
     """Each cell of the seed table (model x criterion, as Nature printed it) beside our judgement, and where we have
-    none, why: the model is not crawled, the criterion is not judged, or a deciding fetch failed."""
+    none, why: the label file names no end model we crawled, the criterion is not judged, or the source that
+    decides it was not read (the judgement's summary names it)."""
     import csv
 
     crawled = _crawled_models(db)
@@ -390,7 +391,7 @@ def compare_seed_table(db: sqlite_utils.Database, seed_csv: Path, labels_dir: Pa
                     if judged is None:
                         cell["reason"] = f"{criterion} is not judged by the extractors yet"
                     elif judged[0] == "unknown":
-                        cell["ours"], cell["reason"] = "unknown", f"a deciding fetch failed: {judged[1]}"
+                        cell["ours"], cell["reason"] = "unknown", f"undecidable from what was read: {judged[1]}"
                     else:
                         cell["ours"] = judged[0]
                 cells.append(cell)
