@@ -256,8 +256,9 @@ def show(model_id, db_path, as_json):
 def evaluate(labels_dir, db_path, as_json, criteria, report):
     """Compare the stored judgements with expert labels, level by level.
 
-    Works out which Hugging Face model each label file is about from its links, matches it to the crawled models,
-    and reports coverage, exact and within-one agreement (over decided cells, and strictly with `unknown` counted
+    Compares each label file with its end model only (the end-model weights link, else the system link; never a
+    base-model or other link) and reports, for all label sets together, each apart, the distinct cells and the 12
+    current criteria: coverage, exact and within-one agreement (over decided cells, and strictly with `unknown` counted
     wrong), Cohen's kappa (plain and linearly weighted), each criterion's majority baseline, confusion matrices and
     every disagreement with our evidence beside the expert's link and note.
     """

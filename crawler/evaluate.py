@@ -288,11 +288,33 @@ def _overall_row(name: str, o: dict) -> str:
             f"{o['criteria_above_baseline']} of {o['criteria']} |")
 
 
-def disagreement_causes(result: dict, limit: int = 15) -> list[tuple[str, str, int]]:
-    """The commonest (criterion, deciding rule of ours) among the disagreements: where to look next."""
-    counts = Counter((row["criterion"], (row["our_evidence"] or [{}])[0].get("rule_id") or "?")
-                     for rows in result["per_model"].values() for row in rows)
-    return [(criterion, rule, n) for (criterion, rule), n in counts.most_common(limit)]
+def disagreement_causes(result: dict, limit: int = 15) -> list[tuple[str, str, str, int]]:
+    """The commonest (criterion, expert level -> ours, rule of ours that decided it) among the cells decided
+    differently from the experts: where to look next."""
+    counts = Counter((row["criterion"], f"{row['expert']} -> {row['ours']}",
+                      (row["our_evidence"] or [{}])[0].get("rule_id") or "?")
+                     for rows in result["per_model"].values() for row in rows if row["ours"] != "unknown")
+    return [(criterion, levels, rule, n) for (criterion, levels, rule), n in counts.most_common(limit)]
+
+
+def _unread_source(evidence: dict) -> str:
+    rule, snippet = evidence.get("rule_id") or "", evidence.get("snippet") or ""
+    if rule.startswith("base."):
+        return "the base model was not crawled"
+    source, _, status = snippet.partition(":")
+    if source.startswith("dataset"):
+        source, status = "a named dataset", status.partition(":")[2] or status
+    if rule == "searched.unread":
+        return f"{source}: {status.split('(')[0].strip()}"
+    code = re.search(r"HTTP (\d{3}) (\w+)", status)
+    status = "not captured" if code and code.group(1) == "501" else code.group(0) if code else status.strip()[:40]
+    return f"{source.replace(' not available', '')}: {status}"
+
+
+def undecided_causes(result: dict, limit: int = 10) -> list[tuple[str, int]]:
+    """Why cells are `unknown`: the source each one names as not read (card not captured, tree not captured ...)."""
+    return Counter(_unread_source((row["our_evidence"] or [{}])[0]) for rows in result["per_model"].values()
+                   for row in rows if row["ours"] == "unknown").most_common(limit)
 
 
 def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
@@ -351,9 +373,12 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
             lines.append(f"| {expert} | {row['closed']} | {row['partial']} | {row['open']} | {row['unknown']} |")
         lines.append("")
     lines += ["## Where the remaining disagreements come from", "",
-              "The commonest pairs of criterion and the rule of ours that decided the cell, among the disagreements.",
-              "", "| criterion | our deciding rule | disagreements |", "|---|---|---|"]
-    lines += [f"| {criterion} | `{rule}` | {n} |" for criterion, rule, n in disagreement_causes(result)]
+              "Cells decided differently from the experts, by criterion, levels and the rule of ours that decided "
+              "them (the commonest first):", "",
+              "| criterion | expert -> ours | our deciding rule | cells |", "|---|---|---|---|"]
+    lines += [f"| {c} | {levels} | `{rule}` | {n} |" for c, levels, rule, n in disagreement_causes(result)]
+    lines += ["", "Cells left `unknown`, by the source that was not read:", "", "| unread source | cells |", "|---|---|"]
+    lines += [f"| {why.replace('|', '/')} | {n} |" for why, n in undecided_causes(result)]
     lines += ["", "## Disagreements", "", "| model | label file | criterion | expert | ours | expert's note | our reason |",
               "|---|---|---|---|---|---|---|"]
     for model, rows in result["per_model"].items():

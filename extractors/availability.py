@@ -235,12 +235,17 @@ def card_body_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, int, 
     found, seen = [], set(known)
     for line, url, _ in doc.links:
         match = HUB_DATASET.search(url)
-        if not match or match.group(1).rstrip(".").lower() in seen:
+        elsewhere = match is None and rules.dataset_page.search(url)
+        if not (match or elsewhere) or (match and match.group(1).rstrip(".").lower() in seen) or url in seen:
             continue
         number = next((n for n in range(line, min(line + 40, len(lines) + 1)) if url in lines[n - 1]), line)
         text = lines[number - 1] if number <= len(lines) else url
         heading = next((h.text for h in reversed(headings) if h.line_start <= number), "")
         if rules.not_training_data.search(text) or rules.not_training_data.search(heading):
+            continue
+        if elsewhere:  # a dataset page on another host, or a Hub collection of datasets: named, not crawled
+            seen.add(url)
+            found.append((LinkedDataset(url, "not crawled", url), number, text))
             continue
         repo_id = match.group(1).rstrip(".")
         seen.add(repo_id.lower())

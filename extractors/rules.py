@@ -141,6 +141,8 @@ class CardContentRules:
     base_model_example: str
     training_data_summary: re.Pattern
     training_data_summary_example: str
+    dataset_page: re.Pattern
+    dataset_page_example: str
 
     def all_rules(self) -> list[PatternRule]:
         return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup]
@@ -172,7 +174,9 @@ def card_content_rules() -> CardContentRules:
         compile_pattern(name, "base_model_sentence", data.get("base_model_sentence") or "(?!)"),
         str(data.get("base_model_example") or ""),
         compile_pattern(name, "training_data_summary", data.get("training_data_summary") or "(?!)"),
-        str(data.get("training_data_summary_example") or ""))
+        str(data.get("training_data_summary_example") or ""),
+        compile_pattern(name, "dataset_page", data.get("dataset_page") or "(?!)"),
+        str(data.get("dataset_page_example") or ""))
 
 
 @dataclass(frozen=True)

@@ -219,3 +219,15 @@ def test_base_model_criteria_follow_the_chain_to_the_root_and_never_mirror_a_fin
     model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
     assert base_named_in_text(model).line_start == 6
     assert judge_base_model_data(model).level == "unknown"
+
+
+def test_a_dataset_page_elsewhere_linked_as_training_data_is_named_data():
+    from extractors.availability import card_body_datasets
+    from extractors.rules import card_content_rules
+
+    rules = card_content_rules()
+    assert rules.dataset_page.search(rules.dataset_page_example)
+    model = artifacts("togethercomputer/Pythia-Chat-Base-7B", tree=False)  # the OIG dataset, on laion.ai
+    named = [(d.repo_id, line) for d, line, _ in card_body_datasets(model)]
+    assert ("https://laion.ai/blog/oig-dataset/", 13) in named
+    assert judge_end_model_data(model).level == "open"
