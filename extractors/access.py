@@ -105,20 +105,28 @@ def judge_package(model: ModelArtifacts) -> Judgement:
                  artifact_id=where.artifact_id),), basis="absence")
 
 
+BADGE = re.compile(r"img\.shields\.io|badge|star-history\.com|api\.star-history", re.IGNORECASE)
+
+
 def judge_api(model: ModelArtifacts) -> Judgement:
-    """Partial when the card points to an API, a platform or a playground serving the model; closed otherwise.
-    Whether an API is open or restricted is not visible from the Hub, so `open` is never given."""
+    """Partial when the card or the model's own README points to an API, a platform or a playground serving the
+    model (badges are not); closed otherwise. Whether an API is open or restricted is not visible from the Hub, so
+    `open` is never given."""
     if model.card is None:
         if model.model_json is None:
             return Judgement("api", "unknown", 0.0, "nothing could be read",
                              model.unavailable_evidence("card", "api.unavailable", "README.md"))
         return Judgement("api", "unknown", 0.0, "the card could not be read",
                          model.unavailable_evidence("card", "api.unavailable", "README.md"))
-    for number, line in enumerate(model.card.text.splitlines(), start=1):
-        if API_MENTION.search(line):
-            return Judgement("api", "partial", 0.3, "the card points to an API or platform", (
-                Evidence("api.mention", model.card.url, model.card.revision, "README.md", quote(line, 200), number,
-                         number, model.card.artifact_id),))
+    readmes = [a for a in model.code_files if a.kind == "readme"]
+    for artifact in (model.card, *readmes):
+        for number, line in enumerate(artifact.text.splitlines(), start=1):
+            if API_MENTION.search(line) and not BADGE.search(line):
+                return Judgement("api", "partial", 0.3, "the card or the model's own README points to an API or "
+                                 "platform", (Evidence("api.mention", artifact.url, artifact.revision,
+                                                       artifact.path or "README.md", quote(line, 200), number, number,
+                                                       artifact.artifact_id),))
     return Judgement("api", "closed", 0.4, "no API named", (
         Evidence("api.none-found", model.card.url, model.card.revision, "README.md",
-                 "searched the card for an API, platform or playground link", artifact_id=model.card.artifact_id),), basis="absence")
+                 "searched the card and the model's own READMEs for an API, platform or playground link",
+                 artifact_id=model.card.artifact_id),), basis="absence")

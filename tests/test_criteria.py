@@ -231,3 +231,14 @@ def test_a_dataset_page_elsewhere_linked_as_training_data_is_named_data():
     named = [(d.repo_id, line) for d, line, _ in card_body_datasets(model)]
     assert ("https://laion.ai/blog/oig-dataset/", 13) in named
     assert judge_end_model_data(model).level == "open"
+
+
+def test_an_api_in_the_models_own_readme_counts_a_badge_does_not():
+    from conftest import SNAPSHOT
+
+    text = (SNAPSHOT / "github/01-ai/Yi/files/README.md").read_text(encoding="utf-8")
+    readme = Artifact("r", "readme", "http://api/repos/01-ai/Yi/readme", "h", "README.md", text, "01-ai/Yi")
+    base = artifacts("01-ai/Yi-34B", tree=False)
+    judged = judge_api(ModelArtifacts(**{**base.__dict__, "code_files": (readme,)}))
+    assert judged.level == "partial" and "star-history" not in judged.evidence[0].snippet
+    assert "api" in judged.evidence[0].snippet.lower() or "playground" in judged.evidence[0].snippet.lower()
