@@ -90,6 +90,8 @@ def test_a_preprint_is_the_models_own_only_when_presented_so():
     assert own.level == "open" and own.evidence[0].rule_id == "preprint.own"
     related = judge_preprint(artifacts("mosaicml/mpt-7b-instruct", tree=False))
     assert related.level == "closed" and "related work" in related.summary
+    field = judge_preprint(artifacts("stabilityai/stable-audio-open-1.0", tree=False))  # "**Research Paper**: url"
+    assert field.level == "open" and field.evidence[0].line_start == 139
 
 
 def test_acceptance_at_a_venue_in_the_citation_makes_a_peer_reviewed_paper():
