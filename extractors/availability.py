@@ -254,6 +254,21 @@ def card_body_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, int, 
     return found
 
 
+def withheld_data(model: ModelArtifacts) -> Evidence | None:
+    """A line of the card's text saying training data is internal, proprietary or in-house (not shared)."""
+    if model.card is None:
+        return None
+    _, span, _ = front_matter(model.card.text)
+    rule = card_content_rules().withheld_data
+    for block in document(model.card.text, span).blocks:
+        if block.kind != "code" and (match := rule.search(block.text)):
+            offset = block.text.count("\n", 0, match.start())
+            return Evidence("data.withheld", model.card.url, model.card.revision, "README.md",
+                            quote(block.text.splitlines()[offset], 200), block.line_start + offset,
+                            block.line_start + offset, model.card.artifact_id, 0.6)
+    return None
+
+
 def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_endmodel") -> Judgement:
     """Training data: open when every dataset the card names (in its metadata or linked in its text as training
     data) is shared on the Hub; partial when some are gated, missing or failed; closed when the data is only
@@ -278,6 +293,12 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
                                  "README.md" if where.kind == "card" else None,
                                  quote(f"dataset {dataset.repo_id}: {dataset.status} {dataset.page_url}"),
                                  artifact_id=where.artifact_id))
+    withheld = withheld_data(model)
+    if withheld is not None:
+        evidence.insert(0, withheld)
+        level = "partial" if available else "closed"
+        return Judgement(criterion, level, 0.6, f"the card says some training data is not shared; {len(available)} "
+                         f"of {len(named)} named datasets can be had", tuple(evidence))
     if named:
         if len(available) == len(named):
             return Judgement(criterion, "open", 0.6, f"all {len(available)} named datasets are shared on the Hub",

@@ -143,6 +143,8 @@ class CardContentRules:
     training_data_summary_example: str
     dataset_page: re.Pattern
     dataset_page_example: str
+    withheld_data: re.Pattern
+    withheld_data_example: str
 
     def all_rules(self) -> list[PatternRule]:
         return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup]
@@ -176,7 +178,9 @@ def card_content_rules() -> CardContentRules:
         compile_pattern(name, "training_data_summary", data.get("training_data_summary") or "(?!)"),
         str(data.get("training_data_summary_example") or ""),
         compile_pattern(name, "dataset_page", data.get("dataset_page") or "(?!)"),
-        str(data.get("dataset_page_example") or ""))
+        str(data.get("dataset_page_example") or ""),
+        compile_pattern(name, "withheld_data", data.get("withheld_data") or "(?!)"),
+        str(data.get("withheld_data_example") or ""))
 
 
 @dataclass(frozen=True)

@@ -252,3 +252,12 @@ def test_an_api_in_the_models_own_readme_counts_a_badge_does_not():
     judged = judge_api(ModelArtifacts(**{**base.__dict__, "code_files": (readme,)}))
     assert judged.level == "partial" and "star-history" not in judged.evidence[0].snippet
     assert "api" in judged.evidence[0].snippet.lower() or "playground" in judged.evidence[0].snippet.lower()
+
+
+def test_data_the_card_says_is_internal_is_not_open():
+    from extractors.rules import card_content_rules
+
+    rules = card_content_rules()
+    assert rules.withheld_data.search(rules.withheld_data_example)
+    judged = judge_end_model_data(artifacts("stabilityai/StableBeluga2", tree=False))
+    assert judged.level in ("partial", "closed") and judged.evidence[0].rule_id == "data.withheld"
