@@ -10,7 +10,7 @@ from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
 from extractors.text import document, front_matter, key_line, load_json, quote
 from extractors.searched import settle, tree_exhaustive
-from extractors.types import Evidence, Judgement, LinkedDataset, ModelArtifacts, Source
+from extractors.types import Artifact, Evidence, Judgement, LinkedDataset, ModelArtifacts, Source
 
 CRITERION = "weights_endmodel"
 
@@ -221,37 +221,40 @@ def judge_base_model_weights(model: ModelArtifacts) -> Judgement:
 HUB_DATASET = re.compile(r"huggingface\.co/datasets/([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
 
 
-def card_body_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, int, str]]:
-    """Hub datasets the card's text links as training data (not on lines or in sections about evaluation), with
-    the line and its text; their status from the crawl where the metadata named them too, else `not crawled`."""
-    if model.card is None:
-        return []
+def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tuple[LinkedDataset, Artifact, int, str]]:
+    """Datasets a document's text links as training data: Hub datasets, dataset pages elsewhere, Hub collections of
+    datasets; not on lines or in sections about evaluation. `seen` (lower-cased ids and URLs) grows."""
     rules = card_content_rules()
-    _, span, _ = front_matter(model.card.text)
-    doc = document(model.card.text, span)
-    lines = model.card.text.splitlines()
+    doc = document(artifact.text, start)
+    lines = artifact.text.splitlines()
     headings = doc.headings()
-    known = {d.repo_id.lower(): d for d in model.datasets}
-    found, seen = [], set(known)
+    found = []
     for line, url, _ in doc.links:
         match = HUB_DATASET.search(url)
         elsewhere = match is None and rules.dataset_page.search(url)
-        if not (match or elsewhere) or (match and match.group(1).rstrip(".").lower() in seen) or url in seen:
+        key = match.group(1).rstrip(".").lower() if match else url
+        if not (match or elsewhere) or key in seen:
             continue
         number = next((n for n in range(line, min(line + 40, len(lines) + 1)) if url in lines[n - 1]), line)
         text = lines[number - 1] if number <= len(lines) else url
         heading = next((h.text for h in reversed(headings) if h.line_start <= number), "")
         if rules.not_training_data.search(text) or rules.not_training_data.search(heading):
             continue
+        seen.add(key)
         if elsewhere:  # a dataset page on another host, or a Hub collection of datasets: named, not crawled
-            seen.add(url)
-            found.append((LinkedDataset(url, "not crawled", url), number, text))
-            continue
-        repo_id = match.group(1).rstrip(".")
-        seen.add(repo_id.lower())
-        found.append((LinkedDataset(repo_id, "not crawled", f"https://huggingface.co/datasets/{repo_id}"), number,
-                      text))
+            found.append((LinkedDataset(url, "not crawled", url), artifact, number, text))
+        else:
+            repo_id = match.group(1).rstrip(".")
+            found.append((LinkedDataset(repo_id, "not crawled", f"https://huggingface.co/datasets/{repo_id}"),
+                          artifact, number, text))
     return found
+
+
+def text_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, Artifact, int, str]]:
+    """Datasets the card's text links as training data; those its metadata names already are not repeated. (The
+    model's own READMEs are not read for this: they link the data of the whole family, measured worse.)"""
+    seen = {d.repo_id.lower() for d in model.datasets}
+    return _linked_datasets(model.card, front_matter(model.card.text)[1], seen) if model.card else []
 
 
 def withheld_data(model: ModelArtifacts) -> Evidence | None:
@@ -278,14 +281,15 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
         return Judgement(criterion, "unknown", 0.0, "neither card nor model JSON could be read",
                          model.unavailable_evidence("card", "data.unavailable", "README.md"))
     evidence = []
-    body = card_body_datasets(model)
-    named = [*model.datasets, *(d for d, _, _ in body)]
+    body = text_datasets(model)
+    named = [*model.datasets, *(d for d, _, _, _ in body)]
     # Named but never read (not crawled, not captured, a failed fetch) is no evidence either way: only a dataset
     # the Hub answered missing or gated counts against the data being shared.
     available = [d for d in named if d.status not in ("missing", "gated", "private", "disabled")]
-    for dataset, line, text in body:
-        evidence.append(Evidence("data.card-text-link", model.card.url, model.card.revision, "README.md",
-                                 quote(text, 200), line, line, model.card.artifact_id, 0.6))
+    for dataset, artifact, line, text in body:
+        evidence.append(Evidence("data.card-text-link" if artifact is model.card else "data.readme-link", artifact.url,
+                                 artifact.revision, artifact.path or "README.md", quote(text, 200), line, line,
+                                 artifact.artifact_id, 0.6))
     for dataset in model.datasets:
         # The dataset's own card when it was read; else the model's card (or JSON) that names it.
         where = dataset.card or model.card or model.model_json

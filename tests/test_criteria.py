@@ -187,17 +187,17 @@ def test_a_card_that_only_points_to_a_blog_post_is_a_closed_model_card():
 
 
 def test_datasets_linked_in_the_card_text_are_named_training_data_benchmarks_are_not():
-    from extractors.availability import card_body_datasets
+    from extractors.availability import text_datasets
 
     model = artifacts("Intel/neural-chat-7b-v3-3", tree=False)  # no `datasets:` metadata; the text links two
-    named = [d.repo_id for d, _, _ in card_body_datasets(model)]
+    named = [d.repo_id for d, _, _, _ in text_datasets(model)]
     assert named[:2] == ["meta-math/MetaMathQA", "Intel/orca_dpo_pairs"]
     judged = judge_end_model_data(model)
     assert judged.level == "open" and judged.evidence[0].rule_id == "data.card-text-link"
     assert judged.evidence[0].line_start == 147
     text = ("---\nlicense: mit\n---\n# Evaluation\n\nScores on [MMLU](https://huggingface.co/datasets/cais/mmlu).\n")
     card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
-    assert card_body_datasets(ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)) == []
+    assert text_datasets(ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)) == []
 
 
 def test_base_model_criteria_follow_the_chain_to_the_root_and_never_mirror_a_fine_tune():
@@ -232,13 +232,13 @@ def test_base_model_criteria_follow_the_chain_to_the_root_and_never_mirror_a_fin
 
 
 def test_a_dataset_page_elsewhere_linked_as_training_data_is_named_data():
-    from extractors.availability import card_body_datasets
+    from extractors.availability import text_datasets
     from extractors.rules import card_content_rules
 
     rules = card_content_rules()
     assert rules.dataset_page.search(rules.dataset_page_example)
     model = artifacts("togethercomputer/Pythia-Chat-Base-7B", tree=False)  # the OIG dataset, on laion.ai
-    named = [(d.repo_id, line) for d, line, _ in card_body_datasets(model)]
+    named = [(d.repo_id, line) for d, _, line, _ in text_datasets(model)]
     assert ("https://laion.ai/blog/oig-dataset/", 13) in named
     assert judge_end_model_data(model).level == "open"
 
