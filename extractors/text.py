@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 import yaml
-
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from extractors.markdown import parse
@@ -28,8 +28,11 @@ def split_front_matter(text: str) -> tuple[str | None, int]:
     return match.group(2), match.group(0).count("\n")
 
 
+@lru_cache(maxsize=128)
 def front_matter(card_text: str) -> tuple[dict | None, int, str | None]:
-    """(metadata, number of lines the front matter spans, error). Hostile or broken YAML gives an error, not a crash."""
+    """(metadata, number of lines the front matter spans, error). Hostile or broken YAML gives an error, not a crash.
+
+    Every criterion reads the same card's metadata: parsed once per text (cached); callers must not mutate it."""
     yaml_text, span = split_front_matter(card_text)
     if yaml_text is None:
         return None, 0, None

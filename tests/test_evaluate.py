@@ -135,9 +135,9 @@ def test_seed_table_cells_are_each_reproduced_disputed_or_named_undecidable_with
     assert reproduced  # the engine decides some cells, and decides them as Nature printed them
 
 
-@pytest.mark.xfail(strict=True, reason="six decidable cells of the seed table are still disputed (Mistral 7B-Instruct "
-                                       "and Orca 2: training code, preprint, API, Orca's base weights); the test "
-                                       "above lists them with our evidence")
+@pytest.mark.xfail(strict=True, reason="five decidable cells of the seed table are still disputed (Mistral 7B-Instruct: "
+                                       "training code, preprint, API; Orca 2: preprint, API); the test above lists "
+                                       "them, and names the source each undecidable cell lacks")
 def test_seed_table_every_decidable_cell_is_reproduced(demo_db):
     disputed = [c for c in seed_cells(demo_db) if c["ours"] not in (None, "unknown") and c["ours"] != c["table"]]
     assert disputed == []
