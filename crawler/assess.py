@@ -28,7 +28,8 @@ def own_code_repos(db: sqlite_utils.Database, subject: dict) -> list[dict]:
     at (None when they were not read)."""
     repos = []
     for row in db.query("""select s.repo_id, s.revision, s.status, l.relation
-                           from links l join subjects s on s.id = l.to_subject where l.from_subject = ? and l.relation in ('code_repo', 'licence_link')
+                           from links l join subjects s on s.id = l.to_subject
+                           where l.from_subject = ? and l.relation in ('code_repo', 'licence_link')
                            order by s.repo_id""", [subject["id"]]):
         if is_own_repo(subject["repo_id"], row["repo_id"], row["relation"]):
             if all(r["repo_id"] != row["repo_id"] for r in repos):

@@ -1,7 +1,9 @@
 """Extractors: pure functions from a model's stored artifacts to judgements with evidence. No network, no DB.
 
 One module per family of criteria: availability (weights, data, training code), documentation (code docs,
-architecture, preprint, paper, model card, datasheet), access (package, API), licences.
+architecture, preprint, paper, model card, datasheet), access (package, API), licences. They share readings of a
+card (cards, markdown, text) and of the model's code repos (code, ownership, packaging); `searched` records what
+each judgement read and turns a `closed` that rests on an unread source into `unknown`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from extractors.searched import settle
 from extractors.types import Judgement, ModelArtifacts
 
 # Bump when a rule or an extractor changes what it decides, so stored judgements say which logic made them.
-EXTRACTOR_VERSION = "0.2.0"
+EXTRACTOR_VERSION = "0.3.0"
 
 # The 14 criteria of the index, in its order, each with its judge.
 JUDGES = {

@@ -93,8 +93,8 @@ def judge_package(model: ModelArtifacts) -> Judgement:
     library = info.get("library_name") if isinstance(info, dict) else None
     if library:
         return Judgement("package", "partial", 0.3, f"runs with the {library} library", (
-            Evidence("package.library", model.model_json.url, model.revision, None, quote(f'"library_name": "{library}"'),
-                     artifact_id=model.model_json.artifact_id),))
+            Evidence("package.library", model.model_json.url, model.revision, None,
+                     quote(f'"library_name": "{library}"'), artifact_id=model.model_json.artifact_id),))
     where = model.card or model.model_json
     if where is None:
         return Judgement("package", "unknown", 0.0, "nothing could be read",

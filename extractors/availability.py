@@ -1,4 +1,5 @@
-"""Availability criteria: what of the model can be had. Here: the end model's weights."""
+"""Availability criteria: what of the model can be had: its weights, its training data (end and base model, the
+base judged down the base-model chain) and its training code."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from fnmatch import fnmatch
 from extractors.cards import card_topics
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
-from extractors.text import document, front_matter, key_line, load_json, quote
 from extractors.searched import settle, tree_exhaustive
+from extractors.text import document, front_matter, key_line, load_json, quote
 from extractors.types import Artifact, Evidence, Judgement, LinkedDataset, ModelArtifacts, Source
 
 CRITERION = "weights_endmodel"

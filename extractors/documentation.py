@@ -1,4 +1,5 @@
-"""Documentation criteria: what is written down about the model. Here: the model card."""
+"""Documentation criteria: what is written down about the model: code documentation, hardware and training setup,
+preprint, peer-reviewed paper, model card, datasheet."""
 
 from __future__ import annotations
 
