@@ -162,17 +162,20 @@ def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list
 
 
 def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> None:
-    """Replace the model's open flag; flags an analyst has reviewed (confirmed, dismissed) are kept as they are."""
+    """Replace the model's open flag; a flag an analyst reviewed (confirmed, dismissed) is kept as it is, and not
+    raised again while its claim and its failing criteria are unchanged."""
     with db.conn:
         db.execute("delete from flags where subject_id = ? and status = 'open'", [subject_id])
         if flag is None:
             return
-        reviewed = db.execute("select count(*) from flags where subject_id = ? and claim = ? and status != 'open'",
-                              [subject_id, flag.claim.quote]).fetchone()[0]
+        failing = ",".join(f"{c}={level}" for c, level in flag.failing)
+        reviewed = db.execute("select count(*) from flags where subject_id = ? and claim = ? and failing_criteria = ? "
+                              "and status != 'open'", [subject_id, flag.claim.quote, failing]).fetchone()[0]
         if not reviewed:
             db["flags"].insert({"subject_id": subject_id, "severity": flag.severity, "claim": flag.claim.quote,
-                                "claim_location": flag.claim.location,
-                                "failing_criteria": ",".join(f"{c}={level}" for c, level in flag.failing),
+                                "claim_location": flag.claim.location, "kind": flag.kind,
+                                "promised": json.dumps([{"criterion": c, "level": level} for c, level in flag.promised]),
+                                "failing_criteria": failing, "rule_ids": ",".join(flag.rule_ids),
                                 "created_at": utcnow(), "status": "open"})
 
 

@@ -308,10 +308,15 @@ def _print_evaluation(result: dict) -> None:
 @cli.command()
 @db_option()
 @json_option
-def flags(db_path, as_json):
-    """List openwashing flags, worst first: models whose own words claim openness ("open source", "fully open",
-    an open-source tag, an open licence id) while their judgements show closed data, closed training code or a
-    licence that is not open. Each flag quotes the claim where it stands beside the failing criteria."""
+@click.option("--kind", type=click.Choice(["open source", "open weights", "open", "licence tag only"]),
+              help="Only flags whose claim is of this kind.")
+@click.option("--severity", type=click.Choice(["high", "medium", "low"]), help="Only flags of this severity.")
+def flags(db_path, as_json, kind, severity):
+    """List openwashing flags, worst first: models whose own words claim openness while the criteria that claim
+    promises are decided and not open. A claim has a kind: `open source` promises training code, data and an open
+    licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence. Each flag
+    quotes the claim at its line beside every promised criterion with its level and evidence."""
+    from rich.markup import escape
     from rich.table import Table
 
     from crawler.report import flag_rows
@@ -319,16 +324,20 @@ def flags(db_path, as_json):
 
     if not db_path.exists():
         raise click.ClickException(f"{db_path}: no such store; crawl first")
-    rows = flag_rows(open_db(db_path))
+    rows = flag_rows(open_db(db_path), kind, severity)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     table = Table(title=f"Openwashing flags ({len(rows)})")
-    for column in ("severity", "model", "claim", "failing criteria", "status"):
+    for column in ("severity", "model", "claim (kind, where)", "promised criteria", "status"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["severity"], row["model"], row["claim"], row["failing_criteria"].replace(",", ", "),
-                      row["status"])
+        # Card text is untrusted: escaped, so it prints as written and never as Rich markup.
+        promised = "\n".join(f"{p['criterion']}: {p['level']}" + (f" — {escape(p['evidence']['snippet'][:80])}"
+                                                                  if p["evidence"] else "") for p in row["promised"])
+        table.add_row(row["severity"], escape(row["model"]),
+                      f"{escape(row['claim'])}\n[dim]{row['kind']}; {escape(row['claim_location'])}[/]",
+                      promised, row["status"])
     console.print(table)
 
 

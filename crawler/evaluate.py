@@ -9,6 +9,7 @@ scikit-learn would bring numpy and scipy into the product for them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -246,6 +247,7 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
                 "our_evidence": cell.our_evidence})
     together = _view(cells)
     matched = [c for c in coverage if c["matched"]]
+    flag_check = flag_precision(db, files, labels_dir, crawled)
     sets = sorted({c["label_set"] for c in coverage})
     return {
         **together,
@@ -255,6 +257,7 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
             "by_label_set": {name: _view([c for c in cells if c.label_set == name]) for name in sets},
         },
         "per_model": dict(sorted(per_model.items())),
+        "flags": flag_check,
         "coverage": {"label_files": len(files), "matched": len(matched), "unmatched": len(files) - len(matched),
                      "distinct_systems": len({c["matched"].lower() for c in matched}),
                      "by_label_set": {name: {"label_files": sum(c["label_set"] == name for c in coverage),
@@ -263,6 +266,31 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
                      "unreadable": read_errors, "files": coverage,
                      "cells_not_judged_by_criterion": dict(sorted(not_judged.items()))},
     }
+
+
+def flag_precision(db: sqlite_utils.Database, files: list[LabelFile], labels_dir: Path,
+                   crawled: dict[str, dict]) -> dict:
+    """Openwashing flags against the experts: a flag on a compared model is confirmed by a label file when every
+    criterion its claim promises is labelled not open (closed or partial) there. Precision over high and medium
+    flags; counts of every stored flag by kind and severity."""
+    counts = Counter((r["kind"] or "?", r["severity"]) for r in db.query("select kind, severity from flags"))
+    checked = []
+    for label in files:
+        subject = matched_model(label, crawled)
+        if subject is None:
+            continue
+        for flag in db.query("select severity, kind, claim, promised from flags where subject_id = ?", [subject["id"]]):
+            promised = [p["criterion"] for p in json.loads(flag["promised"] or "[]")]
+            experts = {c: label.labels[c]["class"] for c in promised if c in label.labels}
+            checked.append({"label_file": label.path.relative_to(labels_dir).as_posix(), "model": subject["repo_id"],
+                            "severity": flag["severity"], "kind": flag["kind"], "claim": flag["claim"],
+                            "experts": experts, "confirmed": bool(experts) and all(
+                                level != "open" for level in experts.values())})
+    serious = [c for c in checked if c["severity"] in ("high", "medium")]
+    return {"by_kind_and_severity": {f"{k} / {s}": n for (k, s), n in sorted(counts.items())},
+            "checked": checked, "high_medium": len(serious),
+            "high_medium_confirmed": sum(c["confirmed"] for c in serious),
+            "precision_high_medium": sum(c["confirmed"] for c in serious) / len(serious) if serious else None}
 
 
 def _pct(value: float | None) -> str:
@@ -379,6 +407,19 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
     lines += [f"| {c} | {levels} | `{rule}` | {n} |" for c, levels, rule, n in disagreement_causes(result)]
     lines += ["", "Cells left `unknown`, by the source that was not read:", "", "| unread source | cells |", "|---|---|"]
     lines += [f"| {why.replace('|', '/')} | {n} |" for why, n in undecided_causes(result)]
+    flags = result["flags"]
+    lines += ["", "## Openwashing flags against the experts", "",
+              "A flag on a compared model is confirmed when every criterion its claim promises is labelled not open "
+              "(closed or partial) by the experts.", "",
+              f"- high and medium flags on compared label files: {flags['high_medium']}; confirmed: "
+              f"{flags['high_medium_confirmed']} ({_pct(flags['precision_high_medium'])})",
+              "- every stored flag by kind and severity: " + (", ".join(
+                  f"{k}: {n}" for k, n in flags["by_kind_and_severity"].items()) or "none"), "",
+              "| label file | model | severity | kind | experts on the promised criteria | confirmed |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {c['label_file']} | {c['model']} | {c['severity']} | {c['kind']} | "
+              f"{', '.join(f'{k}={v}' for k, v in c['experts'].items())} | {'yes' if c['confirmed'] else 'no'} |"
+              for c in flags["checked"] if c["severity"] in ("high", "medium")]
     lines += ["", "## Disagreements", "", "| model | label file | criterion | expert | ours | expert's note | our reason |",
               "|---|---|---|---|---|---|---|"]
     for model, rows in result["per_model"].items():

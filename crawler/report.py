@@ -84,10 +84,23 @@ def judgement_tables(report: dict) -> list[Table]:
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
-def flag_rows(db: sqlite_utils.Database) -> list[dict]:
-    """Openwashing flags, worst first: the claim quoted where it stands, beside the criteria that contradict it."""
+def flag_rows(db: sqlite_utils.Database, kind: str | None = None, severity: str | None = None) -> list[dict]:
+    """Openwashing flags, worst first (optionally of one kind or severity): the claim quoted where it stands with its
+    kind, and each promised criterion with its level and first evidence row."""
     rows = [dict(r) for r in db.query(
-        "select f.id, s.repo_id as model, f.severity, f.claim, f.claim_location, f.failing_criteria, f.status "
-        "from flags f join subjects s on s.id = f.subject_id")]
+        "select f.id, s.id as subject_id, s.repo_id as model, f.severity, f.kind, f.claim, f.claim_location, "
+        "f.promised, f.failing_criteria, f.rule_ids, f.status from flags f join subjects s on s.id = f.subject_id "
+        "where (:kind is null or f.kind = :kind) and (:severity is null or f.severity = :severity)",
+        {"kind": kind, "severity": severity})]
+    for row in rows:
+        promised = json.loads(row.pop("promised") or "[]")
+        for item in promised:
+            first = next(iter(db["evidence"].rows_where(
+                "subject_id = ? and criterion = ?", [row["subject_id"], item["criterion"]], order_by="ordinal",
+                limit=1, select="rule_id, url, line_start, snippet")), None)
+            item["evidence"] = dict(first) if first else None
+        row["promised"] = promised
+        row["rule_ids"] = (row["rule_ids"] or "").split(",") if row["rule_ids"] else []
+        del row["subject_id"]
     return sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -len(r["failing_criteria"].split(",")),
                                        r["model"].lower()))

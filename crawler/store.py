@@ -95,6 +95,14 @@ def m003_judgement_sources(db: sqlite_utils.Database) -> None:
     db["judgements"].add_column("searched", str)
 
 
+@migrations()
+def m004_flag_kinds(db: sqlite_utils.Database) -> None:
+    # A flag's claim has a kind, which promises some criteria: stored with their levels and the rules behind them.
+    db["flags"].add_column("kind", str)
+    db["flags"].add_column("promised", str)
+    db["flags"].add_column("rule_ids", str)
+
+
 def open_db(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated."""
     db = sqlite_utils.Database(path)

@@ -1,89 +1,75 @@
-"""Openwashing flags: the model's own words claim openness while its judgements say otherwise.
+"""Openwashing flags: the model's own claim of openness, of a known kind, against the criteria that kind promises.
 
-Policy over judgements, kept apart from them (as a licence scanner applies policy after detection).
+Policy over judgements, kept apart from them (as a licence scanner applies policy after detection): a claim is
+contradicted only by promised criteria that were decided and are not open, never by `unknown`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
-from extractors.licences import declared_licence
+from extractors.claims import Claim, claim_rules, tag_claims, text_claims
 from extractors.licence_index import classify
-from extractors.rules import _load_yaml, _require, compile_pattern
-from extractors.text import front_matter, load_json, quote
+from extractors.licences import declared_licence
 from extractors.types import Judgement, ModelArtifacts
-
-STRENGTH = {"strong": 3, "medium": 2, "weak": 1}
-
-
-@dataclass(frozen=True)
-class Claim:
-    rule_id: str
-    strength: str
-    quote: str
-    location: str  # URL, file and line
 
 
 @dataclass(frozen=True)
 class Flag:
     severity: str  # high | medium | low
     claim: Claim
-    failing: tuple[tuple[str, str], ...]  # (criterion, level)
+    promised: tuple[tuple[str, str], ...]  # (criterion, level) of every criterion the claim's kind promises
+    failing: tuple[tuple[str, str], ...]  # the promised ones decided and not open
+    rule_ids: tuple[str, ...]  # the claim's rule, then the rules behind each failing judgement
+
+    @property
+    def kind(self) -> str:
+        return self.claim.kind
 
 
-@cache
-def claim_rules() -> dict:
-    name = "openness_claims.yaml"
-    data = _load_yaml(name)
-    rules = []
-    for number, rule in enumerate(data.get("claims") or [], start=1):
-        _require(isinstance(rule, dict) and {"id", "pattern", "strength", "example", "not_example"} <= set(rule),
-                 name, f"claim #{number} needs id, pattern, strength, example and not_example")
-        _require(rule["strength"] in STRENGTH, name, f"{rule['id']}: strength must be strong, medium or weak")
-        rules.append((rule["id"], compile_pattern(name, rule["id"], rule["pattern"]), rule["strength"],
-                      rule["example"], rule["not_example"]))
-    tags = {str(t["tag"]).lower(): t["strength"] for t in data.get("tags") or []}
-    contradicting = {k: tuple(v) for k, v in (data.get("contradicting") or {}).items()}
-    _require(bool(rules) and bool(contradicting), name, "needs claims and contradicting criteria")
-    return {"claims": rules, "tags": tags, "contradicting": contradicting}
-
-
-def claims(model: ModelArtifacts) -> list[Claim]:
-    """Claims of openness in the card's own text, the model's tags, and an open licence id."""
-    rules = claim_rules()
-    found = []
-    if model.card:
-        _, start, _ = front_matter(model.card.text)
-        for number, line in enumerate(model.card.text.splitlines(), start=1):
-            if number <= start:
-                continue
-            for rule_id, pattern, strength, _, _ in rules["claims"]:
-                if pattern.search(line):
-                    found.append(Claim(rule_id, strength, quote(line, 200), f"{model.card.url}#L{number}"))
-                    break
-    info = load_json(model.model_json.text) if model.model_json else None
-    for tag in (info or {}).get("tags") or [] if isinstance(info, dict) else []:
-        if isinstance(tag, str) and tag.lower() in rules["tags"]:
-            found.append(Claim("claim.tag", rules["tags"][tag.lower()], f"tag: {tag}", model.model_json.url))
+def licence_tag_claim(model: ModelArtifacts) -> Claim | None:
+    """An open licence id the card declares, and no words: the weakest claim."""
     declared, evidence, _ = declared_licence(model)
     ids = declared.get("license")
-    for licence_id in (ids if isinstance(ids, list) else [ids]):
+    for licence_id in ids if isinstance(ids, list) else [ids]:
         licence = classify(str(licence_id)) if licence_id else None
         if licence and licence.level == "open" and evidence:
-            found.append(Claim("claim.open-licence-id", "weak", evidence[0].snippet,
-                               f"{evidence[0].url}#L{evidence[0].line_start or ''}"))
-    return found
+            first = evidence[0]
+            return Claim("claim.open-licence-id", "licence tag only", first.snippet, None, first.line_start,
+                         f"{first.url}#L{first.line_start or ''}")
+    return None
+
+
+def strongest_claim(model: ModelArtifacts) -> Claim | None:
+    """The strongest kind of claim the model makes, its first occurrence; a licence tag only when no words are."""
+    kinds = claim_rules().kinds
+    found = [*text_claims(model), *tag_claims(model)]
+    if found:
+        return max(found, key=lambda c: kinds[c.kind].strength)  # max keeps the first of the strongest
+    return licence_tag_claim(model)
+
+
+def severity(strength: int, promised: int, failing: int) -> str:
+    """High when an open-source claim breaks every promise; medium for open weights / open that break every promise;
+    low when only some promises break, or the claim is a licence tag only."""
+    if failing == promised and strength >= 3:
+        return "high"
+    if failing == promised and strength >= 2:
+        return "medium"
+    return "low"
 
 
 def openwashing_flag(model: ModelArtifacts, judgements: list[Judgement]) -> Flag | None:
-    """One flag per model: its strongest claim beside the criteria that contradict it; None when none do."""
-    contradicting = claim_rules()["contradicting"]
-    failing = tuple((j.criterion, j.level) for j in judgements if j.level in contradicting.get(j.criterion, ()))
-    found = claims(model)
-    if not failing or not found:
+    """One flag per model: its strongest claim beside the promised criteria that are decided and not open."""
+    claim = strongest_claim(model)
+    if claim is None:
         return None
-    claim = max(found, key=lambda c: STRENGTH[c.strength])  # the first of the strongest, in text order
-    weight = STRENGTH[claim.strength]
-    severity = "high" if weight == 3 and len(failing) >= 2 else "medium" if weight >= 2 else "low"
-    return Flag(severity, claim, failing)
+    rules = claim_rules()
+    kind = rules.kinds[claim.kind]
+    judged = {j.criterion: j for j in judgements}
+    promised = tuple((c, judged[c].level) for c in kind.promises if c in judged)
+    failing = tuple((c, level) for c, level in promised if level in rules.breaking_levels)
+    if not failing:
+        return None
+    rule_ids = (claim.rule_id, *dict.fromkeys(r for c, _ in failing for r in judged[c].rule_ids))
+    return Flag(severity(kind.strength, len(promised), len(failing)), claim, promised, failing, rule_ids)

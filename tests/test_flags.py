@@ -1,4 +1,4 @@
-"""Openwashing flags: a claim of openness in the model's own words beside judgements that contradict it."""
+"""Openwashing flags: the model's own claim of openness, of a kind, against the criteria that kind promises."""
 
 from __future__ import annotations
 
@@ -9,35 +9,65 @@ import pytest
 
 from conftest import run_openness
 from extractors import assess_model
-from extractors.flags import claim_rules, openwashing_flag
+from extractors.claims import claim_rules, classify_sentence, name_words, text_claims
+from extractors.flags import openwashing_flag
 from test_extractors import artifacts
 
-
-@pytest.mark.parametrize("rule", claim_rules()["claims"], ids=lambda r: r[0])
-def test_every_claim_rule_matches_its_example_and_not_its_counter_example(rule):
-    _, pattern, _, example, not_example = rule
-    assert pattern.search(example) and not pattern.search(not_example)
+RULES = claim_rules()
 
 
-def test_llama_2_calls_itself_open_source_while_data_code_and_licence_fail():
-    model = artifacts("meta-llama/Llama-2-7b", tree=False, gated="manual")
+@pytest.mark.parametrize("rule", RULES.claims, ids=lambda r: r.rule_id)
+def test_every_claim_rule_matches_its_real_sentences_and_not_its_counter_examples(rule):
+    assert rule.examples and rule.not_examples
+    for sentence in rule.examples:
+        assert rule.pattern.search(sentence), sentence
+    for sentence in rule.not_examples:
+        assert not rule.pattern.search(sentence), sentence
+
+
+@pytest.mark.parametrize("rule", RULES.not_about, ids=lambda r: r.rule_id)
+def test_comparisons_thanks_tools_benchmarks_datasets_leaderboards_and_components_are_no_claim(rule):
+    for sentence in rule.examples:  # real sentences from the corpus, each with an open phrase in it
+        assert any(c.pattern.search(sentence) for c in RULES.claims), sentence
+        assert classify_sentence(sentence, {"yi", "deepseek", "zephyr", "phi"}, first_heading=True) is None, sentence
+
+
+def test_a_claim_is_about_this_model_and_has_the_strongest_kind():
+    names = name_words("baichuan-inc/Baichuan2-13B-Base")
+    sentence = "Baichuan 2 is the new generation of large-scale open-source language models launched by Baichuan."
+    assert classify_sentence(sentence, names).kind == "open source"  # "Baichuan 2" names baichuan2
+    assert classify_sentence("DBRX is a state-of-the-art open source LLM trained by Databricks Mosaic team.",
+                             name_words("mosaicml/mpt-30b-instruct")) is None  # another model's claim
+    gemma = "Gemma is a family of lightweight, state-of-the-art open models from Google,"
+    assert classify_sentence(gemma, name_words("google/gemma-7b")).kind == "open"
+
+
+def test_claims_are_quoted_at_their_line():
+    model = artifacts("deepseek-ai/DeepSeek-R1", tree=False)
+    found = text_claims(model)
+    assert found and found[0].kind == "open source"
+    line = model.card.text.splitlines()[found[0].line - 1]
+    assert found[0].quote[:40] in " ".join(line.split()).replace("**", "")
+
+
+def test_an_open_source_claim_breaking_every_promise_is_high():
+    model = artifacts("deepseek-ai/DeepSeek-R1", tree=False)
     flag = openwashing_flag(model, assess_model(model))
-    assert flag is not None and flag.severity == "high"
-    failing = dict(flag.failing)
-    assert failing["licenses"] == "closed" and "trainingcode" in failing
-    line = int(flag.claim.location.rsplit("#L", 1)[1])
-    assert flag.claim.quote[:30] in " ".join(model.card.text.splitlines()[line - 1].split())
+    assert flag.kind == "open source" and [c for c, _ in flag.promised] == ["trainingcode", "datasources_endmodel",
+                                                                              "licenses"]
+    if len(flag.failing) == len(flag.promised):
+        assert flag.severity == "high"
+    assert flag.rule_ids[0] == "claim.open-source"
 
 
-def test_no_flag_without_a_claim():
-    model = artifacts("meta-llama/Llama-2-7b", tree=False, gated="manual")
-    judgements = assess_model(model)
-    passing = [j for j in judgements if j.criterion not in ("datasources_basemodel", "datasources_endmodel",
-                                                            "trainingcode", "licenses")]
-    assert openwashing_flag(model, passing) is None  # nothing contradicts the claim
+def test_unknown_never_breaks_a_promise():
+    model = artifacts("deepseek-ai/DeepSeek-R1", tree=False)
+    judgements = [j if j.criterion not in ("trainingcode", "datasources_endmodel", "licenses") else
+                  type(j)(j.criterion, "unknown", 0.0, "not read", j.evidence) for j in assess_model(model)]
+    assert openwashing_flag(model, judgements) is None
 
 
-def test_flags_command_lists_worst_first(demo_db):
+def test_flags_command_lists_worst_first_filters_and_shows_the_promises(demo_db):
     result = run_openness("flags", "--db", str(demo_db), "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
@@ -46,7 +76,29 @@ def test_flags_command_lists_worst_first(demo_db):
     assert [order[r["severity"]] for r in rows] == sorted(order[r["severity"]] for r in rows)
     con = sqlite3.connect(demo_db)
     for row in rows:
+        assert row["kind"] in RULES.kinds and row["rule_ids"][0].startswith("claim.")
+        assert [p["criterion"] for p in row["promised"]] == list(RULES.kinds[row["kind"]].promises)
         for item in row["failing_criteria"].split(","):
             criterion, level = item.split("=")
+            assert level in RULES.breaking_levels
             assert con.execute("select level from judgements where subject_id = ? and criterion = ?",
                                [f"hf:model:{row['model']}", criterion]).fetchone()[0] == level
+    high = json.loads(run_openness("flags", "--db", str(demo_db), "--json", "--severity", "high").stdout)
+    assert high and all(r["severity"] == "high" for r in high)
+    kind = json.loads(run_openness("flags", "--db", str(demo_db), "--json", "--kind", "open").stdout)
+    assert all(r["kind"] == "open" for r in kind)
+    assert "open source" in run_openness("flags", "--db", str(demo_db)).stdout
+
+
+def test_a_reviewed_flag_is_kept_while_its_claim_and_failing_set_are_unchanged(demo_db, tmp_path):
+    import shutil
+
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_db, db)
+    con = sqlite3.connect(db)
+    flag_id, subject = con.execute("select id, subject_id from flags where severity = 'high' limit 1").fetchone()
+    con.execute("update flags set status = 'dismissed' where id = ?", [flag_id])
+    con.commit()
+    assert run_openness("assess", "--db", str(db)).returncode == 0
+    rows = con.execute("select id, status from flags where subject_id = ?", [subject]).fetchall()
+    assert rows == [(flag_id, "dismissed")]  # not raised again, verdict kept

@@ -1,0 +1,167 @@
+"""Claims of openness in a model's own words: sentences, headings and titles of its card and of its own GitHub
+README, and its Hub tags, that present this model, its family or its release as open. Markdown and HTML structure
+is parsed (extractors.markdown), code and tables are skipped, sentences are split by spaCy's rule-based
+sentencizer; what a sentence claims, and whether it is about this model, are rules as data
+(data/rules/openness_claims.yaml)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import spacy
+
+from extractors.rules import _load_yaml, _require, compile_pattern
+from extractors.text import document, front_matter, load_json, quote
+from extractors.types import Artifact, ModelArtifacts
+
+RULES = "openness_claims.yaml"
+
+
+@dataclass(frozen=True)
+class ClaimRule:
+    rule_id: str
+    kind: str
+    pattern: re.Pattern
+    examples: tuple[str, ...]
+    not_examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClaimKind:
+    name: str
+    strength: int
+    promises: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClaimRules:
+    kinds: dict[str, ClaimKind]
+    breaking_levels: tuple[str, ...]
+    claims: tuple[ClaimRule, ...]
+    not_about: tuple[ClaimRule, ...]
+    self_reference: re.Pattern
+    name_word_min_length: int
+    name_stop_words: frozenset[str]
+    tags: dict[str, str]
+
+
+def _rule_list(data: dict, group: str, kinds: dict) -> tuple[ClaimRule, ...]:
+    rules = []
+    for number, entry in enumerate(data.get(group) or [], start=1):
+        _require(isinstance(entry, dict) and {"id", "pattern", "examples"} <= set(entry), RULES,
+                 f"{group} #{number} needs id, pattern and examples")
+        kind = entry.get("kind", "")
+        _require(group != "claims" or kind in kinds, RULES, f"{entry['id']}: unknown kind {kind!r}")
+        rules.append(ClaimRule(str(entry["id"]), kind, compile_pattern(RULES, entry["id"], entry["pattern"]),
+                               tuple(entry["examples"]), tuple(entry.get("not_examples") or ())))
+    _require(bool(rules), RULES, f"no {group}")
+    return tuple(rules)
+
+
+@cache
+def claim_rules() -> ClaimRules:
+    data = _load_yaml(RULES)
+    kinds = {}
+    for name, entry in (data.get("kinds") or {}).items():
+        _require(isinstance(entry, dict) and isinstance(entry.get("strength"), int) and entry.get("promises"),
+                 RULES, f"kind {name!r} needs a strength and the criteria it promises")
+        kinds[str(name)] = ClaimKind(str(name), entry["strength"], tuple(entry["promises"]))
+    _require("licence tag only" in kinds, RULES, "the kind 'licence tag only' must be defined")
+    tags = {str(t).lower(): str(k) for t, k in (data.get("tags") or {}).items()}
+    _require(set(tags.values()) <= set(kinds), RULES, "every tag needs a defined kind")
+    return ClaimRules(kinds, tuple(data.get("breaking_levels") or ("closed",)), _rule_list(data, "claims", kinds),
+                      _rule_list(data, "not_about_this_model", kinds),
+                      compile_pattern(RULES, "self_reference", data.get("self_reference") or "(?!)"),
+                      int(data.get("name_word_min_length") or 3),
+                      frozenset(str(w).lower() for w in data.get("name_stop_words") or ()), tags)
+
+
+@cache
+def _sentencizer():
+    """spaCy's rule-based sentence splitter on a blank English pipeline: no model to download."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of openness: the rule that found it, its kind, the words quoted, and where they stand."""
+
+    rule_id: str
+    kind: str
+    quote: str
+    artifact: Artifact | None
+    line: int | None
+    location: str  # the source URL, with `#L<line>` where a line is quoted
+
+
+def name_words(repo_id: str) -> set[str]:
+    """Words of the model's repo name (and org) that name it in a sentence: `Llama`, `DeepSeek`, `Zephyr`."""
+    rules = claim_rules()
+    words = re.split(r"[-_./\s]+", repo_id.lower())
+    return {w for w in words if len(w) >= rules.name_word_min_length and not w.isdigit()
+            and not re.fullmatch(r"v?\d[\w.]*", w) and w not in rules.name_stop_words}
+
+
+def _spelled(word: str) -> str:
+    """A name word as a pattern that also matches it spelled apart: `baichuan2` as "Baichuan 2" or "Baichuan-2"."""
+    return r"[\s-]?".join(re.escape(part) for part in re.findall(r"[a-z]+|\d+|[^a-z\d]+", word))
+
+
+def classify_sentence(sentence: str, names: set[str], first_heading: bool = False) -> ClaimRule | None:
+    """The rule of the strongest claim a sentence makes about this model; None when it makes none (no open
+    phrase, or one about other models, tools, benchmarks, datasets, communities, leaderboards, components)."""
+    rules = claim_rules()
+    matched = [r for r in rules.claims if r.pattern.search(sentence)]
+    if not matched or any(r.pattern.search(sentence) for r in rules.not_about):
+        return None
+    lowered = sentence.lower()
+    about_this = first_heading or rules.self_reference.search(sentence) or any(
+        re.search(rf"\b{_spelled(word)}", lowered) for word in names)
+    if not about_this:
+        return None
+    return max(matched, key=lambda r: rules.kinds[r.kind].strength)
+
+
+def _sentences(artifact: Artifact, start: int):
+    """(line, sentence, is the first heading) of the document's headings and prose, code and tables skipped."""
+    nlp = _sentencizer()
+    first = True
+    for block in document(artifact.text, start).blocks:
+        if block.kind == "heading":
+            yield block.line_start, block.text, first
+            first = False
+        elif block.kind in ("prose", "html"):
+            for sentence in nlp(block.text).sents:
+                text = sentence.text.strip()
+                if text:
+                    begins = block.text.find(text, sentence.start_char)  # past the whitespace spaCy keeps
+                    line = block.line_start + block.text.count("\n", 0, begins) if block.kind == "prose" \
+                        else block.line_start
+                    yield line, text, False
+
+
+def text_claims(model: ModelArtifacts) -> list[Claim]:
+    """Claims in the card's text and the model's own READMEs, in document order."""
+    names = name_words(model.repo_id)
+    documents = [(model.card, front_matter(model.card.text)[1])] if model.card else []
+    documents += [(a, 0) for a in model.code_files if a.kind == "readme"]
+    found = []
+    for artifact, start in documents:
+        for line, sentence, first_heading in _sentences(artifact, start):
+            rule = classify_sentence(sentence, names, first_heading)
+            if rule is not None:
+                found.append(Claim(rule.rule_id, rule.kind, quote(sentence, 240), artifact, line,
+                                   f"{artifact.url}#L{line}"))
+    return found
+
+
+def tag_claims(model: ModelArtifacts) -> list[Claim]:
+    rules = claim_rules()
+    info = load_json(model.model_json.text) if model.model_json else None
+    tags = info.get("tags") if isinstance(info, dict) else None
+    return [Claim("claim.tag", rules.tags[t.lower()], f"tag: {t}", model.model_json, None, model.model_json.url)
+            for t in tags or [] if isinstance(t, str) and t.lower() in rules.tags]
