@@ -82,13 +82,16 @@ def read_label_file(path: Path) -> LabelFile:
             if level in ORDER:
                 labels[criterion] = {"class": level, "link": str(value.get("link") or "").strip(),
                                      "notes": str(value.get("notes") or "").strip()}
+    repos, repos_field = [], None
     for keys in END_MODEL_LINKS:
         field_name = next((k for k in keys if isinstance(data.get(k), dict)), None)
         link = str(data[field_name].get("link") or "") if field_name else ""
-        models, repos = _hf_models(link), _github_repos(link)
-        if models or repos:
-            return LabelFile(path, name, labels, models, repos, field_name)
-    return LabelFile(path, name, labels, [], [], None)
+        models = _hf_models(link)
+        if models:
+            return LabelFile(path, name, labels, models, repos or _github_repos(link), field_name)
+        if not repos and _github_repos(link):  # a GitHub repo: kept for the reason; the next field may name a model
+            repos, repos_field = _github_repos(link), field_name
+    return LabelFile(path, name, labels, [], repos, repos_field)
 
 
 def read_label_dir(directory: Path) -> tuple[list[LabelFile], list[str]]:

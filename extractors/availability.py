@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatch
 
-from extractors.cards import card_topics
+from extractors.cards import card_topics, text_datasets
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
 from extractors.searched import settle, tree_exhaustive
 from extractors.text import document, front_matter, key_line, load_json, quote
-from extractors.types import Artifact, Evidence, Judgement, LinkedDataset, ModelArtifacts, Source
+from extractors.types import Evidence, Judgement, ModelArtifacts, Source
 
 CRITERION = "weights_endmodel"
 
@@ -179,18 +179,23 @@ def root_model(model: ModelArtifacts) -> tuple[ModelArtifacts, list[str]]:
 
 def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
     """A card sentence that names a model this one was fine-tuned from or built on, where no metadata does: the
-    model is then not its own base, and mirroring its own data and weights would judge the wrong model."""
+    model is then not its own base, and mirroring its own data and weights would judge the wrong model. Usage
+    sections (how to fine-tune it further) are not read."""
     if model.card is None:
         return None
     _, span, _ = front_matter(model.card.text)
-    rule = card_content_rules().base_model_sentence
+    rules = card_content_rules()
     lines = model.card.text.splitlines()
+    skipped = False
     for block in document(model.card.text, span).blocks:
+        if block.kind == "heading":
+            skipped = any(r.pattern.search(block.text) for r in rules.skip_sections)
+            continue
         raw = "\n".join(lines[block.line_start - 1:block.line_end])
-        if block.kind in ("prose", "html", "table") and (match := rule.search(raw)):
+        if not skipped and block.kind in ("prose", "html", "table") and (match := rules.base_model_sentence.search(raw)):
             line = block.line_start + raw.count("\n", 0, match.start())
             return Evidence("base.named-in-text", model.card.url, model.card.revision, "README.md",
-                            quote(match.group(0), 200), line, line, model.card.artifact_id, 0.5)
+                            quote(lines[line - 1], 200), line, line, model.card.artifact_id, 0.5)
     return None
 
 
@@ -219,45 +224,6 @@ def judge_base_model_weights(model: ModelArtifacts) -> Judgement:
     return on_base_model(model, "weights_basemodel", judge_end_model_weights)
 
 
-HUB_DATASET = re.compile(r"huggingface\.co/datasets/([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
-
-
-def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tuple[LinkedDataset, Artifact, int, str]]:
-    """Datasets a document's text links as training data: Hub datasets, dataset pages elsewhere, Hub collections of
-    datasets; not on lines or in sections about evaluation. `seen` (lower-cased ids and URLs) grows."""
-    rules = card_content_rules()
-    doc = document(artifact.text, start)
-    lines = artifact.text.splitlines()
-    headings = doc.headings()
-    found = []
-    for line, url, _ in doc.links:
-        match = HUB_DATASET.search(url)
-        elsewhere = match is None and rules.dataset_page.search(url)
-        key = match.group(1).rstrip(".").lower() if match else url
-        if not (match or elsewhere) or key in seen:
-            continue
-        number = next((n for n in range(line, min(line + 40, len(lines) + 1)) if url in lines[n - 1]), line)
-        text = lines[number - 1] if number <= len(lines) else url
-        heading = next((h.text for h in reversed(headings) if h.line_start <= number), "")
-        if rules.not_training_data.search(text) or rules.not_training_data.search(heading):
-            continue
-        seen.add(key)
-        if elsewhere:  # a dataset page on another host, or a Hub collection of datasets: named, not crawled
-            found.append((LinkedDataset(url, "not crawled", url), artifact, number, text))
-        else:
-            repo_id = match.group(1).rstrip(".")
-            found.append((LinkedDataset(repo_id, "not crawled", f"https://huggingface.co/datasets/{repo_id}"),
-                          artifact, number, text))
-    return found
-
-
-def text_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, Artifact, int, str]]:
-    """Datasets the card's text links as training data; those its metadata names already are not repeated. (The
-    model's own READMEs are not read for this: they link the data of the whole family, measured worse.)"""
-    seen = {d.repo_id.lower() for d in model.datasets}
-    return _linked_datasets(model.card, front_matter(model.card.text)[1], seen) if model.card else []
-
-
 def withheld_data(model: ModelArtifacts) -> Evidence | None:
     """A line of the card's text saying training data is internal, proprietary or in-house (not shared)."""
     if model.card is None:
@@ -275,18 +241,19 @@ def withheld_data(model: ModelArtifacts) -> Evidence | None:
 
 def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_endmodel") -> Judgement:
     """Training data: open when every dataset the card names (in its metadata or linked in its text as training
-    data) is shared on the Hub; partial when some are gated, missing or failed; closed when the data is only
-    described or not disclosed at all (what was searched is recorded). A dataset not crawled is named, not
-    verified: it is no evidence of closure."""
+    data) is public; partial when some are gated, missing, private or withheld (internal data); closed when the
+    data is only described or not disclosed at all (what was searched is recorded). A dataset named but not read
+    (not crawled, not captured, a failed fetch) is no evidence of closure; the summary counts those apart."""
     if model.card is None and model.model_json is None:
         return Judgement(criterion, "unknown", 0.0, "neither card nor model JSON could be read",
                          model.unavailable_evidence("card", "data.unavailable", "README.md"))
     evidence = []
     body = text_datasets(model)
     named = [*model.datasets, *(d for d, _, _, _ in body)]
-    # Named but never read (not crawled, not captured, a failed fetch) is no evidence either way: only a dataset
-    # the Hub answered missing or gated counts against the data being shared.
+    # Named but never read (not crawled, not captured, a failed fetch) is no evidence of closure: only a dataset
+    # the Hub answered missing, gated, private or disabled counts against the data being shared.
     available = [d for d in named if d.status not in ("missing", "gated", "private", "disabled")]
+    read = sum(d.status == "ok" for d in named)
     for dataset, artifact, line, text in body:
         evidence.append(Evidence("data.card-text-link" if artifact is model.card else "data.readme-link", artifact.url,
                                  artifact.revision, artifact.path or "README.md", quote(text, 200), line, line,
@@ -306,8 +273,8 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
                          f"of {len(named)} named datasets can be had", tuple(evidence))
     if named:
         if len(available) == len(named):
-            return Judgement(criterion, "open", 0.6, f"all {len(available)} named datasets are shared on the Hub",
-                             tuple(evidence))
+            return Judgement(criterion, "open", 0.6, f"all {len(named)} named datasets are public ({read} read, "
+                             f"{len(named) - read} named but not read)", tuple(evidence))
         return Judgement(criterion, "partial", 0.6, f"{len(available)} of {len(named)} named datasets can be had",
                          tuple(evidence))
     if model.card:

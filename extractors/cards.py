@@ -3,12 +3,13 @@ training hardware and setup it states. Shared by the availability and documentat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from extractors.markdown import URL
 from extractors.rules import card_content_rules, card_section_rules
 from extractors.text import document, front_matter, headings
-from extractors.types import Artifact
+from extractors.types import Artifact, LinkedDataset, ModelArtifacts
 
 
 def card_topics(text: str, body_start: int) -> dict[str, list[tuple[int, str]]]:
@@ -70,3 +71,57 @@ def read_card(card: Artifact) -> CardReading:
                 and not rules.not_training_hardware.search(t)]
     setup = [(n, t) for n, t, _ in lines if any(r.pattern.search(t) for r in rules.training_setup)]
     return CardReading(words, topics, hardware, setup)
+
+
+HUB_DATASET = re.compile(r"huggingface\.co/datasets/([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
+
+
+FILE_URL = re.compile(r"/(resolve|blob|raw)/|\.(png|jpe?g|gif|svg|webp|mp4|pdf)(\?|#|$)", re.IGNORECASE)
+
+
+def _heading_path(headings, line: int) -> list[str]:
+    """The headings a line stands under, outermost first."""
+    path: list = []
+    for heading in (h for h in headings if h.line_start <= line):
+        while path and path[-1].level >= heading.level:
+            path.pop()
+        path.append(heading)
+    return [h.text for h in path]
+
+
+def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tuple[LinkedDataset, Artifact, int, str]]:
+    """Datasets a document's text links as training data: Hub datasets, dataset pages elsewhere, Hub collections of
+    datasets. Not a file or an image in a dataset repo; not on lines or in sections about evaluation, nor in usage
+    or news sections (a dataset used to show how to fine-tune it further). `seen` (lower-cased ids, URLs) grows."""
+    rules = card_content_rules()
+    doc = document(artifact.text, start)
+    lines = artifact.text.splitlines()
+    headings = doc.headings()
+    found = []
+    for line, url, _ in doc.links:
+        match = HUB_DATASET.search(url)
+        elsewhere = match is None and rules.dataset_page.search(url)
+        key = match.group(1).rstrip(".").lower() if match else url
+        if not (match or elsewhere) or key in seen or FILE_URL.search(url):
+            continue
+        number = next((n for n in range(line, min(line + 40, len(lines) + 1)) if url in lines[n - 1]), line)
+        text = lines[number - 1] if number <= len(lines) else url
+        under = _heading_path(headings, number)
+        if rules.not_training_data.search(text) or any(rules.not_training_data.search(h) for h in under[-1:]) or \
+                any(r.pattern.search(h) for h in under for r in rules.skip_sections):
+            continue
+        seen.add(key)
+        if elsewhere:  # a dataset page on another host, or a Hub collection of datasets: named, not crawled
+            found.append((LinkedDataset(url, "not crawled", url), artifact, number, text))
+        else:
+            repo_id = match.group(1).rstrip(".")
+            found.append((LinkedDataset(repo_id, "not crawled", f"https://huggingface.co/datasets/{repo_id}"),
+                          artifact, number, text))
+    return found
+
+
+def text_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, Artifact, int, str]]:
+    """Datasets the card's text links as training data; those its metadata names already are not repeated. (The
+    model's own READMEs are not read for this: they link the data of the whole family, measured worse.)"""
+    seen = {d.repo_id.lower() for d in model.datasets}
+    return _linked_datasets(model.card, front_matter(model.card.text)[1], seen) if model.card else []

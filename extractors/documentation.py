@@ -48,11 +48,6 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
                      f"{reading.words} words", (length, *topic_evidence))
 
 
-def _card_body(model: ModelArtifacts) -> tuple[str, int]:
-    _, start, _ = front_matter(model.card.text)
-    return model.card.text, start
-
-
 def _nothing(model: ModelArtifacts, criterion: str, rule_id: str, searched: str) -> Judgement:
     where = model.card or model.model_json
     if where is None:

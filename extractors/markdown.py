@@ -24,7 +24,6 @@ class Block:
     line_start: int
     line_end: int
     level: int = 0  # heading level (1-6)
-    info: str = ""  # the code fence's language
     body_line: int = 0  # the line of the first line of `text` (after a code fence's opening line)
 
 
@@ -39,11 +38,6 @@ class Section:
     def title(self) -> str:
         return self.heading.text if self.heading else ""
 
-    def text(self, kinds=("prose", "table", "html")) -> str:
-        return "\n".join(b.text for b in self.blocks if b.kind in kinds)
-
-    def words(self, kinds=("prose", "table", "html")) -> int:
-        return len(self.text(kinds).split())
 
 
 @dataclass(frozen=True)
@@ -68,9 +62,6 @@ class Document:
             sections.append(Section(block, self.blocks[index + 1:end]))
         return sections
 
-    def prose(self) -> str:
-        return "\n".join(b.text for b in self.blocks if b.kind in ("prose", "table", "html"))
-
     def code(self) -> list[Block]:
         return [b for b in self.blocks if b.kind == "code"]
 
@@ -79,6 +70,20 @@ def _html_text(html: str) -> tuple[str, list[tuple[str, str]]]:
     soup = BeautifulSoup(html, "html.parser")
     links = [(a.get("href") or "", a.get_text(" ", strip=True)) for a in soup.find_all("a") if a.get("href")]
     return soup.get_text(" ", strip=True), links
+
+
+def _html_lines(html: str) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
+    """The text of an HTML block by the source line of the tag holding it (0-based from the block's first line),
+    and its links `(line, href, text)`: evidence can then cite the line a quote stands on."""
+    soup = BeautifulSoup(html, "html.parser")
+    by_line: dict[int, list[str]] = {}
+    for string in soup.find_all(string=True):
+        text = " ".join(string.split())
+        if text and string.parent is not None:
+            by_line.setdefault((string.parent.sourceline or 1) - 1, []).append(text)
+    links = [((a.sourceline or 1) - 1, a.get("href") or "", a.get_text(" ", strip=True))
+             for a in soup.find_all("a") if a.get("href")]
+    return [(line, " ".join(parts)) for line, parts in sorted(by_line.items())], links
 
 
 def _inline_links(token) -> list[tuple[str, str]]:
@@ -129,19 +134,23 @@ def parse(text: str, first_line: int = 1) -> Document:
             index += 3
             continue
         if token.type in ("fence", "code_block"):
-            blocks.append(Block("code", token.content, start, end, info=token.info.strip().lower(),
-                                body_line=start + (token.type == "fence")))
+            blocks.append(Block("code", token.content, start, end, body_line=start + (token.type == "fence")))
         elif token.type == "html_block":
-            plain, html_links = _html_text(token.content)
-            if plain:
-                blocks.append(Block("html", plain, start, end))
-            links += [(start, url, label) for url, label in html_links]
+            lines, html_links = _html_lines(token.content)
+            blocks += [Block("html", text, start + line, start + line) for line, text in lines]
+            links += [(start + line, url, label) for line, url, label in html_links]
         elif token.type == "table_open":
             close = next(j for j in range(index, len(tokens)) if tokens[j].type == "table_close")
-            cells = [t for t in tokens[index:close] if t.type == "inline"]
-            blocks.append(Block("table", " | ".join(_plain(c) for c in cells), start, end))
-            for cell in cells:
-                links += [(start, url, label) for url, label in _inline_links(cell)]
+            row_line, cells = start, []
+            for cell in tokens[index:close + 1]:
+                if cell.type == "tr_open":
+                    row_line = cell.map[0] + offset if cell.map else row_line + 1
+                elif cell.type == "inline":
+                    cells.append(cell)
+                    links += [(row_line, url, label) for url, label in _inline_links(cell)]
+                elif cell.type == "tr_close":  # one block per row, so evidence cites the row's own line
+                    blocks.append(Block("table", " | ".join(_plain(c) for c in cells), row_line, row_line))
+                    cells = []
             index = close + 1
             continue
         elif token.type == "inline" and tokens[index - 1].type == "paragraph_open":

@@ -102,10 +102,6 @@ def weight_rules() -> WeightRules:
 @dataclass(frozen=True)
 class CardSectionRules:
     topics: dict[str, tuple[re.Pattern, ...]]
-    core_topics: tuple[str, ...]
-    open_min_topics: int
-    open_min_words: int
-    partial_min_words: int
 
 
 @cache
@@ -116,11 +112,8 @@ def card_section_rules() -> CardSectionRules:
     for topic, patterns in (data.get("topics") or {}).items():
         _require(isinstance(patterns, list) and patterns, name, f"topic {topic!r} needs a list of patterns")
         topics[str(topic)] = tuple(compile_pattern(name, f"topic {topic!r}", p) for p in patterns)
-    core = tuple(data.get("core_topics") or ())
-    _require(bool(core) and set(core) <= set(topics), name, "core_topics must name defined topics")
-    for key in ("open_min_topics", "open_min_words", "partial_min_words"):
-        _require(isinstance(data.get(key), int), name, f"{key} must be a whole number")
-    return CardSectionRules(topics, core, data["open_min_topics"], data["open_min_words"], data["partial_min_words"])
+    _require(bool(topics), name, "no topics")
+    return CardSectionRules(topics)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from fnmatch import fnmatch
 
+from extractors.cards import text_datasets
 from extractors.text import load_json, quote
 from extractors.types import Evidence, Judgement, ModelArtifacts, Source
 
@@ -63,6 +64,9 @@ def model_sources(model: ModelArtifacts) -> tuple[Source, ...]:
             source = replace(source, status="not exhaustive",
                              detail="built from a third-party mirror's file list: proves presence, never absence")
         sources.append(source)
+    for dataset, _, line, _ in text_datasets(model):
+        sources.append(Source(f"dataset:{dataset.repo_id}", "not crawled", dataset.page_url,
+                              f"linked in the card's text, line {line}"))
     for dataset in model.datasets:
         status = {"ok": "read", "gated": "gated", "missing": "missing", "not crawled": "not crawled",
                   "not captured": "not captured"}.get(dataset.status, "failed")

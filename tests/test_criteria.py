@@ -187,7 +187,7 @@ def test_a_card_that_only_points_to_a_blog_post_is_a_closed_model_card():
 
 
 def test_datasets_linked_in_the_card_text_are_named_training_data_benchmarks_are_not():
-    from extractors.availability import text_datasets
+    from extractors.cards import text_datasets
 
     model = artifacts("Intel/neural-chat-7b-v3-3", tree=False)  # no `datasets:` metadata; the text links two
     named = [d.repo_id for d, _, _, _ in text_datasets(model)]
@@ -232,7 +232,7 @@ def test_base_model_criteria_follow_the_chain_to_the_root_and_never_mirror_a_fin
 
 
 def test_a_dataset_page_elsewhere_linked_as_training_data_is_named_data():
-    from extractors.availability import text_datasets
+    from extractors.cards import text_datasets
     from extractors.rules import card_content_rules
 
     rules = card_content_rules()
