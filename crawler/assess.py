@@ -63,8 +63,8 @@ def _sources(subject: dict, found: dict[str, Artifact | None], failures: dict[st
                                   failure.reason if failure else "not fetched"))
     for repo in repos:
         sources.append(Source(f"github:{repo['repo_id']}", "read" if repo["revision"] else
-                              {"missing": "missing", "queued": "not crawled", None: "not crawled"}.get(
-                                  repo["status"], "failed"),
+                              {"missing": "missing", "queued": "not crawled", None: "not crawled",
+                               "not captured": "not captured"}.get(repo["status"], "failed"),
                               f"https://github.com/{repo['repo_id']}", "" if repo["revision"] else repo["status"] or ""))
     return tuple(sources)
 
@@ -126,7 +126,7 @@ def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN
                 "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', "
                 "'tree')", [repo["repo_id"], repo["revision"]], order_by="kind, path"):
             (code_trees if row["kind"] == "tree" else code_files).append(_artifact(db, row))
-    bases = _linked(db, subject["id"], "base_model")
+    bases = [b for b in _linked(db, subject["id"], "base_model") if b != subject["id"]]  # a repo is not its own base
     base_model = bases[0].split(":", 2)[2] if bases else None
     base = None
     if depth > 0 and bases and bases[0] not in seen:

@@ -34,10 +34,10 @@ def _own_names(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) -> 
     """Names a package of the model's own would carry: its declared packages, its repos, its org, the first word
     of its name."""
     org, _, name = model.repo_id.partition("/")
-    words = [w for w in re.split(r"[-_.]", name) if len(_squash(w)) >= 4]
+    words = [w for w in re.split(r"[-_.]", name) if len(_squash(w)) >= 3]
     names = {_squash(org), *(_squash(w) for w in words[:1]), *(_squash(f["name"]) for _, f in declared)}
     names |= {_squash(t.repo_id.partition("/")[2]) for t in model.code_trees if t.repo_id}
-    return {n for n in names if len(n) >= 4}
+    return {n for n in names if len(n) >= 3}
 
 
 def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) -> list[Evidence]:
@@ -54,10 +54,9 @@ def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) 
                     continue
                 package = next(v for v in match.groups() if v) if any(match.groups()) else ""
                 lowered = package.lower().split("==")[0].split("[")[0]
-                if rule.rule_id != "package.ollama" and lowered in rules.common_dependencies - declared_names:
+                if lowered in rules.common_dependencies - declared_names:
                     continue
-                if rule.rule_id == "package.ollama" or any(n in _squash(lowered) or _squash(lowered) in n
-                                                            for n in own if len(_squash(lowered)) >= 4):
+                if any(n in _squash(lowered) or _squash(lowered) in n for n in own if len(_squash(lowered)) >= 3):
                     found.append(Evidence(rule.rule_id, artifact.url, artifact.revision, artifact.path or "README.md",
                                           quote(line, 200), number, number, artifact.artifact_id, 0.6))
                     break

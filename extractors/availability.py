@@ -86,7 +86,9 @@ def loading_snippet(model: ModelArtifacts) -> Evidence | None:
     if model.card is None:
         return None
     _, span, _ = front_matter(model.card.text)
-    own_id = re.compile(rf"(?<![\w./-]){re.escape(model.repo_id)}(?![\w.-])", re.IGNORECASE)
+    # The repo's own id as a token, or at the end of a huggingface.co URL (`git clone https://huggingface.co/<id>`).
+    own_id = re.compile(rf"(?:(?<=huggingface\.co/)|(?<![\w./-])){re.escape(model.repo_id)}(?![\w.-])",
+                        re.IGNORECASE)
     for block in document(model.card.text, span).code():
         rule = next((r for r in weight_rules().loaders if r.pattern.search(block.text)), None)
         mention = own_id.search(block.text) if rule else None
@@ -201,6 +203,9 @@ def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
 
 def _base_unavailable(model: ModelArtifacts, criterion: str, base_id: str, why: Evidence | None) -> Judgement:
     card = model.card or model.model_json
+    if card is None:
+        return Judgement(criterion, "unknown", 0.0, "neither card nor model JSON could be read",
+                         model.unavailable_evidence("card", "base.unavailable", "README.md"))
     evidence = why or Evidence("base.unavailable", card.url, card.revision, "README.md" if model.card else None,
                                quote(f"base_model: {base_id}"), artifact_id=card.artifact_id)
     return Judgement(criterion, "unknown", 0.0, f"base model {base_id} was not crawled or is unavailable",
@@ -212,7 +217,7 @@ def on_base_model(model: ModelArtifacts, criterion: str, judge) -> Judgement:
     the Hub's `base_model:` tags); mirrored from the model itself when it names no base, in metadata or text."""
     if model.base_model is None:
         if (named := base_named_in_text(model)) is not None:
-            return _base_unavailable(model, criterion, "named in the card's text", named)
+            return _base_unavailable(model, criterion, "(named in the card's text)", named)
         return _relabel(settle(judge(model), model), criterion, "no separate base model; mirrors the model itself: ")
     root, chain = root_model(model)
     if root is model or root.base_model is not None:
@@ -314,6 +319,9 @@ def judge_training_code(model: ModelArtifacts) -> Judgement:
     inference or serving code only closed, and so is having no code repo of its own."""
     if not code_paths(model):
         where = model.card or model.model_json
+        if where is None:
+            return Judgement("trainingcode", "unknown", 0.0, "neither card nor model JSON could be read",
+                             model.unavailable_evidence("card", "code.unavailable", "README.md"))
         return Judgement("trainingcode", "closed", 0.6, "no code repository of the model's own found", (
             Evidence("code.no-repo", where.url, where.revision, "README.md" if model.card else None,
                      "searched the card for GitHub repos of the model's organisation or licence link: none crawled",

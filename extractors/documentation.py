@@ -260,5 +260,7 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
         level = "partial"
     else:
         level = "closed"
+    # Closed rests on what the cards read lack: it stands only if every named dataset's card was read.
     return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(model.datasets)} named datasets"
-                     f"{', a training-data summary' if summary else ''}", tuple(evidence))
+                     f"{', a training-data summary' if summary else ''}", tuple(evidence),
+                     basis="absence" if level == "closed" else "evidence")

@@ -210,10 +210,12 @@ def _body_declared(model: ModelArtifacts) -> tuple[dict, list[Evidence], list[Li
     """A licence the card states only in its text: its id as a declaration, its line as a licence text."""
     declared, evidence, texts = {}, [], []
     for line, text, licence_id in card_licence_lines(model)[:1]:
+        texts.append(LicenceText(model.card, "weights", text, line))
+        if classify(licence_id) is None and licence_id.count("-") > 3:
+            continue  # a sentence, not a licence's name: read as licence text only
         declared["license"] = licence_id
         evidence.append(Evidence("licence.card.text-field", model.card.url, model.card.revision, "README.md",
                                  quote(text, 200), line, line, model.card.artifact_id, 0.7))
-        texts.append(LicenceText(model.card, "weights", text, line))
     return declared, evidence, texts
 
 

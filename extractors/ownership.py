@@ -29,10 +29,19 @@ def carries_model_name(model_name: str, repo_name: str) -> bool:
 
 
 def is_own_repo(model_id: str, github_repo: str, relation: str = "code_repo") -> bool:
-    """A repo the model's card links is its own when its owner is the Hub organisation (or an alias of it) or it
-    carries the model's name; the repo its `license_link` names always is."""
+    """A repo the model's card links is its own when it carries the model's name, or its owner is the Hub
+    organisation, or an alias of it and the repo shares a word with the model's name; the repo its `license_link`
+    names always is."""
     if relation == "licence_link":
         return True
     org, _, name = model_id.partition("/")
     owner, _, repo = github_repo.partition("/")
-    return same_organisation(org, owner) or carries_model_name(name, repo)
+    if carries_model_name(name, repo) or _squash(org) == _squash(owner):
+        return True
+    # Under an alias of the org (`huggingface` for `HuggingFaceH4`), only a repo that shares a word with the model's
+    # name: the alias also owns the tools every model uses (`huggingface/transformers`), which are no one's own.
+    return same_organisation(org, owner) and bool(_words(name) & _words(repo))
+
+
+def _words(name: str) -> set[str]:
+    return {w for w in (_squash(part) for part in re.split(r"[-_.\s]+", name)) if len(w) >= MIN_SHARED}

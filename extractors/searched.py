@@ -30,8 +30,8 @@ DECIDING_SOURCES = {
 }
 # The sources each criterion reads, deciding or not: recorded with every judgement as what was searched.
 READ_SOURCES = {
-    "datasources_endmodel": ("card", "model_json", "dataset:*"),
-    "datasources_basemodel": ("card", "model_json", "dataset:*"),
+    "datasources_endmodel": ("card", "model_json", "dataset:*", "linked-dataset:*"),
+    "datasources_basemodel": ("card", "model_json", "dataset:*", "linked-dataset:*"),
     "weights_endmodel": ("tree", "model_json", "card"),
     "weights_basemodel": ("tree", "model_json", "card"),
     "trainingcode": ("card", "github:*"),
@@ -40,7 +40,7 @@ READ_SOURCES = {
     "preprint": ("card", "github:*"),
     "paper": ("card", "github:*"),
     "modelcard": ("card",),
-    "datasheet": ("card", "dataset:*", "github:*"),
+    "datasheet": ("card", "dataset:*", "linked-dataset:*", "github:*"),
     "package": ("card", "model_json", "github:*"),
     "api": ("card",),
     "licenses": ("card", "model_json", "files", "github:*"),
@@ -64,8 +64,8 @@ def model_sources(model: ModelArtifacts) -> tuple[Source, ...]:
             source = replace(source, status="not exhaustive",
                              detail="built from a third-party mirror's file list: proves presence, never absence")
         sources.append(source)
-    for dataset, _, line, _ in text_datasets(model):
-        sources.append(Source(f"dataset:{dataset.repo_id}", "not crawled", dataset.page_url,
+    for dataset, _, line, _ in text_datasets(model):  # recorded; not deciding: the spider does not follow them
+        sources.append(Source(f"linked-dataset:{dataset.repo_id}", "not crawled", dataset.page_url,
                               f"linked in the card's text, line {line}"))
     for dataset in model.datasets:
         status = {"ok": "read", "gated": "gated", "missing": "missing", "not crawled": "not crawled",

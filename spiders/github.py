@@ -183,7 +183,8 @@ class GithubSpider(EvidenceSpider):
         yield from self._done(repo)
 
     def _unavailable(self, response, repo: Repo):
-        status = "missing" if response.status == 404 else "error"
+        not_captured = response.status == 501 and response.headers.get(b"X-Error-Code") == b"NotCaptured"
+        status = "missing" if response.status == 404 else "not captured" if not_captured else "error"
         yield SubjectItem(repo.subject, "code", "github", repo.repo_id, self._page(repo), status=status,
                           note=f"HTTP {response.status}")
         yield from self._failed(response, repo, "gh_repo_json")

@@ -261,3 +261,14 @@ def test_data_the_card_says_is_internal_is_not_open():
     assert rules.withheld_data.search(rules.withheld_data_example)
     judged = judge_end_model_data(artifacts("stabilityai/StableBeluga2", tree=False))
     assert judged.level in ("partial", "closed") and judged.evidence[0].rule_id == "data.withheld"
+
+
+def test_short_fine_tuning_terms_count_only_as_words_of_a_path():
+    from extractors.code import training_scope
+
+    base = artifacts("Qwen/Qwen2.5-32B")
+    model = ModelArtifacts(**{**base.__dict__, "code_trees": (tree(["server/endpoint.py", "utils/support.py",
+                                                                     "microsoft_utils.py", "generate.py"]),)})
+    assert training_scope(model)["finetuning"] == [] and judge_training_code(model).level == "closed"
+    tuned = ModelArtifacts(**{**base.__dict__, "code_trees": (tree(["scripts/run_sft.sh", "ppo_trainer.py"]),)})
+    assert len(training_scope(tuned)["finetuning"]) == 2
