@@ -45,7 +45,11 @@ def test_evaluate_reports_coverage_agreement_baselines_and_disagreements(demo_db
     result = run_openness("evaluate", "--labels", str(LABELS), "--db", str(demo_db), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"overall", "per_criterion", "views", "per_model", "coverage"}
+    assert set(report) == {"overall", "per_criterion", "views", "per_model", "flags", "coverage"}
+    flags = report["flags"]
+    assert flags["high_medium"] == sum(c["severity"] in ("high", "medium") for c in flags["checked"])
+    assert all(c["confirmed"] == (bool(c["experts"]) and "open" not in c["experts"].values())
+               for c in flags["checked"])
     coverage = report["coverage"]
     assert coverage["matched"] + coverage["unmatched"] == coverage["label_files"] == len(list(LABELS.rglob("*.yaml")))
     assert coverage["matched"] > 0 and all(f["reason"] for f in coverage["files"] if not f["matched"])
