@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatch
 
-from extractors.cards import card_topics, text_datasets
+from extractors.cards import card_line, card_topics, text_datasets
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
 from extractors.searched import settle, tree_exhaustive
@@ -114,19 +114,8 @@ def _from_snippet(model: ModelArtifacts, gated: list[Evidence], why: str) -> Jud
 
 def delta_weights(model: ModelArtifacts) -> Evidence | None:
     """A line of the card (outside code) saying the repo holds only a delta to another model's weights."""
-    if model.card is None:
-        return None
-    _, span, _ = front_matter(model.card.text)
-    for block in document(model.card.text, span).blocks:
-        if block.kind == "code":
-            continue
-        for rule in weight_rules().delta_weights:
-            if (match := rule.pattern.search(block.text)):
-                line = block.line_start + block.text.count("\n", 0, match.start())
-                text = block.text.splitlines()[block.text.count("\n", 0, match.start())]
-                return Evidence(rule.rule_id, model.card.url, model.card.revision, "README.md", quote(text, 200),
-                                line, line, model.card.artifact_id, 0.7)
-    return None
+    rules = weight_rules().delta_weights
+    return card_line(model, [r.pattern for r in rules], rules[0].rule_id, 0.7)
 
 
 def judge_end_model_weights(model: ModelArtifacts) -> Judgement:
@@ -183,22 +172,7 @@ def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
     """A card sentence that names a model this one was fine-tuned from or built on, where no metadata does: the
     model is then not its own base, and mirroring its own data and weights would judge the wrong model. Usage
     sections (how to fine-tune it further) are not read."""
-    if model.card is None:
-        return None
-    _, span, _ = front_matter(model.card.text)
-    rules = card_content_rules()
-    lines = model.card.text.splitlines()
-    skipped = False
-    for block in document(model.card.text, span).blocks:
-        if block.kind == "heading":
-            skipped = any(r.pattern.search(block.text) for r in rules.skip_sections)
-            continue
-        raw = "\n".join(lines[block.line_start - 1:block.line_end])
-        if not skipped and block.kind in ("prose", "html", "table") and (match := rules.base_model_sentence.search(raw)):
-            line = block.line_start + raw.count("\n", 0, match.start())
-            return Evidence("base.named-in-text", model.card.url, model.card.revision, "README.md",
-                            quote(lines[line - 1], 200), line, line, model.card.artifact_id, 0.5)
-    return None
+    return card_line(model, [card_content_rules().base_model_sentence], "base.named-in-text", 0.5, skip_usage=True)
 
 
 def _base_unavailable(model: ModelArtifacts, criterion: str, base_id: str, why: Evidence | None) -> Judgement:
@@ -231,17 +205,7 @@ def judge_base_model_weights(model: ModelArtifacts) -> Judgement:
 
 def withheld_data(model: ModelArtifacts) -> Evidence | None:
     """A line of the card's text saying training data is internal, proprietary or in-house (not shared)."""
-    if model.card is None:
-        return None
-    _, span, _ = front_matter(model.card.text)
-    rule = card_content_rules().withheld_data
-    for block in document(model.card.text, span).blocks:
-        if block.kind != "code" and (match := rule.search(block.text)):
-            offset = block.text.count("\n", 0, match.start())
-            return Evidence("data.withheld", model.card.url, model.card.revision, "README.md",
-                            quote(block.text.splitlines()[offset], 200), block.line_start + offset,
-                            block.line_start + offset, model.card.artifact_id, 0.6)
-    return None
+    return card_line(model, [card_content_rules().withheld_data], "data.withheld", 0.6)
 
 
 def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_endmodel") -> Judgement:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from extractors.markdown import URL
 from extractors.rules import card_content_rules, card_section_rules
-from extractors.text import document, front_matter, headings
-from extractors.types import Artifact, LinkedDataset, ModelArtifacts
+from extractors.text import document, front_matter, headings, quote
+from extractors.types import Artifact, Evidence, LinkedDataset, ModelArtifacts
 
 
 def card_topics(text: str, body_start: int) -> dict[str, list[tuple[int, str]]]:
@@ -125,3 +125,25 @@ def text_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, Artifact, 
     model's own READMEs are not read for this: they link the data of the whole family, measured worse.)"""
     seen = {d.repo_id.lower() for d in model.datasets}
     return _linked_datasets(model.card, front_matter(model.card.text)[1], seen) if model.card else []
+
+
+def card_line(model: ModelArtifacts, patterns, rule_id: str, confidence: float,
+              skip_usage: bool = False) -> Evidence | None:
+    """The first line of the card's text that one of `patterns` matches, outside code (and, with `skip_usage`,
+    outside usage and paperwork sections), as evidence quoting that line where it stands."""
+    if model.card is None:
+        return None
+    _, span, _ = front_matter(model.card.text)
+    skip_rules = card_content_rules().skip_sections
+    lines = model.card.text.splitlines()
+    skipped = False
+    for block in document(model.card.text, span).blocks:
+        if block.kind == "heading":
+            skipped = skip_usage and any(r.search(block.text) for r in (p.pattern for p in skip_rules))
+        if block.kind == "code" or skipped:
+            continue
+        for number in range(block.line_start, min(block.line_end, len(lines)) + 1):
+            if any(p.search(lines[number - 1]) for p in patterns):
+                return Evidence(rule_id, model.card.url, model.card.revision, "README.md",
+                                quote(lines[number - 1], 200), number, number, model.card.artifact_id, confidence)
+    return None

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 
-from extractors.cards import card_topics, read_card
+from extractors.cards import card_line, card_topics, read_card
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, code_file_rules, venue_rules
 from extractors.text import document, front_matter, quote
@@ -218,14 +218,7 @@ def judge_paper(model: ModelArtifacts) -> Judgement:
 def _training_data_summary(model: ModelArtifacts) -> Evidence | None:
     """A public summary of the training content (the EU AI Act's template for general-purpose models), which the
     index's datasheet question accepts: a line of the card that states one."""
-    if model.card is None:
-        return None
-    rule = card_content_rules().training_data_summary
-    for number, line in enumerate(model.card.text.splitlines(), start=1):
-        if rule.search(line):
-            return Evidence("datasheet.training-data-summary", model.card.url, model.card.revision, "README.md",
-                            quote(line, 200), number, number, model.card.artifact_id, 0.5)
-    return None
+    return card_line(model, [card_content_rules().training_data_summary], "datasheet.training-data-summary", 0.5)
 
 
 def judge_datasheet(model: ModelArtifacts) -> Judgement:
