@@ -64,7 +64,7 @@ TRAINING_HEADING = re.compile(r"\b(train|fine-?tun|pre-?train|sft|reproduc)", re
 def judge_code_documentation(model: ModelArtifacts) -> Judgement:
     """Documentation of the training and tuning steps, as the index defines it: closed without training code of
     the model's own to document; partial when its repos hold training code; open when they hold a whole training
-    pipeline documented both in the README's training sections and in a docs folder."""
+    pipeline that their README documents in sections on training (a docs folder is evidence beside them)."""
     readmes = [a for a in model.code_files if a.kind == "readme"]
     if not readmes:
         return _nothing(model, "code", "codedocs.no-repo", "the model's own GitHub repos for a README and docs")
@@ -87,7 +87,7 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
     if docs:
         evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0], quote("; ".join(docs[:5])),
                                  artifact_id=tree.artifact_id))
-    if scope["pretraining"] and sections and docs:
+    if scope["pretraining"] and sections:
         return Judgement("code", "open", 0.5, f"training pipeline documented: {len(sections)} README training "
                          f"sections, {len(docs)} docs files", tuple(evidence))
     return Judgement("code", "partial", 0.5, f"training code with {len(sections)} README training sections and "
