@@ -272,3 +272,19 @@ def test_short_fine_tuning_terms_count_only_as_words_of_a_path():
     assert training_scope(model)["finetuning"] == [] and judge_training_code(model).level == "closed"
     tuned = ModelArtifacts(**{**base.__dict__, "code_trees": (tree(["scripts/run_sft.sh", "ppo_trainer.py"]),)})
     assert len(training_scope(tuned)["finetuning"]) == 2
+
+
+def test_code_documentation_follows_the_training_code_it_documents():
+    from extractors.documentation import judge_code_documentation
+
+    base = artifacts("Qwen/Qwen2.5-32B")
+    readme = Artifact("r", "readme", "http://api/repos/o/r/readme", "h", "README.md",
+                      "# Project\n\n## Pretraining\n\nRun the launcher.\n", "o/r")
+
+    def level(paths):
+        model = ModelArtifacts(**{**base.__dict__, "code_trees": (tree(paths),), "code_files": (readme,)})
+        return judge_code_documentation(model).level
+
+    assert level(["configs/instella-3b-pretrain-stage1.yaml", "scripts/train.py"]) == "open"
+    assert level(["finetune/scripts/run_sft_Yi_6b.sh"]) == "partial"  # fine-tuning code only
+    assert level(["demo/web_demo.py"]) == "closed"  # no training code to document
