@@ -101,14 +101,34 @@ def loading_snippet(model: ModelArtifacts) -> Evidence | None:
     return None
 
 
+def download_link(model: ModelArtifacts) -> Evidence | None:
+    """A link to this very repo on a line, or under a heading, that offers downloads (a card's "Model Downloads"
+    table): the weights are downloaded from it."""
+    if model.card is None:
+        return None
+    rule = weight_rules().download_link[0]
+    _, span, _ = front_matter(model.card.text)
+    doc = document(model.card.text, span)
+    lines = model.card.text.splitlines()
+    own = re.compile(rf"huggingface\.co/{re.escape(model.repo_id)}(?:/tree/[^/\s]+)?/?$", re.IGNORECASE)
+    for line, url, _ in doc.links:
+        if not own.search(url.split("#")[0]) or line > len(lines):
+            continue
+        heading = next((h.text for h in reversed(doc.headings()) if h.line_start <= line), "")
+        if rule.pattern.search(lines[line - 1]) or rule.pattern.search(heading):
+            return Evidence(rule.rule_id, model.card.url, model.card.revision, "README.md", quote(lines[line - 1], 200),
+                            line, line, model.card.artifact_id, 0.5)
+    return None
+
+
 def _from_snippet(model: ModelArtifacts, gated: list[Evidence], why: str) -> Judgement | None:
-    snippet = loading_snippet(model)
+    snippet = loading_snippet(model) or download_link(model)
     if snippet is None:
         return None
     if gated:
-        return Judgement(CRITERION, "partial", 0.6, f"the card loads this repo's weights, behind a gated download "
-                         f"({why})", (snippet, *gated))
-    return Judgement(CRITERION, "open", 0.6, f"the card loads this repo's weights, no approval asked ({why})",
+        return Judgement(CRITERION, "partial", 0.6, f"the card loads or offers this repo's weights, behind a gated "
+                         f"download ({why})", (snippet, *gated))
+    return Judgement(CRITERION, "open", 0.6, f"the card loads or offers this repo's weights, no approval asked ({why})",
                      (snippet,))
 
 

@@ -81,6 +81,7 @@ class WeightRules:
     not_weights: tuple[str, ...]
     loaders: tuple[PatternRule, ...]
     delta_weights: tuple[PatternRule, ...]
+    download_link: tuple[PatternRule, ...]
 
 
 @cache
@@ -96,7 +97,8 @@ def weight_rules() -> WeightRules:
     _require(len({r.rule_id for r in rules}) == len(rules), name, "duplicate rule ids")
     return WeightRules(tuple(rules), tuple(str(n).lower() for n in data.get("not_weights") or []),
                        pattern_rules(name, data.get("loaders"), "loaders"),
-                       pattern_rules(name, data.get("delta_weights"), "delta_weights"))
+                       pattern_rules(name, data.get("delta_weights"), "delta_weights"),
+                       pattern_rules(name, data.get("download_link"), "download_link"))
 
 
 @dataclass(frozen=True)

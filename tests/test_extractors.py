@@ -281,3 +281,15 @@ def test_delta_weights_are_partial():
         assert rule.pattern.search(rule.example)
     judged = judge_end_model_weights(artifacts("WizardLM/WizardLM-7B-V1.0", tree=False))
     assert judged.level == "partial" and judged.evidence[0].rule_id == "weights.delta-only"
+
+
+def test_a_download_table_linking_this_repo_shows_its_weights():
+    from extractors.availability import download_link
+
+    repo = "deepseek-ai/DeepSeek-Coder-V2-Instruct-0724"  # "## 2. Model Downloads" table, no file list captured
+    model = ModelArtifacts(repo, "abc", f"http://hub/{repo}", model_json(repo), card_of(repo), ())
+    evidence = download_link(model)
+    assert evidence is not None and repo in card_of(repo).text.splitlines()[evidence.line_start - 1]
+    assert judge_end_model_weights(model).level == "open"
+    other = ModelArtifacts("deepseek-ai/DeepSeek-V3", "abc", "http://hub", model_json("x/y"), card_of(repo), ())
+    assert download_link(other) is None  # the table links another repo's page: nothing about this one
