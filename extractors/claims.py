@@ -17,6 +17,7 @@ from extractors.text import document, front_matter, load_json, quote
 from extractors.types import Artifact, ModelArtifacts
 
 RULES = "openness_claims.yaml"
+MAX_PARAGRAPH = 100_000  # characters of one paragraph read for claims
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ def _sentences(artifact: Artifact, start: int):
             yield block.line_start, block.text, first
             first = False
         elif block.kind in ("prose", "html"):
-            for sentence in nlp(block.text).sents:
+            # spaCy refuses a text over its max_length (a hostile card may be one huge paragraph): a claim about
+            # the model stands early in a paragraph, so the paragraph is read up to a bound.
+            for sentence in nlp(block.text[:MAX_PARAGRAPH]).sents:
                 text = sentence.text.strip()
                 if text:
                     begins = block.text.find(text, sentence.start_char)  # past the whitespace spaCy keeps

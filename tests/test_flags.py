@@ -102,3 +102,14 @@ def test_a_reviewed_flag_is_kept_while_its_claim_and_failing_set_are_unchanged(d
     assert run_openness("assess", "--db", str(db)).returncode == 0
     rows = con.execute("select id, status from flags where subject_id = ?", [subject]).fetchall()
     assert rows == [(flag_id, "dismissed")]  # not raised again, verdict kept
+
+
+def test_a_huge_one_paragraph_card_is_read_without_error():
+    from extractors.types import Artifact, ModelArtifacts
+    from test_extractors import model_json
+
+    text = "---\nlicense: mit\n---\n# Model\n\n" + "We release an open-source model. " * 60_000 + "\n"
+    card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
+    model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
+    assert len(text) > 1_000_000  # over spaCy's default max_length
+    assert text_claims(model)[0].kind == "open source"
