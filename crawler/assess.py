@@ -162,21 +162,33 @@ def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list
 
 
 def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> None:
-    """Replace the model's open flag; a flag an analyst reviewed (confirmed, dismissed) is kept as it is, and not
-    raised again while its claim and its failing criteria are unchanged."""
+    """Keep one current flag a model: the same claim with the same failing criteria updates its row in place (its
+    id, creation time and any analyst verdict stay); a flag no longer raised, or raised with another claim or failing
+    set, is deleted when nobody reviewed it and marked `superseded` when somebody did (a verdict is never lost)."""
+    failing = ",".join(f"{c}={level}" for c, level in flag.failing) if flag else None
     with db.conn:
-        db.execute("delete from flags where subject_id = ? and status = 'open'", [subject_id])
+        current = None
+        for row in db.query("select id, claim, failing_criteria, status from flags where subject_id = ? and "
+                            "status != 'superseded'", [subject_id]):
+            if flag is not None and row["claim"] == flag.claim.quote and row["failing_criteria"] == failing:
+                current = row
+                continue
+            reviewed = row["status"] != "open" or db.execute("select count(*) from reviews where flag_id = ?",
+                                                             [row["id"]]).fetchone()[0]
+            if reviewed:
+                db["flags"].update(row["id"], {"status": "superseded"})
+            else:
+                db["flags"].delete(row["id"])
         if flag is None:
             return
-        failing = ",".join(f"{c}={level}" for c, level in flag.failing)
-        reviewed = db.execute("select count(*) from flags where subject_id = ? and claim = ? and failing_criteria = ? "
-                              "and status != 'open'", [subject_id, flag.claim.quote, failing]).fetchone()[0]
-        if not reviewed:
-            db["flags"].insert({"subject_id": subject_id, "severity": flag.severity, "claim": flag.claim.quote,
-                                "claim_location": flag.claim.location, "kind": flag.kind,
-                                "promised": json.dumps([{"criterion": c, "level": level} for c, level in flag.promised]),
-                                "failing_criteria": failing, "rule_ids": ",".join(flag.rule_ids),
-                                "created_at": utcnow(), "status": "open"})
+        values = {"severity": flag.severity, "claim_location": flag.claim.location, "kind": flag.kind,
+                  "promised": json.dumps([{"criterion": c, "level": level} for c, level in flag.promised]),
+                  "rule_ids": ",".join(flag.rule_ids)}
+        if current is not None:
+            db["flags"].update(current["id"], values)
+        else:
+            db["flags"].insert({"subject_id": subject_id, "claim": flag.claim.quote, "failing_criteria": failing,
+                                **values, "created_at": utcnow(), "status": "open"})
 
 
 def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, run_id: int | None = None) -> int:

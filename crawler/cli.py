@@ -226,7 +226,7 @@ def assess(model_ids, db_path):
 @json_option
 def show(model_id, db_path, as_json):
     """Print a model's judgements, each with its evidence (source URL at revision, file, lines, quote, rule)."""
-    from crawler.report import NotCrawled, judgement_tables, model_report
+    from crawler.report import NotCrawled, escape, judgement_tables, model_report
     from crawler.store import open_db
 
     if not db_path.exists():
@@ -238,11 +238,12 @@ def show(model_id, db_path, as_json):
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    console.print(f"[bold]{report['model']}[/] at {report['revision'] or '?'} ({report['status']}) {report['url']}")
+    console.print(f"[bold]{escape(report['model'])}[/] at {report['revision'] or '?'} ({report['status']}) "
+                  f"{escape(report['url'])}")
     for table in judgement_tables(report):
         console.print(table)
     for error in report["errors"]:
-        console.print(f"[dim]fetch failed: {error['kind']} {error['url']}: {error['reason']}[/]")
+        console.print(f"[dim]fetch failed: {error['kind']} {escape(error['url'])}: {escape(error['reason'])}[/]")
 
 
 @cli.command()
@@ -316,10 +317,9 @@ def flags(db_path, as_json, kind, severity):
     promises are decided and not open. A claim has a kind: `open source` promises training code, data and an open
     licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence. Each flag
     quotes the claim at its line beside every promised criterion with its level and evidence."""
-    from rich.markup import escape
     from rich.table import Table
 
-    from crawler.report import flag_rows
+    from crawler.report import escape, flag_rows
     from crawler.store import open_db
 
     if not db_path.exists():

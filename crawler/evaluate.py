@@ -276,24 +276,30 @@ def flag_precision(db: sqlite_utils.Database, files: list[LabelFile], labels_dir
     """Openwashing flags against the experts: a flag on a compared model is confirmed by a label file when every
     criterion its claim promises is labelled not open (closed or partial) there. Precision over high and medium
     flags; counts of every stored flag by kind and severity."""
-    counts = Counter((r["kind"] or "?", r["severity"]) for r in db.query("select kind, severity from flags"))
+    counts = Counter((r["kind"] or "?", r["severity"]) for r in db.query(
+        "select kind, severity from flags where status != 'superseded'"))
     checked = []
     for label in files:
         subject = matched_model(label, crawled)
         if subject is None:
             continue
-        for flag in db.query("select severity, kind, claim, promised from flags where subject_id = ?", [subject["id"]]):
+        for flag in db.query("select severity, kind, claim, promised from flags where subject_id = ? and "
+                             "status != 'superseded'", [subject["id"]]):
             promised = [p["criterion"] for p in json.loads(flag["promised"] or "[]")]
             experts = {c: label.labels[c]["class"] for c in promised if c in label.labels}
+            # Confirmed only when the experts judge every promised criterion, and none of them open.
             checked.append({"label_file": label.path.relative_to(labels_dir).as_posix(), "model": subject["repo_id"],
                             "severity": flag["severity"], "kind": flag["kind"], "claim": flag["claim"],
-                            "experts": experts, "confirmed": bool(experts) and all(
+                            "experts": experts, "confirmed": len(experts) == len(promised) and all(
                                 level != "open" for level in experts.values())})
     serious = [c for c in checked if c["severity"] in ("high", "medium")]
+    models = {c["model"] for c in serious}
+    confirmed_models = {m for m in models if all(c["confirmed"] for c in serious if c["model"] == m)}
     return {"by_kind_and_severity": {f"{k} / {s}": n for (k, s), n in sorted(counts.items())},
             "checked": checked, "high_medium": len(serious),
             "high_medium_confirmed": sum(c["confirmed"] for c in serious),
-            "precision_high_medium": sum(c["confirmed"] for c in serious) / len(serious) if serious else None}
+            "precision_high_medium": sum(c["confirmed"] for c in serious) / len(serious) if serious else None,
+            "high_medium_models": len(models), "high_medium_models_confirmed": len(confirmed_models)}
 
 
 def _pct(value: float | None) -> str:
@@ -414,8 +420,9 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
     lines += ["", "## Openwashing flags against the experts", "",
               "A flag on a compared model is confirmed when every criterion its claim promises is labelled not open "
               "(closed or partial) by the experts.", "",
-              f"- high and medium flags on compared label files: {flags['high_medium']}; confirmed: "
-              f"{flags['high_medium_confirmed']} ({_pct(flags['precision_high_medium'])})",
+              f"- high and medium flags checked against label files: {flags['high_medium']}; confirmed: "
+              f"{flags['high_medium_confirmed']} ({_pct(flags['precision_high_medium'])}); distinct flagged models: "
+              f"{flags['high_medium_models']}, confirmed by every label file: {flags['high_medium_models_confirmed']}",
               "- every stored flag by kind and severity: " + (", ".join(
                   f"{k}: {n}" for k, n in flags["by_kind_and_severity"].items()) or "none"), "",
               "| label file | model | severity | kind | experts on the promised criteria | confirmed |",

@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 
 import sqlite_utils
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from crawler.store import model_subject_id
+from extractors.text import CONTROL
 from extractors import CRITERIA
+
+def escape(text) -> str:
+    """Untrusted text (cards, licences, URLs) for the terminal: control characters (escape sequences) dropped and
+    Rich markup escaped, so it prints as written and never acts on the screen."""
+    return escape_markup(CONTROL.sub("", str(text)))
+
 
 LEVEL_STYLE = {"open": "bold green", "partial": "bold dark_orange", "closed": "bold red", "unknown": "dim"}
 
@@ -63,19 +71,20 @@ def summary_table(db: sqlite_utils.Database, run_id: int | None = None) -> Table
 
 
 def judgement_tables(report: dict) -> list[Table]:
+    """One table a judgement. Quotes, URLs and summaries hold text from cards: escaped, so they print as written."""
     tables = []
     for judgement in report["judgements"]:
         table = Table(title=f"{judgement['criterion']}: {styled(judgement['level'])} "
-                            f"(confidence {judgement['confidence']:.2f}) — {judgement['summary']}",
+                            f"(confidence {judgement['confidence']:.2f}) — {escape(judgement['summary'])}",
                       title_justify="left", show_header=True)
         for column in ("rule", "source at revision", "lines", "quote"):
             table.add_column(column, overflow="fold")
         for e in judgement["evidence"]:
             lines = f"{e['line_start']}-{e['line_end']}" if e["line_start"] else ""
-            table.add_row(e["rule_id"], e["url"], lines, e["snippet"])
+            table.add_row(e["rule_id"], escape(e["url"]), lines, escape(e["snippet"]))
         if judgement["searched"]:
-            table.caption = "searched: " + "; ".join(
-                f"{s['source']} {s['status']}" for s in judgement["searched"])
+            table.caption = "searched: " + escape("; ".join(
+                f"{s['source']} {s['status']}" for s in judgement["searched"]))
             table.caption_justify = "left"
         tables.append(table)
     return tables
@@ -90,7 +99,8 @@ def flag_rows(db: sqlite_utils.Database, kind: str | None = None, severity: str 
     rows = [dict(r) for r in db.query(
         "select f.id, s.id as subject_id, s.repo_id as model, f.severity, f.kind, f.claim, f.claim_location, "
         "f.promised, f.failing_criteria, f.rule_ids, f.status from flags f join subjects s on s.id = f.subject_id "
-        "where (:kind is null or f.kind = :kind) and (:severity is null or f.severity = :severity)",
+        "where f.status != 'superseded' and (:kind is null or f.kind = :kind) and "
+        "(:severity is null or f.severity = :severity)",
         {"kind": kind, "severity": severity})]
     for row in rows:
         promised = json.loads(row.pop("promised") or "[]")

@@ -44,6 +44,7 @@ class ClaimRules:
     not_about: tuple[ClaimRule, ...]
     self_reference: re.Pattern
     name_word_min_length: int
+    name_words: int
     name_stop_words: frozenset[str]
     tags: dict[str, str]
 
@@ -75,7 +76,7 @@ def claim_rules() -> ClaimRules:
     return ClaimRules(kinds, tuple(data.get("breaking_levels") or ("closed",)), _rule_list(data, "claims", kinds),
                       _rule_list(data, "not_about_this_model", kinds),
                       compile_pattern(RULES, "self_reference", data.get("self_reference") or "(?!)"),
-                      int(data.get("name_word_min_length") or 3),
+                      int(data.get("name_word_min_length") or 3), int(data.get("name_words") or 2),
                       frozenset(str(w).lower() for w in data.get("name_stop_words") or ()), tags)
 
 
@@ -100,11 +101,13 @@ class Claim:
 
 
 def name_words(repo_id: str) -> set[str]:
-    """Words of the model's repo name (and org) that name it in a sentence: `Llama`, `DeepSeek`, `Zephyr`."""
+    """Words that name the model in a sentence: its org, and the first words of its repo name (`Yi`, `Llama`,
+    `DeepSeek`); later words often name another model it derives from."""
     rules = claim_rules()
-    words = re.split(r"[-_./\s]+", repo_id.lower())
-    return {w for w in words if len(w) >= rules.name_word_min_length and not w.isdigit()
-            and not re.fullmatch(r"v?\d[\w.]*", w) and w not in rules.name_stop_words}
+    org, _, name = repo_id.lower().partition("/")
+    words = [w for w in re.split(r"[-_./\s]+", name) if len(w) >= rules.name_word_min_length and not w.isdigit()
+             and not re.fullmatch(r"v?\d[\w.]*", w) and w not in rules.name_stop_words][:rules.name_words]
+    return {w for w in [org, *words] if len(w) >= rules.name_word_min_length and w not in rules.name_stop_words}
 
 
 def _spelled(word: str) -> str:
@@ -112,25 +115,33 @@ def _spelled(word: str) -> str:
     return r"[\s-]?".join(re.escape(part) for part in re.findall(r"[a-z]+|\d+|[^a-z\d]+", word))
 
 
+NOT_PROSE = re.compile(r"\S+@\S+|https?://\S+")  # e-mail addresses and URLs (opensource@...) are not words
+
+
 def classify_sentence(sentence: str, names: set[str], first_heading: bool = False) -> ClaimRule | None:
-    """The rule of the strongest claim a sentence makes about this model; None when it makes none (no open
-    phrase, or one about other models, tools, benchmarks, datasets, communities, leaderboards, components)."""
+    """The rule of the strongest claim a sentence makes about this model; None when it makes none: no open phrase,
+    or each one is about something else (a comparison, another model, a tool, benchmark, dataset, community,
+    leaderboard or component, thanks: a `not_about_this_model` match overlapping the phrase)."""
     rules = claim_rules()
-    matched = [r for r in rules.claims if r.pattern.search(sentence)]
-    if not matched or any(r.pattern.search(sentence) for r in rules.not_about):
+    text = NOT_PROSE.sub(" ", sentence)
+    vetoes = [m.span() for r in rules.not_about for m in r.pattern.finditer(text)]
+    matched = [r for r in rules.claims for m in r.pattern.finditer(text)
+               if not any(start < m.end() and m.start() < end for start, end in vetoes)]
+    if not matched:
         return None
-    lowered = sentence.lower()
-    about_this = first_heading or rules.self_reference.search(sentence) or any(
-        re.search(rf"\b{_spelled(word)}", lowered) for word in names)
+    lowered = text.lower()
+    about_this = first_heading or rules.self_reference.search(text) or any(
+        re.search(rf"\b{_spelled(word)}(?![a-z])", lowered) for word in names)
     if not about_this:
         return None
     return max(matched, key=lambda r: rules.kinds[r.kind].strength)
 
 
-def _sentences(artifact: Artifact, start: int):
-    """(line, sentence, is the first heading) of the document's headings and prose, code and tables skipped."""
+def _sentences(artifact: Artifact, start: int, titled: bool):
+    """(line, sentence, is the title) of the document's headings and prose, code and tables skipped. The first
+    heading is the title only where `titled` (the model's card; a code repo's README is titled by the codebase)."""
     nlp = _sentencizer()
-    first = True
+    first = titled
     for block in document(artifact.text, start).blocks:
         if block.kind == "heading":
             yield block.line_start, block.text, first
@@ -150,11 +161,11 @@ def _sentences(artifact: Artifact, start: int):
 def text_claims(model: ModelArtifacts) -> list[Claim]:
     """Claims in the card's text and the model's own READMEs, in document order."""
     names = name_words(model.repo_id)
-    documents = [(model.card, front_matter(model.card.text)[1])] if model.card else []
-    documents += [(a, 0) for a in model.code_files if a.kind == "readme"]
+    documents = [(model.card, front_matter(model.card.text)[1], True)] if model.card else []
+    documents += [(a, 0, False) for a in model.code_files if a.kind == "readme"]
     found = []
-    for artifact, start in documents:
-        for line, sentence, first_heading in _sentences(artifact, start):
+    for artifact, start, titled in documents:
+        for line, sentence, first_heading in _sentences(artifact, start, titled):
             rule = classify_sentence(sentence, names, first_heading)
             if rule is not None:
                 found.append(Claim(rule.rule_id, rule.kind, quote(sentence, 240), artifact, line,

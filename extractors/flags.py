@@ -35,8 +35,9 @@ def licence_tag_claim(model: ModelArtifacts) -> Claim | None:
         licence = classify(str(licence_id)) if licence_id else None
         if licence and licence.level == "open" and evidence:
             first = evidence[0]
-            return Claim("claim.open-licence-id", "licence tag only", first.snippet, None, first.line_start,
-                         f"{first.url}#L{first.line_start or ''}")
+            location = f"{first.url}#L{first.line_start}" if first.line_start else first.url
+            return Claim("claim.open-licence-id", "licence tag only", f"license: {licence_id}", None,
+                         first.line_start, location)
     return None
 
 

@@ -104,8 +104,9 @@ def _inline_links(token) -> list[tuple[str, str]]:
     return found
 
 
-def _plain(token) -> str:
-    """An inline token's text without markup; inline HTML reduced to its text."""
+def _plain(token, keep_lines: bool = False) -> str:
+    """An inline token's text without markup; inline HTML reduced to its text. With `keep_lines`, leading line
+    breaks stay (a paragraph opening with an image keeps its lines aligned with the source)."""
     parts = []
     for child in token.children or []:
         if child.type in ("text", "code_inline"):
@@ -114,7 +115,8 @@ def _plain(token) -> str:
             parts.append("\n")
         elif child.type == "html_inline":
             parts.append(_html_text(child.content)[0])
-    return "".join(parts).strip()
+    text = "".join(parts)
+    return text.strip(" \t").rstrip() if keep_lines else text.strip()
 
 
 @lru_cache(maxsize=256)
@@ -156,7 +158,7 @@ def parse(text: str, first_line: int = 1) -> Document:
         elif token.type == "inline" and tokens[index - 1].type == "paragraph_open":
             para = tokens[index - 1]
             p_start, p_end = para.map[0] + offset, para.map[1] + offset - 1
-            blocks.append(Block("prose", _plain(token), p_start, p_end))
+            blocks.append(Block("prose", _plain(token, keep_lines=True), p_start, p_end))
             links += [(p_start, url, label) for url, label in _inline_links(token)]
         index += 1
     return Document(tuple(blocks), tuple(links))

@@ -14,9 +14,13 @@ from extractors.markdown import parse
 MAX_SNIPPET = 300
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def quote(text: str, limit: int = MAX_SNIPPET) -> str:
-    """A short quote: whitespace folded, cut at `limit` characters."""
-    folded = " ".join(text.split())
+    """A short quote: control characters (terminal escapes among them) dropped, whitespace folded, cut at `limit`
+    characters. Quotes are shown in terminals and pages: they must print as the text, never act on the screen."""
+    folded = " ".join(CONTROL.sub("", text).split())
     return folded if len(folded) <= limit else folded[: limit - 1] + "…"
 
 

@@ -113,3 +113,24 @@ def test_a_huge_one_paragraph_card_is_read_without_error():
     model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
     assert len(text) > 1_000_000  # over spaCy's default max_length
     assert text_claims(model)[0].kind == "open source"
+
+
+def test_untrusted_claims_print_as_text(demo_db, tmp_path):
+    import shutil
+
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_db, db)
+    con = sqlite3.connect(db)
+    con.execute("update flags set claim = ? where id = (select min(id) from flags)",
+                ["[link=http://evil.example/]CLICKME[/link] \x1b[2J open-source"])
+    con.commit()
+    out = run_openness("flags", "--db", str(db)).stdout
+    flat = "".join(line.split("│")[3] for line in out.splitlines() if line.count("│") > 4).replace(" ", "")
+    assert "[link=http://evil.example/]CLICKME[/link]" in flat  # printed as written, not taken as a hyperlink
+    assert "\x1b" not in out
+
+
+def test_quotes_drop_control_characters():
+    from extractors.text import quote
+
+    assert quote("open\x1b[31m source\x07") == "open[31m source"
