@@ -134,3 +134,22 @@ def test_quotes_drop_control_characters():
     from extractors.text import quote
 
     assert quote("open\x1b[31m source\x07") == "open[31m source"
+
+
+def test_assess_keeps_a_flag_an_analyst_reviewed_in_the_reviews_table(demo_db, tmp_path):
+    import shutil
+
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_db, db)
+    con = sqlite3.connect(db)
+    flag_id, subject = con.execute("select id, subject_id from flags where status = 'open' limit 1").fetchone()
+    con.execute("insert into reviews (subject_id, flag_id, verdict, note, reviewer, created_at) values "
+                "(?, ?, 'confirm', 'checked the card', 'analyst', '2026-12-01T00:00:00+00:00')", [subject, flag_id])
+    con.execute("update flags set claim = 'an older claim' where id = ?", [flag_id])  # the claim changed since
+    con.commit()
+    result = run_openness("assess", "--db", str(db))
+    assert result.returncode == 0, result.stderr  # the review's flag is kept, not deleted under it
+    rows = dict(con.execute("select id, status from flags where subject_id = ?", [subject]).fetchall())
+    assert rows[flag_id] == "superseded" and "open" in rows.values()
+    listed = json.loads(run_openness("flags", "--db", str(db), "--json").stdout)
+    assert all(r["id"] != flag_id for r in listed)
