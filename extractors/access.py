@@ -6,7 +6,7 @@ import re
 
 from extractors.packaging import package_metadata
 from extractors.rules import package_rules
-from extractors.text import load_json, quote
+from extractors.text import lines_of, load_json, quote
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 API_MENTION = re.compile(r"\b(API|inference endpoints?|playground|platform)\b.{0,80}https?://", re.IGNORECASE)
@@ -47,7 +47,7 @@ def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) 
     declared_names = {f["name"].lower() for _, f in declared}
     found = []
     for artifact in [a for a in (model.card, *model.code_files) if a is not None and a.kind in ("card", "readme")]:
-        for number, line in enumerate(artifact.text.splitlines(), start=1):
+        for number, line in enumerate(lines_of(artifact.text), start=1):
             for rule in rules.install:
                 match = rule.pattern.search(line)
                 if not match:
@@ -119,7 +119,7 @@ def judge_api(model: ModelArtifacts) -> Judgement:
                          model.unavailable_evidence("card", "api.unavailable", "README.md"))
     readmes = [a for a in model.code_files if a.kind == "readme"]
     for artifact in (model.card, *readmes):
-        for number, line in enumerate(artifact.text.splitlines(), start=1):
+        for number, line in enumerate(lines_of(artifact.text), start=1):
             if API_MENTION.search(line) and not BADGE.search(line):
                 return Judgement("api", "partial", 0.3, "the card or the model's own README points to an API or "
                                  "platform", (Evidence("api.mention", artifact.url, artifact.revision,

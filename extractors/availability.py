@@ -10,7 +10,7 @@ from extractors.cards import card_line, card_topics, text_datasets
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
 from extractors.searched import settle, tree_exhaustive
-from extractors.text import document, front_matter, key_line, load_json, quote
+from extractors.text import document, front_matter, key_line, lines_of, load_json, quote
 from extractors.types import Evidence, Judgement, ModelArtifacts, Source
 
 CRITERION = "weights_endmodel"
@@ -94,7 +94,7 @@ def loading_snippet(model: ModelArtifacts) -> Evidence | None:
         mention = own_id.search(block.text) if rule else None
         if mention:
             offset = block.text.count("\n", 0, mention.start())
-            line = block.text.splitlines()[offset]
+            line = lines_of(block.text)[offset]
             number = block.body_line + offset
             return Evidence(rule.rule_id, model.card.url, model.card.revision, "README.md", quote(line, 200),
                             number, number, model.card.artifact_id, 0.6)
@@ -109,7 +109,7 @@ def download_link(model: ModelArtifacts) -> Evidence | None:
     rule = weight_rules().download_link[0]
     _, span, _ = front_matter(model.card.text)
     doc = document(model.card.text, span)
-    lines = model.card.text.splitlines()
+    lines = lines_of(model.card.text)
     own = re.compile(rf"huggingface\.co/{re.escape(model.repo_id)}(?:/tree/[^/\s]+)?/?$", re.IGNORECASE)
     for line, url, _ in doc.links:
         if not own.search(url.split("#")[0]) or line > len(lines):

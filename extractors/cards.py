@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from extractors.markdown import URL
 from extractors.rules import card_content_rules, card_section_rules
-from extractors.text import document, front_matter, headings, quote
+from extractors.text import document, front_matter, headings, lines_of, quote
 from extractors.types import Artifact, Evidence, LinkedDataset, ModelArtifacts
 
 
@@ -51,7 +51,7 @@ def _substance(text: str, start: int) -> tuple[list[tuple[int, str, str]], int]:
             continue
         if block.kind in ("prose", "html"):
             words += len(URL.sub("", block.text).split())
-        for offset, line in enumerate(block.text.splitlines()):
+        for offset, line in enumerate(lines_of(block.text)):
             if line.strip():
                 lines.append((block.line_start + offset if block.kind == "prose" else block.line_start, line,
                               block.kind))
@@ -95,7 +95,7 @@ def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tup
     or news sections (a dataset used to show how to fine-tune it further). `seen` (lower-cased ids, URLs) grows."""
     rules = card_content_rules()
     doc = document(artifact.text, start)
-    lines = artifact.text.splitlines()
+    lines = lines_of(artifact.text)
     headings = doc.headings()
     found = []
     for line, url, _ in doc.links:
@@ -135,7 +135,7 @@ def card_line(model: ModelArtifacts, patterns, rule_id: str, confidence: float,
         return None
     _, span, _ = front_matter(model.card.text)
     skip_rules = card_content_rules().skip_sections
-    lines = model.card.text.splitlines()
+    lines = lines_of(model.card.text)
     skipped = False
     for block in document(model.card.text, span).blocks:
         if block.kind == "heading":

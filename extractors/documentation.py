@@ -10,7 +10,7 @@ from fnmatch import fnmatch
 from extractors.cards import card_line, card_topics, read_card
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, code_file_rules, venue_rules
-from extractors.text import document, front_matter, quote
+from extractors.text import document, front_matter, lines_of, quote
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
@@ -39,7 +39,7 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
         return Judgement(CRITERION, "open", 0.7, f"card documents {', '.join(topics)} in {reading.words} words",
                          (length, *topic_evidence))
     if reading.words < rules.closed_max_words and len(topics) < rules.closed_max_topics:
-        first = next((line for line in card.text.splitlines()[front_matter(card.text)[1]:] if line.strip()), "")
+        first = next((line for line in lines_of(card.text)[front_matter(card.text)[1]:] if line.strip()), "")
         return Judgement(CRITERION, "closed", 0.7, f"card has {reading.words} words of substance and documents "
                          f"{len(topics)} topics", (length, Evidence("modelcard.thin", card.url, card.revision,
                                                                     "README.md", quote(first or "(empty card)"),
@@ -166,7 +166,7 @@ def paper_mentions(model: ModelArtifacts, group: str) -> list[PaperMention]:
     found = []
     for artifact, start in _paper_documents(model):
         cited = _citation_lines(artifact, start)
-        for number, line in enumerate(artifact.text.splitlines(), start=1):
+        for number, line in enumerate(lines_of(artifact.text), start=1):
             match = next((m for r in patterns if (m := r.pattern.search(line))), None)
             if match is None or number <= start:
                 continue

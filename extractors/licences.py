@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from extractors.licence_index import classify
 from extractors.rules import licence_phrases
-from extractors.text import document, front_matter, headings, key_line, load_json, quote
+from extractors.text import LINE_BREAK, document, front_matter, headings, key_line, lines_of, load_json, quote
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "licenses"
@@ -46,13 +46,14 @@ class TextVerdict:
 
 
 def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset)
+    """The 0-based line of an offset, counting line breaks the way `lines_of` splits (CR, LF, CRLF)."""
+    return len(LINE_BREAK.findall(text, 0, offset))
 
 
 def read_licence_text(doc: LicenceText) -> TextVerdict:
     """Restrictions found (the deciding clauses quoted), else a recognised open licence text, else nothing."""
     phrases = licence_phrases()
-    lines = doc.text.splitlines()
+    lines = lines_of(doc.text)
     found = []
     for rule in phrases.restrictions:
         match = rule.pattern.search(doc.text)
@@ -95,7 +96,7 @@ def licence_texts(model: ModelArtifacts) -> list[LicenceText]:
         if isinstance(prompt, str) and prompt.strip():
             line = key_line(model.card.text, "extra_gated_prompt", span)
             texts.append(LicenceText(model.card, "weights", prompt, line[0] if line else 1))
-        card_lines = model.card.text.splitlines()
+        card_lines = lines_of(model.card.text)
         marks = headings(model.card.text, span)
         for index, (line_no, heading) in enumerate(marks):
             if any(word in heading.lower() for word in LICENCE_SECTION):
@@ -198,7 +199,7 @@ def card_licence_lines(model: ModelArtifacts) -> list[tuple[int, str, str]]:
     for block in document(model.card.text, span).blocks:
         if block.kind not in ("prose", "html"):
             continue
-        for offset, line in enumerate(block.text.splitlines()):
+        for offset, line in enumerate(lines_of(block.text)):
             match = LICENCE_FIELD.match(line)
             if match:
                 licence_id = re.sub(r"\s+", "-", match.group("value").strip().rstrip(".").lower())

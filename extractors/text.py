@@ -17,6 +17,15 @@ MAX_SNIPPET = 300
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def lines_of(text: str) -> list[str]:
+    """A text's lines as the Markdown parser and the front-matter regex count them (CR, LF or CRLF): unlike
+    `str.splitlines`, a U+2028 or a form feed inside a line does not shift the line numbers evidence cites."""
+    return LINE_BREAK.split(text)
+
+
 def quote(text: str, limit: int = MAX_SNIPPET) -> str:
     """A short quote: control characters (terminal escapes among them) dropped, whitespace folded, cut at `limit`
     characters. Quotes are shown in terminals and pages: they must print as the text, never act on the screen."""
@@ -54,7 +63,7 @@ def front_matter(card_text: str) -> tuple[dict | None, int, str | None]:
 def key_line(card_text: str, key: str, within: int) -> tuple[int, str] | None:
     """The 1-based line of a top-level front-matter key, and its text."""
     pattern = re.compile(rf"^[\"']?{re.escape(key)}[\"']?\s*:")
-    for number, line in enumerate(card_text.splitlines()[:within], start=1):
+    for number, line in enumerate(lines_of(card_text)[:within], start=1):
         if pattern.match(line):
             return number, line
     return None
@@ -62,7 +71,7 @@ def key_line(card_text: str, key: str, within: int) -> tuple[int, str] | None:
 
 def document(text: str, start_line: int = 0):
     """The Markdown document after the first `start_line` lines (the front matter), lines counted in `text`."""
-    body = "\n".join(text.splitlines()[start_line:])
+    body = "\n".join(lines_of(text)[start_line:])
     return parse(body, start_line + 1)
 
 

@@ -12,6 +12,7 @@ from extractors.availability import judge_end_model_weights, weight_file_matches
 from extractors.documentation import judge_model_card
 from extractors.licences import judge_licences
 from extractors.rules import card_section_rules, hub_licences, licence_class_levels, weight_rules
+from extractors.text import lines_of
 from extractors.types import Artifact, Failure, ModelArtifacts
 
 MODELS = SNAPSHOT / "huggingface" / "models"
@@ -94,7 +95,7 @@ def test_rich_card_is_open_with_topic_lines_as_evidence():
     topics = {e.rule_id for e in judgement.evidence}
     assert {"modelcard.topic.training", "modelcard.topic.evaluation"} <= topics
     line = next(e for e in judgement.evidence if e.rule_id == "modelcard.topic.training")
-    lines = card_of("bigscience/bloom").text.splitlines()
+    lines = lines_of(card_of("bigscience/bloom").text)
     assert line.snippet[:40] in " ".join(lines[line.line_start - 1].split()).replace("*", "")
 
 
@@ -122,7 +123,7 @@ def test_open_licence_id_is_open_with_the_line_quoted():
     assert judgement.level == "open"
     first = judgement.evidence[0]
     assert first.snippet == "license: apache-2.0"
-    assert card_of("Qwen/Qwen2.5-32B").text.splitlines()[first.line_start - 1].startswith("license: apache-2.0")
+    assert lines_of(card_of("Qwen/Qwen2.5-32B").text)[first.line_start - 1].startswith("license: apache-2.0")
 
 
 def test_custom_llama_licence_is_closed():
@@ -221,7 +222,7 @@ def test_a_card_loading_this_repo_shows_its_weights_where_no_file_list_was_captu
                            sources=(Source("card", "read", "http://hub/card"), Source("tree", "not captured", "t")))
     judgement = judge_end_model_weights(model)
     assert judgement.level == "open" and judgement.evidence[0].rule_id.startswith("weights.loader.")
-    line = card_of(repo).text.splitlines()[judgement.evidence[0].line_start - 1]
+    line = lines_of(card_of(repo).text)[judgement.evidence[0].line_start - 1]
     assert repo in line and judgement.evidence[0].snippet == " ".join(line.split())
 
 
@@ -289,7 +290,16 @@ def test_a_download_table_linking_this_repo_shows_its_weights():
     repo = "deepseek-ai/DeepSeek-Coder-V2-Instruct-0724"  # "## 2. Model Downloads" table, no file list captured
     model = ModelArtifacts(repo, "abc", f"http://hub/{repo}", model_json(repo), card_of(repo), ())
     evidence = download_link(model)
-    assert evidence is not None and repo in card_of(repo).text.splitlines()[evidence.line_start - 1]
+    assert evidence is not None and repo in lines_of(card_of(repo).text)[evidence.line_start - 1]
     assert judge_end_model_weights(model).level == "open"
     other = ModelArtifacts("deepseek-ai/DeepSeek-V3", "abc", "http://hub", model_json("x/y"), card_of(repo), ())
     assert download_link(other) is None  # the table links another repo's page: nothing about this one
+
+
+def test_a_line_separator_inside_a_line_does_not_shift_cited_lines():
+    from extractors.claims import text_claims
+
+    text = "---\nlicense: mit\n---\n# Model\n\nSome text\u2028with a separator.\n\nWe release an open-source model.\n"
+    card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
+    claim = text_claims(ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card))[0]
+    assert text.split("\n")[claim.line - 1] == "We release an open-source model."

@@ -11,6 +11,7 @@ from conftest import run_openness
 from extractors import assess_model
 from extractors.claims import claim_rules, classify_sentence, name_words, text_claims
 from extractors.flags import openwashing_flag
+from extractors.text import lines_of
 from test_extractors import artifacts
 
 RULES = claim_rules()
@@ -46,7 +47,7 @@ def test_claims_are_quoted_at_their_line():
     model = artifacts("deepseek-ai/DeepSeek-R1", tree=False)
     found = text_claims(model)
     assert found and found[0].kind == "open source"
-    line = model.card.text.splitlines()[found[0].line - 1]
+    line = lines_of(model.card.text)[found[0].line - 1]
     assert found[0].quote[:40] in " ".join(line.split()).replace("**", "")
 
 

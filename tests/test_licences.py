@@ -7,6 +7,7 @@ import pytest
 from conftest import SNAPSHOT
 from extractors.licences import LicenceText, judge_licences, read_licence_text
 from extractors.rules import licence_phrases
+from extractors.text import lines_of
 from extractors.types import Artifact, ModelArtifacts
 from test_extractors import card_of, model_json
 
@@ -40,7 +41,7 @@ def test_restrictive_model_licences_are_not_open_and_the_clause_is_quoted(relati
     verdict = read_licence_text(doc)
     assert verdict.level in ("closed", "partial")
     evidence = next(e for e in verdict.evidence if e.rule_id == deciding)
-    line = doc.text.splitlines()[evidence.line_start - 1]
+    line = lines_of(doc.text)[evidence.line_start - 1]  # lines as the judges count them
     assert evidence.snippet.replace("…", "").strip()[:40] in " ".join(line.split())
 
 
