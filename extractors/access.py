@@ -6,7 +6,7 @@ import re
 
 from extractors.packaging import package_metadata
 from extractors.rules import package_rules
-from extractors.text import lines_of, load_json, quote
+from extractors.text import lines_of, load_json, quote, squash
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 API_MENTION = re.compile(r"\b(API|inference endpoints?|playground|platform)\b.{0,80}https?://", re.IGNORECASE)
@@ -26,17 +26,13 @@ def declared_packages(model: ModelArtifacts) -> list[tuple[Artifact, dict]]:
     return found
 
 
-def _squash(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
 def _own_names(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) -> set[str]:
     """Names a package of the model's own would carry: its declared packages, its repos, its org, the first word
     of its name."""
     org, _, name = model.repo_id.partition("/")
-    words = [w for w in re.split(r"[-_.]", name) if len(_squash(w)) >= 3]
-    names = {_squash(org), *(_squash(w) for w in words[:1]), *(_squash(f["name"]) for _, f in declared)}
-    names |= {_squash(t.repo_id.partition("/")[2]) for t in model.code_trees if t.repo_id}
+    words = [w for w in re.split(r"[-_.]", name) if len(squash(w)) >= 3]
+    names = {squash(org), *(squash(w) for w in words[:1]), *(squash(f["name"]) for _, f in declared)}
+    names |= {squash(t.repo_id.partition("/")[2]) for t in model.code_trees if t.repo_id}
     return {n for n in names if len(n) >= 3}
 
 
@@ -56,7 +52,7 @@ def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) 
                 lowered = package.lower().split("==")[0].split("[")[0]
                 if lowered in rules.common_dependencies - declared_names:
                     continue
-                if any(n in _squash(lowered) or _squash(lowered) in n for n in own if len(_squash(lowered)) >= 3):
+                if any(n in squash(lowered) or squash(lowered) in n for n in own if len(squash(lowered)) >= 3):
                     found.append(Evidence(rule.rule_id, artifact.url, artifact.revision, artifact.path or "README.md",
                                           quote(line, 200), number, number, artifact.artifact_id, 0.6))
                     break

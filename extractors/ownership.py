@@ -7,24 +7,22 @@ from __future__ import annotations
 
 import re
 
+from extractors.text import squash
+
 MIN_SHARED = 4  # a shared stem shorter than this ("ai", "lm") says nothing
-
-
-def _squash(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def same_organisation(hub_org: str, github_owner: str) -> bool:
     """One name is the other with something added (`databricks` / `databrickslabs`, `HuggingFaceTB` /
     `huggingface`, `deep-floyd` / `DeepFloyd`): the shorter, squashed, begins the longer."""
-    short, long = sorted((_squash(hub_org), _squash(github_owner)), key=len)
+    short, long = sorted((squash(hub_org), squash(github_owner)), key=len)
     return len(short) >= MIN_SHARED and long.startswith(short)
 
 
 def carries_model_name(model_name: str, repo_name: str) -> bool:
     """The repo is named after the model or its family: `smollm` for `SmolLM3-3B`, `ChatMusician` for
     `ChatMusician`, `NexusRaven-V2` for `NexusRaven-V2-13B`."""
-    model, repo = _squash(model_name), _squash(repo_name)
+    model, repo = squash(model_name), squash(repo_name)
     return len(repo) >= MIN_SHARED and model.startswith(repo)
 
 
@@ -36,7 +34,7 @@ def is_own_repo(model_id: str, github_repo: str, relation: str = "code_repo") ->
         return True
     org, _, name = model_id.partition("/")
     owner, _, repo = github_repo.partition("/")
-    if carries_model_name(name, repo) or _squash(org) == _squash(owner):
+    if carries_model_name(name, repo) or squash(org) == squash(owner):
         return True
     # Under an alias of the org (`huggingface` for `HuggingFaceH4`), only a repo that shares a word with the model's
     # name: the alias also owns the tools every model uses (`huggingface/transformers`), which are no one's own.
@@ -44,4 +42,4 @@ def is_own_repo(model_id: str, github_repo: str, relation: str = "code_repo") ->
 
 
 def _words(name: str) -> set[str]:
-    return {w for w in (_squash(part) for part in re.split(r"[-_.\s]+", name)) if len(w) >= MIN_SHARED}
+    return {w for w in (squash(part) for part in re.split(r"[-_.\s]+", name)) if len(w) >= MIN_SHARED}

@@ -26,6 +26,11 @@ def lines_of(text: str) -> list[str]:
     return LINE_BREAK.split(text)
 
 
+def squash(name: str) -> str:
+    """A name reduced to lower-case letters and digits, to compare spellings (`deep-floyd` / `DeepFloyd`)."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 def quote(text: str, limit: int = MAX_SNIPPET) -> str:
     """A short quote: control characters (terminal escapes among them) dropped, whitespace folded, cut at `limit`
     characters. Quotes are shown in terminals and pages: they must print as the text, never act on the screen."""
