@@ -4,6 +4,7 @@ training hardware and setup it states. Shared by the availability and documentat
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from extractors.markdown import URL
@@ -34,20 +35,39 @@ class CardReading:
     setup: list[tuple[int, str]]
 
 
+class HeadingPaths:
+    """The headings each line of a document stands under, outermost first, computed once per document: the one
+    way the card readers tell which section (and parent sections) a line belongs to."""
+
+    def __init__(self, doc):
+        self._starts, self._paths, stack = [], [], []
+        for heading in doc.headings():
+            while stack and stack[-1].level >= heading.level:
+                stack.pop()
+            stack.append(heading)
+            self._starts.append(heading.line_start)
+            self._paths.append(tuple(h.text for h in stack))
+
+    def at(self, line: int) -> tuple[str, ...]:
+        index = bisect_right(self._starts, line) - 1
+        return self._paths[index] if index >= 0 else ()
+
+
+def in_skipped_section(path: tuple[str, ...]) -> bool:
+    """Under a usage or paperwork heading (or one of its sub-headings): card_content.yaml `skip_sections`."""
+    return any(r.pattern.search(heading) for heading in path for r in card_content_rules().skip_sections)
+
+
 def _substance(text: str, start: int) -> tuple[list[tuple[int, str, str]], int]:
     """(line, text, block kind) of every heading and block outside the skipped sections, and the prose words."""
-    rules = card_content_rules()
-    stack: list[tuple[int, bool]] = []  # (heading level, skipped)
+    doc = document(text, start)
+    paths = HeadingPaths(doc)
     lines, words = [], 0
-    for block in document(text, start).blocks:
-        if block.kind == "heading":
-            while stack and stack[-1][0] >= block.level:
-                stack.pop()
-            stack.append((block.level, any(r.pattern.search(block.text) for r in rules.skip_sections)))
-            if not any(skipped for _, skipped in stack):
-                lines.append((block.line_start, block.text, "heading"))
+    for block in doc.blocks:
+        if block.kind == "code" or in_skipped_section(paths.at(block.line_start)):
             continue
-        if block.kind == "code" or any(skipped for _, skipped in stack):
+        if block.kind == "heading":
+            lines.append((block.line_start, block.text, "heading"))
             continue
         if block.kind in ("prose", "html"):
             words += len(URL.sub("", block.text).split())
@@ -79,16 +99,6 @@ HUB_DATASET = re.compile(r"huggingface\.co/datasets/([A-Za-z0-9][\w.-]*/[A-Za-z0
 FILE_URL = re.compile(r"/(resolve|blob|raw)/|\.(png|jpe?g|gif|svg|webp|mp4|pdf)(\?|#|$)", re.IGNORECASE)
 
 
-def _heading_path(headings, line: int) -> list[str]:
-    """The headings a line stands under, outermost first."""
-    path: list = []
-    for heading in (h for h in headings if h.line_start <= line):
-        while path and path[-1].level >= heading.level:
-            path.pop()
-        path.append(heading)
-    return [h.text for h in path]
-
-
 def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tuple[LinkedDataset, Artifact, int, str]]:
     """Datasets a document's text links as training data: Hub datasets, dataset pages elsewhere, Hub collections of
     datasets. Not a file or an image in a dataset repo; not on lines or in sections about evaluation, nor in usage
@@ -96,7 +106,7 @@ def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tup
     rules = card_content_rules()
     doc = document(artifact.text, start)
     lines = lines_of(artifact.text)
-    headings = doc.headings()
+    paths = HeadingPaths(doc)
     found = []
     for line, url, _ in doc.links:
         match = HUB_DATASET.search(url)
@@ -106,9 +116,9 @@ def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tup
             continue
         number = next((n for n in range(line, min(line + 40, len(lines) + 1)) if url in lines[n - 1]), line)
         text = lines[number - 1] if number <= len(lines) else url
-        under = _heading_path(headings, number)
+        under = paths.at(number)
         if rules.not_training_data.search(text) or any(rules.not_training_data.search(h) for h in under[-1:]) or \
-                any(r.pattern.search(h) for h in under for r in rules.skip_sections):
+                in_skipped_section(under):
             continue
         seen.add(key)
         if elsewhere:  # a dataset page on another host, or a Hub collection of datasets: named, not crawled
@@ -134,13 +144,11 @@ def card_line(model: ModelArtifacts, patterns, rule_id: str, confidence: float,
     if model.card is None:
         return None
     _, span, _ = front_matter(model.card.text)
-    skip_rules = card_content_rules().skip_sections
+    doc = document(model.card.text, span)
+    paths = HeadingPaths(doc)
     lines = lines_of(model.card.text)
-    skipped = False
-    for block in document(model.card.text, span).blocks:
-        if block.kind == "heading":
-            skipped = skip_usage and any(r.search(block.text) for r in (p.pattern for p in skip_rules))
-        if block.kind == "code" or skipped:
+    for block in doc.blocks:
+        if block.kind == "code" or (skip_usage and in_skipped_section(paths.at(block.line_start))):
             continue
         for number in range(block.line_start, min(block.line_end, len(lines)) + 1):
             if any(p.search(lines[number - 1]) for p in patterns):
