@@ -10,8 +10,10 @@ import re
 
 import sqlite_utils
 
+from crawler.ops import history
 from crawler.store import blob_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model
+from extractors.facts import code_repo_facts, model_facts
 from extractors.flags import Flag, openwashing_flag
 from extractors.ownership import is_own_repo
 from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
@@ -143,68 +145,110 @@ def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN
 
 
 def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list[Judgement]) -> None:
+    """Replace the model's judgements and evidence (inside the caller's transaction)."""
     now = utcnow()
-    with db.conn:
-        for judgement in judgements:
-            db.execute("delete from evidence where subject_id = ? and criterion = ?", [subject_id, judgement.criterion])
-            db["judgements"].upsert({
-                "subject_id": subject_id, "criterion": judgement.criterion, "level": judgement.level,
-                "confidence": judgement.confidence, "rule_ids": ",".join(judgement.rule_ids),
-                "summary": judgement.summary, "extractor_version": EXTRACTOR_VERSION, "assessed_at": now,
-                "basis": judgement.basis, "searched": json.dumps([s.as_dict() for s in judgement.searched]),
-            }, pk=("subject_id", "criterion"))
-            db["evidence"].insert_all([{
-                "subject_id": subject_id, "criterion": judgement.criterion, "ordinal": ordinal,
-                "artifact_id": e.artifact_id, "url": e.url, "revision": e.revision, "file": e.file,
-                "line_start": e.line_start, "line_end": e.line_end, "snippet": e.snippet, "rule_id": e.rule_id,
-                "confidence": e.confidence,
-            } for ordinal, e in enumerate(judgement.evidence)])
+    for judgement in judgements:
+        db.execute("delete from evidence where subject_id = ? and criterion = ?", [subject_id, judgement.criterion])
+        db["judgements"].upsert({
+            "subject_id": subject_id, "criterion": judgement.criterion, "level": judgement.level,
+            "confidence": judgement.confidence, "rule_ids": ",".join(judgement.rule_ids),
+            "summary": judgement.summary, "extractor_version": EXTRACTOR_VERSION, "assessed_at": now,
+            "basis": judgement.basis, "searched": json.dumps([s.as_dict() for s in judgement.searched]),
+        }, pk=("subject_id", "criterion"))
+        db["evidence"].insert_all([{
+            "subject_id": subject_id, "criterion": judgement.criterion, "ordinal": ordinal,
+            "artifact_id": e.artifact_id, "url": e.url, "revision": e.revision, "file": e.file,
+            "line_start": e.line_start, "line_end": e.line_end, "snippet": e.snippet, "rule_id": e.rule_id,
+            "confidence": e.confidence,
+        } for ordinal, e in enumerate(judgement.evidence)])
 
 
 def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> None:
-    """Keep one current flag a model: the same claim with the same failing criteria updates its row in place (its
-    id, creation time and any analyst verdict stay); a flag no longer raised, or raised with another claim or failing
-    set, is deleted when nobody reviewed it and marked `superseded` when somebody did (a verdict is never lost)."""
+    """Keep one current flag a model (inside the caller's transaction): the same claim with the same failing
+    criteria updates its row in place (its id, creation time and any analyst verdict stay); a flag no longer raised,
+    or raised with another claim or failing set, is deleted when nobody reviewed it and marked `superseded` when
+    somebody did (a verdict is never lost)."""
     failing = ",".join(f"{c}={level}" for c, level in flag.failing) if flag else None
-    with db.conn:
-        current = None
-        for row in db.query("select id, claim, failing_criteria, status from flags where subject_id = ? and "
-                            "status != 'superseded'", [subject_id]):
-            if flag is not None and row["claim"] == flag.claim.quote and row["failing_criteria"] == failing:
-                current = row
-                continue
-            reviewed = row["status"] != "open" or db.execute("select count(*) from reviews where flag_id = ?",
-                                                             [row["id"]]).fetchone()[0]
-            if reviewed:
-                db["flags"].update(row["id"], {"status": "superseded"})
-            else:
-                db["flags"].delete(row["id"])
-        if flag is None:
-            return
-        values = {"severity": flag.severity, "claim_location": flag.claim.location, "kind": flag.kind,
-                  "promised": json.dumps([{"criterion": c, "level": level} for c, level in flag.promised]),
-                  "rule_ids": ",".join(flag.rule_ids)}
-        if current is not None:
-            db["flags"].update(current["id"], values)
+    current = None
+    for row in db.query("select id, claim, failing_criteria, status from flags where subject_id = ? and "
+                        "status != 'superseded'", [subject_id]):
+        if flag is not None and row["claim"] == flag.claim.quote and row["failing_criteria"] == failing:
+            current = row
+            continue
+        reviewed = row["status"] != "open" or db.execute("select count(*) from reviews where flag_id = ?",
+                                                         [row["id"]]).fetchone()[0]
+        if reviewed:
+            db["flags"].update(row["id"], {"status": "superseded"})
         else:
-            db["flags"].insert({"subject_id": subject_id, "claim": flag.claim.quote, "failing_criteria": failing,
-                                **values, "created_at": utcnow(), "status": "open"})
+            db["flags"].delete(row["id"])
+    if flag is None:
+        return
+    values = {"severity": flag.severity, "claim_location": flag.claim.location, "kind": flag.kind,
+              "promised": json.dumps([{"criterion": c, "level": level} for c, level in flag.promised]),
+              "rule_ids": ",".join(flag.rule_ids)}
+    if current is not None:
+        db["flags"].update(current["id"], values)
+    else:
+        db["flags"].insert({"subject_id": subject_id, "claim": flag.claim.quote, "failing_criteria": failing,
+                            **values, "created_at": utcnow(), "status": "open"})
 
 
-def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, run_id: int | None = None) -> int:
-    """Assess models: those named, or those crawled in run `run_id`, or else every crawled model."""
+def history_values(model: ModelArtifacts, subject: dict, judgements: list[Judgement]) -> dict[str, dict]:
+    """What the change history versions for a model: each judgement (level, summary, main evidence) and its facts."""
+    values = {}
+    for judgement in judgements:
+        main = judgement.evidence[0] if judgement.evidence else None
+        values[f"judgement:{judgement.criterion}"] = {
+            "value": judgement.level, "summary": judgement.summary,
+            "evidence": main and {"url": main.url, "file": main.file, "line_start": main.line_start,
+                                  "snippet": main.snippet, "rule_id": main.rule_id}}
+    for aspect, (value, url) in model_facts(model, subject.get("gated")).items():
+        values[aspect] = {"value": value, "evidence": {"url": url}}
+    return values
+
+
+def record_code_repos(db: sqlite_utils.Database, run_id: int | None) -> int:
+    """History of the GitHub repos written since last recorded: head commit and licence files."""
+    count = 0
+    for subject in list(db["subjects"].rows_where("kind = 'code' and assess_pending = 1 and revision is not null",
+                                                  order_by="id")):
+        files = [_artifact(db, row) for row in db["artifacts"].rows_where(
+            "source = 'github' and repo_id = ? and revision = ? and kind = 'file'",
+            [subject["repo_id"], subject["revision"]], order_by="path")]
+        values = {aspect: {"value": value, "evidence": {"url": url}}
+                  for aspect, (value, url) in code_repo_facts(subject["revision"], subject["url"], files).items()}
+        with db.conn:
+            history.record(db, run_id, subject["id"], values, EXTRACTOR_VERSION)
+            db.execute("update subjects set assess_pending = 0 where id = ?", [subject["id"]])
+        count += 1
+    return count
+
+
+def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending: bool = False,
+           run_id: int | None = None, on_progress=None) -> int:
+    """Assess models: those named, or (`pending`) those written since their last assessment, or else every
+    crawled model. Every write is idempotent and a model's pending mark is cleared last, so a run killed during
+    assessment loses nothing: the next one assesses again the models left pending, to the same result. `run_id` is the run the
+    history rows belong to."""
+    if pending:
+        record_code_repos(db, run_id)
     where, args = "kind = 'model' and revision is not null", []
     if repo_ids:
         where += f" and repo_id in ({', '.join('?' for _ in repo_ids)})"
         args = list(repo_ids)
-    if run_id is not None:
-        where += " and run_id = ?"
-        args.append(run_id)
+    elif pending:
+        where += " and assess_pending = 1"
     count = 0
     for subject in list(db["subjects"].rows_where(where, args, order_by="id")):
         model = load_model(db, subject)
         judgements = assess_model(model)
-        save_judgements(db, subject["id"], judgements)
-        save_flag(db, subject["id"], openwashing_flag(model, judgements))
+        flag = openwashing_flag(model, judgements)
+        with db.conn:
+            save_judgements(db, subject["id"], judgements)
+            save_flag(db, subject["id"], flag)
+            history.record(db, run_id, subject["id"], history_values(model, subject, judgements), EXTRACTOR_VERSION)
+            db.execute("update subjects set assess_pending = 0 where id = ?", [subject["id"]])
         count += 1
+        if on_progress:
+            on_progress()
     return count

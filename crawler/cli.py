@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -16,6 +17,10 @@ from crawler.corpus import Corpus, CorpusError
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SNAPSHOT_DIR = DATA_DIR / "snapshot"
 DEFAULT_DB = "openness.db"
+# The 14 criteria, listed here so `--help` works without importing the extractors (spaCy is slow to load).
+CRITERIA_CHOICES = ("datasources_basemodel", "datasources_endmodel", "weights_basemodel", "weights_endmodel",
+                    "trainingcode", "code", "hardware_architecture", "preprint", "paper", "modelcard", "datasheet",
+                    "package", "api", "licenses")
 console = Console(stderr=False)
 errors = Console(stderr=True)
 
@@ -132,24 +137,33 @@ def _model_ids(model_ids: tuple[str, ...], seeds: Path | None, labels: Path | No
 
 
 def _run_crawl(db_path: Path, options, verbose: bool) -> int:
+    """Crawl, print the run's table and counts, and return the exit code for schedulers (README: exit codes)."""
+    from crawler.ops.lock import LockHeld
     from crawler.report import summary_table
     from crawler.run import count_lines, crawl
     from crawler.store import open_db
 
     options.log_level = "INFO" if verbose else "WARNING"
-    result = crawl(db_path, options, command=["openness", *sys.argv[1:]])
+    try:
+        result = crawl(db_path, options, command=["openness", *sys.argv[1:]])
+    except LockHeld as exc:
+        errors.print(f"refused: {exc} (exit 2)", markup=False)
+        return 2
+    for run_id in result.abandoned:
+        errors.print(f"run {run_id} had been left running by a process that died: marked abandoned; this run "
+                     f"completes its work")
+    if result.lock_note:
+        errors.print(result.lock_note, markup=False)
     db = open_db(db_path)
     if result.status == "completed":
         console.print(summary_table(db, run_id=result.run_id))
-    console.print(f"run {result.run_id}: {result.status}; {result.assessed} models assessed")
+    console.print(f"run {result.run_id}: {result.assessed} models assessed")
     for line in count_lines(result.counts):
         console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")
     db.close()
-    if result.status == "interrupted":
-        errors.print("interrupted: run the same command again to complete the crawl")
-        return 130
-    return 0 if result.status == "completed" else 1
+    console.print(result.final_line, markup=False)
+    return result.exit_code
 
 
 @cli.command()
@@ -170,6 +184,11 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(min=0),
               help="How far to follow base models and datasets from each model.")
 @click.option("--full", is_flag=True, help="Refetch everything, even repos whose sha has not changed.")
+@click.option("--incremental", is_flag=True,
+              help="What scheduled runs use: walk the Hub listing newest change first (sort=lastModified) down to "
+                   "the last successful run's watermark; fetch only repos whose sha changed and what they link to; "
+                   "check every GitHub repo crawled before with a conditional request; models named as arguments, "
+                   "--seeds or --from-labels are always checked, conditionally.")
 @click.option("--github/--no-github", default=True, show_default=True,
               help="Then crawl the GitHub repos the models link to and the labels name.")
 @click.option("--api-budget", type=click.IntRange(min=1),
@@ -179,26 +198,38 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @db_option()
 @endpoint_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
-def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, github,
-          api_budget, resolver_budget, db_path, hf_endpoint, github_endpoint, verbose):
+def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, incremental,
+          github, api_budget, resolver_budget, db_path, hf_endpoint, github_endpoint, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
     For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
     datasets to --depth. A model whose sha is unchanged since its last complete crawl is not fetched again (unless
     --full). MODEL_ID is a Hugging Face model id such as meta-llama/Meta-Llama-3-8B. Running the same command again
-    after an interruption completes the crawl; stored artifacts are never duplicated. Prints the run's counts.
+    after an interruption, or after a crash, completes the crawl; stored artifacts are never duplicated. One crawl
+    at a time per DB: a second is refused while the first runs.
+
+    Exit codes, for schedulers: 0 success (absent or not-captured repos are facts, not failures); 1 finished with
+    failures recorded in the errors table; 2 failed (nothing was answered, bad configuration, or the DB is locked
+    by another crawl). The last line says which.
     """
     from crawler.run import CrawlOptions
 
     ids, label_repos = _model_ids(model_ids, seeds, labels)
     listing = {"author": author, "search": search, "pipeline_tag": pipeline_tag, "sort": sort, "limit": limit}
-    if any(listing.values()) and not discover:
-        raise click.UsageError("--author, --search, --pipeline-tag, --sort and --limit go with --discover")
+    if any(listing.values()) and not (discover or incremental):
+        raise click.UsageError("--author, --search, --pipeline-tag, --sort and --limit go with --discover or "
+                               "--incremental")
+    if incremental:
+        if sort not in (None, "lastModified") or full:
+            raise click.UsageError("--incremental walks the listing by lastModified; it takes neither --sort "
+                                   "downloads nor --full")
+        listing["sort"], discover = "lastModified", True
     if not ids and not discover:
-        raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR or --discover")
+        raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR, --discover or "
+                               "--incremental")
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
-                           api_budget=api_budget, resolver_budget=resolver_budget)
+                           api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental)
     sys.exit(_run_crawl(db_path, options, verbose))
 
 
@@ -211,12 +242,17 @@ def assess(model_ids, db_path):
     With no MODEL_ID, every crawled model is assessed.
     """
     from crawler.assess import assess as assess_models
+    from crawler.ops.lock import LockHeld, StoreLock
     from crawler.store import open_db
 
     if not db_path.exists():
         raise click.ClickException(f"{db_path}: no such store; crawl first")
-    db = open_db(db_path)
-    count = assess_models(db, list(model_ids) or None)
+    try:
+        with StoreLock(db_path, "assess"):
+            count = assess_models(open_db(db_path), list(model_ids) or None)
+    except LockHeld as exc:
+        errors.print(f"refused: {exc} (exit 2)", markup=False)
+        sys.exit(2)
     console.print(f"assessed {count} models in {db_path}")
 
 
@@ -224,17 +260,22 @@ def assess(model_ids, db_path):
 @click.argument("model_id")
 @db_option()
 @json_option
-def show(model_id, db_path, as_json):
+@click.option("--history", is_flag=True, help="Also list every change recorded for the model, run by run.")
+def show(model_id, db_path, as_json, history):
     """Print a model's judgements, each with its evidence (source URL at revision, file, lines, quote, rule)."""
-    from crawler.report import NotCrawled, escape, judgement_tables, model_report
+    from crawler.ops.history import changes as recorded_changes
+    from crawler.report import NotCrawled, changes_table, escape, judgement_tables, model_report
     from crawler.store import open_db
 
     if not db_path.exists():
         raise click.ClickException(f"{db_path}: no such store; crawl first")
+    db = open_db(db_path)
     try:
-        report = model_report(open_db(db_path), model_id)
+        report = model_report(db, model_id)
     except NotCrawled as exc:
         raise click.ClickException(str(exc)) from exc
+    if history:
+        report["history"] = recorded_changes(db, subject_ids=[report["subject_id"]], include_first=True)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
@@ -244,6 +285,48 @@ def show(model_id, db_path, as_json):
         console.print(table)
     for error in report["errors"]:
         console.print(f"[dim]fetch failed: {error['kind']} {escape(error['url'])}: {escape(error['reason'])}[/]")
+    if history:
+        console.print(changes_table(report["history"], f"History of {escape(report['model'])} "
+                                                       f"({len(report['history'])} values recorded)"))
+
+
+@cli.command()
+@db_option()
+@json_option
+@click.option("--since", metavar="DATE|RUN",
+              help="Only changes recorded by run RUN or later (a number), or on or after DATE (YYYY-MM-DD or ISO "
+                   "time, UTC). Default: every change.")
+@click.option("--model", "model_id", help="Only this model (a Hub id) or GitHub repo (owner/repo).")
+@click.option("--criterion", type=click.Choice(CRITERIA_CHOICES), help="Only this criterion's judgements.")
+@click.option("--include-first", is_flag=True, help="Also list first values (a model seen for the first time).")
+def changes(db_path, as_json, since, model_id, criterion, include_first):
+    """List what changed between runs, oldest first, each old value beside the new one with the evidence of both:
+    a model's judgement levels, declared licence, gating, weights present, card and revision; a GitHub repo's head
+    commit and licence files."""
+    from crawler.ops.history import changes as recorded_changes
+    from crawler.report import changes_table
+    from crawler.store import model_subject_id, open_db
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    since_run = since_date = None
+    if since:
+        if since.isdigit():
+            since_run = int(since)
+        else:
+            try:
+                since_date = dt.datetime.fromisoformat(since).replace(tzinfo=None).isoformat(timespec="seconds")
+            except ValueError as exc:
+                raise click.BadParameter(f"{since!r} is neither a run number nor a date (YYYY-MM-DD)",
+                                         param_hint="--since") from exc
+    rows = recorded_changes(open_db(db_path), since_run=since_run, since_date=since_date,
+                            subject_ids=[model_subject_id(model_id), f"gh:{model_id}"] if model_id else None,
+                            criterion=criterion,
+                            include_first=include_first)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    console.print(changes_table(rows, f"Changes ({len(rows)})"))
 
 
 @cli.command()
@@ -341,10 +424,22 @@ def flags(db_path, as_json, kind, severity):
     console.print(table)
 
 
+def _die_with_parent() -> None:
+    """In the replica's process, before it starts: ask Linux to send it SIGTERM when its parent dies, so a demo
+    killed with -9 leaves no replica behind (prctl PR_SET_PDEATHSIG; elsewhere the demo stops it on exit)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def start_replica(corpus_dir: Path, delay: float) -> tuple[subprocess.Popen, str]:
-    """Start `openness replica` as its own process, the way a user would, and read the URL it prints."""
+    """Start `openness replica` as its own process, the way a user would, and read the URL it prints. The
+    replica dies with this process, however it ends."""
     proc = subprocess.Popen([sys.executable, "-m", "crawler", "replica", "--corpus", str(corpus_dir),
-                             "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
+                             "--delay", str(delay)], stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
     url = proc.stdout.readline().strip()
     if not url.startswith("http://"):
         proc.kill()

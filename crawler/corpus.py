@@ -7,9 +7,11 @@ captured and what was not, so the replica can answer "not captured" instead of p
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -24,6 +26,17 @@ CAPTURE_METADATA = {"capture.json", "PROVENANCE.md", "files.tsv", "facts.json"}
 # another revision, a GitHub copy); the replica never serves them as the repo's files.
 NOT_REPO_FILE_PREFIXES = ("SIBLING_", "ALT_", "GITHUB_")
 NOT_REPO_DIRS = {"other-revisions"}
+
+
+# The head commit a GitHub capture's PROVENANCE.md names: `head commit `<sha>` (<ISO date>, "<subject>")`.
+PROVENANCE_HEAD = re.compile(r"head commit `([0-9a-f]{40})` \((\d{4}-\d\d-\d\dT[^,)]+)")
+
+
+def modified_at(paths) -> str:
+    """The newest modification time of these files, ISO 8601 UTC as the Hub writes it: when the capture on this disk
+    last changed. A replica has no other clock; it is marked derived wherever it is served."""
+    newest = max((p.stat().st_mtime for p in paths), default=0.0)
+    return dt.datetime.fromtimestamp(newest, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CorpusError(Exception):
@@ -130,6 +143,12 @@ class HubRepoCapture:
             digest.update(rel.encode() + b"\0" + path.read_bytes())
         return digest.hexdigest()
 
+    @cached_property
+    def last_modified(self) -> str:
+        """Derived: when this capture last changed on disk (the Hub's `lastModified` is in no capture)."""
+        return modified_at([*self.captured_files.values(),
+                            *(self.folder / n for n in ("files.tsv", "facts.json") if (self.folder / n).exists())])
+
 
 class SyntheticModel(HubRepoCapture):
     """A model of a synthetic hub: id, author, date, downloads and task from a real Hub listing row; card, file list
@@ -145,6 +164,7 @@ class SyntheticModel(HubRepoCapture):
     front_matter = property(lambda self: self.template.front_matter)
     captured_files = property(lambda self: self.template.captured_files)
     file_list = property(lambda self: self.template.file_list)
+    last_modified = property(lambda self: self.template.last_modified)
     facts = property(lambda self: self.template.facts)
 
     @cached_property
@@ -191,9 +211,35 @@ class GithubRepoCapture:
             yield TreeEntry(path, mode, kind, None if sha == "BAD" else sha, int(size) if size.isdigit() else None)
 
     @cached_property
+    def provenance_head(self) -> tuple[str, str] | None:
+        """(commit, ISO date) of the head commit PROVENANCE.md names, when the captured files are still that
+        commit's blobs (each file's git blob id is the tree's); None for an unverified or changed capture."""
+        provenance = self.folder / "PROVENANCE.md"
+        match = PROVENANCE_HEAD.search(provenance.read_text(encoding="utf-8")) if provenance.exists() else None
+        if match is None:
+            return None
+        blobs = {e.path: e.sha for e in self.tree}
+        if any(blobs.get(rel) != git_blob_sha1(path.read_bytes()) for rel, path in self.captured_files.items()):
+            return None
+        return match.group(1), match.group(2)
+
+    @cached_property
     def head_sha(self) -> str:
-        """The head commit is not in the capture: derive a stable id from the tree so it changes with it."""
-        return hashlib.sha1((self.folder / "tree.txt").read_bytes()).hexdigest()
+        """The head commit PROVENANCE.md names; else (a capture without one, or changed since) a stable id derived
+        from the tree and the files, so it changes exactly when the capture does."""
+        if self.provenance_head:
+            return self.provenance_head[0]
+        digest = hashlib.sha1((self.folder / "tree.txt").read_bytes())
+        for rel, path in self.captured_files.items():
+            digest.update(rel.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
+    @cached_property
+    def pushed_at(self) -> str:
+        """The head commit's date from PROVENANCE.md; else derived: when the capture last changed on disk."""
+        if self.provenance_head:
+            return self.provenance_head[1]
+        return modified_at([self.folder / "tree.txt", *self.captured_files.values()])
 
     @cached_property
     def captured_files(self) -> dict[str, Path]:

@@ -46,8 +46,30 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
     latest_errors = {(e["kind"], e["url"]): e for e in db["errors"].rows_where("subject_id = ?", [subject["id"]],
                                                                                 order_by="id")}
     errors = [{k: e[k] for k in ("url", "kind", "http_status", "reason", "run_id")} for e in latest_errors.values()]
-    return {"model": subject["repo_id"], "url": subject["url"], "revision": subject["revision"],
+    return {"model": subject["repo_id"], "subject_id": subject["id"], "url": subject["url"],
+            "revision": subject["revision"],
             "status": subject["status"], "judgements": judgements, "errors": errors}
+
+
+def changes_table(rows: list[dict], title: str) -> Table:
+    """What changed, old value beside new, each with the evidence it rests on (untrusted text escaped)."""
+    table = Table(title=title)
+    for column in ("run", "model or repo", "aspect", "old", "new"):
+        table.add_column(column, overflow="fold")
+
+    def cell(side: dict | None) -> str:
+        if side is None:
+            return "[dim](first recorded)[/]"
+        value = styled(side["value"]) if side["value"] in LEVEL_STYLE else escape(side["value"])
+        evidence = side.get("evidence") or {}
+        where = evidence.get("url") or ""
+        quote = evidence.get("snippet") or side.get("summary") or ""
+        return f"{value}\n[dim]{escape(quote[:120])}\n{escape(where)}[/]"
+
+    for row in rows:
+        table.add_row(str(row["run_id"] or "assess"), escape(row["repo_id"]), row["aspect"], cell(row["old"]),
+                      cell(row["new"]))
+    return table
 
 
 def styled(level: str) -> str:

@@ -15,11 +15,13 @@ from twisted.internet import defer
 
 from crawler import settings as default_settings
 from crawler.assess import assess
+from crawler.ops.lock import StoreLock
+from crawler.ops.runs import abandon_dead_runs, error_split, outcome
 from crawler.signals import subject_done, subject_found
 from crawler.store import Store, open_db
 from spiders.base import KnownRepo
 from spiders.github import GithubSpider
-from spiders.huggingface import HuggingFaceSpider
+from spiders.huggingface import HuggingFaceSpider, parse_time
 
 FOLLOWED_RELATIONS = ("base_model", "dataset")
 
@@ -38,6 +40,9 @@ class CrawlOptions:
     show_progress: bool = True
     log_level: str = "WARNING"
     github: bool = True  # crawl the GitHub repos the models and labels name, after the Hub
+    # Nightly mode: walk the listing newest change first down to the last successful run's watermark, follow only
+    # what changed repos link to, and check every GitHub repo crawled before with a conditional request.
+    incremental: bool = False
 
 
 @dataclass
@@ -46,6 +51,10 @@ class CrawlResult:
     status: str  # completed | interrupted | failed
     counts: dict = field(default_factory=dict)
     assessed: int = 0
+    exit_code: int = 0
+    final_line: str = ""
+    abandoned: list[int] = field(default_factory=list)  # dead runs found and marked by this one
+    lock_note: str = ""  # set when this run took over the lock of a process that had died
 
 
 def read_seeds(path: Path) -> list[str]:
@@ -82,8 +91,10 @@ def known_repos(db: sqlite_utils.Database) -> dict[str, KnownRepo]:
 GITHUB_PRIORITY = {"label": 30, "licence_link": 20, "own_code_repo": 10, "code_repo": 0}
 
 
-def github_targets(db: sqlite_utils.Database, run_id: int) -> list[tuple[str, int]]:
-    """(owner/repo, priority) of the GitHub repos named in this run: queued by labels, or linked by a crawled model."""
+def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = False) -> list[tuple[str, int]]:
+    """(owner/repo, priority) of the GitHub repos named in this run: queued by labels, or linked by a crawled model;
+    with `every_known`, also every repo crawled completely before (an incremental run asks each whether its head
+    moved, with a conditional request that costs no rate budget when it did not)."""
     priorities: dict[str, tuple[str, int]] = {}
 
     def want(full_name: str, priority: int) -> None:
@@ -106,6 +117,9 @@ def github_targets(db: sqlite_utils.Database, run_id: int) -> list[tuple[str, in
             want(full_name, GITHUB_PRIORITY["own_code_repo"])
         else:
             want(full_name, GITHUB_PRIORITY["code_repo"])
+    if every_known:
+        for row in db.query("select repo_id from subjects where kind = 'code' and complete_revision is not null"):
+            want(row["repo_id"], GITHUB_PRIORITY["code_repo"])
     return sorted(priorities.values(), key=lambda r: (-r[1], r[0].lower()))
 
 
@@ -122,12 +136,46 @@ def _settings(db_path: Path, run_id: int, options: CrawlOptions) -> Settings:
 
 
 def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResult:
-    db = open_db(db_path)
-    requested = options.model_ids or [f"discover:{options.discover}"]
-    run_id = Store(db).start_run(shlex.join(command), options.hf_endpoint, options.github_endpoint, requested)
-    known = known_repos(db)
-    db.close()
+    """One run, crash-safe: the store's lock is held throughout (a second crawl is refused); runs left by dead
+    processes are marked `abandoned` and their work completed here; the run is `completed` only once every model it
+    wrote is assessed. Raises LockHeld when another live process holds the store."""
+    with StoreLock(db_path, "crawl") as lock:
+        db = open_db(db_path)
+        abandoned = abandon_dead_runs(db)
+        requested = options.model_ids or [f"discover:{options.discover}"]
+        store = Store(db)
+        run_id = store.start_run(shlex.join(command), options.hf_endpoint, options.github_endpoint, requested)
+        watermark = last_watermark(db) if options.incremental else None
+        known = known_repos(db)
+        db.close()
+        status, counts, newest = _fetch(db_path, run_id, options, known, watermark)
+        db = open_db(db_path)
+        store = Store(db)
+        result = CrawlResult(run_id, status, counts, abandoned=abandoned,
+                             lock_note=f"took over the lock of a process that died: {lock.previous}"
+                             if lock.previous else "")
+        ending = outcome(run_id, status, counts, error_split(db, run_id))
+        if ending.status == "completed":
+            store.set_run_status(run_id, "assessing", counts)
+            result.assessed = assess(db, pending=True, run_id=run_id)
+        marks = [m for m in (watermark, newest) if parse_time(m)]
+        mark = max(marks, key=parse_time) if marks and ending.status == "completed" else None
+        store.finish_run(run_id, ending.status, counts, exit_code=ending.exit_code, watermark=mark)
+        db.close()
+        result.status, result.exit_code, result.final_line = ending.status, ending.exit_code, ending.line
+        return result
 
+
+def last_watermark(db: sqlite_utils.Database) -> str | None:
+    """The newest listing lastModified seen by the last successful run that walked the listing."""
+    row = next(iter(db.query("select watermark from crawl_runs where status = 'completed' and watermark is not "
+                             "null order by id desc limit 1")), None)
+    return row["watermark"] if row else None
+
+
+def _fetch(db_path: Path, run_id: int, options: CrawlOptions, known: dict,
+           watermark: str | None) -> tuple[str, dict, str | None]:
+    """Run the spiders (the Hub, then GitHub) in this process: (status, counts, newest lastModified listed)."""
     process = CrawlerProcess(_settings(db_path, run_id, options))
     hub_crawler = process.create_crawler(HuggingFaceSpider)
     github_crawler = process.create_crawler(GithubSpider)
@@ -151,10 +199,11 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         """The Hub first (it finds the GitHub repos), then GitHub; an interruption stops both."""
         yield process.crawl(hub_crawler, hf_endpoint=options.hf_endpoint, model_ids=options.model_ids,
                             github_repos=options.github_repos, known=known, max_depth=options.max_depth,
-                            full=options.full, discover=options.discover)
+                            full=options.full, discover=options.discover, watermark=watermark,
+                            follow_unchanged=not options.incremental)
         if options.github and close_reasons.get("huggingface") == "finished":
             targets_db = open_db(db_path)
-            targets = github_targets(targets_db, run_id)
+            targets = github_targets(targets_db, run_id, every_known=options.incremental)
             targets_db.close()
             yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets, known=known,
                                 full=options.full)
@@ -193,12 +242,9 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
                          reason=f"{failure.type.__name__} in the spider: {failure.getErrorMessage()}")
     counts["openness/spider_exceptions"] = len(callback_failures)
     counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
-    store.finish_run(run_id, status, counts)
-    result = CrawlResult(run_id, status, counts)
-    if status == "completed":
-        result.assessed = assess(db, run_id=run_id)
     db.close()
-    return result
+    spider = getattr(hub_crawler, "spider", None)
+    return status, counts, getattr(spider, "newest_modified", None)
 
 
 def count_lines(counts: dict) -> list[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import socket
 from pathlib import Path
 
 import sqlite_utils
@@ -103,6 +105,26 @@ def m004_flag_kinds(db: sqlite_utils.Database) -> None:
     db["flags"].add_column("rule_ids", str)
 
 
+@migrations()
+def m005_nightly_operations(db: sqlite_utils.Database) -> None:
+    # Runs say who ran them and how they ended (exit code for schedulers) and, for --incremental, the listing's
+    # newest lastModified they saw: the next incremental run walks the listing down to it.
+    for column in ("pid", "exit_code"):
+        db["crawl_runs"].add_column(column, int)
+    for column in ("host", "watermark", "note"):
+        db["crawl_runs"].add_column(column, str)
+    # A model whose artifacts were written since it was last assessed: a run killed before or during assessment
+    # leaves it pending, and the next run assesses it.
+    db["subjects"].add_column("assess_pending", int)
+    db["history"].create(
+        {"id": int, "run_id": int, "subject_id": str, "aspect": str, "value": str, "summary": str, "evidence": str,
+         "extractor_version": str, "recorded_at": str},
+        pk="id", foreign_keys=[("subject_id", "subjects", "id"), ("run_id", "crawl_runs", "id")],
+    )
+    db["history"].create_index(["subject_id", "aspect", "id"])
+    db["artifacts"].create_index(["url", "revision"])
+
+
 def open_db(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated."""
     db = sqlite_utils.Database(path)
@@ -126,13 +148,18 @@ class Store:
     def start_run(self, command: str, hf_endpoint: str, github_endpoint: str, requested: list[str]) -> int:
         table = self.db["crawl_runs"].insert(
             {"started_at": utcnow(), "status": "running", "command": command, "hf_endpoint": hf_endpoint,
-             "github_endpoint": github_endpoint, "requested": json.dumps(requested), "counts": "{}"}
+             "github_endpoint": github_endpoint, "requested": json.dumps(requested), "counts": "{}",
+             "pid": os.getpid(), "host": socket.gethostname()}
         )
         return table.last_pk
 
-    def finish_run(self, run_id: int, status: str, counts: dict) -> None:
-        self.db["crawl_runs"].update(run_id, {"finished_at": utcnow(), "status": status,
-                                              "counts": json.dumps(counts, sort_keys=True)})
+    def set_run_status(self, run_id: int, status: str, counts: dict) -> None:
+        self.db["crawl_runs"].update(run_id, {"status": status, "counts": json.dumps(counts, sort_keys=True)})
+
+    def finish_run(self, run_id: int, status: str, counts: dict, exit_code: int | None = None,
+                   watermark: str | None = None) -> None:
+        self.db["crawl_runs"].update(run_id, {"finished_at": utcnow(), "status": status, "exit_code": exit_code,
+                                              "watermark": watermark, "counts": json.dumps(counts, sort_keys=True)})
 
     # -- artifacts ----------------------------------------------------------------------------------------------
     def save_artifact(self, run_id: int, *, source: str, repo_type: str, repo_id: str, kind: str, url: str,
@@ -163,8 +190,11 @@ class Store:
         return rows[0]["id"] if rows else None
 
     def save_subject(self, run_id: int, subject_id: str, **fields) -> None:
-        self.db["subjects"].upsert({"id": subject_id, **fields, "last_crawled_at": utcnow(), "run_id": run_id},
-                                   pk="id", alter=False)
+        # Every model (and code repo, whose facts the history versions) the crawl writes is assessed by this run
+        # or, if it is killed first, by the next one.
+        pending = {"assess_pending": 1} if fields.get("kind") in ("model", "code") else {}
+        self.db["subjects"].upsert({"id": subject_id, **fields, **pending, "last_crawled_at": utcnow(),
+                                    "run_id": run_id}, pk="id", alter=False)
 
     def mark_complete(self, subject_id: str, revision: str) -> None:
         self.db["subjects"].update(subject_id, {"complete_revision": revision})

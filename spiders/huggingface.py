@@ -10,6 +10,7 @@ It only fetches and yields items; judging happens later over what was stored.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from fnmatch import fnmatch
@@ -26,6 +27,15 @@ WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
 LISTING_EXPAND = ("sha", "gated", "disabled", "private", "lastModified", "tags", "cardData", "library_name",
                   "pipeline_tag", "siblings", "author")
+
+
+def parse_time(value) -> dt.datetime | None:
+    """An ISO 8601 time as the Hub writes it (`2024-05-01T12:00:00.000Z`), or None when it is not one."""
+    try:
+        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=parsed.tzinfo or dt.timezone.utc) if parsed else None
 
 
 def _strings(value) -> list[str]:
@@ -70,8 +80,16 @@ class HuggingFaceSpider(EvidenceSpider):
 
     def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
                  known: dict[str, KnownRepo] | None = None,
-                 max_depth: int = 2, full: bool = False, discover: dict | None = None, **kwargs):
+                 max_depth: int = 2, full: bool = False, discover: dict | None = None,
+                 watermark: str | None = None, follow_unchanged: bool = True, **kwargs):
         super().__init__(known=known, full=full, **kwargs)
+        # Incremental mode: the listing, newest change first, is walked down to this lastModified and no further;
+        # the newest lastModified seen becomes the next run's watermark.
+        self.watermark = parse_time(watermark) if watermark else None
+        self.newest_modified: str | None = None
+        # Whether an unchanged repo's base models and datasets are asked again (conditional requests); an
+        # incremental run asks only what changed repos link to.
+        self.follow_unchanged = follow_unchanged
         self.hf_endpoint = hf_endpoint.rstrip("/")
         self.model_ids = list(dict.fromkeys(model_ids))
         self.github_repos = list(dict.fromkeys(github_repos))
@@ -121,6 +139,8 @@ class HuggingFaceSpider(EvidenceSpider):
                 return
             if not isinstance(row, dict) or not isinstance(row.get("id"), str) or row["id"] in self.repos:
                 continue
+            if self._past_watermark(row):
+                return  # sorted newest change first: every row from here on is older than the last run
             taken += 1
             repo = self._register("model", row["id"], depth=0)
             repo.pending += 1
@@ -128,6 +148,16 @@ class HuggingFaceSpider(EvidenceSpider):
         link = response.headers.get(b"Link", b"").decode("latin-1")
         if 'rel="next"' in link and not (limit and taken >= limit):
             yield self._listing_request(link.split(";")[0].strip().strip("<>"), taken)
+
+    def _past_watermark(self, row: dict) -> bool:
+        """Keep the newest lastModified seen; True once a row is older than the watermark (rows as old as it are
+        still checked: a change in the same instant as the last run must not be missed)."""
+        modified = parse_time(row.get("lastModified"))
+        if modified is None:
+            return False  # no time to compare: check it (its sha says whether anything changed)
+        if self.newest_modified is None or modified > parse_time(self.newest_modified):
+            self.newest_modified = row["lastModified"]
+        return self.watermark is not None and modified < self.watermark
 
     def on_listing_failure(self, failure):
         yield ErrorItem("huggingface", None, failure.request.url, "listing", None,
@@ -147,14 +177,15 @@ class HuggingFaceSpider(EvidenceSpider):
         return request
 
     def _not_modified(self, repo: Repo):
-        """304 on the repo's JSON: same revision as the last complete crawl; follow its known links, fetch nothing."""
+        """304 on the repo's JSON: same revision as the last complete crawl; fetch nothing, and follow its known
+        links unless the run follows changed repos only."""
         known = self.known[repo.subject.lower()]
         repo.revision = known.revision
         self.crawler.stats.inc_value("openness/not_modified")
         self._count_repo("unchanged")
         yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
                           revision=repo.revision, touch_only=True)
-        for target_type, target_id, _ in known.follows:
+        for target_type, target_id, _ in known.follows if self.follow_unchanged else ():
             if repo.depth < self.max_depth:
                 request = self._repo_request(target_type, target_id, repo.depth + 1)
                 if request:
@@ -193,9 +224,10 @@ class HuggingFaceSpider(EvidenceSpider):
         gated = info.get("gated") or False
         yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
                           revision=repo.revision, status="gated" if gated else "ok", gated=str(gated))
-        yield from self._follow_json_links(response, repo, info)
         known = self.known.get(repo.subject.lower())
         known = known.revision if known else None
+        yield from self._follow_json_links(response, repo, info,
+                                           crawl=known != repo.revision or self.follow_unchanged)
         if known == repo.revision:
             self._count_repo("unchanged")
         else:
@@ -230,13 +262,14 @@ class HuggingFaceSpider(EvidenceSpider):
         if isinstance(new_id, str) and new_id.lower() != repo.repo_id.lower():
             yield LinkItem(repo.subject, subject_id(repo.repo_type, new_id), "renamed_to", response.url, info["sha"])
 
-    def _follow_json_links(self, response, repo: Repo, info: dict):
-        """Base models and datasets named in the card data, arXiv papers in the tags: link, and crawl to depth."""
+    def _follow_json_links(self, response, repo: Repo, info: dict, crawl: bool = True):
+        """Base models and datasets named in the card data, arXiv papers in the tags: link, and (`crawl`) crawl
+        to depth."""
         for target_type, target_id, rel in graph_targets(info):
             if target_id.count("/") > 1:
                 continue  # not a repo id (a URL or a path): nothing to crawl
             yield LinkItem(repo.subject, subject_id(target_type, target_id), rel, response.url, repo.revision)
-            if repo.depth < self.max_depth:
+            if crawl and repo.depth < self.max_depth:
                 request = self._repo_request(target_type, target_id, repo.depth + 1)
                 if request:
                     yield request

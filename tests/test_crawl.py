@@ -19,7 +19,8 @@ def crawl(replica_url, db_path, *ids, env=None):
 def test_seeds_file_with_comments(replica_url, db_path, tmp_path):
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("# labelled models\nQwen/Qwen2.5-32B  # apache\n\nmeta-llama/Meta-Llama-3-8B\n")
-    result = run_openness("crawl", "--seeds", str(seeds), "--db", str(db_path), "--hf-endpoint", replica_url)
+    result = run_openness("crawl", "--seeds", str(seeds), "--db", str(db_path), "--hf-endpoint", replica_url,
+                          "--github-endpoint", replica_url)
     assert result.returncode == 0, result.stderr
     subjects = {r for (r,) in sqlite3.connect(db_path).execute("select repo_id from subjects")}
     assert subjects == {"Qwen/Qwen2.5-32B", "meta-llama/Meta-Llama-3-8B"}

@@ -12,11 +12,11 @@ from test_replica_hub import fetch
 CHAIN = "Intel/neural-chat-7b-v3-3"  # base Intel/neural-chat-7b-v3-1, whose base is mistralai/Mistral-7B-v0.1
 
 
-def crawl(url, db_path, *args):
+def crawl(url, db_path, *args, exit_code=0):
     """The Hub alone: these tests are about the Hugging Face spider."""
     result = run_openness("crawl", *args, "--no-github", "--db", str(db_path), "--hf-endpoint", url,
                           "--github-endpoint", url)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == exit_code, result.stderr[-3000:]
     return result
 
 
@@ -137,7 +137,7 @@ def test_discover_takes_metadata_from_listing_pages(db_path):
         crawl(url, db_path, "--discover", "--limit", "600", "--depth", "0", "--api-budget", "100000",
               "--resolver-budget", "100000")
         top = run_openness("crawl", "--discover", "--sort", "downloads", "--limit", "3", "--depth", "0",
-                           "--db", str(db_path.parent / "top.db"), "--hf-endpoint", url)
+                           "--db", str(db_path.parent / "top.db"), "--hf-endpoint", url, "--github-endpoint", url)
         listing = json.loads(fetch(f"{url}/api/models?sort=downloads&limit=3")[2])
     finally:
         proc.terminate()
@@ -280,9 +280,10 @@ def test_transient_failures_are_recorded_and_the_next_run_completes_the_repos(re
     flaky_db = tmp_path / "flaky.db"
     proc, url = start_replica(SNAPSHOT, "--fault", "503:0.6", "--seed", "11")
     try:
-        crawl(url, flaky_db, *models)
+        flaky = crawl(url, flaky_db, *models, exit_code=1)  # finished, with failures recorded
     finally:
         proc.terminate()
+    assert "completed with" in flaky.stdout and "(exit 1)" in flaky.stdout
     con = sqlite3.connect(flaky_db)
     failed = con.execute("select count(*) from errors where http_status = 503").fetchone()[0]
     incomplete = con.execute("select count(*) from subjects where revision is not null and "

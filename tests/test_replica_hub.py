@@ -41,7 +41,8 @@ def test_model_json_says_what_it_derived(replica_url):
     status, _, body = fetch(f"{replica_url}/api/models/{OPEN_MODEL}")
     replica_note = json.loads(body)["_replica"]
     assert status == 200 and replica_note["derived"] is True
-    assert "sha" in replica_note["derived_fields"] and "lastModified" in replica_note["not_captured"]
+    assert "sha" in replica_note["derived_fields"] and "lastModified" in replica_note["derived_fields"]
+    assert "downloads" in replica_note["not_captured"]
 
 
 def test_gated_model_hides_files_but_not_card(replica_url, tmp_path):

@@ -125,14 +125,17 @@ class GithubApi:
             "archived": False,
             "disabled": False,
             "default_branch": DERIVED_DEFAULT_BRANCH,
-            "pushed_at": None,
+            "pushed_at": repo.pushed_at,
             "topics": [],
             "license": None,
             "_replica": {
                 "derived": True,
-                "derived_fields": ["id", "default_branch", "private", "fork", "archived", "disabled", "head_sha"],
+                "derived_fields": ["id", "default_branch", "private", "fork", "archived", "disabled"] +
+                                  ([] if repo.provenance_head else ["head_sha", "pushed_at"]),
                 "head_sha": repo.head_sha,
-                "not_captured": ["pushed_at", "topics", "license", "releases", "stargazers_count"],
+                "head_from": "PROVENANCE.md (verified: every captured file is that commit's blob)"
+                             if repo.provenance_head else "derived from the captured tree and files",
+                "not_captured": ["topics", "license", "releases", "stargazers_count"],
                 "corpus_path": repo.corpus_path,
                 "note": "derived by the loopback replica; the corpus holds the tree and non-code files only",
             },

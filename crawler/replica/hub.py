@@ -23,7 +23,7 @@ EXPANDABLE = {
     "securityRepoStatus", "xetEnabled",
 }
 SORTABLE = {"downloads", "likes", "lastModified", "createdAt", "trendingScore", "id"}
-NOT_IN_ANY_CAPTURE = ["lastModified", "createdAt", "downloads", "likes"]
+NOT_IN_ANY_CAPTURE = ["createdAt", "downloads", "likes"]
 
 
 def _as_list(value) -> list:
@@ -60,8 +60,10 @@ def derive_repo_json(repo: HubRepoCapture) -> dict:
     if repo.repo_type == "model":
         info["modelId"] = repo.repo_id
     info.update({"author": repo.repo_id.split("/")[0], "sha": repo.revision_sha, "private": False, "disabled": False,
-                 "gated": "manual" if _is_gated(repo, card_data) else False})
-    derived = ["_id", "author", "sha", "private", "disabled", "gated"]
+                 "gated": "manual" if _is_gated(repo, card_data) else False,
+                 # When the capture last changed on this disk: what an incremental crawl's watermark compares.
+                 "lastModified": repo.last_modified})
+    derived = ["_id", "author", "sha", "private", "disabled", "gated", "lastModified"]
     if card_data is None:
         not_captured_fields += ["cardData", "tags", "library_name", "pipeline_tag"]
     else:
