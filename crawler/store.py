@@ -192,7 +192,7 @@ class Store:
     def save_subject(self, run_id: int, subject_id: str, **fields) -> None:
         # Every model (and code repo, whose facts the history versions) the crawl writes is assessed by this run
         # or, if it is killed first, by the next one.
-        pending = {"assess_pending": 1} if fields.get("kind") in ("model", "code") else {}
+        pending = {"assess_pending": 1} if fields.get("kind") in ("model", "code") and fields.get("revision") else {}
         self.db["subjects"].upsert({"id": subject_id, **fields, **pending, "last_crawled_at": utcnow(),
                                     "run_id": run_id}, pk="id", alter=False)
 

@@ -1,0 +1,233 @@
+"""Nightly operations: incremental runs by watermark, crash-safe runs resumed after kill -9, one crawl per DB, the
+change history, exit codes. Every crawl is a real `openness crawl` process against a real replica process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import OPENNESS, ROOT, SNAPSHOT, run_openness, start_replica
+
+CHANGED_MODEL = "Qwen/Qwen2.5-32B"
+CHANGED_REPO = "openai/whisper"  # its LICENSE is replaced by another repo's licence text
+OTHER_LICENCE = "github/THUDM/ChatGLM-6B/files/LICENSE"
+
+
+def crawl_args(url: str, db: Path, *args: str) -> list[str]:
+    return ["crawl", *args, "--db", str(db), "--hf-endpoint", url, "--github-endpoint", url]
+
+
+def counts_of(db: Path, run_id: int) -> dict:
+    return json.loads(sqlite3.connect(db).execute("select counts from crawl_runs where id = ?", [run_id]).fetchone()[0])
+
+
+def requests_of(counts: dict) -> dict[str, int]:
+    return {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/requests/")}
+
+
+@pytest.fixture
+def full_corpus_copy(tmp_path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(SNAPSHOT, target)  # copy2: the capture times (lastModified) travel with the files
+    return target
+
+
+def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_changed(full_corpus_copy, tmp_path):
+    db = tmp_path / "nightly.db"
+    proc, url = start_replica(full_corpus_copy, "--page-size", "50")
+    try:
+        first = run_openness(*crawl_args(url, db, "--incremental"))
+        assert first.returncode == 0, first.stderr[-2000:]
+        second = run_openness(*crawl_args(url, db, "--incremental"))
+        assert second.returncode == 0, second.stderr[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    first_requests = requests_of(counts_of(db, 1))
+    assert first_requests["listing"] >= 3 and first_requests["card"] >= 100  # the whole listing, every model
+    unchanged = counts_of(db, 2)
+    requests = requests_of(unchanged)
+    # An unchanged Hub: the listing's first page, and one conditional request per GitHub repo crawled before.
+    assert requests["listing"] == 1
+    assert set(requests) == {"listing", "gh_repo_json"}, requests
+    complete_repos = sqlite3.connect(db).execute(
+        "select count(*) from subjects where kind = 'code' and complete_revision is not null").fetchone()[0]
+    assert unchanged["openness/not_modified"] == complete_repos > 0
+
+    card = full_corpus_copy / "huggingface" / "models" / CHANGED_MODEL / "README.md"
+    card.write_text(card.read_text(encoding="utf-8") + "\n## Training hardware\n\nTrained on 64 GPUs (a change made "
+                                                       "by this test).\n", encoding="utf-8")
+    shutil.copyfile(full_corpus_copy / OTHER_LICENCE, full_corpus_copy / "github" / CHANGED_REPO / "files" / "LICENSE")
+    proc, url = start_replica(full_corpus_copy, "--page-size", "50")
+    try:
+        third = run_openness(*crawl_args(url, db, "--incremental"))
+        assert third.returncode == 0, third.stderr[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    changed = counts_of(db, 3)
+    requests = requests_of(changed)
+    assert requests["listing"] == 1 and requests["card"] == 1 and requests["tree"] == 1
+    assert requests["gh_head"] == 1 and requests["gh_tree"] == 1
+    assert changed["openness/repos/changed"] == 2
+
+    result = run_openness("changes", "--db", str(db), "--since", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {(r["repo_id"], r["aspect"]): r for r in json.loads(result.stdout)}
+    card_change, licence_change = rows[(CHANGED_MODEL, "card")], rows[(CHANGED_REPO, "licence")]
+    for change in (card_change, licence_change):
+        assert change["old"]["value"] != change["new"]["value"] and change["run_id"] == 3
+        assert change["old"]["run_id"] == 1 and change["new"]["evidence"]["url"]
+    assert (CHANGED_REPO, "revision") in rows and (CHANGED_MODEL, "revision") in rows
+    changed_subjects = {r["repo_id"] for r in rows.values()}
+    assert changed_subjects == {CHANGED_MODEL, CHANGED_REPO}, changed_subjects
+    # The added training hardware section changes the judgement; its history shows both levels with evidence.
+    history = run_openness("show", CHANGED_MODEL, "--db", str(db), "--history", "--json")
+    judged = [h for h in json.loads(history.stdout)["history"] if h["aspect"] == "judgement:hardware_architecture"]
+    assert [h["new"]["value"] for h in judged] == ["closed", "partial"]
+    assert "64 GPUs" in judged[-1]["new"]["evidence"]["snippet"]
+
+
+# -- crash safety ---------------------------------------------------------------------------------------------------
+
+MODELS = sorted(p.parent.relative_to(SNAPSHOT / "huggingface" / "models").as_posix()
+                for p in (SNAPSHOT / "huggingface" / "models").glob("*/*/README.md"))[:30]
+
+
+def stored_state(db: Path) -> tuple:
+    con = sqlite3.connect(db)
+    judgements = con.execute("select subject_id, criterion, level, confidence, rule_ids, summary, basis, searched "
+                             "from judgements order by 1, 2").fetchall()
+    evidence = con.execute("select subject_id, criterion, ordinal, artifact_id, url, file, line_start, snippet, "
+                           "rule_id from evidence order by 1, 2, 3").fetchall()
+    artifacts = con.execute("select id from artifacts order by id").fetchall()
+    flags = con.execute("select subject_id, claim, failing_criteria from flags order by 1").fetchall()
+    return judgements, evidence, artifacts, flags
+
+
+@pytest.fixture(scope="module")
+def slow_replica():
+    proc, url = start_replica(SNAPSHOT, "--delay", "0.01")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def clean_run(slow_replica, tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("clean") / "clean.db"
+    result = run_openness(*crawl_args(slow_replica, db, *MODELS))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return db
+
+
+def wait_for(condition, db: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the crawl ended before the kill point"
+        if db.exists():
+            try:
+                if condition(sqlite3.connect(db, timeout=1)):
+                    return
+            except sqlite3.OperationalError:
+                pass  # the schema is being created
+        time.sleep(0.005)
+    raise AssertionError("kill point never reached")
+
+
+def count(con, query: str) -> int:
+    return con.execute(query).fetchone()[0]
+
+
+# When to kill, given the clean run's number of artifacts: as the first answers arrive, half-way through the
+# item writes, and once assessment has committed its first model.
+KILL_POINTS = {
+    "fetching": lambda con, total: count(con, "select count(*) from artifacts") >= 3,
+    "item writes": lambda con, total: count(con, "select count(*) from artifacts") >= total // 2,
+    "assessment": lambda con, total: count(con, "select count(*) from crawl_runs where status = 'assessing'") == 1
+    and count(con, "select count(*) from judgements") >= 14,
+}
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_kill_9_then_resume_ends_as_the_clean_run(point, slow_replica, clean_run, tmp_path):
+    db = tmp_path / "killed.db"
+    proc = subprocess.Popen([*OPENNESS, *crawl_args(slow_replica, db, *MODELS)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        total = count(sqlite3.connect(clean_run), "select count(*) from artifacts")
+        wait_for(lambda con: KILL_POINTS[point](con, total), db, proc)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    con = sqlite3.connect(db)
+    assert con.execute("select status from crawl_runs").fetchall() in ([("running",)], [("assessing",)])
+
+    resumed = run_openness(*crawl_args(slow_replica, db, *MODELS))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "run 1 had been left running by a process that died: marked abandoned" in resumed.stderr
+    assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+    assert con.execute("select id, status from crawl_runs order by id").fetchall() == [(1, "abandoned"),
+                                                                                        (2, "completed")]
+    duplicates = count(con, "select count(*) from (select 1 from artifacts group by source, repo_type, repo_id, "
+                            "kind, path, revision, content_sha256 having count(*) > 1)")
+    assert duplicates == 0
+    assert count(con, "select count(*) from subjects where assess_pending = 1") == 0
+    assert stored_state(db) == stored_state(clean_run)
+
+
+def test_a_second_crawl_on_a_locked_db_exits_2_naming_the_holder(slow_replica, clean_run, tmp_path):
+    db = tmp_path / "busy.db"
+    first = subprocess.Popen([*OPENNESS, *crawl_args(slow_replica, db, *MODELS)], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lock = Path(f"{db}.lock")
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = run_openness(*crawl_args(slow_replica, db, *MODELS))
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    assert second.returncode == 2
+    assert f"locked by pid {first.pid}" in second.stderr and "started 20" in second.stderr
+    assert "(exit 2)" in second.stderr
+    # Nothing lost: the first crawl's store is the clean one, and the refused one left no run behind.
+    assert stored_state(db) == stored_state(clean_run)
+    assert sqlite3.connect(db).execute("select count(*) from crawl_runs").fetchone()[0] == 1
+
+
+def test_a_crawl_nothing_answered_fails_with_exit_2(tmp_path):
+    result = run_openness("crawl", "Qwen/Qwen2.5-32B", "--db", str(tmp_path / "x.db"),
+                          "--hf-endpoint", "http://127.0.0.1:1", "--github-endpoint", "http://127.0.0.1:1")
+    assert result.returncode == 2
+    assert "failed: no request was answered" in result.stdout and result.stdout.rstrip().endswith("(exit 2)")
+    status = sqlite3.connect(tmp_path / "x.db").execute("select status, exit_code from crawl_runs").fetchone()
+    assert status == ("failed", 2)
+
+
+def test_the_demo_killed_with_9_leaves_no_replica_running(tmp_path):
+    demo = subprocess.Popen([*OPENNESS, "demo", "--db", str(tmp_path / "demo.db"), "--replica-delay", "0.2"],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "COLUMNS": "400"})
+    line = demo.stdout.readline()
+    assert "replica serving" in line, line
+    port = int(line.split(" at http://127.0.0.1:", 1)[1].split(";", 1)[0])
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()  # the replica is up
+    demo.send_signal(signal.SIGKILL)
+    demo.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return  # nobody listens any more: the replica died with the demo
+        time.sleep(0.1)
+    raise AssertionError(f"the replica on port {port} outlived the demo killed with -9")
