@@ -1,11 +1,15 @@
 """What both spiders share: repos tracked through their open requests, artifacts, errors, counts.
 
 A repo is complete when every request made for it has been answered (or recorded as failed); its revision is then
-the mark an incremental crawl compares against.
+the mark an incremental crawl compares against. Which repos are claimed and how many requests each has open is
+kept in a ledger: in this process (`LocalLedger`), or shared by every crawler process of a distributed crawl
+(`crawler.ops.distributed.RedisLedger`), so each repo is crawled once and completed by whichever process answers
+its last request.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import scrapy
@@ -38,20 +42,50 @@ class KnownRepo:
 
 @dataclass
 class Repo:
-    """A repo being crawled: what kind, at which depth of the graph, and how many of its requests are open."""
+    """A repo being crawled: what kind, at which depth of the graph, at which revision. It travels with its
+    requests (in a distributed crawl, serialized in the shared queue), so it holds no counters: the ledger does."""
 
     repo_type: str  # model | dataset | github
     repo_id: str
     depth: int = 0
     revision: str | None = None
-    pending: int = 0
     priority: int = 0
-    # A network failure or a 5xx (not 501 NotCaptured) leaves the revision incomplete, so the next run refetches.
-    transient_failure: bool = False
 
     @property
     def subject(self) -> str:
         return subject_id(self.repo_type, self.repo_id)
+
+
+class LocalLedger:
+    """The crawl's bookkeeping in this process: claimed keys (a repo, a listing page), open requests per repo, and
+    repos hit by a transient failure (a network failure or a 5xx other than 501 NotCaptured leaves the revision
+    incomplete, so the next run refetches)."""
+
+    def __init__(self):
+        self.claimed: set[str] = set()
+        self.pending: Counter = Counter()
+        self.failed: set[str] = set()
+
+    def claim(self, key: str) -> bool:
+        """True for the first claim of `key` in this crawl."""
+        if key.lower() in self.claimed:
+            return False
+        self.claimed.add(key.lower())
+        return True
+
+    def opened(self, subject: str) -> None:
+        self.pending[subject.lower()] += 1
+
+    def closed(self, subject: str) -> int:
+        """One request answered; returns how many remain open."""
+        self.pending[subject.lower()] -= 1
+        return self.pending[subject.lower()]
+
+    def mark_failed(self, subject: str) -> None:
+        self.failed.add(subject.lower())
+
+    def has_failed(self, subject: str) -> bool:
+        return subject.lower() in self.failed
 
 
 class EvidenceSpider(scrapy.Spider):
@@ -59,20 +93,25 @@ class EvidenceSpider(scrapy.Spider):
 
     source = ""
 
-    def __init__(self, known: dict[str, KnownRepo] | None = None, full: bool = False, **kwargs):
+    def __init__(self, known: dict[str, KnownRepo] | None = None, full: bool = False, ledger=None, **kwargs):
         super().__init__(**kwargs)
         self.known = {} if full else (known or {})
-        self.repos: dict[str, Repo] = {}
+        self.ledger = ledger or LocalLedger()
 
-    def _register(self, repo_type: str, repo_id: str, depth: int = 0, priority: int = 0) -> Repo:
+    def _register(self, repo_type: str, repo_id: str, depth: int = 0, priority: int = 0) -> Repo | None:
+        """The repo, claimed for this crawl; None when it was claimed already (each repo is crawled once)."""
         repo = Repo(repo_type, repo_id, depth, priority=priority)
-        self.repos[repo.subject.lower()] = repo
+        if not self.ledger.claim(repo.subject):
+            return None
         self.crawler.signals.send_catch_log(subject_found)
         return repo
 
+    def _opened(self, repo: Repo) -> None:
+        self.ledger.opened(repo.subject)
+
     def _request(self, repo: Repo, url: str, callback, kind: str, budget: str = "", priority: int = 0,
                  headers: dict | None = None, **cb_kwargs) -> scrapy.Request:
-        repo.pending += 1
+        self._opened(repo)
         self._count(kind)
         return scrapy.Request(url, callback=callback, errback=self.on_failure, cb_kwargs={"repo": repo, **cb_kwargs},
                               meta={"kind": kind, "budget": budget, "subject": repo.subject}, dont_filter=True,
@@ -85,20 +124,19 @@ class EvidenceSpider(scrapy.Spider):
         yield ErrorItem(self.source, repo.subject if repo else None, request.url, request.meta.get("kind", "fetch"),
                         None, f"{failure.type.__name__}: {failure.getErrorMessage()}")
         if repo:
-            repo.transient_failure = True
+            self.ledger.mark_failed(repo.subject)
             yield from self._done(repo)
 
     def _failed(self, response, repo: Repo, kind: str):
         if response.status >= 500 and response.status != 501:
-            repo.transient_failure = True
+            self.ledger.mark_failed(repo.subject)
         yield ErrorItem(self.source, repo.subject, response.url, kind, response.status, error_reason(response))
 
     def _done(self, repo: Repo):
         """One request of the repo answered; when none is open, its revision is complete (the incremental mark)."""
-        repo.pending -= 1
-        if repo.pending == 0:
+        if self.ledger.closed(repo.subject) == 0:
             self.crawler.signals.send_catch_log(subject_done)
-            if repo.revision and not repo.transient_failure:
+            if repo.revision and not self.ledger.has_failed(repo.subject):
                 yield CompletedItem(repo.subject, repo.revision)
 
     def _artifact(self, response, repo: Repo, kind: str, path: str | None, body: bytes | None = None) -> ArtifactItem:

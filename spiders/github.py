@@ -63,9 +63,9 @@ class GithubSpider(EvidenceSpider):
 
     async def start(self):
         for full_name, priority in sorted(self.wanted, key=lambda r: -r[1]):
-            if f"gh:{full_name}".lower() in self.repos:
-                continue
             repo = self._register("github", full_name, priority=priority)
+            if repo is None:
+                continue
             request = self._request(repo, f"{self.api}/repos/{full_name}", self.parse_repo, "gh_repo_json",
                                     priority=PRIORITY["repo_json"], headers=JSON)
             known = self.known.get(repo.subject.lower())

@@ -101,8 +101,8 @@ class HuggingFaceSpider(EvidenceSpider):
             request = self._repo_request("model", model_id, depth=0)
             if request:
                 yield request
-        if self.discover is not None:
-            yield self._listing_request(self._listing_url(), taken=0)
+        if self.discover is not None and (request := self._listing_request(self._listing_url(), taken=0)):
+            yield request
         for full_name in self.github_repos:
             yield SubjectItem(f"gh:{full_name}", "code", "github", full_name, f"https://github.com/{full_name}",
                               status="queued", note="named by a label file; crawled by the GitHub spider")
@@ -117,7 +117,10 @@ class HuggingFaceSpider(EvidenceSpider):
         params += [("expand", field) for field in LISTING_EXPAND]
         return f"{self.hf_endpoint}/api/models?{urlencode(params)}"
 
-    def _listing_request(self, url: str, taken: int) -> scrapy.Request:
+    def _listing_request(self, url: str, taken: int) -> scrapy.Request | None:
+        """A listing page not asked for yet in this crawl (by any crawler process)."""
+        if not self.ledger.claim(f"listing:{url}"):
+            return None
         self._count("listing")
         return scrapy.Request(url, callback=self.parse_listing, errback=self.on_listing_failure,
                               cb_kwargs={"taken": taken}, meta={"kind": "listing", "budget": "api"}, dont_filter=True)
@@ -137,17 +140,20 @@ class HuggingFaceSpider(EvidenceSpider):
         for row in rows:
             if limit and taken >= limit:
                 return
-            if not isinstance(row, dict) or not isinstance(row.get("id"), str) or row["id"] in self.repos:
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                 continue
             if self._past_watermark(row):
                 return  # sorted newest change first: every row from here on is older than the last run
-            taken += 1
             repo = self._register("model", row["id"], depth=0)
-            repo.pending += 1
+            if repo is None:
+                continue  # named as a seed too, or taken by another crawler process
+            taken += 1
+            self._opened(repo)
             yield from self._on_repo_json(response, repo, row, json.dumps(row, sort_keys=True).encode())
         link = response.headers.get(b"Link", b"").decode("latin-1")
         if 'rel="next"' in link and not (limit and taken >= limit):
-            yield self._listing_request(link.split(";")[0].strip().strip("<>"), taken)
+            if request := self._listing_request(link.split(";")[0].strip().strip("<>"), taken):
+                yield request
 
     def _past_watermark(self, row: dict) -> bool:
         """Keep the newest lastModified seen; True once a row is older than the watermark (rows as old as it are
@@ -166,9 +172,9 @@ class HuggingFaceSpider(EvidenceSpider):
     # -- repos ---------------------------------------------------------------------------------------------------
     def _repo_request(self, repo_type: str, repo_id: str, depth: int) -> scrapy.Request | None:
         """The JSON request of a repo not seen yet in this crawl (each repo is crawled once)."""
-        if subject_id(repo_type, repo_id).lower() in self.repos:
-            return None
         repo = self._register(repo_type, repo_id, depth)
+        if repo is None:
+            return None
         request = self._request(repo, f"{self.hf_endpoint}/api/{repo_type}s/{repo_id}", self.parse_repo_json,
                                 f"{repo_type}_json", "api")
         known = self.known.get(repo.subject.lower())

@@ -163,7 +163,8 @@ def test_a_renamed_repo_is_followed_and_recorded():
     crawler = get_crawler(GithubSpider)
     crawler.stats.open_spider()
     spider = GithubSpider.from_crawler(crawler, github_endpoint="http://api")
-    repo = Repo("github", "old-owner/thing", pending=1)
+    repo = Repo("github", "old-owner/thing")
+    spider.ledger.opened(repo.subject)
     # Scrapy followed the 301: the answer is the renamed repo's JSON
     request = Request("http://api/repositories/1", meta={"redirect_urls": ["http://api/repos/old-owner/thing"]})
     response = TextResponse("http://api/repositories/1", status=200, request=request, encoding="utf-8",

@@ -148,7 +148,8 @@ def test_discover_takes_metadata_from_listing_pages(db_path):
     con = sqlite3.connect(db_path)
     assert con.execute("select count(*) from artifacts where kind = 'model_json'").fetchone()[0] == 600
     assert top.returncode == 0
-    top_ids = {r for (r,) in sqlite3.connect(db_path.parent / "top.db").execute("select repo_id from subjects")}
+    top_ids = {r for (r,) in sqlite3.connect(db_path.parent / "top.db").execute(
+        "select repo_id from subjects where kind = 'model'")}
     assert top_ids == {row["id"] for row in listing}
 
 
