@@ -4,7 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test accuracy clean
+.PHONY: demo test accuracy clean system-packages
+
+# Debian packages the tests start as real services: redis-server (distributed mode). Installed with apt when missing
+# (as root, or through sudo).
+DEBIAN_PACKAGES := redis-server
+system-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  echo "installing Debian packages:$$missing"; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +26,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/openness demo
 
-test: $(STAMP)
+test: $(STAMP) system-packages
 	$(BIN)/pytest
 
 # Regenerates docs/accuracy.md: the demo's crawl of the bundled snapshot measured against the bundled labels.

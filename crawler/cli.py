@@ -195,11 +195,18 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
               help="Hub API calls per 5 minutes (default: 500 anonymous, 1000 with HF_TOKEN).")
 @click.option("--resolver-budget", type=click.IntRange(min=1),
               help="Hub file downloads per 5 minutes (default: 3000 anonymous, 5000 with HF_TOKEN).")
+@click.option("--distributed", "redis_url", metavar="redis://HOST:PORT/N",
+              help="Be one crawler process of a distributed crawl: share the request queue, dupefilter, claims and "
+                   "rate budgets with every other crawler on this Redis, and push items to it for the single "
+                   "writer (`openness ingest --redis URL`, started first), which writes --db and assesses.")
+@click.option("--wait-for-run", default=600.0, show_default=True, type=click.FloatRange(min=0),
+              help="With --distributed: seconds to wait for `openness ingest` to open a run on the Redis.")
 @db_option()
 @endpoint_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
 def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, incremental,
-          github, api_budget, resolver_budget, db_path, hf_endpoint, github_endpoint, verbose):
+          github, api_budget, resolver_budget, redis_url, wait_for_run, db_path, hf_endpoint, github_endpoint,
+          verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
     For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
@@ -230,7 +237,78 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
                            api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental)
+    if redis_url:
+        sys.exit(_run_distributed_crawler(redis_url, options, verbose, wait_for_run))
     sys.exit(_run_crawl(db_path, options, verbose))
+
+
+def _run_distributed_crawler(redis_url: str, options, verbose: bool, wait: float) -> int:
+    from crawler.ops.distributed import DistributedError, crawl_distributed
+    from crawler.run import count_lines
+
+    options.log_level = "INFO" if verbose else "WARNING"
+    try:
+        run_id, fetched = crawl_distributed(redis_url, options, wait)
+    except DistributedError as exc:
+        errors.print(f"failed: {exc} (exit 2)", markup=False)
+        return 2
+    for line in count_lines(fetched.counts):
+        console.print("  " + line)
+    code = {"completed": 0, "interrupted": 130}.get(fetched.status, 2)
+    console.print(f"crawler of run {run_id}: {fetched.status}; items pushed to {redis_url} for `openness ingest` "
+                  f"(exit {code})", markup=False)
+    return code
+
+
+@cli.command()
+@click.option("--redis", "redis_url", required=True, metavar="redis://HOST:PORT/N",
+              help="The Redis of the distributed crawl (the URL every `openness crawl --distributed` is given).")
+@db_option()
+@click.option("--wait", default=600.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds to wait for the first crawler before the run fails with nothing answered.")
+def ingest(redis_url, db_path, wait):
+    """The single writer of a distributed crawl: open a run on Redis, write every item the crawler processes push
+    into the store, and when every crawler is done (none alive, nothing left to write), assess and close the run.
+
+    Start it first, then any number of `openness crawl --distributed URL ...` processes on any machines that reach
+    the Redis and the Hub. Exit codes as for `openness crawl`.
+    """
+    from crawler.ops.distributed import DistributedError, ingest as run_ingest
+    from crawler.ops.lock import LockHeld
+    from crawler.report import summary_table
+    from crawler.run import count_lines
+    from crawler.store import open_db
+
+    progress = {"next": 0}
+
+    def report(written: int) -> None:
+        if written >= progress["next"]:
+            errors.print(f"ingested {written} items")
+            progress["next"] = written + 1000
+
+    try:
+        result = run_ingest(db_path, redis_url, shlex_command(), wait=wait, on_progress=report)
+    except (LockHeld, DistributedError) as exc:
+        errors.print(f"refused: {exc} (exit 2)", markup=False)
+        sys.exit(2)
+    for run_id in result.abandoned:
+        errors.print(f"run {run_id} had been left running by a process that died: marked abandoned")
+    db = open_db(db_path)
+    if result.status == "completed":
+        console.print(summary_table(db, run_id=result.run_id))
+    db.close()
+    console.print(f"run {result.run_id}: {result.assessed} models assessed")
+    for line in count_lines(result.counts):
+        console.print("  " + line)
+    console.print(f"database: {db_path.resolve()}")
+    console.print(result.final_line, markup=False)
+    sys.exit(result.exit_code)
+
+
+def shlex_command() -> str:
+    import shlex
+
+    return shlex.join(["openness", *sys.argv[1:]])
 
 
 @cli.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
 
 
@@ -68,3 +70,27 @@ class CompletedItem:
 
     subject_id: str
     revision: str
+
+
+ITEM_TYPES = {cls.__name__: cls for cls in (ArtifactItem, SubjectItem, ErrorItem, LinkItem, CompletedItem)}
+
+
+def encode_item(item) -> str:
+    """An item as JSON text, for the Redis list a distributed crawl's single writer reads (bodies in base64)."""
+    fields = dict(item.__dict__)
+    if isinstance(item, ArtifactItem):
+        fields["body"] = base64.b64encode(item.body).decode("ascii")
+    return json.dumps({"type": type(item).__name__, "fields": fields}, sort_keys=True)
+
+
+def decode_item(text: str | bytes):
+    """The item `encode_item` wrote; ValueError for anything else."""
+    try:
+        data = json.loads(text)
+        cls = ITEM_TYPES[data["type"]]
+        fields = dict(data["fields"])
+        if cls is ArtifactItem:
+            fields["body"] = base64.b64decode(fields["body"])
+        return cls(**fields)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not an encoded crawl item: {exc}") from exc

@@ -65,8 +65,25 @@ class Budget:
             self.sent.popleft()
         return 0.0 if len(self.sent) < self.quota else self.sent[0] + self.window - now
 
+    def acquire(self) -> float:
+        """0 when a request may go now (and it is counted), else the seconds to wait before asking again."""
+        wait = self.wait_time(time.monotonic())
+        if wait <= 0:
+            self.sent.append(time.monotonic())
+        return wait
+
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+
+def make_budget(settings, name: str, quota: int, window: float):
+    """This process's budget, or in a distributed crawl one shared by every crawler process through Redis."""
+    url = settings.get("OPENNESS_REDIS_URL")
+    if not url:
+        return Budget(name, quota, window)
+    from crawler.ops.distributed import RedisBudget, connect
+
+    return RedisBudget(connect(url), name, quota, window)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -117,8 +134,9 @@ class HubRateLimitMiddleware:
         defaults = HUB_BUDGETS[bool(os.environ.get("HF_TOKEN"))]
         window = settings.getfloat("HUB_BUDGET_WINDOW", 300.0)
         budgets = {
-            "api": Budget("api", settings.getint("HUB_API_BUDGET") or defaults["api"], window),
-            "resolvers": Budget("resolvers", settings.getint("HUB_RESOLVER_BUDGET") or defaults["resolvers"], window),
+            "api": make_budget(settings, "api", settings.getint("HUB_API_BUDGET") or defaults["api"], window),
+            "resolvers": make_budget(settings, "resolvers", settings.getint("HUB_RESOLVER_BUDGET")
+                                     or defaults["resolvers"], window),
         }
         return cls(crawler, urlsplit(endpoint).netloc.lower(), budgets, settings.getint("HUB_RATELIMIT_RETRIES", 10))
 
@@ -136,11 +154,12 @@ class HubRateLimitMiddleware:
         budget = self._budget(request)
         if budget is None:
             return None
-        if budget.wait_time(time.monotonic()) > 0:
-            self.stats.inc_value("openness/ratelimit/budget_waits")  # requests held back to stay in budget
-        while (wait := budget.wait_time(time.monotonic())) > 0:
+        waited = False
+        while (wait := budget.acquire()) > 0:
+            if not waited:
+                self.stats.inc_value("openness/ratelimit/budget_waits")  # requests held back to stay in budget
+                waited = True
             await asyncio.sleep(wait)
-        budget.sent.append(time.monotonic())
         return None
 
     def process_response(self, request, response, spider=None):
@@ -172,18 +191,23 @@ class GithubRateLimitMiddleware:
     request until the reset; on a primary or secondary limit (403/429), wait as told (`retry-after`, else the
     reset time, else a minute doubling each time) and retry. Nothing is dropped while retries remain."""
 
-    def __init__(self, crawler, api_host: str, max_retries: int):
+    # GitHub counts its budget itself and says what is left on every answer: ours only holds requests while paused
+    # (shared by every crawler process of a distributed crawl, as the token's budget is).
+    UNLIMITED = 10 ** 9
+
+    def __init__(self, crawler, api_host: str, max_retries: int, pause):
         self.stats = crawler.stats
         self.api_host = api_host
         self.max_retries = max_retries
-        self.paused_until = 0.0  # time.time() epoch, as GitHub's reset is
+        self.pause = pause
 
     @classmethod
     def from_crawler(cls, crawler):
         endpoint = crawler.settings.get("GITHUB_API_URL")
         if not endpoint:
             raise NotConfigured("no GITHUB_API_URL")
-        return cls(crawler, urlsplit(endpoint).netloc.lower(), crawler.settings.getint("GITHUB_RATELIMIT_RETRIES", 10))
+        return cls(crawler, urlsplit(endpoint).netloc.lower(), crawler.settings.getint("GITHUB_RATELIMIT_RETRIES", 10),
+                   make_budget(crawler.settings, "github", cls.UNLIMITED, 1.0))
 
     def _ours(self, request) -> bool:
         # The replica serves both APIs on one host: GitHub's paths start with /repos/.
@@ -193,9 +217,11 @@ class GithubRateLimitMiddleware:
     async def process_request(self, request, spider=None):
         if not self._ours(request):
             return None
-        if self.paused_until > time.time():
-            self.stats.inc_value("openness/ratelimit/budget_waits")
-        while (wait := self.paused_until - time.time()) > 0:
+        waited = False
+        while (wait := self.pause.acquire()) > 0:
+            if not waited:
+                self.stats.inc_value("openness/ratelimit/budget_waits")
+                waited = True
             await asyncio.sleep(wait)
         return None
 
@@ -205,7 +231,7 @@ class GithubRateLimitMiddleware:
         remaining = response.headers.get(b"x-ratelimit-remaining")
         reset = response.headers.get(b"x-ratelimit-reset")
         if remaining == b"0" and reset and reset.isdigit():
-            self.paused_until = max(self.paused_until, int(reset) + 1)
+            self.pause.pause(int(reset) + 1 - time.time())
         limited = response.status == 429 or (response.status == 403 and (
             remaining == b"0" or b"retry-after" in response.headers or b"rate limit" in response.body.lower()))
         if not limited:
@@ -215,7 +241,7 @@ class GithubRateLimitMiddleware:
         if wait is None:
             wait = (int(reset) + 1 - time.time()) if remaining == b"0" and reset and reset.isdigit() \
                 else 60.0 * 2 ** retries  # secondary limit without a hint: at least a minute, doubling
-        self.paused_until = max(self.paused_until, time.time() + wait)
+        self.pause.pause(wait)
         self.stats.inc_value("openness/ratelimit/pauses")
         if retries >= self.max_retries:
             return response

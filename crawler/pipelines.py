@@ -1,4 +1,5 @@
-"""The one writer of the store: every item a spider yields goes through here."""
+"""The one writer of the store: every item a spider yields goes through `write_item`, in this process
+(`StorePipeline`) or, in a distributed crawl, in the single ingester that reads them from Redis."""
 
 from __future__ import annotations
 
@@ -6,6 +7,24 @@ from itemadapter import ItemAdapter
 
 from crawler.items import ArtifactItem, CompletedItem, ErrorItem, LinkItem, SubjectItem
 from crawler.store import Store, open_db
+
+
+def write_item(store: Store, run_id: int, item) -> None:
+    fields = ItemAdapter(item).asdict()
+    if isinstance(item, ArtifactItem):
+        store.save_artifact(run_id, **fields)
+    elif isinstance(item, SubjectItem):
+        subject_id = fields.pop("subject_id")
+        if fields.pop("touch_only"):
+            fields = {k: fields[k] for k in ("kind", "source", "repo_id", "url", "revision")}
+        store.save_subject(run_id, subject_id, **fields)
+    elif isinstance(item, ErrorItem):
+        store.save_error(run_id, **fields)
+    elif isinstance(item, CompletedItem):
+        store.mark_complete(item.subject_id, item.revision)
+    elif isinstance(item, LinkItem):
+        store.save_link(item.from_subject, item.to_subject, item.relation,
+                        store.artifact_at(item.found_in_url, item.found_in_revision))
 
 
 class StorePipeline:
@@ -25,19 +44,5 @@ class StorePipeline:
         self.store.db.close()
 
     def process_item(self, item, spider=None):
-        fields = ItemAdapter(item).asdict()
-        if isinstance(item, ArtifactItem):
-            self.store.save_artifact(self.run_id, **fields)
-        elif isinstance(item, SubjectItem):
-            subject_id = fields.pop("subject_id")
-            if fields.pop("touch_only"):
-                fields = {k: fields[k] for k in ("kind", "source", "repo_id", "url", "revision")}
-            self.store.save_subject(self.run_id, subject_id, **fields)
-        elif isinstance(item, ErrorItem):
-            self.store.save_error(self.run_id, **fields)
-        elif isinstance(item, CompletedItem):
-            self.store.mark_complete(item.subject_id, item.revision)
-        elif isinstance(item, LinkItem):
-            self.store.save_link(item.from_subject, item.to_subject, item.relation,
-                                 self.store.artifact_at(item.found_in_url, item.found_in_revision))
+        write_item(self.store, self.run_id, item)
         return item

@@ -17,10 +17,12 @@ from crawler import settings as default_settings
 from crawler.assess import assess
 from crawler.ops.lock import StoreLock
 from crawler.ops.runs import abandon_dead_runs, error_split, outcome
+from crawler.items import ErrorItem
+from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
 from crawler.store import Store, open_db
 from spiders.base import KnownRepo
-from spiders.github import GithubSpider
+from spiders.github import GithubSpider, target_priority
 from spiders.huggingface import HuggingFaceSpider, parse_time
 
 FOLLOWED_RELATIONS = ("base_model", "dataset")
@@ -86,11 +88,6 @@ def known_repos(db: sqlite_utils.Database) -> dict[str, KnownRepo]:
     return known
 
 
-# Which GitHub repos matter most when the hourly budget is tight: those labels name, then licence links, then code
-# repos of the model's own organisation, then any other code link.
-GITHUB_PRIORITY = {"label": 30, "licence_link": 20, "own_code_repo": 10, "code_repo": 0}
-
-
 def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = False) -> list[tuple[str, int]]:
     """(owner/repo, priority) of the GitHub repos named in this run: queued by labels, or linked by a crawled model;
     with `every_known`, also every repo crawled completely before (an incremental run asks each whether its head
@@ -104,22 +101,15 @@ def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = F
 
     for row in db.query("select repo_id from subjects where kind = 'code' and status = 'queued' and run_id = ?",
                         [run_id]):
-        want(row["repo_id"], GITHUB_PRIORITY["label"])
+        want(row["repo_id"], target_priority("label"))
     for row in db.query("""select l.from_subject, l.to_subject, l.relation from links l
                            join subjects s on s.id = l.from_subject
                            where s.run_id = ? and l.to_subject like 'gh:%'
                              and l.relation in ('code_repo', 'licence_link')""", [run_id]):
-        full_name = row["to_subject"][3:]
-        owner_of_model = row["from_subject"].split(":", 2)[2].split("/")[0].lower()
-        if row["relation"] == "licence_link":
-            want(full_name, GITHUB_PRIORITY["licence_link"])
-        elif full_name.split("/")[0].lower() == owner_of_model:
-            want(full_name, GITHUB_PRIORITY["own_code_repo"])
-        else:
-            want(full_name, GITHUB_PRIORITY["code_repo"])
+        want(row["to_subject"][3:], target_priority(row["relation"], row["from_subject"], row["to_subject"][3:]))
     if every_known:
         for row in db.query("select repo_id from subjects where kind = 'code' and complete_revision is not null"):
-            want(row["repo_id"], GITHUB_PRIORITY["code_repo"])
+            want(row["repo_id"], target_priority("known"))
     return sorted(priorities.values(), key=lambda r: (-r[1], r[0].lower()))
 
 
@@ -148,9 +138,14 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         watermark = last_watermark(db) if options.incremental else None
         known = known_repos(db)
         db.close()
-        status, counts, newest = _fetch(db_path, run_id, options, known, watermark)
+        fetched = fetch(_settings(db_path, run_id, options), options, known, watermark,
+                        targets=lambda: _github_targets(db_path, run_id, options.incremental))
         db = open_db(db_path)
         store = Store(db)
+        for error in fetched.callback_errors:
+            write_item(store, run_id, error)
+        status, counts, newest = fetched.status, fetched.counts, fetched.newest
+        counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
         result = CrawlResult(run_id, status, counts, abandoned=abandoned,
                              lock_note=f"took over the lock of a process that died: {lock.previous}"
                              if lock.previous else "")
@@ -166,6 +161,14 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         return result
 
 
+def _github_targets(db_path: Path, run_id: int, every_known: bool) -> list[tuple[str, int]]:
+    db = open_db(db_path)
+    try:
+        return github_targets(db, run_id, every_known)
+    finally:
+        db.close()
+
+
 def last_watermark(db: sqlite_utils.Database) -> str | None:
     """The newest listing lastModified seen by the last successful run that walked the listing."""
     row = next(iter(db.query("select watermark from crawl_runs where status = 'completed' and watermark is not "
@@ -173,10 +176,22 @@ def last_watermark(db: sqlite_utils.Database) -> str | None:
     return row["watermark"] if row else None
 
 
-def _fetch(db_path: Path, run_id: int, options: CrawlOptions, known: dict,
-           watermark: str | None) -> tuple[str, dict, str | None]:
-    """Run the spiders (the Hub, then GitHub) in this process: (status, counts, newest lastModified listed)."""
-    process = CrawlerProcess(_settings(db_path, run_id, options))
+@dataclass
+class Fetched:
+    """What the spiders of one process did: how they ended, their counters, the newest lastModified listed, and
+    the callbacks that raised (an ErrorItem each, for the store's writer)."""
+
+    status: str  # completed | interrupted | failed
+    counts: dict
+    newest: str | None
+    callback_errors: list[ErrorItem]
+
+
+def fetch(settings: Settings, options: CrawlOptions, known: dict, watermark: str | None, targets,
+          ledger=None) -> Fetched:
+    """Run the spiders in this process, the Hub then GitHub; `targets()` names the GitHub repos once the Hub is
+    done. `ledger`: the spiders' shared bookkeeping in a distributed crawl (default: this process's own)."""
+    process = CrawlerProcess(settings)
     hub_crawler = process.create_crawler(HuggingFaceSpider)
     github_crawler = process.create_crawler(GithubSpider)
     close_reasons: dict[str, str] = {}
@@ -200,13 +215,10 @@ def _fetch(db_path: Path, run_id: int, options: CrawlOptions, known: dict,
         yield process.crawl(hub_crawler, hf_endpoint=options.hf_endpoint, model_ids=options.model_ids,
                             github_repos=options.github_repos, known=known, max_depth=options.max_depth,
                             full=options.full, discover=options.discover, watermark=watermark,
-                            follow_unchanged=not options.incremental)
+                            follow_unchanged=not options.incremental, ledger=ledger)
         if options.github and close_reasons.get("huggingface") == "finished":
-            targets_db = open_db(db_path)
-            targets = github_targets(targets_db, run_id, every_known=options.incremental)
-            targets_db.close()
-            yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets, known=known,
-                                full=options.full)
+            yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets(),
+                                known=known, full=options.full, ledger=ledger)
         from twisted.internet import reactor  # the one CrawlerProcess installed
         from twisted.internet.error import ReactorNotRunning
 
@@ -234,17 +246,12 @@ def _fetch(db_path: Path, run_id: int, options: CrawlOptions, known: dict,
         for key, value in stats.items():
             if isinstance(value, (int, float)):
                 counts[key] = counts.get(key, 0) + value
-    db = open_db(db_path)
-    store = Store(db)
-    for spider, response, failure in callback_failures:
-        store.save_error(run_id, source=spider.source, subject_id=response.meta.get("subject"), url=response.url,
-                         kind="spider", http_status=response.status,
-                         reason=f"{failure.type.__name__} in the spider: {failure.getErrorMessage()}")
     counts["openness/spider_exceptions"] = len(callback_failures)
-    counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
-    db.close()
+    errors = [ErrorItem(spider.source, response.meta.get("subject"), response.url, "spider", response.status,
+                        f"{failure.type.__name__} in the spider: {failure.getErrorMessage()}")
+              for spider, response, failure in callback_failures]
     spider = getattr(hub_crawler, "spider", None)
-    return status, counts, getattr(spider, "newest_modified", None)
+    return Fetched(status, counts, getattr(spider, "newest_modified", None), errors)
 
 
 def count_lines(counts: dict) -> list[str]:

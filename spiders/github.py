@@ -9,10 +9,11 @@ releases. A repo whose head commit is unchanged since its last complete crawl is
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from fnmatch import fnmatch
 from urllib.parse import quote
 
-from crawler.items import LinkItem, SubjectItem
+from crawler.items import ArtifactItem, LinkItem, SubjectItem
 from spiders.base import EvidenceSpider, KnownRepo, Repo
 
 RAW = {"Accept": "application/vnd.github.raw"}
@@ -26,6 +27,21 @@ VENDORED = {"vendor", "vendored", "third_party", "third-party", "thirdparty", "3
             "node_modules", "site-packages", ".git"}
 # Request priorities inside a repo: what decides judgements first, when the hourly budget is tight.
 PRIORITY = {"repo_json": 40, "head": 35, "tree": 30, "file": 20, "readme": 25, "releases": 0}
+
+
+# Which GitHub repos matter most when the hourly budget is tight: those labels name, then licence links, then code
+# repos of the model's own organisation, then any other code link (and repos crawled before, checked again).
+TARGET_PRIORITY = {"label": 30, "licence_link": 20, "own_code_repo": 10, "code_repo": 0, "known": 0}
+
+
+def target_priority(relation: str, from_subject: str = "", full_name: str = "") -> int:
+    """The priority of a GitHub repo named by a label (`label`), by a model's link (`licence_link`, `code_repo`:
+    the model owner's own repos first), or crawled before (`known`)."""
+    if relation == "code_repo" and from_subject.startswith("hf:"):
+        owner_of_model = from_subject.split(":", 2)[2].split("/")[0].lower()
+        if full_name.split("/")[0].lower() == owner_of_model:
+            return TARGET_PRIORITY["own_code_repo"]
+    return TARGET_PRIORITY[relation]
 
 
 def is_vendored(path: str) -> bool:
@@ -94,19 +110,21 @@ class GithubSpider(EvidenceSpider):
             self.canonical[repo.subject] = canonical
             yield LinkItem(repo.subject, f"gh:{canonical}", "renamed_to", response.url, None)
         branch = info.get("default_branch") or "HEAD"
+        # The repo JSON is stored at the head revision, known only from the next answer: it travels with that
+        # request as an item (requests may be serialized into a shared queue, responses may not).
         yield self._request(repo, f"{self._repo_api(repo)}/commits/{quote(branch)}", self.parse_head,
                             "gh_head", priority=PRIORITY["head"], headers={"Accept": "application/vnd.github.sha"},
-                            repo_response=response, info=info)
+                            repo_json=self._artifact(response, repo, "repo_json", path=None), info=info)
         yield from self._done(repo)
 
-    def parse_head(self, response, repo: Repo, repo_response, info: dict):
+    def parse_head(self, response, repo: Repo, repo_json: ArtifactItem, info: dict):
         if response.status != 200:
             yield from self._failed(response, repo, "gh_head")
             yield from self._done(repo)
             return
         head = response.text.strip() if response.body[:1] != b"{" else json.loads(response.body)["sha"]
         repo.revision = head
-        yield self._artifact(repo_response, repo, "repo_json", path=None)
+        yield replace(repo_json, revision=head)
         yield SubjectItem(repo.subject, "code", "github", repo.repo_id, self._page(repo), revision=head,
                           status="archived" if info.get("archived") else "ok")
         known = self.known.get(repo.subject.lower())

@@ -231,3 +231,82 @@ def test_the_demo_killed_with_9_leaves_no_replica_running(tmp_path):
             return  # nobody listens any more: the replica died with the demo
         time.sleep(0.1)
     raise AssertionError(f"the replica on port {port} outlived the demo killed with -9")
+
+
+# -- distributed mode -------------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A real redis-server on loopback, started as an operator starts one (installed by `make test` / .ci/run)."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: `make test` installs it (apt-get install redis-server)"
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path_factory.mktemp("redis"))], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_two_crawler_processes_and_one_ingester_end_as_the_single_process_crawl(redis_url, slow_replica, clean_run,
+                                                                                tmp_path):
+    db = tmp_path / "distributed.db"
+    ingester = subprocess.Popen([*OPENNESS, "ingest", "--redis", redis_url, "--db", str(db), "--wait", "120"],
+                                cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    crawler_command = [*OPENNESS, "crawl", "--distributed", redis_url, *MODELS, "--hf-endpoint", slow_replica,
+                       "--github-endpoint", slow_replica]
+    crawlers = [subprocess.Popen(crawler_command, cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [c.communicate(timeout=300) for c in crawlers]
+    out, err = ingester.communicate(timeout=300)
+    for crawler, (c_out, c_err) in zip(crawlers, outputs):
+        assert crawler.returncode == 0, c_err[-2000:]
+        assert "crawler of run 1: completed" in c_out
+    assert ingester.returncode == 0, err[-2000:]
+    assert out.rstrip().endswith("(exit 0)")
+    # Both crawlers did part of the work, and the one writer stored what a single-process crawl stores.
+    repos_per_crawler = [int(o.split(" new,")[0].rsplit("repos: ", 1)[1]) for o, _ in outputs]
+    assert all(n > 0 for n in repos_per_crawler), repos_per_crawler
+    assert stored_state(db) == stored_state(clean_run)
+    con = sqlite3.connect(db)
+    assert con.execute("select status, exit_code from crawl_runs").fetchall() == [("completed", 0)]
+    counts = json.loads(con.execute("select counts from crawl_runs").fetchone()[0])
+    assert counts["openness/crawlers"] == 2
+
+
+def test_a_rate_budget_shared_through_redis_holds_across_processes(redis_url):
+    from crawler.ops.distributed import RedisBudget, connect
+
+    # Two budgets on one key stand for two crawler processes spending one token's budget.
+    first, second = (RedisBudget(connect(redis_url), "test-shared", quota=5, window=30) for _ in range(2))
+    granted = [budget.acquire() == 0 for _ in range(4) for budget in (first, second)]
+    assert granted.count(True) == 5
+    waits = [first.acquire(), second.acquire()]
+    assert all(0 < wait <= 30 for wait in waits)
+    other = RedisBudget(connect(redis_url), "test-paused", quota=100, window=30)
+    assert other.acquire() == 0
+    RedisBudget(connect(redis_url), "test-paused", quota=100, window=30).pause(5)  # the Hub said stop
+    assert 4 < other.acquire() <= 5
+
+
+def test_a_distributed_crawler_without_an_ingester_fails_clearly(redis_url):
+    import redis
+
+    redis.Redis.from_url(redis_url).delete("openness:run")
+    result = run_openness("crawl", "--distributed", redis_url, "--wait-for-run", "1", "Qwen/Qwen2.5-32B", timeout=60)
+    assert result.returncode == 2
+    assert "no run is open on this Redis: start `openness ingest --redis URL` first" in result.stderr
