@@ -33,10 +33,27 @@ def db_option(default: str = DEFAULT_DB):
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 
 
+def base_url(ctx, param, value: str) -> str:
+    """An endpoint is an http(s) URL with a host and a valid port: anything else is a configuration error (exit 2)
+    before any request, not a crawl that fails request by request."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{value!r} is not an http(s) URL with a host (e.g. https://huggingface.co)")
+    return value.strip().rstrip("/")
+
+
 def endpoint_options(func):
     func = click.option("--github-endpoint", envvar="GITHUB_API_URL", default="https://api.github.com",
-                        show_default=True, help="GitHub REST API base URL (env GITHUB_API_URL).")(func)
+                        show_default=True, callback=base_url,
+                        help="GitHub REST API base URL (env GITHUB_API_URL).")(func)
     func = click.option("--hf-endpoint", envvar="HF_ENDPOINT", default="https://huggingface.co", show_default=True,
+                        callback=base_url,
                         help="Hugging Face Hub base URL (env HF_ENDPOINT); e.g. a loopback replica.")(func)
     return func
 

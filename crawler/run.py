@@ -247,7 +247,9 @@ def fetch(settings: Settings, options: CrawlOptions, known: dict, watermark: str
             if isinstance(value, (int, float)):
                 counts[key] = counts.get(key, 0) + value
     counts["openness/spider_exceptions"] = len(callback_failures)
-    errors = [ErrorItem(spider.source, response.meta.get("subject"), response.url, "spider", response.status,
+    errors = [ErrorItem(spider.source, response.meta.get("subject") if response else None,
+                        response.url if response else f"{spider.name}: start", "spider",
+                        response.status if response else None,
                         f"{failure.type.__name__} in the spider: {failure.getErrorMessage()}")
               for spider, response, failure in callback_failures]
     spider = getattr(hub_crawler, "spider", None)

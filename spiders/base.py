@@ -18,6 +18,13 @@ from crawler.items import ArtifactItem, CompletedItem, ErrorItem
 from crawler.signals import subject_done, subject_found
 
 
+def id_list(value) -> list[str]:
+    """A list argument: a Python list, or a comma-separated string (`-a model_ids=a/b,c/d`)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value or ())
+
+
 def error_reason(response) -> str:
     """A failed answer in words: status, the server's error code and message where it sent them."""
     code = response.headers.get(b"X-Error-Code", b"").decode("latin-1")
@@ -92,11 +99,35 @@ class EvidenceSpider(scrapy.Spider):
     """Base of our spiders: subclasses set `source` and call `_register`, `_request`, `_artifact`, `_done`."""
 
     source = ""
+    endpoint = ("", "")  # (spider argument, Scrapy setting) of the API base URL
 
     def __init__(self, known: dict[str, KnownRepo] | None = None, full: bool = False, ledger=None, **kwargs):
         super().__init__(**kwargs)
         self.known = {} if full else (known or {})
         self.ledger = ledger or LocalLedger()
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        """Arguments as Python values (from `openness crawl`) or as `-a name=value` strings (`scrapy crawl`,
+        Scrapyd). In a distributed crawl (setting OPENNESS_REDIS_URL), what the run shares and no argument gave
+        (the ledger, what the store knows, the watermark, GitHub targets) comes from Redis."""
+        kwargs = cls.parse_arguments(kwargs)
+        argument, setting = cls.endpoint
+        if not kwargs.get(argument) and crawler.settings.get(setting):
+            kwargs[argument] = crawler.settings[setting]  # one endpoint: the one the token middleware guards
+        url = crawler.settings.get("OPENNESS_REDIS_URL")
+        if url and kwargs.get("ledger") is None:
+            from crawler.ops.distributed import spider_context
+
+            kwargs = {**spider_context(url, cls.name, kwargs), **kwargs}
+        return super().from_crawler(crawler, *args, **kwargs)
+
+    @classmethod
+    def parse_arguments(cls, kwargs: dict) -> dict:
+        """Subclasses turn string arguments into their types."""
+        if isinstance(kwargs.get("full"), str):
+            kwargs["full"] = kwargs["full"].lower() in ("1", "true", "yes")
+        return kwargs
 
     def _register(self, repo_type: str, repo_id: str, depth: int = 0, priority: int = 0) -> Repo | None:
         """The repo, claimed for this crawl; None when it was claimed already (each repo is crawled once)."""

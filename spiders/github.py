@@ -14,7 +14,7 @@ from fnmatch import fnmatch
 from urllib.parse import quote
 
 from crawler.items import ArtifactItem, LinkItem, SubjectItem
-from spiders.base import EvidenceSpider, KnownRepo, Repo
+from spiders.base import EvidenceSpider, KnownRepo, Repo, id_list
 
 RAW = {"Accept": "application/vnd.github.raw"}
 JSON = {"Accept": "application/vnd.github+json"}
@@ -65,6 +65,7 @@ def wanted_paths(paths) -> list[str]:
 class GithubSpider(EvidenceSpider):
     name = "github"
     source = "github"
+    endpoint = ("github_endpoint", "GITHUB_API_URL")
     custom_settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": 2}  # GitHub asks clients for serial-ish requests
 
     def __init__(self, github_endpoint: str, repos: list[tuple[str, int]] = (),
@@ -73,6 +74,13 @@ class GithubSpider(EvidenceSpider):
         self.api = github_endpoint.rstrip("/")
         self.wanted = repos  # (owner/repo, priority)
         self.canonical: dict[str, str] = {}  # subject -> owner/repo after a rename, so requests skip the redirect
+
+    @classmethod
+    def parse_arguments(cls, kwargs: dict) -> dict:
+        kwargs = super().parse_arguments(kwargs)
+        if isinstance(kwargs.get("repos"), str):  # `-a repos=owner/a,owner/b`: named by hand, as labels name them
+            kwargs["repos"] = [(name, target_priority("label")) for name in id_list(kwargs["repos"])]
+        return kwargs
 
     def _repo_api(self, repo: Repo) -> str:
         return f"{self.api}/repos/{self.canonical.get(repo.subject, repo.repo_id)}"

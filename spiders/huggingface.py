@@ -20,7 +20,7 @@ import scrapy
 
 from crawler.items import ErrorItem, LinkItem, SubjectItem
 from crawler.labels import GITHUB_LINK, normalise_github
-from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, subject_id
+from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, id_list, subject_id
 
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
 WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
@@ -77,6 +77,7 @@ def graph_targets(info: dict) -> list[tuple[str, str, str]]:
 class HuggingFaceSpider(EvidenceSpider):
     name = "huggingface"
     source = "huggingface"
+    endpoint = ("hf_endpoint", "HF_ENDPOINT")
 
     def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
                  known: dict[str, KnownRepo] | None = None,
@@ -95,6 +96,22 @@ class HuggingFaceSpider(EvidenceSpider):
         self.github_repos = list(dict.fromkeys(github_repos))
         self.max_depth = max_depth
         self.discover = discover
+
+    @classmethod
+    def parse_arguments(cls, kwargs: dict) -> dict:
+        kwargs = super().parse_arguments(kwargs)
+        for name in ("model_ids", "github_repos"):
+            if name in kwargs:
+                kwargs[name] = id_list(kwargs[name])
+        if isinstance(kwargs.get("max_depth"), str):
+            kwargs["max_depth"] = int(kwargs["max_depth"])
+        if isinstance(kwargs.get("discover"), str):
+            kwargs["discover"] = json.loads(kwargs["discover"])  # e.g. {"sort": "lastModified", "limit": 100}
+        if isinstance(kwargs.get("incremental"), str):  # the nightly mode, as `openness crawl --incremental` runs it
+            if kwargs.pop("incremental").lower() in ("1", "true", "yes"):
+                kwargs["follow_unchanged"] = False
+                kwargs.setdefault("discover", {})["sort"] = "lastModified"
+        return kwargs
 
     async def start(self):
         for model_id in self.model_ids:

@@ -22,7 +22,7 @@ def test_seeds_file_with_comments(replica_url, db_path, tmp_path):
     result = run_openness("crawl", "--seeds", str(seeds), "--db", str(db_path), "--hf-endpoint", replica_url,
                           "--github-endpoint", replica_url)
     assert result.returncode == 0, result.stderr
-    subjects = {r for (r,) in sqlite3.connect(db_path).execute("select repo_id from subjects")}
+    subjects = {r for (r,) in sqlite3.connect(db_path).execute("select repo_id from subjects where kind = 'model'")}
     assert subjects == {"Qwen/Qwen2.5-32B", "meta-llama/Meta-Llama-3-8B"}
 
 

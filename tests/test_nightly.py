@@ -310,3 +310,11 @@ def test_a_distributed_crawler_without_an_ingester_fails_clearly(redis_url):
     result = run_openness("crawl", "--distributed", redis_url, "--wait-for-run", "1", "Qwen/Qwen2.5-32B", timeout=60)
     assert result.returncode == 2
     assert "no run is open on this Redis: start `openness ingest --redis URL` first" in result.stderr
+
+
+@pytest.mark.parametrize("endpoint", ["not a url", "", "http://127.0.0.1:99999", "ftp://example.org"])
+def test_a_bad_endpoint_is_a_configuration_error_exit_2_before_any_run(endpoint, tmp_path):
+    result = run_openness("crawl", "Qwen/Qwen2.5-32B", "--db", str(tmp_path / "x.db"), "--hf-endpoint", endpoint)
+    assert result.returncode == 2
+    assert "Invalid value for '--hf-endpoint'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.db").exists()  # no run left `running`: none was started

@@ -23,6 +23,8 @@ import warnings
 from pathlib import Path
 
 import redis
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 
 from crawler import settings as default_settings
@@ -143,6 +145,7 @@ def crawler_settings(url: str) -> dict:
         "OPENNESS_REDIS_URL": url,
         "ITEM_PIPELINES": {"crawler.ops.distributed.GithubTargetsPipeline": 200,
                            "crawler.ops.distributed.RedisItemPipeline": 300},
+        "EXTENSIONS": {"crawler.ops.distributed.CrawlerPresence": 500},
     }
 
 
@@ -270,10 +273,71 @@ class Heartbeat:
         self.server.sadd(CRAWLERS_SEEN, self.key)
         self.thread.start()
 
-    def stop(self) -> None:
+    def stop(self, linger: int = 3) -> None:
+        """Stop beating; the key lingers a few seconds, so the gap between this process's Hub and GitHub phases
+        never looks like the end of the crawl to the ingester."""
         self.stopped.set()
-        self.thread.join(timeout=HEARTBEAT_SECONDS + 1)
-        self.server.delete(self.key)
+        if self.thread.is_alive():
+            self.thread.join(timeout=HEARTBEAT_SECONDS + 1)
+        self.server.set(self.key, "closing", ex=linger)
+
+
+class CrawlerPresence:
+    """Scrapy extension of a distributed crawl (any spider run: `openness crawl --distributed`, `scrapy crawl`,
+    Scrapyd): a heartbeat while the spider runs, and when it closes, what only this process knows handed to the
+    ingester: its counters, the callbacks that raised (as error items) and the newest lastModified it listed."""
+
+    def __init__(self, crawler, server: redis.Redis):
+        self.crawler, self.server = crawler, server
+        self.heartbeat = Heartbeat(server)
+        crawler.signals.connect(self.opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.failed, signal=signals.spider_error)
+        crawler.signals.connect(self.closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        url = crawler.settings.get("OPENNESS_REDIS_URL")
+        if not url:
+            raise NotConfigured("not a distributed crawl")
+        return cls(crawler, connect(url))
+
+    def opened(self, spider) -> None:
+        self.heartbeat.start()
+
+    def failed(self, failure, response, spider) -> None:
+        error = ErrorItem(spider.source, response.meta.get("subject") if response else None,
+                          response.url if response else f"{spider.name}: start", "spider",
+                          response.status if response else None,
+                          f"{failure.type.__name__} in the spider: {failure.getErrorMessage()}")
+        self.server.rpush(ITEMS, encode_item(error))
+        self.server.hincrby(STATS, "openness/spider_exceptions", 1)
+
+    def closed(self, spider, reason) -> None:
+        pipe = self.server.pipeline()
+        for key, value in (self.crawler.stats.get_stats() or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if isinstance(value, int):
+                pipe.hincrby(STATS, key, value)
+            elif key != "elapsed_time_seconds" and not key.endswith("_per_minute"):
+                pipe.hincrbyfloat(STATS, key, value)
+        pipe.execute()
+        if getattr(spider, "newest_modified", None):
+            self.server.sadd(NEWEST, spider.newest_modified)
+        self.heartbeat.stop()
+
+
+def spider_context(url: str, spider_name: str, arguments: dict) -> dict:
+    """What a spider of a distributed crawl takes from the run the ingester opened, for what its arguments did not
+    say: the shared ledger, what the store knows, the watermark (nightly mode) and, for GitHub, the targets."""
+    server = connect(url)
+    _, known, watermark = wait_for_run(server, timeout=float(arguments.pop("wait_for_run", 600)))
+    context = {"ledger": RedisLedger(server), "known": known}
+    if spider_name == "huggingface" and arguments.get("follow_unchanged") is False:
+        context["watermark"] = watermark
+    if spider_name == "github":
+        context["repos"] = github_targets(server)
+    return context
 
 
 def github_targets(server: redis.Redis) -> list[tuple[str, int]]:
@@ -301,26 +365,9 @@ def crawl_distributed(url: str, options, wait: float = 600.0):
         settings.set("HUB_RESOLVER_BUDGET", options.resolver_budget)
     server.hsetnx(ENDPOINTS, "hf_endpoint", options.hf_endpoint)
     server.hsetnx(ENDPOINTS, "github_endpoint", options.github_endpoint)
-    heartbeat = Heartbeat(server)
-    heartbeat.start()
-    try:
-        fetched = fetch(settings, options, known, watermark if options.incremental else None,
-                        targets=lambda: github_targets(server), ledger=RedisLedger(server))
-        # Everything this crawler has to say is pushed before its heartbeat stops: the ingester ends the run
-        # once no crawler is alive and the items are all written.
-        for error in fetched.callback_errors:
-            server.rpush(ITEMS, encode_item(error))
-        pipe = server.pipeline()
-        for key, value in fetched.counts.items():
-            if isinstance(value, int):
-                pipe.hincrby(STATS, key, value)
-            elif key != "elapsed_time_seconds" and not key.endswith("_per_minute"):
-                pipe.hincrbyfloat(STATS, key, value)
-        pipe.execute()
-        if fetched.newest:
-            server.sadd(NEWEST, fetched.newest)
-    finally:
-        heartbeat.stop()
+    # Heartbeats, counters and callback failures go to the ingester through the CrawlerPresence extension.
+    fetched = fetch(settings, options, known, watermark if options.incremental else None,
+                    targets=lambda: github_targets(server), ledger=RedisLedger(server))
     return run_id, fetched
 
 
