@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test accuracy clean system-packages
 
-# Debian packages the tests start as real services: redis-server (distributed mode). Installed with apt when missing
-# (as root, or through sudo).
-DEBIAN_PACKAGES := redis-server
+# Debian packages the tests start as real programs: redis-server (distributed mode), chromium (the review pages, driven
+# by Playwright). Installed with apt when missing (as root, or through sudo).
+DEBIAN_PACKAGES := redis-server chromium
 system-packages:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -11,6 +11,7 @@ import re
 import sqlite_utils
 
 from crawler.ops import history
+from crawler.public import subject_url, with_lines
 from crawler.store import blob_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model
 from extractors.facts import code_repo_facts, model_facts
@@ -144,10 +145,29 @@ def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN
                           failures=failures, sources=_sources(subject, found, failures, repos))
 
 
-def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list[Judgement]) -> None:
-    """Replace the model's judgements and evidence (inside the caller's transaction)."""
+def public_evidence_url(db: sqlite_utils.Database, evidence, subject_id: str, revision: str | None,
+                        cache: dict) -> str:
+    """The canonical public URL of a piece of evidence: its artifact's, with the lines quoted; for evidence that
+    rests on no stored artifact (a failed fetch), the subject's page at the revision."""
+    if evidence.artifact_id:
+        if evidence.artifact_id not in cache:
+            row = db.execute("select public_url from artifacts where id = ?", [evidence.artifact_id]).fetchone()
+            cache[evidence.artifact_id] = row[0] if row else None
+        if cache[evidence.artifact_id]:
+            return with_lines(cache[evidence.artifact_id], evidence.line_start, evidence.line_end)
+    return subject_url(subject_id, revision)
+
+
+def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list[Judgement],
+                    revision: str | None = None) -> dict[str, str]:
+    """Replace the model's judgements and evidence (inside the caller's transaction); returns each criterion's
+    main evidence's public URL."""
     now = utcnow()
+    cache: dict = {}
+    main_urls = {}
     for judgement in judgements:
+        urls = [public_evidence_url(db, e, subject_id, revision, cache) for e in judgement.evidence]
+        main_urls[judgement.criterion] = urls[0] if urls else subject_url(subject_id, revision)
         db.execute("delete from evidence where subject_id = ? and criterion = ?", [subject_id, judgement.criterion])
         db["judgements"].upsert({
             "subject_id": subject_id, "criterion": judgement.criterion, "level": judgement.level,
@@ -159,8 +179,9 @@ def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list
             "subject_id": subject_id, "criterion": judgement.criterion, "ordinal": ordinal,
             "artifact_id": e.artifact_id, "url": e.url, "revision": e.revision, "file": e.file,
             "line_start": e.line_start, "line_end": e.line_end, "snippet": e.snippet, "rule_id": e.rule_id,
-            "confidence": e.confidence,
-        } for ordinal, e in enumerate(judgement.evidence)])
+            "confidence": e.confidence, "public_url": url,
+        } for ordinal, (e, url) in enumerate(zip(judgement.evidence, urls))])
+    return main_urls
 
 
 def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> None:
@@ -193,17 +214,19 @@ def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> 
                             **values, "created_at": utcnow(), "status": "open"})
 
 
-def history_values(model: ModelArtifacts, subject: dict, judgements: list[Judgement]) -> dict[str, dict]:
+def history_values(model: ModelArtifacts, subject: dict, judgements: list[Judgement],
+                   public_urls: dict[str, str]) -> dict[str, dict]:
     """What the change history versions for a model: each judgement (level, summary, main evidence) and its facts."""
     values = {}
     for judgement in judgements:
         main = judgement.evidence[0] if judgement.evidence else None
         values[f"judgement:{judgement.criterion}"] = {
             "value": judgement.level, "summary": judgement.summary,
-            "evidence": main and {"url": main.url, "file": main.file, "line_start": main.line_start,
-                                  "snippet": main.snippet, "rule_id": main.rule_id}}
+            "evidence": main and {"url": main.url, "public_url": public_urls[judgement.criterion], "file": main.file,
+                                  "line_start": main.line_start, "snippet": main.snippet, "rule_id": main.rule_id}}
     for aspect, (value, url) in model_facts(model, subject.get("gated")).items():
-        values[aspect] = {"value": value, "evidence": {"url": url}}
+        values[aspect] = {"value": value, "evidence": {"url": url,
+                                                       "public_url": subject_url(subject["id"], subject["revision"])}}
     return values
 
 
@@ -215,7 +238,8 @@ def record_code_repos(db: sqlite_utils.Database, run_id: int | None) -> int:
         files = [_artifact(db, row) for row in db["artifacts"].rows_where(
             "source = 'github' and repo_id = ? and revision = ? and kind = 'file'",
             [subject["repo_id"], subject["revision"]], order_by="path")]
-        values = {aspect: {"value": value, "evidence": {"url": url}}
+        page = subject_url(subject["id"], subject["revision"])
+        values = {aspect: {"value": value, "evidence": {"url": url, "public_url": page}}
                   for aspect, (value, url) in code_repo_facts(subject["revision"], subject["url"], files).items()}
         with db.conn:
             history.record(db, run_id, subject["id"], values, EXTRACTOR_VERSION)
@@ -244,9 +268,10 @@ def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending
         judgements = assess_model(model)
         flag = openwashing_flag(model, judgements)
         with db.conn:
-            save_judgements(db, subject["id"], judgements)
+            public_urls = save_judgements(db, subject["id"], judgements, subject["revision"])
             save_flag(db, subject["id"], flag)
-            history.record(db, run_id, subject["id"], history_values(model, subject, judgements), EXTRACTOR_VERSION)
+            history.record(db, run_id, subject["id"], history_values(model, subject, judgements, public_urls),
+                           EXTRACTOR_VERSION)
             db.execute("update subjects set assess_pending = 0 where id = ?", [subject["id"]])
         count += 1
         if on_progress:

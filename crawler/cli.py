@@ -569,7 +569,37 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    console.print(f"review it in the browser: openness review --db {db_path}", markup=False, soft_wrap=True)
     sys.exit(status)
+
+
+@cli.command()
+@db_option()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML outside the DB: `anonymous_read: true|false` and `accounts: {user: HASH}` where HASH comes "
+                   "from `datasette hash-password` (or `{$env: VARIABLE}` naming where it is). No config: anyone "
+                   "reads, nobody writes.")
+def review(db_path, host, port, config_path):
+    """Open the store for analysts in the browser (Datasette): flagged models worst first with the quoted claim,
+    a model's 14 judgements with evidence linked to the public source at its revision, what changed in the last
+    run, the review queue; logged-in analysts confirm or dismiss flags and override judgements, each with a note.
+    Verdicts live in `reviews`, which no crawl writes."""
+    from crawler.review.server import ReviewConfigError, read_config, serve
+    from crawler.store import open_db
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    try:
+        config = read_config(config_path)
+    except ReviewConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    open_db(db_path).close()  # migrated: the review's views and triggers exist
+    reading = "anyone reads" if config["anonymous_read"] else "login to read"
+    console.print(f"review of {db_path} at http://{host}:{port}/ ({reading}; {len(config['accounts'])} analyst "
+                  f"accounts); Ctrl-C stops it", markup=False)
+    sys.exit(serve(db_path, host, port, config, preexec_fn=_die_with_parent))
 
 
 @cli.command()

@@ -34,7 +34,8 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
     judgements = []
     for row in db["judgements"].rows_where("subject_id = ?", [subject["id"]], order_by="criterion"):
         evidence = [
-            {k: e[k] for k in ("rule_id", "url", "revision", "file", "line_start", "line_end", "snippet", "confidence")}
+            {k: e.get(k) for k in ("rule_id", "public_url", "url", "revision", "file", "line_start", "line_end",
+                                   "snippet", "confidence")}
             for e in db["evidence"].rows_where("subject_id = ? and criterion = ?", [subject["id"], row["criterion"]],
                                                order_by="ordinal")
         ]
@@ -62,7 +63,7 @@ def changes_table(rows: list[dict], title: str) -> Table:
             return "[dim](first recorded)[/]"
         value = styled(side["value"]) if side["value"] in LEVEL_STYLE else escape(side["value"])
         evidence = side.get("evidence") or {}
-        where = evidence.get("url") or ""
+        where = evidence.get("public_url") or evidence.get("url") or ""
         quote = evidence.get("snippet") or side.get("summary") or ""
         return f"{value}\n[dim]{escape(quote[:120])}\n{escape(where)}[/]"
 
@@ -103,7 +104,7 @@ def judgement_tables(report: dict) -> list[Table]:
             table.add_column(column, overflow="fold")
         for e in judgement["evidence"]:
             lines = f"{e['line_start']}-{e['line_end']}" if e["line_start"] else ""
-            table.add_row(e["rule_id"], escape(e["url"]), lines, escape(e["snippet"]))
+            table.add_row(e["rule_id"], escape(e["public_url"] or e["url"]), lines, escape(e["snippet"]))
         if judgement["searched"]:
             table.caption = "searched: " + escape("; ".join(
                 f"{s['source']} {s['status']}" for s in judgement["searched"]))

@@ -15,6 +15,8 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from crawler.public import artifact_url
+
 migrations = Migrations("openness")
 
 
@@ -125,6 +127,61 @@ def m005_nightly_operations(db: sqlite_utils.Database) -> None:
     db["artifacts"].create_index(["url", "revision"])
 
 
+@migrations()
+def m006_public_urls_and_reviews(db: sqlite_utils.Database) -> None:
+    # Beside the URL fetched (a replica, a mirror), the canonical public one, which still works tomorrow.
+    from crawler.public import artifact_url
+
+    db["artifacts"].add_column("public_url", str)
+    db["evidence"].add_column("public_url", str)
+    for row in list(db.query("select id, source, repo_type, repo_id, kind, path, revision from artifacts")):
+        db["artifacts"].update(row["id"], {"public_url": artifact_url(
+            row["source"], row["repo_type"], row["repo_id"], row["kind"], row["path"], row["revision"])})
+    # A review records what the analyst saw (a judgement's level, a flag's claim), so a later crawl that changes it
+    # puts it back in the review queue with both values; a review without a note is refused by the DB itself.
+    db["reviews"].add_column("level_seen", str)
+    db["reviews"].add_column("claim_seen", str)
+    db.execute("""create trigger reviews_need_a_note before insert on reviews
+                  when new.note is null or trim(new.note) = ''
+                  begin select raise(abort, 'a review needs a note saying why'); end""")
+    db.execute("""create trigger reviews_need_a_verdict before insert on reviews
+                  when new.verdict is null or new.verdict not in ('confirmed', 'dismissed', 'override')
+                     or (new.verdict = 'override' and (new.criterion is null or
+                         new.level_override not in ('open', 'partial', 'closed')))
+                     or (new.verdict != 'override' and new.flag_id is null)
+                  begin select raise(abort, 'a review confirms or dismisses a flag, or overrides a judgement with
+                  open, partial or closed'); end""")
+    # A verdict on a flag is its status from then on (a crawl keeps it: flags are updated in place).
+    db.execute("""create trigger reviews_set_flag_status after insert on reviews when new.flag_id is not null
+                  begin update flags set status = new.verdict where id = new.flag_id; end""")
+    # What an analyst's override makes of each judgement: the latest override wins over the machine's level.
+    db.execute("""create view effective_judgements as
+                  select j.subject_id, j.criterion, j.level as machine_level,
+                         coalesce(r.level_override, j.level) as level, r.reviewer, r.note as review_note,
+                         r.created_at as reviewed_at, j.summary, j.assessed_at
+                  from judgements j left join reviews r on r.id = (
+                      select max(id) from reviews where subject_id = j.subject_id and criterion = j.criterion
+                      and verdict = 'override')""")
+    # Each model's declared licence and its class, as last recorded: what the review facets on.
+    db.execute("""create view model_licences as
+                  select h.subject_id, h.value as licence_class,
+                         (select value from history where subject_id = h.subject_id and aspect = 'licence'
+                          order by id desc limit 1) as declared
+                  from history h where h.aspect = 'licence_class' and h.id = (
+                      select max(id) from history where subject_id = h.subject_id and aspect = 'licence_class')""")
+    # What waits for an analyst: flags nobody reviewed yet, and reviewed judgements a later crawl changed.
+    db.execute("""create view review_queue as
+                  select 'flag' as item, f.subject_id, null as criterion, f.severity, f.claim as what,
+                         null as level_seen, null as level_now, f.id as flag_id, f.created_at as since
+                  from flags f where f.status = 'open'
+                  union all
+                  select 'changed judgement', r.subject_id, r.criterion, null, r.note, r.level_seen, j.level, null,
+                         j.assessed_at
+                  from reviews r join judgements j on j.subject_id = r.subject_id and j.criterion = r.criterion
+                  where r.verdict = 'override' and r.id = (select max(id) from reviews where
+                        subject_id = r.subject_id and criterion = r.criterion) and j.level != r.level_seen""")
+
+
 def open_db(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated."""
     db = sqlite_utils.Database(path)
@@ -176,7 +233,8 @@ class Store:
             existing = self.db["artifacts"].count_where("id = ?", [artifact_id])
             record = {"id": artifact_id, "source": source, "repo_type": repo_type, "repo_id": repo_id, "kind": kind,
                       "path": path, "url": url, "revision": revision, "http_status": http_status, "etag": etag,
-                      "content_type": content_type, "content_sha256": content_sha, "fetched_at": now, "run_id": run_id}
+                      "content_type": content_type, "content_sha256": content_sha, "fetched_at": now, "run_id": run_id,
+                      "public_url": artifact_url(source, repo_type, repo_id, kind, path, revision)}
             if existing:
                 self.db["artifacts"].update(artifact_id, {"fetched_at": now, "etag": etag, "run_id": run_id, "url": url})
             else:

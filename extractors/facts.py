@@ -8,7 +8,9 @@ import hashlib
 import json
 
 from extractors.availability import tree_files, weight_file_matches
+from extractors.licence_index import classify
 from extractors.licences import LicenceText, declared_licence, read_licence_text
+from extractors.rules import hub_licences
 from extractors.types import Artifact, ModelArtifacts
 
 
@@ -22,7 +24,9 @@ def model_facts(model: ModelArtifacts, gated: str | None) -> dict[str, tuple[str
     if model.card is not None or model.model_json is not None:
         declared, evidence, _ = declared_licence(model)
         value = json.dumps(declared, sort_keys=True, default=str) if declared else "none declared"
-        facts["licence"] = (value, evidence[0].url if evidence else (model.card or model.model_json).url)
+        where = evidence[0].url if evidence else (model.card or model.model_json).url
+        facts["licence"] = (value, where)
+        facts["licence_class"] = (licence_classes(declared), where)
     if gated is not None:
         facts["gated"] = (gated, model.model_json.url if model.model_json else model.page_url)
     files = tree_files(model)
@@ -32,6 +36,19 @@ def model_facts(model: ModelArtifacts, gated: str | None) -> dict[str, tuple[str
         facts["weights"] = (f"{len(weights)} weight files" + (f" ({weights[0]} …)" if weights else ""), where)
     return facts
 
+
+
+def licence_classes(declared: dict) -> str:
+    """The class of each declared licence id: the Hub table's (permissive, copyleft, non-commercial, …), else the
+    level the SPDX index gives, else `custom`."""
+    ids = declared.get("license")
+    ids = ids if isinstance(ids, list) else [ids] if ids else []
+    classes = []
+    for licence_id in (str(i).strip().lower() for i in ids if isinstance(i, (str, int, float))):
+        entry = hub_licences().get(licence_id)
+        known = classify(licence_id) if entry is None else None
+        classes.append(entry.licence_class if entry else f"{known.level} (SPDX)" if known else "custom")
+    return ", ".join(dict.fromkeys(classes)) or "none declared"
 
 
 LICENCE_FILE_PREFIXES = ("licen", "copying", "model_licen", "data_licen", "use_policy", "notice")

@@ -145,7 +145,7 @@ def test_assess_keeps_a_flag_an_analyst_reviewed_in_the_reviews_table(demo_db, t
     con = sqlite3.connect(db)
     flag_id, subject = con.execute("select id, subject_id from flags where status = 'open' limit 1").fetchone()
     con.execute("insert into reviews (subject_id, flag_id, verdict, note, reviewer, created_at) values "
-                "(?, ?, 'confirm', 'checked the card', 'analyst', '2026-12-01T00:00:00+00:00')", [subject, flag_id])
+                "(?, ?, 'confirmed', 'checked the card', 'analyst', '2026-12-01T00:00:00+00:00')", [subject, flag_id])
     con.execute("update flags set claim = 'an older claim' where id = ?", [flag_id])  # the claim changed since
     con.commit()
     result = run_openness("assess", "--db", str(db))

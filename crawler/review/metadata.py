@@ -1,0 +1,114 @@
+"""The Datasette metadata of a review: titles, column help, facets, sorts, the analysts' pages (canned queries)
+and who may write. Everything the analyst reads from cards and licences is shown by Datasette, which escapes it."""
+
+from __future__ import annotations
+
+LABELS_ATTRIBUTION = ("Expert labels used to measure the crawler: European Open Source AI Index (https://osai-index.eu) "
+                      "and opening-up-chatgpt (http://opening-up-chatgpt.github.io), CC-BY 4.0; Liesenfeld & "
+                      "Dingemanse (2024), FAccT '24, doi:10.1145/3630106.3659005.")
+SEVERITY_RANK = "case f.severity when 'high' then 0 when 'medium' then 1 else 2 end"
+LOGGED_IN = {"id": "*"}  # any actor: datasette-auth-passwords signs one in after a password check
+
+FLAGGED = f"""
+select f.id as flag_id, f.severity, s.repo_id as model, f.kind, f.claim,
+       f.claim_location, f.failing_criteria, f.status,
+       (select verdict || ' by ' || reviewer || ': ' || note from reviews r where r.flag_id = f.id
+        order by r.id desc limit 1) as last_verdict,
+       'https://huggingface.co/' || s.repo_id as public_page
+from flags f join subjects s on s.id = f.subject_id
+where f.status != 'superseded' and (:severity = '' or f.severity = :severity)
+order by {SEVERITY_RANK}, s.repo_id"""
+
+MODEL = """
+select j.criterion, e.level as effective_level, j.level as machine_level, j.summary, ev.snippet, ev.public_url,
+       e.reviewer, e.review_note, ev.rule_id, ev.url as fetched_url
+from judgements j join subjects s on s.id = j.subject_id
+join effective_judgements e on e.subject_id = j.subject_id and e.criterion = j.criterion
+left join evidence ev on ev.subject_id = j.subject_id and ev.criterion = j.criterion and ev.ordinal = 0
+where s.repo_id = :model
+order by j.criterion"""
+
+CHANGES = """
+select * from (
+  select h.run_id, h.subject_id, h.aspect, lag(h.value) over w as old_value, h.value as new_value, h.summary,
+         json_extract(h.evidence, '$.public_url') as evidence_url, h.recorded_at
+  from history h window w as (partition by h.subject_id, h.aspect order by h.id))
+where old_value is not null and run_id = (select max(run_id) from history where run_id is not null)
+order by subject_id, aspect"""
+
+REVIEW_QUEUE = """
+select q.item, s.repo_id as model, q.criterion, q.severity, q.what, q.level_seen, q.level_now, q.flag_id, q.since
+from review_queue q join subjects s on s.id = q.subject_id
+order by q.item = 'flag', case q.severity when 'high' then 0 when 'medium' then 1 else 2 end, s.repo_id"""
+
+FLAG_VERDICT = """
+insert into reviews (subject_id, flag_id, verdict, note, reviewer, created_at, claim_seen)
+select subject_id, id, :verdict, :note, :_actor_id, :_now_datetime_utc, claim from flags where id = :flag_id"""
+
+OVERRIDE = """
+insert into reviews (subject_id, criterion, verdict, level_override, level_seen, note, reviewer, created_at)
+select j.subject_id, j.criterion, 'override', :level, j.level, :note, :_actor_id, :_now_datetime_utc
+from judgements j join subjects s on s.id = j.subject_id where s.repo_id = :model and j.criterion = :criterion"""
+
+
+def metadata(db_name: str, anonymous_read: bool, accounts: dict) -> dict:
+    """Datasette metadata for the store `db_name` (its file name without `.db`)."""
+    write = {"write": True, "allow": LOGGED_IN}
+    return {
+        "title": "Openness evidence: review",
+        "description": "How open AI models on Hugging Face and GitHub really are, judged per criterion with the "
+                       "evidence, and the models that call themselves open while they are not. Log in to record "
+                       "verdicts. " + LABELS_ATTRIBUTION,
+        "license": "Judgements: the crawler's; evidence quoted from the public sources it links. Expert labels: "
+                   "CC-BY 4.0",
+        "license_url": "https://creativecommons.org/licenses/by/4.0/",
+        "source": "openness evidence crawler",
+        **({} if anonymous_read else {"allow": LOGGED_IN}),
+        "plugins": {"datasette-auth-passwords": {f"{user}_password_hash": secret for user, secret in accounts.items()}},
+        "databases": {db_name: {
+            "tables": {
+                "judgements": {
+                    "title": "Judgements (the machine's; see effective_judgements for analysts' overrides)",
+                    "facets": ["criterion", "level", "basis"], "sort": "subject_id",
+                    "columns": {"level": "open / partial / closed / unknown",
+                                "basis": "evidence (found) or absence (not found where it was looked for)",
+                                "searched": "the sources the judgement read, each with its status",
+                                "summary": "why, in one line"}},
+                "evidence": {"facets": ["criterion", "rule_id"], "sort": "subject_id",
+                             "columns": {"public_url": "the source at its revision on huggingface.co / github.com",
+                                         "url": "the URL the crawl fetched (a replica or mirror)",
+                                         "snippet": "quoted verbatim from the source"}},
+                "flags": {"title": "Openwashing flags", "facets": ["severity", "kind", "status"],
+                          "sort": "severity",
+                          "columns": {"claim": "the model's own words, quoted",
+                                      "failing_criteria": "promised criteria decided and not open"}},
+                "reviews": {"title": "Analysts' verdicts (never written by a crawl)", "sort_desc": "created_at",
+                            "columns": {"level_seen": "the machine's level when the analyst overrode it",
+                                        "reviewer": "the logged-in analyst"}},
+                "history": {"title": "Change history", "facets": ["aspect"], "sort_desc": "id"},
+                "errors": {"facets": ["kind", "http_status"], "sort_desc": "id"},
+                "crawl_runs": {"sort_desc": "id"},
+                "effective_judgements": {"facets": ["criterion", "level"]},
+                "model_licences": {"title": "Declared licences and their class", "facets": ["licence_class"]},
+                "blobs": {"hidden": True},
+            },
+            "queries": {
+                "flagged_models": {"title": "Flagged models, worst first", "sql": FLAGGED, "hide_sql": True,
+                                   "description": "Models whose own words claim openness while the criteria that "
+                                                  "claim promises are decided and not open. Leave severity empty "
+                                                  "for all."},
+                "model": {"title": "One model: 14 judgements with evidence", "sql": MODEL, "hide_sql": True},
+                "changes_since_previous_run": {"title": "What changed in the last run", "sql": CHANGES,
+                                               "hide_sql": True},
+                "review_queue": {"title": "Review queue", "sql": REVIEW_QUEUE, "hide_sql": True,
+                                 "description": "Flags nobody reviewed, and reviewed judgements a later crawl "
+                                                "changed (both levels shown)."},
+                "confirm_or_dismiss_flag": {"title": "Record a verdict on a flag", "sql": FLAG_VERDICT,
+                                            "description": "verdict: confirmed or dismissed; a note is required.",
+                                            **write},
+                "override_judgement": {"title": "Override one judgement's level", "sql": OVERRIDE,
+                                       "description": "level: open, partial or closed; a note is required.",
+                                       **write},
+            },
+        }},
+    }

@@ -1,0 +1,177 @@
+"""The league table: models x the 14 criteria, from the store, as text (readable at 80 columns), Markdown, JSON or one
+self-contained HTML page. Scored the way the index ranks systems: open 1, partial ½, closed 0 per criterion."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+
+import sqlite_utils
+
+# The criteria in the index's order and groups, each with a two-letter code for narrow screens.
+GROUPS = {
+    "availability": [("datasources_basemodel", "BD", "Base Model Data"),
+                     ("datasources_endmodel", "ED", "End User Model Data"),
+                     ("weights_basemodel", "BW", "Base Model Weights"),
+                     ("weights_endmodel", "EW", "End User Model Weights"),
+                     ("trainingcode", "TC", "Training Code")],
+    "documentation": [("code", "CD", "Code Documentation"), ("hardware_architecture", "HA", "Hardware Architecture"),
+                      ("preprint", "PP", "Preprint"), ("paper", "PR", "Paper (peer reviewed)"),
+                      ("modelcard", "MC", "Model Card"), ("datasheet", "DS", "Datasheet")],
+    "access": [("package", "PK", "Package"), ("api", "AP", "API"), ("licenses", "LI", "Licenses")],
+}
+COLUMNS = [c for group in GROUPS.values() for c in group]
+GLYPH = {"open": "✓", "partial": "~", "closed": "✗", "unknown": "?"}
+POINTS = {"open": 1.0, "partial": 0.5, "closed": 0.0, "unknown": 0.0}
+STYLE = {"open": "bold green", "partial": "bold dark_orange", "closed": "bold red", "unknown": "dim"}
+COLOUR = {"open": "#2e7d32", "partial": "#ef8f00", "closed": "#c62828", "unknown": "#9e9e9e"}
+
+
+@dataclass
+class Row:
+    model: str
+    revision: str | None
+    cells: dict[str, dict]  # criterion -> {level, summary, url}
+
+    @property
+    def score(self) -> float:
+        return sum(POINTS[c["level"]] for c in self.cells.values())
+
+    @property
+    def unknown(self) -> int:
+        return sum(c["level"] == "unknown" for c in self.cells.values())
+
+
+def rows(db: sqlite_utils.Database, model_ids: list[str] | None = None, sort: str = "openness",
+         run_id: int | None = None) -> list[Row]:
+    """The judged models (those named, or those crawled in `run_id`, or all), each criterion with its level,
+    summary and main evidence's public URL; sorted by score (ties by name) or by name."""
+    where, args = ["s.kind = 'model'"], []
+    if model_ids:
+        where.append(f"lower(s.repo_id) in ({', '.join('?' for _ in model_ids)})")
+        args += [m.lower() for m in model_ids]
+    if run_id is not None:
+        where.append("s.run_id = ?")
+        args.append(run_id)
+    found: dict[str, Row] = {}
+    for r in db.query(f"""
+            select s.repo_id, s.revision, j.criterion, j.level, j.summary, e.public_url
+            from judgements j join subjects s on s.id = j.subject_id
+            left join evidence e on e.subject_id = j.subject_id and e.criterion = j.criterion and e.ordinal = 0
+            where {' and '.join(where)}""", args):
+        row = found.setdefault(r["repo_id"], Row(r["repo_id"], r["revision"], {}))
+        row.cells[r["criterion"]] = {"level": r["level"], "summary": r["summary"], "url": r["public_url"]}
+    ordered = sorted(found.values(), key=lambda row: row.model.lower())
+    if sort == "openness":
+        ordered.sort(key=lambda row: -row.score)
+    return ordered
+
+
+def score_text(row: Row) -> str:
+    return f"{row.score:g}"
+
+
+def _model_lines(model: str, width: int) -> list[str]:
+    """A model id on as many lines as it needs, broken only after the `/` (never inside a word)."""
+    if len(model) <= width or "/" not in model:
+        return [model]
+    owner, name = model.split("/", 1)
+    return [owner + "/", name]
+
+
+def text(table_rows: list[Row], width: int = 80, colour: bool = False) -> list[str]:
+    """Plain lines no wider than `width` (ids longer than the model column take two lines, split at `/`), with
+    a legend. With `colour`, glyphs carry Rich styles (the caller prints with markup)."""
+    cells_width = 3 * len(COLUMNS) + 2 * (len(GROUPS) - 1)  # " X " per criterion, a gap between groups
+    score_width = 6
+    model_width = max(12, min(max((len(r.model) for r in table_rows), default=5), width - cells_width - score_width))
+    header_groups = " " * model_width + " " * score_width + "  ".join(
+        name[: 3 * len(group)].center(3 * len(group)) for name, group in GROUPS.items())
+    header_codes = "model".ljust(model_width) + "score".rjust(score_width - 1) + " " + "  ".join(
+        "".join(f" {code} "[:3] for _, code, _ in group) for group in GROUPS.values())
+    lines = [header_groups.rstrip(), header_codes.rstrip()]
+    for row in table_rows:
+        glyphs = []
+        for group in GROUPS.values():
+            part = ""
+            for criterion, _, _ in group:
+                level = row.cells.get(criterion, {}).get("level", "unknown")
+                glyph = GLYPH[level]
+                part += f" [{STYLE[level]}]{glyph}[/] " if colour else f" {glyph} "
+            glyphs.append(part)
+        names = _model_lines(row.model, model_width)
+        score = f"{score_text(row)}".rjust(score_width - 1) + " "
+        lines.append(names[0].ljust(model_width) + score + "  ".join(glyphs))
+        lines += [name for name in names[1:]]
+    lines.append("")
+    lines += legend(width)
+    return lines
+
+
+def legend(width: int = 80) -> list[str]:
+    entries = [f"{code} {title}" for _, code, title in COLUMNS]
+    lines, line = [], "legend:"
+    for entry in entries:
+        if len(line) + 2 + len(entry) > width:
+            lines.append(line + ",")
+            line = "  " + entry
+        else:
+            line += (" " if line == "legend:" else ", ") + entry
+    lines.append(line)
+    lines.append("✓ open  ~ partial  ✗ closed  ? unknown; score: open 1, partial ½, closed and unknown 0, of 14")
+    return lines
+
+
+def markdown(table_rows: list[Row]) -> str:
+    head = "| model | score | " + " | ".join(code for _, code, _ in COLUMNS) + " |"
+    rule = "|---|---|" + "---|" * len(COLUMNS)
+    body = [f"| {row.model} | {score_text(row)} | " + " | ".join(
+        GLYPH[row.cells.get(c, {}).get("level", "unknown")] for c, _, _ in COLUMNS) + " |" for row in table_rows]
+    return "\n".join([head, rule, *body, "", *legend(120)]) + "\n"
+
+
+def as_json(table_rows: list[Row]) -> str:
+    return json.dumps([{"model": r.model, "revision": r.revision, "score": r.score, "unknown": r.unknown,
+                        "criteria": r.cells} for r in table_rows], indent=2, ensure_ascii=False)
+
+
+def html_page(table_rows: list[Row], title: str = "Openness league table") -> str:
+    """One page, no external assets: the league table, each cell linked to its evidence with the summary on hover.
+    Every text from the store is escaped."""
+    esc = html.escape
+    group_head = "".join(f'<th colspan="{len(g)}" class="group">{esc(name)}</th>' for name, g in GROUPS.items())
+    code_head = "".join(f'<th title="{esc(t)}">{esc(code)}</th>' for _, code, t in COLUMNS)
+    body = []
+    for rank, row in enumerate(table_rows, start=1):
+        cells = []
+        for criterion, code, title_ in COLUMNS:
+            cell = row.cells.get(criterion, {"level": "unknown", "summary": "not judged", "url": None})
+            hover = esc(f"{title_}: {cell['level']} — {cell['summary']}")
+            glyph = esc(GLYPH[cell["level"]])
+            inner = f'<a href="{esc(cell["url"])}">{glyph}</a>' if cell.get("url") else glyph
+            cells.append(f'<td class="{esc(cell["level"])}" title="{hover}">{inner}</td>')
+        body.append(f'<tr><td class="rank">{rank}</td><td class="model">{esc(row.model)}</td>'
+                    f'<td class="score">{esc(score_text(row))}</td>{"".join(cells)}</tr>')
+    styles = "".join(f"td.{level}{{background:{colour};color:white}}" for level, colour in COLOUR.items())
+    legend_html = "; ".join(f"{esc(code)} {esc(t)}" for _, code, t in COLUMNS)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
+table{{border-collapse:collapse}} th,td{{padding:.25em .45em;text-align:center;border:1px solid #ddd}}
+td.model{{text-align:left;white-space:nowrap}} th.group{{text-transform:capitalize;background:#f3f3f3}}
+td a{{color:inherit;text-decoration:none;display:block}} {styles}
+p.legend{{font-size:.85em;color:#555;max-width:60em}}
+</style></head><body>
+<h1>{esc(title)}</h1>
+<p>{len(table_rows)} models, sorted by openness: open 1 point, partial ½, closed and unknown 0, over the 14 criteria
+of the openness index. Each cell links to its evidence at its revision; hover for the reason.</p>
+<table><thead><tr><th></th><th></th><th></th>{group_head}</tr>
+<tr><th>#</th><th>model</th><th>score</th>{code_head}</tr></thead>
+<tbody>
+{chr(10).join(body)}
+</tbody></table>
+<p class="legend">✓ open, ~ partial, ✗ closed, ? unknown. {legend_html}.</p>
+</body></html>
+"""
