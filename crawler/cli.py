@@ -58,8 +58,23 @@ def endpoint_options(func):
     return func
 
 
+def print_version(ctx, param, value) -> None:
+    """`--version`: the tool, the extractors that judge, and the store's schema (its newest migration)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from crawler.store import SCHEMA_VERSION
+    from extractors import EXTRACTOR_VERSION
+
+    click.echo(f"openness-crawler {version('openness-crawler')}; extractors {EXTRACTOR_VERSION}; "
+               f"schema {SCHEMA_VERSION}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="openness-crawler")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_version,
+              help="Print the tool, extractor and schema versions and exit.")
 def cli():
     """Openness evidence crawler: judge how open AI models on Hugging Face and GitHub really are, with evidence.
 
@@ -141,22 +156,58 @@ def _model_ids(model_ids: tuple[str, ...], seeds: Path | None, labels: Path | No
     from crawler.labels import repos_in_label_dir
     from crawler.run import read_seeds
 
-    ids, github = list(model_ids), []
+    from crawler.ids import BadId, parse_ref
+
+    named, github = list(model_ids), []
     if seeds:
-        ids += read_seeds(seeds)
+        named += read_seeds(seeds)
+    ids = []
+    for text in named:
+        try:
+            kind, ref = parse_ref(text)
+        except BadId as exc:
+            raise click.BadParameter(str(exc), param_hint="MODEL_ID") from exc
+        (ids if kind == "model" else github).append(ref)  # a GitHub URL: crawled by the GitHub spider
     if labels:
-        label_models, github = repos_in_label_dir(labels)
+        label_models, label_repos = repos_in_label_dir(labels)
         ids += label_models
-    bad = [i for i in ids if i.count("/") != 1 or not all(i.split("/"))]
-    if bad:
-        raise click.BadParameter(f"not a Hugging Face model id (owner/name): {', '.join(bad)}")
-    return list(dict.fromkeys(ids)), github
+        github += label_repos
+    return list(dict.fromkeys(ids)), list(dict.fromkeys(github))
+
+
+def _hub_model(text: str) -> str:
+    """A model id as people paste it (an id, a Hub URL); a clear error for anything else."""
+    from crawler.ids import BadId, model_id
+
+    try:
+        return model_id(text)
+    except BadId as exc:
+        raise click.BadParameter(str(exc), param_hint="MODEL_ID") from exc
+
+
+def _subjects_of(text: str) -> list[str]:
+    """The subject a pasted id or URL names: a Hub model, or a GitHub repo."""
+    from crawler.ids import BadId, parse_ref
+
+    try:
+        kind, ref = parse_ref(text)
+    except BadId as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from exc
+    return [f"hf:model:{ref}"] if kind == "model" else [f"gh:{ref}"]
+
+
+def print_table(db, model_ids: list[str] | None = None, run_id: int | None = None, sort: str = "openness") -> None:
+    """The league table as text, as wide as the terminal (80 columns when piped), glyphs coloured on a terminal."""
+    from crawler import table
+
+    rows = table.rows(db, model_ids, sort, run_id)
+    for line in table.text(rows, width=console.width, colour=console.is_terminal):
+        console.print(line, markup=console.is_terminal, highlight=False, soft_wrap=True)
 
 
 def _run_crawl(db_path: Path, options, verbose: bool) -> int:
     """Crawl, print the run's table and counts, and return the exit code for schedulers (README: exit codes)."""
     from crawler.ops.lock import LockHeld
-    from crawler.report import summary_table
     from crawler.run import count_lines, crawl
     from crawler.store import open_db
 
@@ -173,9 +224,9 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
         errors.print(result.lock_note, markup=False)
     db = open_db(db_path)
     if result.status == "completed":
-        console.print(summary_table(db, run_id=result.run_id))
+        print_table(db, run_id=result.run_id)
     console.print(f"run {result.run_id}: {result.assessed} models assessed")
-    for line in count_lines(result.counts):
+    for line in count_lines(result.counts, result.run_id):
         console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")
     db.close()
@@ -248,7 +299,7 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
             raise click.UsageError("--incremental walks the listing by lastModified; it takes neither --sort "
                                    "downloads nor --full")
         listing["sort"], discover = "lastModified", True
-    if not ids and not discover:
+    if not ids and not label_repos and not discover:
         raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR, --discover or "
                                "--incremental")
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
@@ -292,7 +343,6 @@ def ingest(redis_url, db_path, wait):
     """
     from crawler.ops.distributed import DistributedError, ingest as run_ingest
     from crawler.ops.lock import LockHeld
-    from crawler.report import summary_table
     from crawler.run import count_lines
     from crawler.store import open_db
 
@@ -312,10 +362,10 @@ def ingest(redis_url, db_path, wait):
         errors.print(f"run {run_id} had been left running by a process that died: marked abandoned")
     db = open_db(db_path)
     if result.status == "completed":
-        console.print(summary_table(db, run_id=result.run_id))
+        print_table(db, run_id=result.run_id)
     db.close()
     console.print(f"run {result.run_id}: {result.assessed} models assessed")
-    for line in count_lines(result.counts):
+    for line in count_lines(result.counts, result.run_id):
         console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")
     console.print(result.final_line, markup=False)
@@ -366,7 +416,7 @@ def show(model_id, db_path, as_json, history):
         raise click.ClickException(f"{db_path}: no such store; crawl first")
     db = open_db(db_path)
     try:
-        report = model_report(db, model_id)
+        report = model_report(db, _hub_model(model_id))
     except NotCrawled as exc:
         raise click.ClickException(str(exc)) from exc
     if history:
@@ -375,7 +425,7 @@ def show(model_id, db_path, as_json, history):
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     console.print(f"[bold]{escape(report['model'])}[/] at {report['revision'] or '?'} ({report['status']}) "
-                  f"{escape(report['url'])}")
+                  f"{escape(report['public_url'])} (fetched from {escape(report['url'])})")
     for table in judgement_tables(report):
         console.print(table)
     for error in report["errors"]:
@@ -415,13 +465,88 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
                 raise click.BadParameter(f"{since!r} is neither a run number nor a date (YYYY-MM-DD)",
                                          param_hint="--since") from exc
     rows = recorded_changes(open_db(db_path), since_run=since_run, since_date=since_date,
-                            subject_ids=[model_subject_id(model_id), f"gh:{model_id}"] if model_id else None,
+                            subject_ids=_subjects_of(model_id) if model_id else None,
                             criterion=criterion,
                             include_first=include_first)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     console.print(changes_table(rows, f"Changes ({len(rows)})"))
+
+
+@cli.command(name="table")
+@click.argument("model_ids", nargs=-1)
+@db_option()
+@click.option("--sort", type=click.Choice(["openness", "name"]), default="openness", show_default=True,
+              help="Order: by openness score (open 1, partial 1/2, closed and unknown 0, summed over the 14 "
+                   "criteria, as the index ranks systems), or by model id.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "html", "json"]), default="text",
+              show_default=True, help="text: the terminal's width (80 columns when piped), two-letter codes with a "
+                                      "legend; html: one self-contained page, cells linked to their evidence.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of the "
+                                                                             "terminal.")
+def table_command(model_ids, db_path, sort, output_format, out):
+    """Print the league table from the store at any time: models x the 14 criteria (grouped as the index does:
+    availability, documentation, access) with ✓ open, ~ partial, ✗ closed, ? unknown, and each model's score.
+    MODEL_ID (ids or Hub URLs) narrows it to those models."""
+    from crawler import table
+    from crawler.store import open_db
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    db = open_db(db_path)
+    ids = [_hub_model(m) for m in model_ids] or None
+    if output_format == "text" and out is None:
+        print_table(db, ids, sort=sort)
+        return
+    rows = table.rows(db, ids, sort)
+    rendered = {"markdown": table.markdown, "json": table.as_json, "html": table.html_page,
+                "text": lambda r: "\n".join(table.text(r)) + "\n"}[output_format](rows)
+    if out:
+        out.write_text(rendered, encoding="utf-8")
+        console.print(f"{len(rows)} models written to {out}", markup=False)
+    else:
+        click.echo(rendered, nl=False)
+
+
+@cli.command(name="errors")
+@db_option()
+@click.option("--run", "run_id", type=int, help="The run (default: the latest).")
+@click.option("--kind", help="Only this artifact kind (model_json, card, tree, file, gh_repo_json, spider, …).")
+@click.option("--cause", type=click.Choice(["not captured", "missing repo", "missing file", "gated",
+                                            "failed after retries", "parse", "spider exception"]),
+              help="Only errors of this cause.")
+@json_option
+def errors_command(db_path, run_id, kind, cause, as_json):
+    """List a run's recorded errors with their cause, URL and reason. Expected in a working crawl: not captured
+    (a replica or mirror holds no copy), missing repo or file (404), gated; failures: failed after retries, parse,
+    spider exception."""
+    from rich.table import Table
+
+    from crawler.ops.runs import CAUSE_SQL, CAUSES
+    from crawler.report import escape
+    from crawler.store import open_db
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    db = open_db(db_path)
+    run_id = run_id or db.execute("select max(id) from crawl_runs").fetchone()[0]
+    rows = [dict(r) for r in db.query(
+        f"select * from (select id, run_id, {CAUSE_SQL} as cause, kind, http_status, subject_id, url, reason "
+        f"from errors where run_id = :run) where (:kind is null or kind = :kind) and (:cause is null or cause = :cause) "
+        f"order by id", {"run": run_id, "kind": kind, "cause": cause})]
+    for row in rows:
+        row["expected"] = CAUSES[row["cause"]][0]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"Errors of run {run_id} ({len(rows)})")
+    for column in ("cause", "kind", "status", "url", "reason"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["cause"] + ("" if row["expected"] else " [bold red](failure)[/]"), row["kind"],
+                      str(row["http_status"] or ""), escape(row["url"]), escape(row["reason"]))
+    console.print(table)
 
 
 @cli.command()
@@ -569,8 +694,21 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    page = _write_table_page(db_path)
+    console.print(f"league table page: {page.resolve()}", markup=False, soft_wrap=True)
     console.print(f"review it in the browser: openness review --db {db_path}", markup=False, soft_wrap=True)
     sys.exit(status)
+
+
+def _write_table_page(db_path: Path) -> Path:
+    from crawler import table
+    from crawler.store import open_db
+
+    page = db_path.with_name(f"{db_path.stem}-table.html")
+    db = open_db(db_path)
+    page.write_text(table.html_page(table.rows(db)), encoding="utf-8")
+    db.close()
+    return page
 
 
 @cli.command()

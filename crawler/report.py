@@ -8,6 +8,7 @@ import sqlite_utils
 from rich.markup import escape as escape_markup
 from rich.table import Table
 
+from crawler.public import subject_url
 from crawler.store import model_subject_id
 from extractors.text import CONTROL
 from extractors import CRITERIA
@@ -48,7 +49,7 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
                                                                                 order_by="id")}
     errors = [{k: e[k] for k in ("url", "kind", "http_status", "reason", "run_id")} for e in latest_errors.values()]
     return {"model": subject["repo_id"], "subject_id": subject["id"], "url": subject["url"],
-            "revision": subject["revision"],
+            "public_url": subject_url(subject["id"], subject["revision"]), "revision": subject["revision"],
             "status": subject["status"], "judgements": judgements, "errors": errors}
 
 
@@ -75,22 +76,6 @@ def changes_table(rows: list[dict], title: str) -> Table:
 
 def styled(level: str) -> str:
     return f"[{LEVEL_STYLE.get(level, '')}]{level}[/]"
-
-
-def summary_table(db: sqlite_utils.Database, run_id: int | None = None) -> Table:
-    """Model x criterion, coloured by level: the models crawled in `run_id`, or all."""
-    table = Table(title="Openness judgements", show_lines=False)
-    table.add_column("model", overflow="fold")
-    for criterion in CRITERIA:
-        table.add_column(criterion)
-    levels: dict[str, dict[str, str]] = {}
-    for row in db.query("select s.repo_id, j.criterion, j.level from judgements j join subjects s on s.id = j.subject_id "
-                        "where s.kind = 'model' and (:run is null or s.run_id = :run) order by s.repo_id",
-                        {"run": run_id}):
-        levels.setdefault(row["repo_id"], {})[row["criterion"]] = row["level"]
-    for repo_id, by_criterion in levels.items():
-        table.add_row(repo_id, *(styled(by_criterion.get(c, "-")) for c in CRITERIA))
-    return table
 
 
 def judgement_tables(report: dict) -> list[Table]:

@@ -16,7 +16,7 @@ from twisted.internet import defer
 from crawler import settings as default_settings
 from crawler.assess import assess
 from crawler.ops.lock import StoreLock
-from crawler.ops.runs import abandon_dead_runs, error_split, outcome
+from crawler.ops.runs import abandon_dead_runs, error_split, errors_line, outcome
 from crawler.items import ErrorItem
 from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
@@ -149,7 +149,9 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         result = CrawlResult(run_id, status, counts, abandoned=abandoned,
                              lock_note=f"took over the lock of a process that died: {lock.previous}"
                              if lock.previous else "")
-        ending = outcome(run_id, status, counts, error_split(db, run_id))
+        split = error_split(db, run_id)
+        counts.update({f"openness/errors_by_cause/{cause}": n for cause, n in split["causes"].items()})
+        ending = outcome(run_id, status, counts, split)
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
             result.assessed = assess(db, pending=True, run_id=run_id)
@@ -256,18 +258,19 @@ def fetch(settings: Settings, options: CrawlOptions, known: dict, watermark: str
     return Fetched(status, counts, getattr(spider, "newest_modified", None), errors)
 
 
-def count_lines(counts: dict) -> list[str]:
-    """The run's counts in words: requests by endpoint kind, 304s, bytes, retries, errors, repos by change."""
+def count_lines(counts: dict, run_id: int | None = None) -> list[str]:
+    """The run's counts in words: requests by endpoint kind, 304s, bytes, retries, errors by cause (what a working
+    crawl expects, and failures), repos by change."""
     requests = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/requests/")}
     repos = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/repos/")}
+    causes = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/errors_by_cause/")}
     return [
         "requests: " + (", ".join(f"{v} {k}" for k, v in sorted(requests.items())) or "none"),
         f"not modified (304): {counts.get('openness/not_modified', 0)}; "
         f"bytes received: {counts.get('downloader/response_bytes', 0)}; "
         f"retries: {counts.get('retry/count', 0) + counts.get('openness/ratelimit/retries', 0)}; "
         f"rate-limit pauses: {counts.get('openness/ratelimit/pauses', 0)}; "
-        f"requests held to stay in budget: {counts.get('openness/ratelimit/budget_waits', 0)}; "
-        f"errors: {counts.get('openness/errors', 0)} (of which spider exceptions: "
-        f"{counts.get('openness/spider_exceptions', 0)})",
+        f"requests held to stay in budget: {counts.get('openness/ratelimit/budget_waits', 0)}",
+        errors_line(run_id, causes) if run_id is not None else f"errors: {counts.get('openness/errors', 0)}",
         "repos: " + ", ".join(f"{repos.get(k, 0)} {k}" for k in ("new", "changed", "unchanged")),
     ]

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 import sqlite_utils
+from rich.markup import escape as escape_markup
 
 # The criteria in the index's order and groups, each with a two-letter code for narrow screens.
 GROUPS = {
@@ -100,9 +101,9 @@ def text(table_rows: list[Row], width: int = 80, colour: bool = False) -> list[s
                 glyph = GLYPH[level]
                 part += f" [{STYLE[level]}]{glyph}[/] " if colour else f" {glyph} "
             glyphs.append(part)
-        names = _model_lines(row.model, model_width)
+        names = [escape_markup(n) if colour else n for n in _model_lines(row.model, model_width)]
         score = f"{score_text(row)}".rjust(score_width - 1) + " "
-        lines.append(names[0].ljust(model_width) + score + "  ".join(glyphs))
+        lines.append((names[0].ljust(model_width) + score + "  ".join(glyphs)).rstrip())
         lines += [name for name in names[1:]]
     lines.append("")
     lines += legend(width)
@@ -113,13 +114,14 @@ def legend(width: int = 80) -> list[str]:
     entries = [f"{code} {title}" for _, code, title in COLUMNS]
     lines, line = [], "legend:"
     for entry in entries:
-        if len(line) + 2 + len(entry) > width:
+        if len(line) + 2 + len(entry) > width - 1:  # room for the comma that ends the line
             lines.append(line + ",")
             line = "  " + entry
         else:
             line += (" " if line == "legend:" else ", ") + entry
     lines.append(line)
-    lines.append("✓ open  ~ partial  ✗ closed  ? unknown; score: open 1, partial ½, closed and unknown 0, of 14")
+    lines.append("✓ open  ~ partial  ✗ closed  ? unknown")
+    lines.append("score: open 1, partial ½, closed and unknown 0, summed over the 14 criteria")
     return lines
 
 

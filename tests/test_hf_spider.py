@@ -265,7 +265,8 @@ def test_a_spider_exception_is_recorded_against_its_url(replica_url, db_path):
     result = subprocess.run([sys.executable, str(runner), "crawl", "Qwen/Qwen2.5-32B", "--db", str(db_path),
                              "--hf-endpoint", replica_url, "--depth", "0"], capture_output=True, text=True, cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": f"{db_path.parent}:{ROOT}"}, timeout=120)
-    assert "spider exceptions: 1" in result.stdout.replace("\n", " "), result.stdout + result.stderr
+    assert "failures: 1 spider exception" in result.stdout.replace("\n", " "), result.stdout + result.stderr
+    assert result.returncode == 1  # finished, with a failure recorded
     con = sqlite3.connect(db_path)
     url, reason = con.execute("select url, reason from errors where kind = 'spider'").fetchone()
     assert url.endswith("/README.md") and "card parser broke" in reason

@@ -417,7 +417,9 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
         if endpoints:
             db["crawl_runs"].update(run_id, endpoints)
         server.delete(RUN)  # a crawler started from now on waits for the next run
-        ending = outcome(run_id, "completed", counts, error_split(db, run_id))
+        split = error_split(db, run_id)
+        counts.update({f"openness/errors_by_cause/{cause}": n for cause, n in split["causes"].items()})
+        ending = outcome(run_id, "completed", counts, split)
         result = CrawlResult(run_id, ending.status, counts, abandoned=abandoned,
                              lock_note=f"took over the lock of a process that died: {lock.previous}"
                              if lock.previous else "")

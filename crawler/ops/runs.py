@@ -13,9 +13,6 @@ EXIT_OK = 0  # success: everything asked was fetched, or is recorded as absent (
 EXIT_WITH_ERRORS = 1  # finished, with failures recorded in `errors` (after retries: 5xx, network, parse, spider)
 EXIT_FAILED = 2  # nothing useful fetched, bad configuration, or the store is locked by another process
 LIVE_STATUSES = ("running", "assessing")
-# Answers that are facts about the world, not failures of the run: a repo that does not exist, a replica or mirror
-# that holds no copy of something that exists.
-ABSENCE_STATUSES = (404, 501)
 
 
 def abandon_dead_runs(db: sqlite_utils.Database) -> list[int]:
@@ -32,13 +29,49 @@ def abandon_dead_runs(db: sqlite_utils.Database) -> list[int]:
     return dead
 
 
+# Why a fetch is in `errors`, in words, and whether a working crawl expects it: the Hub graph names repos that do
+# not exist, a replica or mirror holds no copy of some, gated files need approval. The rest are failures.
+CAUSES = {
+    "not captured": (True, "the replica or mirror holds no copy (501 NotCaptured): it exists, its content is unknown"),
+    "missing repo": (True, "a repo the graph names does not exist (404)"),
+    "missing file": (True, "a file the repo names is not there (404)"),
+    "gated": (True, "the files need approval (401 GatedRepo)"),
+    "failed after retries": (False, "5xx, 429 or a network failure that outlasted the retries"),
+    "parse": (False, "an answer that could not be read"),
+    "spider exception": (False, "a bug of ours on some input, recorded against the URL"),
+}
+CAUSE_SQL = """case
+    when http_status = 501 then 'not captured'
+    when http_status = 404 and kind in ('model_json', 'dataset_json', 'gh_repo_json') then 'missing repo'
+    when http_status = 404 then 'missing file'
+    when http_status in (401, 403) and lower(reason) like '%gated%' then 'gated'
+    when kind = 'spider' then 'spider exception'
+    when kind = 'parse' or reason like '%unreadable%' or reason like '%not a JSON%' then 'parse'
+    else 'failed after retries' end"""
+
+
+def error_causes(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
+    """The run's recorded errors by cause (CAUSES), commonest first."""
+    return {row["cause"]: row["n"] for row in db.query(
+        f"select {CAUSE_SQL} as cause, count(*) as n from errors where run_id = ? group by 1 order by 2 desc, 1",
+        [run_id])}
+
+
 def error_split(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
-    """The run's recorded errors: `absent` (404 / 501, expected in a real graph) and `failed` (everything else)."""
-    marks = ", ".join("?" for _ in ABSENCE_STATUSES)
-    absent = db.execute(f"select count(*) from errors where run_id = ? and http_status in ({marks})",
-                        [run_id, *ABSENCE_STATUSES]).fetchone()[0]
-    total = db.execute("select count(*) from errors where run_id = ?", [run_id]).fetchone()[0]
-    return {"absent": absent, "failed": total - absent}
+    """The run's recorded errors: `absent` (expected causes: not captured, missing, gated) and `failed` (the rest)."""
+    causes = error_causes(db, run_id)
+    absent = sum(n for cause, n in causes.items() if CAUSES[cause][0])
+    return {"absent": absent, "failed": sum(causes.values()) - absent, "causes": causes}
+
+
+def errors_line(run_id: int, causes: dict[str, int]) -> str:
+    """`errors: 450 — expected: 292 not captured, 158 missing repo; failures: none (openness errors --run 3)`."""
+    if not causes:
+        return "errors: none"
+    expected = [f"{n} {c}" for c, n in causes.items() if CAUSES[c][0]]
+    failed = [f"{n} {c}" for c, n in causes.items() if not CAUSES[c][0]]
+    return (f"errors: {sum(causes.values())} — expected: {', '.join(expected) or 'none'}; failures: "
+            f"{', '.join(failed) or 'none'} (openness errors --run {run_id} lists them)")
 
 
 def useful_answers(counts: dict) -> int:
