@@ -182,6 +182,10 @@ def m006_public_urls_and_reviews(db: sqlite_utils.Database) -> None:
                         subject_id = r.subject_id and criterion = r.criterion) and j.level != r.level_seen""")
 
 
+# The schema's version: its newest migration (`openness --version` and every export say it).
+SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
+
+
 def open_db(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated."""
     db = sqlite_utils.Database(path)
