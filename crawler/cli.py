@@ -428,6 +428,9 @@ def show(model_id, db_path, as_json, history):
                   f"{escape(report['public_url'])} (fetched from {escape(report['url'])})")
     for table in judgement_tables(report):
         console.print(table)
+    for verdict in report["frameworks"].values():
+        failing = ", ".join(f"{f['criterion']} is {f['level']} (needs {f['required']})" for f in verdict["failing"])
+        console.print(f"[bold]{verdict['title']}[/]: {verdict['verdict']}" + (f" — {failing}" if failing else ""))
     for error in report["errors"]:
         console.print(f"[dim]fetch failed: {error['kind']} {escape(error['url'])}: {escape(error['reason'])}[/]")
     if history:
@@ -507,6 +510,41 @@ def table_command(model_ids, db_path, sort, output_format, out):
         console.print(f"{len(rows)} models written to {out}", markup=False)
     else:
         click.echo(rendered, nl=False)
+
+
+@cli.command()
+@click.argument("model_ids", nargs=-1)
+@click.option("--format", "export_format", required=True,
+              type=click.Choice(["jsonl", "csv", "index-yaml", "cyclonedx", "badges"]),
+              help="jsonl: a line per model (JSON Schema: docs/export-jsonl.schema.json), the header first; csv: a "
+                   "row per model x criterion; index-yaml: a file per model in the European Open Source AI Index's "
+                   "layout; cyclonedx: a CycloneDX 1.6 ML-BOM per model; badges: shields.io endpoint JSON per model "
+                   "and criterion group.")
+@db_option()
+@click.option("--out", default="-", show_default=True, help="File (jsonl, csv; - for standard output) or folder "
+                                                             "(index-yaml, cyclonedx, badges).")
+@click.option("--effective", is_flag=True, help="Levels as analysts overrode them (the machine's kept beside); the "
+                                                "header says so.")
+@click.option("--criteria", type=click.Choice(["12", "14"]), default="12", show_default=True,
+              help="index-yaml: the index's 12 current criteria, or the paper's 14 (package and api too).")
+def export(model_ids, export_format, db_path, out, effective, criteria):
+    """Export the store for other tools, streaming a model at a time: every model (or MODEL_ID...) with ids,
+    revision, public URLs, the 14 judgements with evidence and what was searched, flags, reviews and framework
+    verdicts (MOF class, OSI OSAID checklist, EU AI Act exemption), with a header naming tool, format, extractor
+    and schema versions and the crawl run."""
+    from crawler.export.cyclonedx import InvalidBom
+    from crawler.export.writer import ExportError, export as write_export
+    from crawler.store import open_db
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    try:
+        count = write_export(open_db(db_path), export_format, out, [_hub_model(m) for m in model_ids] or None,
+                             effective, int(criteria))
+    except (ExportError, InvalidBom) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if out != "-":
+        console.print(f"{count} models exported as {export_format} to {out}", markup=False)
 
 
 @cli.command(name="errors")

@@ -12,6 +12,7 @@ from crawler.public import subject_url
 from crawler.store import model_subject_id
 from extractors.text import CONTROL
 from extractors import CRITERIA
+from extractors.frameworks import verdicts
 
 def escape(text) -> str:
     """Untrusted text (cards, licences, URLs) for the terminal: control characters (escape sequences) dropped and
@@ -48,7 +49,8 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
     latest_errors = {(e["kind"], e["url"]): e for e in db["errors"].rows_where("subject_id = ?", [subject["id"]],
                                                                                 order_by="id")}
     errors = [{k: e[k] for k in ("url", "kind", "http_status", "reason", "run_id")} for e in latest_errors.values()]
-    return {"model": subject["repo_id"], "subject_id": subject["id"], "url": subject["url"],
+    frameworks = verdicts({j["criterion"]: j["level"] for j in judgements})
+    return {"model": subject["repo_id"], "subject_id": subject["id"], "url": subject["url"], "frameworks": frameworks,
             "public_url": subject_url(subject["id"], subject["revision"]), "revision": subject["revision"],
             "status": subject["status"], "judgements": judgements, "errors": errors}
 
