@@ -515,14 +515,14 @@ def table_command(model_ids, db_path, sort, output_format, out):
 @cli.command()
 @click.argument("model_ids", nargs=-1)
 @click.option("--format", "export_format", required=True,
-              type=click.Choice(["jsonl", "csv", "index-yaml", "cyclonedx", "badges"]),
+              type=click.Choice(["jsonl", "csv", "index-yaml", "spdx3", "cyclonedx", "badges"]),
               help="jsonl: a line per model (JSON Schema: docs/export-jsonl.schema.json), the header first; csv: a "
                    "row per model x criterion; index-yaml: a file per model in the European Open Source AI Index's "
-                   "layout; cyclonedx: a CycloneDX 1.6 ML-BOM per model; badges: shields.io endpoint JSON per model "
+                   "layout; spdx3: an SPDX 3.0.1 JSON-LD AI-BOM per model; cyclonedx: a CycloneDX 1.6 ML-BOM per model; badges: shields.io endpoint JSON per model "
                    "and criterion group.")
 @db_option()
 @click.option("--out", default="-", show_default=True, help="File (jsonl, csv; - for standard output) or folder "
-                                                             "(index-yaml, cyclonedx, badges).")
+                                                             "(index-yaml, spdx3, cyclonedx, badges).")
 @click.option("--effective", is_flag=True, help="Levels as analysts overrode them (the machine's kept beside); the "
                                                 "header says so.")
 @click.option("--criteria", type=click.Choice(["12", "14"]), default="12", show_default=True,
@@ -533,6 +533,7 @@ def export(model_ids, export_format, db_path, out, effective, criteria):
     verdicts (MOF class, OSI OSAID checklist, EU AI Act exemption), with a header naming tool, format, extractor
     and schema versions and the crawl run."""
     from crawler.export.cyclonedx import InvalidBom
+    from crawler.export.spdx3 import InvalidSpdx
     from crawler.export.writer import ExportError, export as write_export
     from crawler.store import open_db
 
@@ -541,7 +542,7 @@ def export(model_ids, export_format, db_path, out, effective, criteria):
     try:
         count = write_export(open_db(db_path), export_format, out, [_hub_model(m) for m in model_ids] or None,
                              effective, int(criteria))
-    except (ExportError, InvalidBom) as exc:
+    except (ExportError, InvalidBom, InvalidSpdx) as exc:
         raise click.ClickException(str(exc)) from exc
     if out != "-":
         console.print(f"{count} models exported as {export_format} to {out}", markup=False)

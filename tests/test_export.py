@@ -142,3 +142,34 @@ def test_show_names_each_framework_verdict_and_what_fails_it(demo_db):
     levels = {j["criterion"]: j["level"] for j in report["judgements"]}
     for verdict in report["frameworks"].values():
         assert all(levels[f["criterion"]] == f["level"] for f in verdict["failing"])
+
+
+def test_spdx3_documents_read_back_with_the_ai_profile_and_relationships(demo_db, tmp_path):
+    from spdx_python_model import v3_0_1 as spdx
+
+    folder = tmp_path / "spdx3"
+    result = run_openness("export", "--format", "spdx3", "--db", str(demo_db), "--out", str(folder))
+    assert result.returncode == 0, result.stderr
+    files = sorted(folder.glob("*.spdx3.json"))
+    assert len(files) == demo_models(demo_db)
+    kinds = set()
+    for path in files[::8]:
+        objects = spdx.SHACLObjectSet()
+        with path.open("rb") as handle:
+            spdx.JSONLDDeserializer().read(handle, objects)  # the bindings read back what they wrote
+        (document,) = list(objects.foreach_type(spdx.SpdxDocument))
+        (model,) = [e for e in document.rootElement]
+        assert isinstance(model, spdx.ai_AIPackage) and model.software_downloadLocation.startswith("https://")
+        kinds |= {r.relationshipType for r in objects.foreach_type(spdx.Relationship)}
+    assert spdx.RelationshipType.hasDeclaredLicense in kinds and spdx.RelationshipType.descendantOf in kinds
+
+
+def test_spdx3_refuses_what_the_model_does_not_allow():
+    from crawler.export.spdx3 import InvalidSpdx, document
+
+    record = {"model": "a/b", "revision": "0" * 40, "public_url": "https://huggingface.co/a/b/tree/" + "0" * 40,
+              "judgements": [], "datasets": [], "base_models": [], "declared_licence": {}, "licence_class": None}
+    header = {"tool_version": "0", "extractor_version": "0", "crawl_run_id": 1}
+    assert "ai_AIPackage" in document(record, header)
+    with pytest.raises(InvalidSpdx, match="a/b"):
+        document({**record, "datasets": [{"id": 7, "status": "ok"}]}, header)  # a dataset name must be a string

@@ -11,7 +11,8 @@ from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-from license_expression import ExpressionError, get_spdx_licensing
+from license_expression import ExpressionError
+from spdx_tools.common.spdx_licensing import spdx_licensing  # spdx-tools' SPDX licence index
 
 from crawler.public import HUB
 
@@ -26,7 +27,7 @@ def _licences(declared: dict) -> list:
     licences = []
     for licence_id in (str(i) for i in ids):
         try:
-            expression = get_spdx_licensing().parse(licence_id, validate=True, strict=True)
+            expression = spdx_licensing.parse(licence_id, validate=True, strict=True)
             licences.append(LicenseExpression(str(expression)))
         except ExpressionError:
             licences.append(DisjunctiveLicense(name=licence_id))  # a Hub id with no SPDX id (llama3, openrail …)

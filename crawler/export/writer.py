@@ -10,12 +10,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-from crawler.export import formats
+from crawler.export import formats, spdx3
 from crawler.export.cyclonedx import bom
 from crawler.export.records import header, records
 
 STREAMS = ("jsonl", "csv")
-FOLDERS = ("index-yaml", "cyclonedx", "badges")
+FOLDERS = ("index-yaml", "cyclonedx", "spdx3", "badges")
 
 
 class ExportError(ValueError):
@@ -40,6 +40,8 @@ def export(db: sqlite_utils.Database, export_format: str, out: str, model_ids: l
             (folder / f"{name}.yaml").write_text(formats.index_yaml(record, criteria), encoding="utf-8")
         elif export_format == "cyclonedx":
             (folder / f"{name}.cdx.json").write_text(bom(record, head), encoding="utf-8")
+        elif export_format == "spdx3":
+            (folder / f"{name}.spdx3.json").write_text(spdx3.document(record, head), encoding="utf-8")
         else:
             for badge, payload in formats.badges(record).items():
                 (folder / f"{name}.{badge}.json").write_text(json.dumps(payload), encoding="utf-8")
