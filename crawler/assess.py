@@ -14,7 +14,7 @@ from crawler.ops import history
 from crawler.public import subject_url, with_lines
 from crawler.store import blob_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model
-from extractors.facts import code_repo_facts, model_facts
+from extractors.facts import code_repo_facts, model_facts, unreadable
 from extractors.flags import Flag, openwashing_flag
 from extractors.ownership import is_own_repo
 from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
@@ -72,6 +72,19 @@ def _sources(subject: dict, found: dict[str, Artifact | None], failures: dict[st
     return tuple(sources)
 
 
+def latest_per_path(rows: list[dict], kind: str | None = None) -> list[dict]:
+    """One artifact per (kind, path): the latest fetched (rows come newest first). The same document fetched again
+    from another endpoint can differ in bytes (its JSON embeds the endpoint's URL) and so be stored twice; it is
+    still one document."""
+    seen, kept = set(), []
+    for row in rows:
+        key = (row["kind"], row["path"])
+        if (kind is None or row["kind"] == kind) and key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return kept
+
+
 def _page_number(row: dict) -> int:
     match = re.search(r"(\d+)$", row["path"] or "")
     return int(match.group(1)) if match else 0
@@ -121,13 +134,14 @@ def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN
     # The latest failure of each kind; an artifact of that kind, when stored, outweighs it in the extractors.
     failures = {row["kind"]: Failure(row["url"], row["reason"], row["http_status"])
                 for row in db["errors"].rows_where("subject_id = ?", [subject["id"]], order_by="id")}
-    files = tuple(_artifact(db, r) for r in rows if r["kind"] == "file")
+    files = tuple(_artifact(db, r) for r in latest_per_path(rows, "file"))
     code_files, code_trees = [], []
     repos = own_code_repos(db, subject)
     for repo in (r for r in repos if r["revision"]):
-        for row in db["artifacts"].rows_where(
-                "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', "
-                "'tree')", [repo["repo_id"], repo["revision"]], order_by="kind, path"):
+        rows_of_repo = list(db["artifacts"].rows_where(
+            "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', 'tree')",
+            [repo["repo_id"], repo["revision"]], order_by="fetched_at desc, id"))
+        for row in sorted(latest_per_path(rows_of_repo), key=lambda r: (r["kind"], r["path"] or "")):
             (code_trees if row["kind"] == "tree" else code_files).append(_artifact(db, row))
     bases = [b for b in _linked(db, subject["id"], "base_model") if b != subject["id"]]  # a repo is not its own base
     base_model = bases[0].split(":", 2)[2] if bases else None
@@ -230,6 +244,17 @@ def history_values(model: ModelArtifacts, subject: dict, judgements: list[Judgem
     return values
 
 
+def record_unreadable(db: sqlite_utils.Database, run_id: int | None, subject_id: str, model: ModelArtifacts) -> None:
+    """A `parse` error for each stored document that could not be read (extractors.facts.unreadable), once."""
+    for artifact, reason in unreadable(model):
+        known = db.execute("select 1 from errors where subject_id = ? and kind = 'parse' and url = ? and reason = ?",
+                           [subject_id, artifact.url, reason]).fetchone()
+        if not known:
+            db["errors"].insert({"run_id": run_id, "source": "huggingface", "subject_id": subject_id,
+                                 "url": artifact.url, "kind": "parse", "http_status": None, "reason": reason,
+                                 "at": utcnow()})
+
+
 def record_code_repos(db: sqlite_utils.Database, run_id: int | None) -> int:
     """History of the GitHub repos written since last recorded: head commit and licence files."""
     count = 0
@@ -268,6 +293,7 @@ def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending
         judgements = assess_model(model)
         flag = openwashing_flag(model, judgements)
         with db.conn:
+            record_unreadable(db, run_id, subject["id"], model)
             public_urls = save_judgements(db, subject["id"], judgements, subject["revision"])
             save_flag(db, subject["id"], flag)
             history.record(db, run_id, subject["id"], history_values(model, subject, judgements, public_urls),

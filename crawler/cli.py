@@ -25,9 +25,23 @@ console = Console(stderr=False)
 errors = Console(stderr=True)
 
 
-def db_option(default: str = DEFAULT_DB):
+def db_option(default: str = DEFAULT_DB, creates: bool = False):
+    where = "created if missing" if creates else "an existing one: crawl first"
     return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=default,
-                        show_default=True, help="SQLite file of the evidence store (created if missing).")
+                        show_default=True, help=f"SQLite file of the evidence store ({where}).")
+
+
+def _require_store(db_path: Path) -> None:
+    """The commands that read a store: a clear one-line error for a missing file, a folder, a file that is not a
+    database, or another program's database (which is never touched)."""
+    from crawler.store import NotAStore, check_store
+
+    if not db_path.exists():
+        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    try:
+        check_store(db_path)
+    except NotAStore as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
@@ -99,8 +113,10 @@ def _stop_on_sigterm(signum, frame):
 @click.option("--hub-quota", default="", metavar="api=N,resolvers=N",
               help="Answer 429 with RateLimit headers past N calls per window and bucket, as the Hub does.")
 @click.option("--quota-window", default=300.0, show_default=True, help="Seconds of a --hub-quota window.")
-@click.option("--fault", "faults", multiple=True, metavar="STATUS:RATE[:retry-after=S]",
-              help="Inject failures: e.g. 429:0.2:retry-after=1 or 503:0.1 (repeatable; drawn with --seed).")
+@click.option("--fault", "faults", multiple=True, metavar="KIND:RATE[:key=value]",
+              help="Inject failures, repeatable, drawn with --seed: KIND is 429 (with retry-after=S or "
+                   "ratelimit-reset=S), 500, 502, 503, 504, reset, timeout (seconds=S), truncate, badjson, html or "
+                   "slow (seconds=S between pieces); e.g. 429:0.2:retry-after=1, timeout:0.05:seconds=3.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the fault draws: the same seed, the same faults.")
 @click.option("--synthetic", default=0, show_default=True, type=click.IntRange(min=0),
               help="Add N synthetic models (ids and shapes from a real Hub listing, cards from real captures).")
@@ -212,9 +228,11 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
     from crawler.store import open_db
 
     options.log_level = "INFO" if verbose else "WARNING"
+    from crawler.store import NotAStore
+
     try:
         result = crawl(db_path, options, command=["openness", *sys.argv[1:]])
-    except LockHeld as exc:
+    except (LockHeld, NotAStore) as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         return 2
     for run_id in result.abandoned:
@@ -267,14 +285,16 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
               help="Be one crawler process of a distributed crawl: share the request queue, dupefilter, claims and "
                    "rate budgets with every other crawler on this Redis, and push items to it for the single "
                    "writer (`openness ingest --redis URL`, started first), which writes --db and assesses.")
+@click.option("--download-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Seconds to wait for an answer before retrying (default 60).")
 @click.option("--wait-for-run", default=600.0, show_default=True, type=click.FloatRange(min=0),
               help="With --distributed: seconds to wait for `openness ingest` to open a run on the Redis.")
-@db_option()
+@db_option(creates=True)
 @endpoint_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
 def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, incremental,
-          github, api_budget, resolver_budget, redis_url, wait_for_run, db_path, hf_endpoint, github_endpoint,
-          verbose):
+          github, api_budget, resolver_budget, download_timeout, redis_url, wait_for_run, db_path, hf_endpoint,
+          github_endpoint, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
     For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
@@ -304,7 +324,8 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
                                "--incremental")
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
-                           api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental)
+                           api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental,
+                           download_timeout=download_timeout)
     if redis_url:
         sys.exit(_run_distributed_crawler(redis_url, options, verbose, wait_for_run))
     sys.exit(_run_crawl(db_path, options, verbose))
@@ -331,7 +352,7 @@ def _run_distributed_crawler(redis_url: str, options, verbose: bool, wait: float
 @cli.command()
 @click.option("--redis", "redis_url", required=True, metavar="redis://HOST:PORT/N",
               help="The Redis of the distributed crawl (the URL every `openness crawl --distributed` is given).")
-@db_option()
+@db_option(creates=True)
 @click.option("--wait", default=600.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds to wait for the first crawler before the run fails with nothing answered.")
 def ingest(redis_url, db_path, wait):
@@ -343,6 +364,7 @@ def ingest(redis_url, db_path, wait):
     """
     from crawler.ops.distributed import DistributedError, ingest as run_ingest
     from crawler.ops.lock import LockHeld
+    from crawler.store import NotAStore
     from crawler.run import count_lines
     from crawler.store import open_db
 
@@ -355,7 +377,7 @@ def ingest(redis_url, db_path, wait):
 
     try:
         result = run_ingest(db_path, redis_url, shlex_command(), wait=wait, on_progress=report)
-    except (LockHeld, DistributedError) as exc:
+    except (LockHeld, DistributedError, NotAStore) as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         sys.exit(2)
     for run_id in result.abandoned:
@@ -390,8 +412,7 @@ def assess(model_ids, db_path):
     from crawler.ops.lock import LockHeld, StoreLock
     from crawler.store import open_db
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    _require_store(db_path)
     try:
         with StoreLock(db_path, "assess"):
             count = assess_models(open_db(db_path), list(model_ids) or None)
@@ -412,8 +433,7 @@ def show(model_id, db_path, as_json, history):
     from crawler.report import NotCrawled, changes_table, escape, judgement_tables, model_report
     from crawler.store import open_db
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    _require_store(db_path)
     db = open_db(db_path)
     try:
         report = model_report(db, _hub_model(model_id))
@@ -455,8 +475,7 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
     from crawler.report import changes_table
     from crawler.store import model_subject_id, open_db
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    _require_store(db_path)
     since_run = since_date = None
     if since:
         if since.isdigit():
@@ -495,8 +514,7 @@ def table_command(model_ids, db_path, sort, output_format, out):
     from crawler import table
     from crawler.store import open_db
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    _require_store(db_path)
     db = open_db(db_path)
     ids = [_hub_model(m) for m in model_ids] or None
     if output_format == "text" and out is None:
@@ -537,8 +555,7 @@ def export(model_ids, export_format, db_path, out, effective, criteria):
     from crawler.export.writer import ExportError, export as write_export
     from crawler.store import open_db
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    _require_store(db_path)
     try:
         count = write_export(open_db(db_path), export_format, out, [_hub_model(m) for m in model_ids] or None,
                              effective, int(criteria))
@@ -566,8 +583,7 @@ def errors_command(db_path, run_id, kind, cause, as_json):
     from crawler.report import escape
     from crawler.store import open_db
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    _require_store(db_path)
     db = open_db(db_path)
     run_id = run_id or db.execute("select max(id) from crawl_runs").fetchone()[0]
     rows = [dict(r) for r in db.query(
@@ -611,8 +627,7 @@ def evaluate(labels_dir, db_path, as_json, criteria, report):
     chosen = [c.strip() for c in criteria.split(",")] if criteria else None
     if chosen and (unknown := set(chosen) - set(CRITERIA)):
         raise click.BadParameter(f"unknown criteria: {', '.join(sorted(unknown))}; known: {', '.join(CRITERIA)}")
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    _require_store(db_path)
     result = run_evaluation(open_db(db_path), labels_dir, chosen)
     if report:
         report.write_text(markdown_report(result, str(labels_dir), str(db_path)), encoding="utf-8")
@@ -664,8 +679,7 @@ def flags(db_path, as_json, kind, severity):
     from crawler.report import escape, flag_rows
     from crawler.store import open_db
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first")
+    _require_store(db_path)
     rows = flag_rows(open_db(db_path), kind, severity)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -709,7 +723,7 @@ def start_replica(corpus_dir: Path, delay: float) -> tuple[subprocess.Popen, str
 @cli.command()
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
               show_default="the bundled snapshot", help="Corpus directory the replica serves.")
-@db_option("demo.db")
+@db_option("demo.db", creates=True)
 @click.option("--replica-delay", default=0.0, show_default=True,
               help="Seconds the replica waits before each answer: slow the demo down to watch it or interrupt it.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
@@ -766,8 +780,7 @@ def review(db_path, host, port, config_path):
     from crawler.review.server import ReviewConfigError, read_config, serve
     from crawler.store import open_db
 
-    if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+    _require_store(db_path)
     try:
         config = read_config(config_path)
     except ReviewConfigError as exc:

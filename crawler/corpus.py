@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from extractors.text import split_front_matter
+from extractors.text import UnsafeYaml, load_yaml_bounded, split_front_matter
 
 # Files in a Hub repo folder that describe the capture rather than being files of the repo.
 CAPTURE_METADATA = {"capture.json", "PROVENANCE.md", "files.tsv", "facts.json"}
@@ -43,9 +43,7 @@ class CorpusError(Exception):
     """A corpus directory is missing or malformed; the message names the path."""
 
 
-def git_blob_sha1(content: bytes) -> str:
-    """The git object id of a blob: what the Hub and GitHub use as a file's ETag / sha."""
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+from crawler.gitblob import git_blob_sha1  # noqa: E402,F401 (the replica takes it from here)
 
 
 @dataclass(frozen=True)
@@ -90,8 +88,8 @@ class HubRepoCapture:
         if yaml_text is None:
             return None
         try:
-            data = yaml.safe_load(yaml_text)
-        except yaml.YAMLError as exc:
+            data = load_yaml_bounded(yaml_text)  # a card is written by anyone: bounded depth and alias expansion
+        except (yaml.YAMLError, UnsafeYaml) as exc:
             raise CorpusError(f"{self.corpus_path}/README.md: front matter is not valid YAML: {exc}") from exc
         if data is not None and not isinstance(data, dict):
             raise CorpusError(f"{self.corpus_path}/README.md: front matter is not a mapping")

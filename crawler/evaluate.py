@@ -19,6 +19,7 @@ import sqlite_utils
 import yaml
 
 from crawler.labels import GITHUB_LINK, HF_LINK, normalise_github
+from extractors.text import load_yaml_bounded
 
 # Old opening-up-chatgpt keys -> the index's current keys (reference/criteria.md).
 OLD_KEYS = {"llmdata": "datasources_basemodel", "rldata": "datasources_endmodel", "llmweights": "weights_basemodel",
@@ -67,7 +68,7 @@ def _github_repos(text: str) -> list[str]:
 def read_label_file(path: Path) -> LabelFile:
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml_bounded(text)  # label files come from elsewhere: bounded like cards
     except yaml.YAMLError as exc:
         raise LabelError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -45,6 +45,7 @@ class CrawlOptions:
     # Nightly mode: walk the listing newest change first down to the last successful run's watermark, follow only
     # what changed repos link to, and check every GitHub repo crawled before with a conditional request.
     incremental: bool = False
+    download_timeout: float | None = None  # seconds to wait for an answer (default: the project's settings)
 
 
 @dataclass
@@ -122,6 +123,8 @@ def _settings(db_path: Path, run_id: int, options: CrawlOptions) -> Settings:
         settings.set("HUB_API_BUDGET", options.api_budget)
     if options.resolver_budget:
         settings.set("HUB_RESOLVER_BUDGET", options.resolver_budget)
+    if options.download_timeout:
+        settings.set("DOWNLOAD_TIMEOUT", options.download_timeout)
     return settings
 
 
@@ -255,7 +258,7 @@ def fetch(settings: Settings, options: CrawlOptions, known: dict, watermark: str
                         f"{failure.type.__name__} in the spider: {failure.getErrorMessage()}")
               for spider, response, failure in callback_failures]
     spider = getattr(hub_crawler, "spider", None)
-    return Fetched(status, counts, getattr(spider, "newest_modified", None), errors)
+    return Fetched(status, counts, getattr(spider, "watermark_seen", None), errors)
 
 
 def count_lines(counts: dict, run_id: int | None = None) -> list[str]:

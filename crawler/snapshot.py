@@ -8,6 +8,7 @@ name (one step along the subject graph), with their PROVENANCE.md and the corpus
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 from crawler.corpus import Corpus, CorpusError
@@ -43,27 +44,58 @@ def select(corpus: Corpus, labels_dir: Path, also: tuple[str, ...] = ()) -> tupl
             [github[k] for k in sorted(github)])
 
 
+def check_out(corpus_dir: Path, out: Path) -> None:
+    """`out` may be replaced only when it is not the corpus (nor inside it, nor holding it) and is empty, missing or
+    a snapshot this command wrote (its README says so): nothing else is ever deleted."""
+    corpus, target = corpus_dir.resolve(), out.resolve()
+    if target == corpus or corpus in target.parents or target in corpus.parents:
+        raise CorpusError(f"--out {out} is the corpus {corpus_dir} or overlaps it: choose another folder")
+    if target.exists():
+        if not target.is_dir():
+            raise CorpusError(f"--out {out} is a file, not a folder")
+        readme = target / "README.md"
+        ours = readme.exists() and readme.read_text(encoding="utf-8", errors="replace").startswith(SNAPSHOT_TITLE)
+        if any(target.iterdir()) and not ours:
+            raise CorpusError(f"--out {out} holds files that are not a snapshot written by `openness snapshot`: "
+                              f"nothing was changed; give an empty or new folder")
+
+
 def build(corpus_dir: Path, labels_dir: Path, out: Path, also: tuple[str, ...] = ()) -> dict[str, int]:
+    """Write the snapshot into a temporary folder beside `out`, then swap it in: an error half-way leaves `out` as
+    it was."""
+    check_out(corpus_dir, out)
     corpus = Corpus(corpus_dir)
     models, datasets, github = select(corpus, labels_dir, also)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        kept_paths = []
+        for capture in [*models, *datasets, *github]:
+            shutil.copytree(capture.folder, staging / capture.corpus_path)
+            kept_paths.append(capture.corpus_path + "/")
+        manifest = (corpus_dir / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
+        kept = [manifest[0]] + [line for line in manifest[1:] if line.startswith(tuple(kept_paths))]
+        (staging / "MANIFEST.tsv").write_text("\n".join(kept) + "\n", encoding="utf-8")
+        if (corpus_dir / "README.md").exists():
+            shutil.copy(corpus_dir / "README.md", staging / "CORPUS_README.md")
+        counts = {"models": len(models), "datasets": len(datasets), "github": len(github), "files": len(kept) - 1}
+        also_text = ", ".join(also) if also else "none"
+        (staging / "README.md").write_text(SNAPSHOT_README.format(**counts, also=also_text), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if out.exists():
-        shutil.rmtree(out)
-    kept_paths = []
-    for capture in [*models, *datasets, *github]:
-        shutil.copytree(capture.folder, out / capture.corpus_path)
-        kept_paths.append(capture.corpus_path + "/")
-    manifest = (corpus_dir / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()
-    kept = [manifest[0]] + [line for line in manifest[1:] if line.startswith(tuple(kept_paths))]
-    (out / "MANIFEST.tsv").write_text("\n".join(kept) + "\n", encoding="utf-8")
-    if (corpus_dir / "README.md").exists():
-        shutil.copy(corpus_dir / "README.md", out / "CORPUS_README.md")
-    counts = {"models": len(models), "datasets": len(datasets), "github": len(github), "files": len(kept) - 1}
-    also_text = ", ".join(also) if also else "none"
-    (out / "README.md").write_text(SNAPSHOT_README.format(**counts, also=also_text), encoding="utf-8")
+        old = out.with_name(f".{out.name}-old-{staging.name[-8:]}")
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old)
+    else:
+        staging.rename(out)
     return counts
 
 
-SNAPSHOT_README = """# Bundled snapshot (derived data)
+SNAPSHOT_TITLE = "# Bundled snapshot (derived data)"
+SNAPSHOT_README = SNAPSHOT_TITLE + """
 
 A selection from the project's corpus of real evidence captured from Hugging Face and GitHub, in the same format
 (see CORPUS_README.md, the corpus's own description, and docs/corpus.md). Nothing here was written for the project:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 from pathlib import Path
 
 import sqlite_utils
@@ -186,8 +187,46 @@ def m006_public_urls_and_reviews(db: sqlite_utils.Database) -> None:
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 
 
+class NotAStore(ValueError):
+    """A path that is not an openness store (another SQLite database, not a database, a folder); the message
+    names it. Nothing is written to it."""
+
+
+def check_store(path: Path | str) -> None:
+    """Refuse anything but a missing or empty file, or a SQLite file that is ours (or has no table yet)."""
+    path = Path(path)
+    if path.is_dir():
+        raise NotAStore(f"{path} is a folder, not a store file")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as handle:
+        if handle.read(16) != b"SQLite format 3\x00":
+            raise NotAStore(f"{path} is not a SQLite database: nothing was changed")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+        ours = "_sqlite_migrations" in tables and con.execute(
+            "select count(*) from _sqlite_migrations where migration_set = 'openness'").fetchone()[0] > 0
+    except sqlite3.DatabaseError as exc:
+        raise NotAStore(f"{path} is not a readable SQLite database ({exc}): nothing was changed") from exc
+    finally:
+        con.close()
+    if tables and not ours:
+        raise NotAStore(f"{path} is a SQLite database but not an openness store (tables: "
+                        f"{', '.join(sorted(tables)[:5])}{' …' if len(tables) > 5 else ''}): nothing was changed")
+
+
+def open_store(path: Path | str) -> sqlite_utils.Database:
+    """An existing store, for the commands that read one (they never create it)."""
+    if not Path(path).exists():
+        raise NotAStore(f"{path}: no such store; crawl first (e.g. make demo)")
+    return open_db(path)
+
+
 def open_db(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated."""
+    """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated.
+    Anything that is not a store is refused (NotAStore) before a byte is written."""
+    check_store(path)
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA foreign_keys = ON")
     db.enable_wal()
@@ -271,6 +310,13 @@ class Store:
                                   "kind": kind, "http_status": http_status, "reason": reason, "at": utcnow()})
 
 
+def decode_text(content: bytes) -> str:
+    """Stored bytes as text: UTF-16 when a byte-order mark says so, else UTF-8 (its BOM dropped), undecodable
+    bytes as U+FFFD (so a binary file shows as not text, and nothing crashes)."""
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return content.decode("utf-16", errors="replace")
+    return content.decode("utf-8-sig", errors="replace")
+
+
 def blob_text(db: sqlite_utils.Database, sha256: str) -> str:
-    content = db["blobs"].get(sha256)["content"]
-    return content.decode("utf-8", errors="replace")
+    return decode_text(db["blobs"].get(sha256)["content"])

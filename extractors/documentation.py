@@ -10,7 +10,7 @@ from fnmatch import fnmatch
 from extractors.cards import card_line, card_topics, read_card
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, code_file_rules, venue_rules
-from extractors.text import document, front_matter, lines_of, quote
+from extractors.text import document, front_matter, is_text, lines_of, quote
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
@@ -27,6 +27,10 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
         return Judgement(CRITERION, "unknown", 0.0, f"model card not available: {reason}",
                          model.unavailable_evidence("card", "modelcard.unavailable", "README.md"))
     card, rules = model.card, card_content_rules()
+    if not is_text(card.text):
+        return Judgement(CRITERION, "closed", 0.8, "the README is not text: no readable model card", (
+            Evidence("modelcard.not-text", card.url, card.revision, "README.md",
+                     "README.md is binary or in an unreadable encoding", artifact_id=card.artifact_id),))
     reading = read_card(card)
     topics = sorted(reading.topics)
     length = Evidence("modelcard.substance", card.url, card.revision, "README.md",

@@ -11,6 +11,7 @@ from extractors.availability import tree_files, weight_file_matches
 from extractors.licence_index import classify
 from extractors.licences import LicenceText, declared_licence, read_licence_text
 from extractors.rules import hub_licences
+from extractors.text import front_matter, is_text
 from extractors.types import Artifact, ModelArtifacts
 
 
@@ -36,6 +37,22 @@ def model_facts(model: ModelArtifacts, gated: str | None) -> dict[str, tuple[str
         facts["weights"] = (f"{len(weights)} weight files" + (f" ({weights[0]} …)" if weights else ""), where)
     return facts
 
+
+
+def unreadable(model: ModelArtifacts) -> list[tuple[Artifact, str]]:
+    """The stored documents of a model that could not be read as what they should be, with why: a card whose
+    front matter is refused or invalid, a card or licence file that is not text. Each becomes a recorded error."""
+    found = []
+    if model.card is not None:
+        if not is_text(model.card.text):
+            found.append((model.card, "README.md is not text (binary, or an encoding other than UTF-8/16)"))
+        elif (error := front_matter(model.card.text)[2]) is not None:
+            found.append((model.card, error))
+    for artifact in model.files:
+        if not is_text(artifact.text):
+            found.append((artifact, f"{artifact.path} is not text (binary, an image or a PDF?): not read as a "
+                                    f"licence"))
+    return found
 
 
 def licence_classes(declared: dict) -> str:

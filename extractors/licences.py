@@ -223,7 +223,7 @@ def _body_declared(model: ModelArtifacts) -> tuple[dict, list[Evidence], list[Li
 def judge_licences(model: ModelArtifacts) -> Judgement:
     """The licences of the weights and of the code, each read from its declared ids and its texts; combined as the
     index combines components (see `combine`)."""
-    declared, declared_evidence, _ = declared_licence(model)
+    declared, declared_evidence, metadata_error = declared_licence(model)
     texts = licence_texts(model)
     if not _as_ids(declared.get("license")) and not _as_ids(declared.get("license_name")):
         body_declared, body_evidence, body_texts = _body_declared(model)
@@ -255,6 +255,10 @@ def judge_licences(model: ModelArtifacts) -> Judgement:
                              "repos' licence files: no licence found", artifact_id=where.artifact_id,
                              confidence=0.7)]
         return Judgement(CRITERION, "closed", 0.6, "no licence declared", tuple(evidence), basis="absence")
+    if metadata_error and weights is None and code is None:
+        # The metadata that would declare the licence could not be read: nothing decides, not even an absence.
+        return Judgement(CRITERION, "unknown", 0.0, f"the card's metadata could not be read: {metadata_error}",
+                         tuple(evidence))
     level, why = combine(weights, code)
     if tag_level == "open" and weights != "open":
         why += "; the declared licence id is open but a licence text restricts the weights"

@@ -40,10 +40,56 @@ def quote(text: str, limit: int = MAX_SNIPPET) -> str:
 
 def split_front_matter(text: str) -> tuple[str | None, int]:
     """Return (yaml text, number of lines it spans including fences), using huggingface_hub's own regex."""
-    match = REGEX_YAML_BLOCK.search(text)
+    match = REGEX_YAML_BLOCK.search(text.lstrip("\ufeff"))  # a byte-order mark is not part of the card
     if not match:
         return None, 0
     return match.group(2), match.group(0).count("\n")
+
+
+NOT_TEXT = re.compile(r"[\ufffd\x00-\x08\x0e-\x1f]")
+
+
+def is_text(text: str) -> bool:
+    """Whether a stored document reads as text: almost no replacement or control characters (a binary file, an
+    image or a PDF saved as LICENSE or README.md does not)."""
+    return not text or len(NOT_TEXT.findall(text[:20000])) <= max(2, len(text[:20000]) // 100)
+
+
+# libyaml's composer where it is installed (much faster); the checks and the safe constructor are the same.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Bounds for YAML written by anyone: deeper nesting or a larger expansion of aliases (a "billion laughs" bomb) is
+# refused as unreadable, before anything is built from it.
+YAML_MAX_DEPTH = 64
+YAML_MAX_NODES = 100_000
+
+
+class UnsafeYaml(ValueError):
+    """YAML beyond the bounds (too deep, or aliases expanding too far)."""
+
+
+def load_yaml_bounded(text: str):
+    """`yaml.safe_load` within bounds: the node graph is composed (aliases are not expanded by composing), walked
+    counting every node as construction would expand it, and built only when within YAML_MAX_DEPTH and
+    YAML_MAX_NODES. Raises yaml.YAMLError for invalid YAML and UnsafeYaml beyond the bounds."""
+    try:
+        root = yaml.compose(text, Loader=SafeLoader)
+    except RecursionError as exc:
+        raise UnsafeYaml(f"nested deeper than the parser can follow (limit {YAML_MAX_DEPTH})") from exc
+    if root is None:
+        return None
+    stack, visited = [(root, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        visited += 1
+        if depth > YAML_MAX_DEPTH:
+            raise UnsafeYaml(f"nested more than {YAML_MAX_DEPTH} levels deep")
+        if visited > YAML_MAX_NODES:
+            raise UnsafeYaml(f"expands to more than {YAML_MAX_NODES} nodes (aliases)")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+    return yaml.SafeLoader("").construct_document(root)  # the safe constructor, on the graph already checked
 
 
 @lru_cache(maxsize=128)
@@ -55,9 +101,11 @@ def front_matter(card_text: str) -> tuple[dict | None, int, str | None]:
     if yaml_text is None:
         return None, 0, None
     try:
-        data = yaml.safe_load(yaml_text)
+        data = load_yaml_bounded(yaml_text)
     except yaml.YAMLError as exc:
         return None, span, f"front matter is not valid YAML: {quote(str(exc), 200)}"
+    except UnsafeYaml as exc:
+        return None, span, f"front matter refused: {exc}"
     if data is None:
         return {}, span, None
     if not isinstance(data, dict):

@@ -9,11 +9,13 @@ its last request.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
 import scrapy
 
+from crawler.gitblob import git_blob_sha1
 from crawler.items import ArtifactItem, CompletedItem, ErrorItem
 from crawler.signals import subject_done, subject_found
 
@@ -162,6 +164,29 @@ class EvidenceSpider(scrapy.Spider):
         if response.status >= 500 and response.status != 501:
             self.ledger.mark_failed(repo.subject)
         yield ErrorItem(self.source, repo.subject, response.url, kind, response.status, error_reason(response))
+
+    def _html_instead(self, response, repo: Repo, kind: str):
+        """An HTML page where a file or JSON was asked for (a proxy's or a portal's error page answered 200): never
+        stored as the document; recorded, and the repo left incomplete so the next run asks again."""
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
+        start = response.body[:200].lstrip().lower()
+        if "text/html" in content_type and start.startswith((b"<!doctype html", b"<html")):
+            self.ledger.mark_failed(repo.subject)
+            yield ErrorItem(self.source, repo.subject, response.url, kind, response.status,
+                            f"an HTML page (Content-Type {content_type}) instead of the {kind}")
+            return True
+        return False
+
+    def _not_the_blob(self, response, repo: Repo, kind: str, blob_sha: str | None):
+        """A file whose bytes are not the git blob its tree (or the Hub's ETag) names: cut short or replaced on the
+        way. Recorded, not stored, the repo left incomplete."""
+        if not blob_sha or not re.fullmatch(r"[0-9a-f]{40}", blob_sha) or git_blob_sha1(response.body) == blob_sha:
+            return False
+        self.ledger.mark_failed(repo.subject)
+        yield ErrorItem(self.source, repo.subject, response.url, kind, response.status,
+                        f"{kind}: the {len(response.body)} bytes received are not the blob {blob_sha} (cut short or "
+                        f"replaced on the way)")
+        return True
 
     def _done(self, repo: Repo):
         """One request of the repo answered; when none is open, its revision is complete (the incremental mark)."""

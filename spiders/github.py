@@ -9,11 +9,12 @@ releases. A repo whose head commit is unchanged since its last complete crawl is
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from fnmatch import fnmatch
 from urllib.parse import quote
 
-from crawler.items import ArtifactItem, LinkItem, SubjectItem
+from crawler.items import ArtifactItem, ErrorItem, LinkItem, SubjectItem
 from spiders.base import EvidenceSpider, KnownRepo, Repo, id_list
 
 RAW = {"Accept": "application/vnd.github.raw"}
@@ -42,6 +43,28 @@ def target_priority(relation: str, from_subject: str = "", full_name: str = "") 
         if full_name.split("/")[0].lower() == owner_of_model:
             return TARGET_PRIORITY["own_code_repo"]
     return TARGET_PRIORITY[relation]
+
+
+def blob_paths(entries, prefix: str) -> dict[str, str | None]:
+    """The file paths of a tree listing with their blob shas, whatever else a malformed answer holds."""
+    entries = entries if isinstance(entries, list) else []
+    return {prefix + e["path"]: e.get("sha") if isinstance(e.get("sha"), str) else None for e in entries
+            if isinstance(e, dict) and e.get("type") == "blob" and isinstance(e.get("path"), str)}
+
+
+README_NAMES = ("readme.md", "readme.rst", "readme.txt", "readme")
+
+
+def root_readme(paths) -> str | None:
+    """The README GitHub shows on the repo's page: the first of README.md, .rst, .txt, README at the root."""
+    at_root = {p.lower(): p for p in paths if "/" not in p}
+    return next((at_root[name] for name in README_NAMES if name in at_root), None)
+
+
+def safe_path(path: str) -> bool:
+    """A repo path that can become part of a URL: relative, no `..` or empty segment, no control character."""
+    return isinstance(path, str) and bool(path) and not path.startswith("/") and \
+        all(part not in ("", ".", "..") for part in path.split("/")) and not any(ord(c) < 32 for c in path)
 
 
 def is_vendored(path: str) -> bool:
@@ -112,7 +135,12 @@ class GithubSpider(EvidenceSpider):
             yield from self._unavailable(response, repo)
             yield from self._done(repo)
             return
-        info = json.loads(response.body)
+        info = self._json(response, repo, "gh_repo_json", dict)
+        if info is None:
+            yield SubjectItem(repo.subject, "code", "github", repo.repo_id, self._page(repo), status="error",
+                              note="the repo JSON could not be read")
+            yield from self._unreadable(response, repo, "gh_repo_json")
+            return
         canonical = info.get("full_name") or repo.repo_id
         if canonical.lower() != repo.repo_id.lower():
             self.canonical[repo.subject] = canonical
@@ -130,7 +158,11 @@ class GithubSpider(EvidenceSpider):
             yield from self._failed(response, repo, "gh_head")
             yield from self._done(repo)
             return
-        head = response.text.strip() if response.body[:1] != b"{" else json.loads(response.body)["sha"]
+        head = response.text.strip() if response.body[:1] != b"{" else \
+            (self._json(response, repo, "gh_head", dict) or {}).get("sha")
+        if not isinstance(head, str) or not re.fullmatch(r"[0-9a-f]{40}", head):
+            yield from self._unreadable(response, repo, "gh_head")
+            return
         repo.revision = head
         yield replace(repo_json, revision=head)
         yield SubjectItem(repo.subject, "code", "github", repo.repo_id, self._page(repo), revision=head,
@@ -142,8 +174,6 @@ class GithubSpider(EvidenceSpider):
             self._count_repo("changed" if known else "new")
             yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{head}?recursive=1",
                                 self.parse_tree, "gh_tree", priority=PRIORITY["tree"], headers=JSON, prefix="")
-            yield self._request(repo, f"{self._repo_api(repo)}/readme", self.parse_file, "gh_readme",
-                                priority=PRIORITY["readme"], headers=RAW, path="README", artifact_kind="readme")
             yield self._request(repo, f"{self._repo_api(repo)}/releases?per_page=100", self.parse_releases,
                                 "gh_releases", priority=PRIORITY["releases"], headers=JSON, page=0)
         yield from self._done(repo)
@@ -154,7 +184,10 @@ class GithubSpider(EvidenceSpider):
             yield from self._failed(response, repo, "gh_tree")
             yield from self._done(repo)
             return
-        tree = json.loads(response.body)
+        tree = self._json(response, repo, "gh_tree", dict)
+        if tree is None:
+            yield from self._unreadable(response, repo, "gh_tree")
+            return
         yield self._artifact(response, repo, "tree", path=f"tree:{prefix}")
         entries = tree.get("tree") or []
         if tree.get("truncated"):
@@ -163,7 +196,7 @@ class GithubSpider(EvidenceSpider):
             yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{tree['sha']}", self.parse_level,
                                 "gh_tree", priority=PRIORITY["tree"], headers=JSON, prefix=prefix)
         else:
-            yield from self._file_requests(repo, [prefix + e["path"] for e in entries if e.get("type") == "blob"])
+            yield from self._file_requests(repo, blob_paths(entries, prefix))
         yield from self._done(repo)
 
     def parse_level(self, response, repo: Repo, prefix: str):
@@ -171,26 +204,60 @@ class GithubSpider(EvidenceSpider):
             yield from self._failed(response, repo, "gh_tree")
             yield from self._done(repo)
             return
+        level = self._json(response, repo, "gh_tree", dict)
+        if level is None:
+            yield from self._unreadable(response, repo, "gh_tree")
+            return
         yield self._artifact(response, repo, "tree", path=f"level:{prefix}")
-        entries = json.loads(response.body).get("tree") or []
-        for entry in entries:
+        entries = level.get("tree") or []
+        for entry in entries if isinstance(entries, list) else []:
+            if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and
+                    re.fullmatch(r"[0-9a-f]{40}", str(entry.get("sha")))) or not safe_path(prefix + entry["path"]):
+                continue
             path = prefix + entry["path"]
             if entry.get("type") == "tree" and not is_vendored(path + "/x"):
                 yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{entry['sha']}",
                                     self.parse_level, "gh_tree", priority=PRIORITY["tree"], headers=JSON,
                                     prefix=path + "/")
-        yield from self._file_requests(repo, [prefix + e["path"] for e in entries if e.get("type") == "blob"])
+        yield from self._file_requests(repo, blob_paths(entries, prefix), at_root=prefix == "")
         yield from self._done(repo)
 
-    def _file_requests(self, repo: Repo, paths):
-        for path in wanted_paths(paths):
-            url = f"{self._repo_api(repo)}/contents/{quote(path)}?ref={repo.revision}"
-            yield self._request(repo, url, self.parse_file, "gh_file", priority=PRIORITY["file"], headers=RAW,
-                                path=path, artifact_kind="file")
+    def _json(self, response, repo: Repo, kind: str, shape: type):
+        """The answer's JSON when it is of the expected shape, else None (the caller records it)."""
+        try:
+            value = json.loads(response.body)
+        except ValueError:
+            return None
+        return value if isinstance(value, shape) else None
 
-    def parse_file(self, response, repo: Repo, path: str, artifact_kind: str):
+    def _unreadable(self, response, repo: Repo, kind: str):
+        """A truncated or malformed answer: recorded against its URL, the repo left incomplete (the next run asks
+        again), never a crash."""
+        self.ledger.mark_failed(repo.subject)
+        yield ErrorItem(self.source, repo.subject, response.url, kind, response.status,
+                        f"{kind} unreadable: not JSON of the expected shape ({len(response.body)} bytes)")
+        yield from self._done(repo)
+
+    def _file_requests(self, repo: Repo, blobs: dict[str, str | None], at_root: bool = True):
+        """The wanted files of a tree listing (and, at the root, the README), each with the blob sha the tree
+        gives it, so a body that is not that blob (cut short, replaced by an error page) is never stored."""
+        safe = {path: sha for path, sha in blobs.items() if safe_path(path)}
+        chosen = [(path, "file") for path in wanted_paths(safe)]
+        readme = root_readme(safe) if at_root else None
+        if readme:
+            chosen.insert(0, (readme, "readme"))
+        for path, kind in chosen:
+            url = f"{self._repo_api(repo)}/contents/{quote(path)}?ref={repo.revision}"
+            yield self._request(repo, url, self.parse_file, f"gh_{kind}", priority=PRIORITY[kind], headers=RAW,
+                                path=path, artifact_kind=kind, blob_sha=safe[path])
+
+    def parse_file(self, response, repo: Repo, path: str, artifact_kind: str, blob_sha: str | None = None):
         if response.status != 200:
             yield from self._failed(response, repo, f"gh_{artifact_kind}")
+            yield from self._done(repo)
+            return
+        if (yield from self._html_instead(response, repo, f"gh_{artifact_kind}")) or \
+                (yield from self._not_the_blob(response, repo, f"gh_{artifact_kind}", blob_sha)):
             yield from self._done(repo)
             return
         yield self._artifact(response, repo, artifact_kind, path=path)

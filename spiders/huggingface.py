@@ -25,8 +25,28 @@ from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, id_list,
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
 WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
+# A Hub repo id as it may go into a URL: `name` (legacy, no owner) or `owner/name`, of letters, digits, `-_.`.
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 LISTING_EXPAND = ("sha", "gated", "disabled", "private", "lastModified", "tags", "cardData", "library_name",
                   "pipeline_tag", "siblings", "author")
+
+
+def etag_of(response) -> str | None:
+    """The ETag of a resolved file: for a file kept in git (not LFS) the Hub sends its git blob id."""
+    value = (response.headers.get(b"ETag") or b"").decode("latin-1").strip()
+    return value.removeprefix("W/").strip('"') or None
+
+
+def not_the_file(response, revision: str | None) -> str | None:
+    """Why a 200 answer to a file request is not the Hub's file at `revision`, or None. The Hub's resolve answers
+    carry the commit (`X-Repo-Commit`) and an ETag; an answer with neither, or of another commit, came from
+    something else on the way (a proxy's page, a corrupted answer)."""
+    commit = (response.headers.get(b"X-Repo-Commit") or b"").decode("latin-1").strip()
+    if commit and revision and commit != revision:
+        return f"the answer is of commit {commit}, not {revision}"
+    if not commit and not etag_of(response):
+        return "the answer carries neither X-Repo-Commit nor an ETag: not the Hub's file"
+    return None
 
 
 def parse_time(value) -> dt.datetime | None:
@@ -88,6 +108,7 @@ class HuggingFaceSpider(EvidenceSpider):
         # the newest lastModified seen becomes the next run's watermark.
         self.watermark = parse_time(watermark) if watermark else None
         self.newest_modified: str | None = None
+        self.listing_failed = False  # a page that failed: the walk is not whole, so no new watermark
         # Whether an unchanged repo's base models and datasets are asked again (conditional requests); an
         # incremental run asks only what changed repos link to.
         self.follow_unchanged = follow_unchanged
@@ -145,12 +166,14 @@ class HuggingFaceSpider(EvidenceSpider):
     def parse_listing(self, response, taken: int):
         """One listing page gives the metadata of many models: no per-model JSON request is needed."""
         if response.status != 200:
+            self.listing_failed = True
             yield ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
             return
         try:
             rows = json.loads(response.body)
             assert isinstance(rows, list)
         except (ValueError, AssertionError):
+            self.listing_failed = True
             yield ErrorItem("huggingface", None, response.url, "listing", response.status, "listing is not a JSON list")
             return
         limit = self.discover.get("limit")
@@ -161,6 +184,10 @@ class HuggingFaceSpider(EvidenceSpider):
                 continue
             if self._past_watermark(row):
                 return  # sorted newest change first: every row from here on is older than the last run
+            if not isinstance(row.get("sha"), str) or not REPO_ID.fullmatch(row["id"]):
+                yield ErrorItem("huggingface", None, response.url, "model_json", response.status,
+                                f"listing row unreadable: {json.dumps(row)[:120]}")
+                continue
             repo = self._register("model", row["id"], depth=0)
             if repo is None:
                 continue  # named as a seed too, or taken by another crawler process
@@ -171,6 +198,12 @@ class HuggingFaceSpider(EvidenceSpider):
         if 'rel="next"' in link and not (limit and taken >= limit):
             if request := self._listing_request(link.split(";")[0].strip().strip("<>"), taken):
                 yield request
+
+    @property
+    def watermark_seen(self) -> str | None:
+        """The newest lastModified of a listing walked without a failed page; None otherwise (the next run must
+        walk again from the old watermark)."""
+        return None if self.listing_failed else self.newest_modified
 
     def _past_watermark(self, row: dict) -> bool:
         """Keep the newest lastModified seen; True once a row is older than the watermark (rows as old as it are
@@ -183,6 +216,7 @@ class HuggingFaceSpider(EvidenceSpider):
         return self.watermark is not None and modified < self.watermark
 
     def on_listing_failure(self, failure):
+        self.listing_failed = True
         yield ErrorItem("huggingface", None, failure.request.url, "listing", None,
                         f"{failure.type.__name__}: {failure.getErrorMessage()}")
 
@@ -289,8 +323,8 @@ class HuggingFaceSpider(EvidenceSpider):
         """Base models and datasets named in the card data, arXiv papers in the tags: link, and (`crawl`) crawl
         to depth."""
         for target_type, target_id, rel in graph_targets(info):
-            if target_id.count("/") > 1:
-                continue  # not a repo id (a URL or a path): nothing to crawl
+            if not REPO_ID.fullmatch(target_id) or ".." in target_id:
+                continue  # not a repo id (a URL, a path, `../x`): nothing to crawl, never a URL of ours
             yield LinkItem(repo.subject, subject_id(target_type, target_id), rel, response.url, repo.revision)
             if crawl and repo.depth < self.max_depth:
                 request = self._repo_request(target_type, target_id, repo.depth + 1)
@@ -306,7 +340,20 @@ class HuggingFaceSpider(EvidenceSpider):
                                response.url, repo.revision)
 
     # -- files ---------------------------------------------------------------------------------------------------
+    def _suspect_file(self, response, repo: Repo, kind: str):
+        """Record and refuse a 200 answer that is not the file asked for (HTML, another commit, other bytes)."""
+        if (yield from self._html_instead(response, repo, kind)):
+            return True
+        if (why := not_the_file(response, repo.revision)) is not None:
+            self.ledger.mark_failed(repo.subject)
+            yield ErrorItem("huggingface", repo.subject, response.url, kind, response.status, f"{kind}: {why}")
+            return True
+        return (yield from self._not_the_blob(response, repo, kind, etag_of(response)))
+
     def parse_card(self, response, repo: Repo):
+        if response.status == 200 and (yield from self._suspect_file(response, repo, "card")):
+            yield from self._done(repo)
+            return
         if response.status == 200:
             yield self._artifact(response, repo, "card", path="README.md")
             text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
@@ -333,13 +380,19 @@ class HuggingFaceSpider(EvidenceSpider):
             yield from self._file_requests(repo, [s for s in siblings if s], license_link)
             yield from self._done(repo)
             return
-        yield self._artifact(response, repo, "tree", path=f"page-{page}")
         try:
             entries = json.loads(response.body)
-            page_paths = [e["path"] for e in entries if isinstance(e, dict) and e.get("type") == "file"]
-        except (ValueError, TypeError, KeyError):
-            yield ErrorItem("huggingface", repo.subject, response.url, "tree", response.status, "tree is not a JSON list")
-            page_paths = []
+            assert isinstance(entries, list)
+            page_paths = [e["path"] for e in entries if isinstance(e, dict) and e.get("type") == "file"
+                          and isinstance(e.get("path"), str)]
+        except (ValueError, AssertionError):
+            # Not stored: a broken page must not stand for the tree; the repo stays incomplete for the next run.
+            self.ledger.mark_failed(repo.subject)
+            yield ErrorItem("huggingface", repo.subject, response.url, "tree", response.status,
+                            f"tree page unreadable: not a JSON list ({len(response.body)} bytes)")
+            yield from self._done(repo)
+            return
+        yield self._artifact(response, repo, "tree", path=f"page-{page}")
         paths = [*paths, *page_paths]
         link = response.headers.get(b"Link", b"").decode("latin-1")
         if 'rel="next"' in link:
@@ -355,6 +408,9 @@ class HuggingFaceSpider(EvidenceSpider):
             yield self._request(repo, self._file_url(repo, path), self.parse_file, "file", "resolvers", path=path)
 
     def parse_file(self, response, repo: Repo, path: str):
+        if response.status == 200 and (yield from self._suspect_file(response, repo, "file")):
+            yield from self._done(repo)
+            return
         if response.status == 200:
             yield self._artifact(response, repo, "file", path=path)
         else:

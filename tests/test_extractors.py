@@ -143,7 +143,9 @@ def test_hostile_yaml_front_matter_is_recorded_not_raised():
     model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
     judgements = assess_model(model)
     licence = next(j for j in judgements if j.criterion == "licenses")
-    assert licence.level == "closed" and "licence.card.unreadable" in licence.rule_ids
+    # The metadata that declares the licence could not be read: undecided, with the reason, never `closed`.
+    assert licence.level == "unknown" and "licence.card.unreadable" in licence.rule_ids
+    assert "could not be read" in licence.summary
 
 
 def test_every_licence_class_has_a_level():

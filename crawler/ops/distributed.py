@@ -322,8 +322,8 @@ class CrawlerPresence:
             elif key != "elapsed_time_seconds" and not key.endswith("_per_minute"):
                 pipe.hincrbyfloat(STATS, key, value)
         pipe.execute()
-        if getattr(spider, "newest_modified", None):
-            self.server.sadd(NEWEST, spider.newest_modified)
+        if getattr(spider, "watermark_seen", None):
+            self.server.sadd(NEWEST, spider.watermark_seen)
         self.heartbeat.stop()
 
 
@@ -363,6 +363,8 @@ def crawl_distributed(url: str, options, wait: float = 600.0):
         settings.set("HUB_API_BUDGET", options.api_budget)
     if options.resolver_budget:
         settings.set("HUB_RESOLVER_BUDGET", options.resolver_budget)
+    if options.download_timeout:
+        settings.set("DOWNLOAD_TIMEOUT", options.download_timeout)
     server.hsetnx(ENDPOINTS, "hf_endpoint", options.hf_endpoint)
     server.hsetnx(ENDPOINTS, "github_endpoint", options.github_endpoint)
     # Heartbeats, counters and callback failures go to the ingester through the CrawlerPresence extension.

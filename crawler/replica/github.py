@@ -13,7 +13,7 @@ import threading
 import time
 from urllib.parse import unquote
 
-from crawler.corpus import Corpus, GithubRepoCapture, tree_directories
+from crawler.corpus import Corpus, GithubRepoCapture, git_blob_sha1, tree_directories
 from crawler.replica.http import Answer, json_answer, not_captured
 
 DERIVED_DEFAULT_BRANCH = "main"
@@ -198,10 +198,14 @@ class GithubApi:
                 sha_of = hashlib.sha1(f"{repo.head_sha}:{directory}".encode()).hexdigest()
                 entries.append({"path": rel, "mode": "040000", "type": "tree", "sha": sha_of,
                                 "url": f"{base_url}/repos/{repo.full_name}/git/trees/{sha_of}"})
+        captured = repo.captured_files
         for entry in repo.tree:
             rel = entry.path[len(prefix):]
             if entry.path.startswith(prefix) and (recursive or "/" not in rel):
-                item = {"path": rel, "mode": entry.mode, "type": entry.type, "sha": entry.sha}
+                # A captured file is served as its bytes are, so the tree names those bytes' blob (the same as the
+                # tree.txt blob unless the capture was changed since, when the head is derived too).
+                sha = git_blob_sha1(captured[entry.path].read_bytes()) if entry.path in captured else entry.sha
+                item = {"path": rel, "mode": entry.mode, "type": entry.type, "sha": sha}
                 if entry.type == "blob":
                     item["size"] = entry.size
                 entries.append(item)

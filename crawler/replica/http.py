@@ -18,6 +18,7 @@ class Answer:
     # Files carry their git blob sha as ETag (what the Hub does); JSON answers get a hash of the body.
     etag: str | None = None
     counts_against_limit: bool = True
+    transport: object = None  # an injected transport fault (crawler.replica.limits.Fault) the server carries out
 
 
 def json_answer(payload, status: int = 200, headers: dict | None = None) -> Answer:

@@ -56,6 +56,8 @@ def derive_repo_json(repo: HubRepoCapture) -> dict:
         card_data = repo.front_matter
     except CorpusError as exc:
         card_data, errors = None, [str(exc)]
+    if card_data is None and not errors and repo.card_bytes is not None and repo.capture.get("card") == "full":
+        card_data = {}  # a whole card without front matter: its metadata is captured, and empty
     info: dict = {"_id": repo.revision_sha[:24], "id": repo.repo_id}
     if repo.repo_type == "model":
         info["modelId"] = repo.repo_id

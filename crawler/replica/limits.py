@@ -58,27 +58,47 @@ class HubQuota:
                          "RateLimit-Policy": f'"fixed window";"{bucket}";q={quota};w={int(self.window)}'}
 
 
+# Faults that are not an HTTP status: how the answer goes wrong on the wire or in its body.
+TRANSPORT_FAULTS = {
+    "reset": "the connection is reset before any answer",
+    "timeout": "no answer for `seconds` (default 120) — longer than the client waits",
+    "truncate": "the body is cut short of its Content-Length, then the connection closes",
+    "badjson": "status 200 with a body that is not JSON",
+    "html": "status 200 with an HTML error page (a proxy's or a captive portal's)",
+    "slow": "the body trickles in small pieces (`seconds` between them, default 0.05)",
+}
+STATUS_FAULTS = (429, 500, 502, 503, 504)
+
+
 @dataclass(frozen=True)
 class Fault:
-    status: int
+    kind: str  # an HTTP status ("503") or a TRANSPORT_FAULTS key
     rate: float
     params: dict
 
     @classmethod
     def parse(cls, spec: str) -> "Fault":
-        """`STATUS:RATE[:key=value...]`, e.g. `429:0.3:retry-after=1` or `503:0.1`."""
+        """`KIND:RATE[:key=value...]`: KIND is 429 or a 5xx status (`429:0.3:retry-after=1`,
+        `429:0.2:ratelimit-reset=2`, `503:0.1`) or one of reset, timeout, truncate, badjson, html, slow
+        (`timeout:0.01:seconds=3`)."""
         parts = spec.split(":")
         try:
-            status, rate = int(parts[0]), float(parts[1])
+            kind, rate = parts[0].strip().lower(), float(parts[1])
             params = dict(p.split("=", 1) for p in parts[2:])
         except (ValueError, IndexError) as exc:
-            raise FaultSpecError(f"--fault {spec!r}: expected STATUS:RATE[:key=value...]") from exc
-        if status not in (429, 500, 502, 503, 504) or not 0 <= rate <= 1:
-            raise FaultSpecError(f"--fault {spec!r}: status must be 429 or 5xx and rate within 0..1")
-        return cls(status, rate, params)
+            raise FaultSpecError(f"--fault {spec!r}: expected KIND:RATE[:key=value...]") from exc
+        if not (kind in TRANSPORT_FAULTS or (kind.isdigit() and int(kind) in STATUS_FAULTS)) or not 0 <= rate <= 1:
+            raise FaultSpecError(f"--fault {spec!r}: KIND must be 429, a 5xx status or one of "
+                                 f"{', '.join(TRANSPORT_FAULTS)}, and RATE within 0..1")
+        return cls(kind, rate, params)
 
     def answer(self) -> Answer:
-        answer = hub_error(self.status, "InjectedFault", f"injected fault {self.status}")
+        if self.kind in TRANSPORT_FAULTS:
+            answer = hub_error(500, "InjectedFault", f"injected fault {self.kind}")
+            answer.transport = self  # the server carries it out on the wire (crawler.replica.server)
+            return answer
+        status = int(self.kind)
+        answer = hub_error(status, "InjectedFault", f"injected fault {status}")
         if "retry-after" in self.params:
             answer.headers["Retry-After"] = self.params["retry-after"]
         if "ratelimit-reset" in self.params:

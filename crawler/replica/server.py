@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import socket
+import struct
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -37,20 +39,21 @@ class ReplicaApp:
         self.answered: dict[str, int] = {}  # answers by status, served at /_replica/stats for tests
         self.lock = threading.Lock()
 
-    def handle(self, method: str, target: str, headers: dict[str, str], base_url: str) -> Answer:
-        answer = self._answer(method, target, headers, base_url)
+    def handle(self, method: str, target: str, headers: dict[str, str], base_url: str,
+               inject: bool = True) -> Answer:
+        answer = self._answer(method, target, headers, base_url, inject)
         with self.lock:
             self.answered[str(answer.status)] = self.answered.get(str(answer.status), 0) + 1
         return answer
 
-    def _answer(self, method: str, target: str, headers: dict[str, str], base_url: str) -> Answer:
+    def _answer(self, method: str, target: str, headers: dict[str, str], base_url: str, inject: bool) -> Answer:
         url = urlsplit(target)
         parts = [p for p in url.path.split("/") if p]
         query = parse_qsl(url.query, keep_blank_values=True)
         if parts == ["_replica", "stats"]:
             with self.lock:
                 return json_answer({"answered": dict(self.answered)})
-        if self.faults and (fault := self.faults.draw()):
+        if inject and self.faults and (fault := self.faults.draw()):
             return fault
         if parts[:1] == ["repos"]:
             authenticated = "authorization" in headers
@@ -105,6 +108,9 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug must answer 500 and be logged, not kill the connection silently
             log.exception("replica failed on %s %s", self.command, self.path)
             answer = hub_error(500, "InternalError", f"replica error: {exc}")
+        if answer.transport is not None:
+            self._transport_fault(answer.transport)
+            return
         self.send_response(answer.status)
         if answer.status != 304:
             self.send_header("Content-Type", answer.content_type)
@@ -114,6 +120,47 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body and answer.status != 304:
             self.wfile.write(answer.body)
+
+    def _transport_fault(self, fault) -> None:
+        """Go wrong the way a network, a proxy or an overloaded server does (crawler.replica.limits)."""
+        kind = fault.kind
+        if kind == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        if kind == "timeout":
+            time.sleep(float(fault.params.get("seconds", 120)))
+            self.close_connection = True
+            return
+        bodies = {"badjson": (b'{"id": "truncated", "sha": ', "application/json; charset=utf-8"),
+                  "html": (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway"
+                           b"</h1><p>The proxy could not reach the server.</p></body></html>", "text/html")}
+        if kind in bodies:
+            body, content_type = bodies[kind]
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        # truncate / slow: a real answer, cut short or trickled
+        answer = self.server.app.handle(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                                        self.server.base_url, inject=False)
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if kind == "truncate":
+            self.wfile.write(answer.body[: len(answer.body) // 2])
+            self.close_connection = True
+            return
+        pause = float(fault.params.get("seconds", 0.05))
+        for start in range(0, len(answer.body), 4096):
+            self.wfile.write(answer.body[start:start + 4096])
+            self.wfile.flush()
+            time.sleep(pause)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._serve(send_body=True)

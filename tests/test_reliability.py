@@ -1,0 +1,255 @@
+"""Reliability: a heavy fault mix ends with a clean crawl's judgements; the bad-input corpus (tests/bad_inputs.py)
+yields recorded errors or sane judgements, in bounded time; the defects found by trying the tool as a hostile user
+would stay fixed; docs/reliability.md is generated from the cases."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from bad_inputs import CARD_CASES, LICENCE_CASES, SHAPE_CASES, render
+from conftest import ROOT, SNAPSHOT, run_openness, start_replica
+from test_nightly import MODELS, clean_run, slow_replica, stored_state  # noqa: F401 (fixtures)
+
+CAPTURE = {"card": "full", "files": "none", "licence_files": [], "facts": False, "source": "test fixture"}
+
+
+def plant(corpus: Path, case: str, card: bytes, files: dict[str, bytes] | None = None) -> str:
+    folder = corpus / "huggingface" / "models" / "badinput" / case
+    folder.mkdir(parents=True)
+    (folder / "README.md").write_bytes(card)
+    capture = dict(CAPTURE)
+    if files:
+        for name, body in files.items():
+            (folder / name).write_bytes(body)
+        listed = ["README.md", *files]
+        (folder / "files.tsv").write_text("path\tsize_bytes_approx\tsource\n" + "".join(
+            f"{name}\t{len((folder / name).read_bytes())}\tthe test's own listing\n" for name in listed))
+        capture["files"] = "full"
+    (folder / "capture.json").write_text(json.dumps(capture))
+    return f"badinput/{case}"
+
+
+@pytest.fixture(scope="module")
+def bad_store(tmp_path_factory) -> Path:
+    corpus = tmp_path_factory.mktemp("bad") / "corpus"
+    (corpus / "github").mkdir(parents=True)
+    ids = [plant(corpus, case, card) for case, _, card, _ in CARD_CASES]
+    ids += [plant(corpus, case, b"---\ntags: [text-generation]\n---\n# Model\n", {name: body})
+            for case, _, name, body, _ in LICENCE_CASES]
+    db = corpus.parent / "bad.db"
+    proc, url = start_replica(corpus)
+    try:
+        started = time.monotonic()
+        result = run_openness("crawl", *ids, "--db", str(db), "--hf-endpoint", url, "--github-endpoint", url,
+                              "--depth", "0", timeout=300)
+        elapsed = time.monotonic() - started
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # finished; never a crash
+    assert "Traceback" not in result.stderr
+    assert elapsed < 240, f"the bad-input crawl took {elapsed:.0f} s"
+    return db
+
+
+def outcome(db: Path, model: str) -> dict:
+    con = sqlite3.connect(db)
+    subject = f"hf:model:{model}"
+    levels = dict(con.execute("select criterion, level from judgements where subject_id = ?", [subject]).fetchall())
+    parse = con.execute("select url, reason from errors where subject_id = ? and kind = 'parse'", [subject]).fetchall()
+    return {"levels": levels, "parse": parse}
+
+
+def check(expected: str, found: dict, document: str) -> None:
+    assert len(found["levels"]) == 14, "every criterion judged"
+    for part in expected.split():
+        if part == "parse":
+            assert found["parse"], "a parse error is recorded"
+            assert any(url.endswith(document) for url, _ in found["parse"]), found["parse"]
+        else:
+            criterion, _, levels = part.partition(":")
+            level = found["levels"]["licenses" if criterion == "licence" else "modelcard"]
+            assert level in levels.split(","), f"{criterion} is {level}, expected one of {levels}"
+
+
+@pytest.mark.parametrize("case, what, card, expected", CARD_CASES, ids=[c[0] for c in CARD_CASES])
+def test_a_bad_card_yields_a_recorded_error_or_a_sane_judgement(case, what, card, expected, bad_store):
+    check(expected, outcome(bad_store, f"badinput/{case}"), "README.md")
+
+
+@pytest.mark.parametrize("case, what, name, body, expected", LICENCE_CASES, ids=[c[0] for c in LICENCE_CASES])
+def test_a_bad_licence_file_yields_a_recorded_error_or_a_sane_judgement(case, what, name, body, expected, bad_store):
+    found = outcome(bad_store, f"badinput/{case}")
+    check(expected, found, name)
+
+
+def fake_response(url: str, body: bytes, request_kwargs: dict | None = None):
+    from scrapy import Request
+    from scrapy.http import TextResponse
+
+    request = Request(url, **(request_kwargs or {}))
+    return TextResponse(url, status=200, body=body, request=request, encoding="utf-8",
+                        headers={"Content-Type": "text/html" if body.startswith(b"<!DOCTYPE") else "application/json"})
+
+
+def run_callback(kind: str, body: bytes) -> list:
+    """Feed one answer to the spider callback that reads it; the items it yields."""
+    from scrapy.utils.test import get_crawler
+
+    from spiders.base import Repo
+    from spiders.github import GithubSpider
+    from spiders.huggingface import HuggingFaceSpider
+
+    if kind.startswith("gh_"):
+        crawler = get_crawler(GithubSpider)
+        spider = GithubSpider.from_crawler(crawler, github_endpoint="http://api")
+    else:
+        crawler = get_crawler(HuggingFaceSpider)
+        spider = HuggingFaceSpider.from_crawler(crawler, hf_endpoint="http://hub", discover={})
+    crawler.stats.open_spider()
+    repo = Repo("github" if kind.startswith("gh_") else "model", "a/b", revision="0" * 40)
+    spider.ledger.opened(repo.subject)
+    spider.ledger.opened(repo.subject)
+    calls = {
+        "hub_json": lambda r: spider.parse_repo_json(r, repo),
+        "hub_tree": lambda r: spider.parse_tree(r, repo, page=0, siblings=[], license_link=None),
+        "hub_listing": lambda r: spider.parse_listing(r, taken=0),
+        "gh_repo": lambda r: spider.parse_repo(r, repo),
+        "gh_head": lambda r: spider.parse_head(r, repo, repo_json=None, info={}),
+        "gh_tree": lambda r: spider.parse_tree(r, repo, prefix=""),
+        "gh_file": lambda r: spider.parse_file(r, repo, path="LICENSE", artifact_kind="file"),
+    }
+    return list(calls[kind](fake_response("http://api/x", body)))
+
+
+@pytest.mark.parametrize("case, what, kind, body, error_kind", SHAPE_CASES, ids=[c[0] for c in SHAPE_CASES])
+def test_an_answer_of_the_wrong_shape_is_recorded_never_a_crash(case, what, kind, body, error_kind):
+    import scrapy
+
+    from crawler.items import ErrorItem
+
+    started = time.monotonic()
+    items = run_callback(kind, body)
+    assert time.monotonic() - started < 30
+    errors = [i for i in items if isinstance(i, ErrorItem)]
+    if error_kind:
+        assert [e.kind for e in errors] == [error_kind], items
+        assert errors[0].url == "http://api/x" and errors[0].reason
+    else:
+        assert not errors, errors
+    requested = [i.url for i in items if isinstance(i, scrapy.Request)]
+    assert all(".." not in url.split("?")[0] and "//LICENSE" not in url for url in requested), requested
+
+
+def test_the_reliability_page_is_generated_from_the_cases():
+    assert (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8") == render(), \
+        "regenerate: python tests/bad_inputs.py > docs/reliability.md"
+
+
+# -- the fault mix -------------------------------------------------------------------------------------------------
+
+def without_ports(value) -> str:
+    return re.sub(r"http://127\.0\.0\.1:\d+", "http://replica", repr(value))
+
+
+FAULT_MIX = ["503:0.04", "502:0.02", "429:0.03:retry-after=1", "429:0.02:ratelimit-reset=1", "reset:0.03",
+             "timeout:0.02:seconds=2", "truncate:0.03", "badjson:0.03", "html:0.03", "slow:0.03:seconds=0.01"]
+
+
+def test_a_heavy_fault_mix_ends_with_the_clean_crawls_judgements(clean_run, tmp_path):
+    """Every fault kind at once: what the retries recover is recovered, what they do not is recorded with its URL
+    and reason (exit 1) and its repo left incomplete; the next run completes it, to the clean crawl's store."""
+    db = tmp_path / "faulty.db"
+    args = [part for fault in FAULT_MIX for part in ("--fault", fault)]
+    proc, url = start_replica(SNAPSHOT, *args, "--seed", "5")
+    started = time.monotonic()
+    try:
+        faulty = run_openness("crawl", *MODELS, "--db", str(db), "--hf-endpoint", url, "--github-endpoint", url,
+                              "--download-timeout", "1", timeout=600)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert faulty.returncode == 1, faulty.stderr[-2000:]  # finished, and says failures remain
+    assert "Traceback" not in faulty.stderr and time.monotonic() - started < 300
+    con = sqlite3.connect(db)
+    recorded = con.execute("select kind, url, reason from errors where run_id = 1 and http_status is not 501 "
+                           "and http_status is not 404").fetchall()
+    assert recorded and all(url.startswith("http://127.0.0.1:") and reason for _, url, reason in recorded)
+    proc, url = start_replica(SNAPSHOT)
+    try:
+        resumed = run_openness("crawl", *MODELS, "--db", str(db), "--hf-endpoint", url, "--github-endpoint", url)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+    # The same judgements and evidence, whichever replica port each crawl fetched from (a GitHub JSON answer embeds
+    # the endpoint's URL, so its stored copy, and the id it is cited by, differ with the port).
+    judgements, evidence = stored_state(db)[:2]
+    clean_judgements, clean_evidence = stored_state(clean_run)[:2]
+    assert without_ports(judgements) == without_ports(clean_judgements)
+    assert without_ports([e[:3] + e[4:] for e in evidence]) == without_ports([e[:3] + e[4:] for e in clean_evidence])
+
+
+# -- the defects found by trying the tool as a hostile user would ----------------------------------------------------
+
+def test_snapshot_never_deletes_a_folder_it_did_not_write(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SNAPSHOT / "huggingface" / "models" / "mistralai", corpus / "huggingface" / "models" / "mistralai")
+    (corpus / "MANIFEST.tsv").write_text("path\n")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    labels = ROOT / "data" / "labels"
+    for out, message in ((precious, "not a snapshot"), (corpus, "is the corpus"), (corpus / "sub", "overlaps")):
+        result = run_openness("snapshot", "--corpus", str(corpus), "--labels", str(labels), "--out", str(out))
+        assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    assert (corpus / "huggingface" / "models" / "mistralai").is_dir()
+    fresh = tmp_path / "fresh"
+    assert run_openness("snapshot", "--corpus", str(corpus), "--labels", str(labels), "--out",
+                        str(fresh)).returncode == 0
+    again = run_openness("snapshot", "--corpus", str(corpus), "--labels", str(labels), "--out", str(fresh))
+    assert again.returncode == 0 and (fresh / "README.md").exists()  # its own snapshot is replaced
+
+
+@pytest.mark.parametrize("command", [["show", "a/b"], ["flags"], ["table"], ["errors"], ["changes"],
+                                     ["export", "--format", "jsonl"], ["assess"]])
+def test_commands_open_only_a_store_of_their_own(command, tmp_path):
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("create table notes (id integer primary key, text text)")
+    con.commit()
+    con.close()
+    not_db = tmp_path / "notes.txt"
+    not_db.write_text("hello")
+    for path, message in ((other, "not an openness store"), (not_db, "not a SQLite database"),
+                          (tmp_path / "missing" / "x.db", "no such store"), (tmp_path, "is a directory")):
+        result = run_openness(*command, "--db", str(path))
+        assert result.returncode != 0 and message in result.stderr, (path, result.stderr)
+        assert "Traceback" not in result.stderr
+    tables = {r[0] for r in sqlite3.connect(other).execute("select name from sqlite_master where type = 'table'")}
+    assert tables == {"notes"}  # nothing added to somebody else's database
+
+
+def test_crawl_refuses_somebody_elses_database(tmp_path):
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("create table notes (id integer)").connection.commit()
+    result = run_openness("crawl", "a/b", "--db", str(other), "--hf-endpoint", "http://127.0.0.1:9")
+    assert result.returncode == 2 and "not an openness store" in result.stderr
+
+
+def test_help_says_which_commands_create_the_store():
+    def help_text(command: str) -> str:
+        return " ".join(run_openness(command, "--help").stdout.split())
+
+    assert "created if missing" in help_text("crawl")
+    for command in ("show", "flags", "assess", "table"):
+        assert "created if missing" not in help_text(command) and "an existing one" in help_text(command)
