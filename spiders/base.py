@@ -20,6 +20,18 @@ from crawler.items import ArtifactItem, CompletedItem, ErrorItem
 from crawler.signals import subject_done, subject_found
 
 
+# The most a document of each kind may weigh: past it Scrapy stops the download and the spider records the
+# truncation (a 5 GB "README" must cost nothing). Trees and listings are JSON of many entries; cards and licence
+# texts are prose.
+MAX_BYTES = {"card": 16_000_000, "file": 8_000_000, "gh_file": 8_000_000, "gh_readme": 16_000_000,
+             "tree": 64_000_000, "gh_tree": 64_000_000, "listing": 64_000_000}
+MAX_JSON_BYTES = 16_000_000  # repo JSON, head, releases
+
+
+def max_size(kind: str) -> int:
+    return MAX_BYTES.get(kind, MAX_JSON_BYTES)
+
+
 def id_list(value) -> list[str]:
     """A list argument: a Python list, or a comma-separated string (`-a model_ids=a/b,c/d`)."""
     if isinstance(value, str):
@@ -147,8 +159,9 @@ class EvidenceSpider(scrapy.Spider):
         self._opened(repo)
         self._count(kind)
         return scrapy.Request(url, callback=callback, errback=self.on_failure, cb_kwargs={"repo": repo, **cb_kwargs},
-                              meta={"kind": kind, "budget": budget, "subject": repo.subject}, dont_filter=True,
-                              priority=repo.priority + priority, headers=headers)
+                              meta={"kind": kind, "budget": budget, "subject": repo.subject,
+                                    "download_maxsize": max_size(kind)},
+                              dont_filter=True, priority=repo.priority + priority, headers=headers)
 
     def on_failure(self, failure):
         """Network-level failure (refused, timeout, truncated body): recorded with its URL, never silent."""

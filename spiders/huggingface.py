@@ -20,7 +20,7 @@ import scrapy
 
 from crawler.items import ErrorItem, LinkItem, SubjectItem
 from crawler.labels import GITHUB_LINK, normalise_github
-from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, id_list, subject_id
+from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, id_list, max_size, subject_id
 
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
 WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
@@ -161,7 +161,8 @@ class HuggingFaceSpider(EvidenceSpider):
             return None
         self._count("listing")
         return scrapy.Request(url, callback=self.parse_listing, errback=self.on_listing_failure,
-                              cb_kwargs={"taken": taken}, meta={"kind": "listing", "budget": "api"}, dont_filter=True)
+                              cb_kwargs={"taken": taken}, dont_filter=True,
+                              meta={"kind": "listing", "budget": "api", "download_maxsize": max_size("listing")})
 
     def parse_listing(self, response, taken: int):
         """One listing page gives the metadata of many models: no per-model JSON request is needed."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 
 from crawler.replica.limits import STATUS_FAULTS, TRANSPORT_FAULTS
+from extractors.text import YAML_MAX_DEPTH, YAML_MAX_NODES
+from spiders.base import MAX_BYTES, MAX_JSON_BYTES
 
 VALID_HEAD = "---\nlicense: apache-2.0\n---\n"
 DEEP = "---\nmeta: " + "[" * 5000 + "]" * 5000 + "\n---\n# Card\n"
@@ -145,6 +147,14 @@ def render() -> str:
                                                  "(`ratelimit-reset=S`)" if status == 429 else "") + " |"
               for status in STATUS_FAULTS]
     lines += [f"| `{kind}` | {text} |" for kind, text in TRANSPORT_FAULTS.items()]
+    lines += ["", "## Bounds", "", "Download caps per artifact kind (`spiders/base.py` MAX_BYTES; past one, Scrapy stops "
+              "the download and the error is recorded, nothing is stored; "
+              "`test_a_document_past_its_size_cap_is_cut_off_and_recorded`):", "",
+              "| kind | at most |", "|---|---|"]
+    lines += [f"| `{kind}` | {size / 1e6:g} MB |" for kind, size in MAX_BYTES.items()]
+    lines += [f"| any other (repo JSON, head, releases) | {MAX_JSON_BYTES / 1e6:g} MB |", "",
+              f"YAML: at most {YAML_MAX_DEPTH} levels and {YAML_MAX_NODES:,} nodes after alias expansion; every "
+              "request times out (`crawl --download-timeout`, default 60 s); weight files are never downloaded."]
     lines += ["", "The test `test_a_heavy_fault_mix_ends_with_the_clean_crawls_judgements` crawls 30 snapshot models "
               "under all of them at once (rates in the test); 5xx, resets, timeouts and truncated bodies are retried; "
               "429s wait as told; a body that is not JSON or an HTML page is recorded in `errors` with its URL and "

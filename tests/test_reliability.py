@@ -246,6 +246,29 @@ def test_crawl_refuses_somebody_elses_database(tmp_path):
     assert result.returncode == 2 and "not an openness store" in result.stderr
 
 
+def test_a_document_past_its_size_cap_is_cut_off_and_recorded(tmp_path):
+    from spiders import base
+
+    corpus = tmp_path / "corpus"
+    (corpus / "github").mkdir(parents=True)
+    model = plant(corpus, "oversized-card", b"# Model\n\n" + b"words " * (base.MAX_BYTES["card"] // 6 + 1000))
+    db = tmp_path / "big.db"
+    proc, url = start_replica(corpus)
+    try:
+        result = run_openness("crawl", model, "--db", str(db), "--hf-endpoint", url, "--github-endpoint", url,
+                              "--depth", "0", timeout=300)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert result.returncode == 1  # finished, with the truncation recorded as a failure
+    con = sqlite3.connect(db)
+    kind, reason = con.execute("select kind, reason from errors where url like '%README.md'").fetchone()
+    assert kind == "card" and "max" in reason.lower()
+    assert con.execute("select count(*) from artifacts where kind = 'card'").fetchone()[0] == 0  # nothing half-kept
+    level = con.execute("select level from judgements where criterion = 'modelcard'").fetchone()[0]
+    assert level == "unknown"
+
+
 def test_help_says_which_commands_create_the_store():
     def help_text(command: str) -> str:
         return " ".join(run_openness(command, "--help").stdout.split())
