@@ -114,11 +114,12 @@ def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = F
     return sorted(priorities.values(), key=lambda r: (-r[1], r[0].lower()))
 
 
-def _settings(db_path: Path, run_id: int, options: CrawlOptions) -> Settings:
+def crawl_settings(options: CrawlOptions, extra: dict) -> Settings:
+    """The project's Scrapy settings with a run's endpoints, log level, budgets and timeout, and `extra`."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
-    settings.update({"OPENNESS_DB": str(db_path), "OPENNESS_RUN_ID": run_id, "HF_ENDPOINT": options.hf_endpoint,
-                     "GITHUB_API_URL": options.github_endpoint, "LOG_LEVEL": options.log_level})
+    settings.update({"HF_ENDPOINT": options.hf_endpoint, "GITHUB_API_URL": options.github_endpoint,
+                     "LOG_LEVEL": options.log_level, **extra})
     if options.api_budget:
         settings.set("HUB_API_BUDGET", options.api_budget)
     if options.resolver_budget:
@@ -126,6 +127,10 @@ def _settings(db_path: Path, run_id: int, options: CrawlOptions) -> Settings:
     if options.download_timeout:
         settings.set("DOWNLOAD_TIMEOUT", options.download_timeout)
     return settings
+
+
+def _settings(db_path: Path, run_id: int, options: CrawlOptions) -> Settings:
+    return crawl_settings(options, {"OPENNESS_DB": str(db_path), "OPENNESS_RUN_ID": run_id})
 
 
 def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResult:

@@ -25,9 +25,7 @@ from pathlib import Path
 import redis
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.settings import Settings
 
-from crawler import settings as default_settings
 from crawler.items import ErrorItem, LinkItem, SubjectItem, decode_item, encode_item
 from spiders.base import KnownRepo
 from spiders.github import target_priority
@@ -149,10 +147,8 @@ def crawler_settings(url: str) -> dict:
     }
 
 
-class RedisItemPipeline:
-    """Pushes each item onto the shared list, in the order the spider yielded it (scrapy-redis's RedisPipeline
-    pushes from a thread pool, which can reorder a repo's items: a completion before its subject, a link before
-    the artifact it cites)."""
+class _RedisPipeline:
+    """A pipeline of a distributed crawler process, holding the connection to the crawl's Redis."""
 
     def __init__(self, server: redis.Redis):
         self.server = server
@@ -160,22 +156,21 @@ class RedisItemPipeline:
     @classmethod
     def from_crawler(cls, crawler):
         return cls(connect(crawler.settings["OPENNESS_REDIS_URL"]))
+
+
+class RedisItemPipeline(_RedisPipeline):
+    """Pushes each item onto the shared list, in the order the spider yielded it (scrapy-redis's RedisPipeline
+    pushes from a thread pool, which can reorder a repo's items: a completion before its subject, a link before
+    the artifact it cites)."""
 
     def process_item(self, item, spider=None):
         self.server.rpush(ITEMS, encode_item(item))
         return item
 
 
-class GithubTargetsPipeline:
+class GithubTargetsPipeline(_RedisPipeline):
     """Collects the GitHub repos the Hub crawl names (label-queued subjects, card and licence links), with their
     priority, for every crawler's GitHub phase: the distributed counterpart of `crawler.run.github_targets`."""
-
-    def __init__(self, server: redis.Redis):
-        self.server = server
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(connect(crawler.settings["OPENNESS_REDIS_URL"]))
 
     def process_item(self, item, spider=None):
         if isinstance(item, SubjectItem) and item.kind == "code" and item.status == "queued":
@@ -349,22 +344,13 @@ def crawl_distributed(url: str, options, wait: float = 600.0):
     """One crawler process of a distributed crawl: returns (run id, Fetched). The ingester writes and assesses."""
     from scrapy.exceptions import ScrapyDeprecationWarning
 
-    from crawler.run import fetch
+    from crawler.run import crawl_settings, fetch
 
     # scrapy-redis 0.9.1 still passes `spider=` to the stats collector; harmless on Scrapy 2.19, said on every run.
     warnings.filterwarnings("ignore", message="Passing a 'spider' argument", category=ScrapyDeprecationWarning)
     server = connect(url)
     run_id, known, watermark = wait_for_run(server, wait)
-    settings = Settings()
-    settings.setmodule(default_settings, priority="project")
-    settings.update({"HF_ENDPOINT": options.hf_endpoint, "GITHUB_API_URL": options.github_endpoint,
-                     "LOG_LEVEL": options.log_level, **crawler_settings(url)})
-    if options.api_budget:
-        settings.set("HUB_API_BUDGET", options.api_budget)
-    if options.resolver_budget:
-        settings.set("HUB_RESOLVER_BUDGET", options.resolver_budget)
-    if options.download_timeout:
-        settings.set("DOWNLOAD_TIMEOUT", options.download_timeout)
+    settings = crawl_settings(options, crawler_settings(url))
     server.hsetnx(ENDPOINTS, "hf_endpoint", options.hf_endpoint)
     server.hsetnx(ENDPOINTS, "github_endpoint", options.github_endpoint)
     # Heartbeats, counters and callback failures go to the ingester through the CrawlerPresence extension.
