@@ -29,7 +29,10 @@ class NotCrawled(LookupError):
 
 def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
     subject_id = model_subject_id(repo_id)
-    rows = list(db["subjects"].rows_where("id = ? or lower(repo_id) = lower(?)", [subject_id, repo_id], limit=1))
+    # The exact id first, else the same model id in another case; never a GitHub repo of the same name
+    # (THUDM/chatglm-6b the model and THUDM/ChatGLM-6B its code repo differ only in case).
+    rows = list(db.query("select * from subjects where id = :id or (kind = 'model' and lower(repo_id) = lower(:repo)) "
+                         "order by id != :id, id limit 1", {"id": subject_id, "repo": repo_id}))
     if not rows:
         raise NotCrawled(f"{repo_id}: not in the store (crawl it first: openness crawl {repo_id})")
     subject = rows[0]

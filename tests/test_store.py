@@ -65,3 +65,19 @@ def test_foreign_keys_are_enforced(db_path):
     store = Store(open_db(db_path))
     with pytest.raises(sqlite3.IntegrityError):
         store.db["evidence"].insert({"subject_id": "hf:model:not/there", "criterion": "licenses", "snippet": "x"})
+
+
+def test_a_model_is_found_by_its_id_in_any_case_and_never_as_the_github_repo_of_the_same_name(db_path):
+    from crawler.report import NotCrawled, model_report
+
+    store = Store(open_db(db_path))
+    run_id = store.start_run("crawl", "http://hub", "http://gh", [])
+    # The code repo is written first, so a lookup by name alone would find it.
+    store.save_subject(run_id, "gh:THUDM/ChatGLM-6B", kind="code", source="github", repo_id="THUDM/ChatGLM-6B",
+                       url="http://gh/repos/THUDM/ChatGLM-6B", revision="a" * 40, status="ok")
+    store.save_subject(run_id, "hf:model:THUDM/chatglm-6b", kind="model", source="hf", repo_id="THUDM/chatglm-6b",
+                       url="http://hub/api/models/THUDM/chatglm-6b", revision="b" * 40, status="ok")
+    for asked in ("THUDM/chatglm-6b", "thudm/ChatGLM-6B"):
+        assert model_report(store.db, asked)["subject_id"] == "hf:model:THUDM/chatglm-6b"
+    with pytest.raises(NotCrawled):
+        model_report(store.db, "THUDM/ChatGLM2-6B")
