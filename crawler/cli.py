@@ -287,14 +287,18 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
                    "writer (`openness ingest --redis URL`, started first), which writes --db and assesses.")
 @click.option("--download-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
               help="Seconds to wait for an answer before retrying (default 60).")
+@click.option("--allow-redirect-host", "redirect_hosts", multiple=True, metavar="HOST",
+              help="Also follow redirects to this host and its subdomains (repeatable). Redirects are followed only "
+                   "to the endpoints' hosts and the Hub's and GitHub's own content hosts; any other is refused and "
+                   "recorded in errors.")
 @click.option("--wait-for-run", default=600.0, show_default=True, type=click.FloatRange(min=0),
               help="With --distributed: seconds to wait for `openness ingest` to open a run on the Redis.")
 @db_option(creates=True)
 @endpoint_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
 def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, incremental,
-          github, api_budget, resolver_budget, download_timeout, redis_url, wait_for_run, db_path, hf_endpoint,
-          github_endpoint, verbose):
+          github, api_budget, resolver_budget, download_timeout, redirect_hosts, redis_url, wait_for_run, db_path,
+          hf_endpoint, github_endpoint, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
     For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
@@ -325,7 +329,7 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
                            api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental,
-                           download_timeout=download_timeout)
+                           download_timeout=download_timeout, redirect_hosts=list(redirect_hosts))
     if redis_url:
         sys.exit(_run_distributed_crawler(redis_url, options, verbose, wait_for_run))
     sys.exit(_run_crawl(db_path, options, verbose))
@@ -473,7 +477,7 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
     commit and licence files."""
     from crawler.ops.history import changes as recorded_changes
     from crawler.report import changes_table
-    from crawler.store import model_subject_id, open_db
+    from crawler.store import open_db
 
     _require_store(db_path)
     since_run = since_date = None

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 
 class TokenMiddleware:
@@ -41,6 +41,40 @@ class TokenMiddleware:
         elif not token:
             # A redirect to another host must not carry a token that belongs elsewhere.
             request.headers.pop(b"Authorization", None)
+        return None
+
+
+# Where the two services send a client on, besides their own hosts: the Hub's file CDNs (LFS and Xet) and GitHub's
+# content hosts. A host matches itself and its subdomains. More with `crawl --allow-redirect-host`.
+REDIRECT_HOSTS = ("huggingface.co", "hf.co", "xethub.hf.co", "api.github.com", "github.com",
+                  "githubusercontent.com")
+
+
+def host_allowed(host: str, allowed: set[str]) -> bool:
+    return any(host == a or host.endswith("." + a) for a in allowed)
+
+
+class RedirectPolicyMiddleware:
+    """A redirect is followed only to the endpoints' own hosts and the allow-listed ones: anything else is refused
+    before it is sent (the spider's errback records it with the URL it came from). Scrapy's OffsiteMiddleware is
+    not enough here: it lets every `dont_filter` request through, and retries and conditional requests are such."""
+
+    def __init__(self, allowed: set[str]):
+        self.allowed = allowed
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        hosts = {urlsplit(settings.get(name) or "").hostname for name in ("HF_ENDPOINT", "GITHUB_API_URL")}
+        extra = settings.getlist("OPENNESS_REDIRECT_HOSTS") or list(REDIRECT_HOSTS)
+        return cls({h.lower() for h in (*hosts, *extra) if h})
+
+    def process_request(self, request, spider=None):
+        chain = request.meta.get("redirect_urls")
+        host = (urlsplit(request.url).hostname or "").lower()
+        if chain and not host_allowed(host, self.allowed):
+            raise IgnoreRequest(f"redirected from {chain[0]} to {request.url}: host {host} is not allowed "
+                                f"(allowed: {', '.join(sorted(self.allowed))}; more with --allow-redirect-host)")
         return None
 
 

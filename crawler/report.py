@@ -11,7 +11,6 @@ from rich.table import Table
 from crawler.public import subject_url
 from crawler.store import model_subject_id
 from extractors.text import CONTROL
-from extractors import CRITERIA
 from extractors.frameworks import verdicts
 
 def escape(text) -> str:

@@ -18,6 +18,7 @@ from crawler.assess import assess
 from crawler.ops.lock import StoreLock
 from crawler.ops.runs import abandon_dead_runs, error_split, errors_line, outcome
 from crawler.items import ErrorItem
+from crawler.middlewares import REDIRECT_HOSTS
 from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
 from crawler.store import Store, open_db
@@ -46,6 +47,7 @@ class CrawlOptions:
     # what changed repos link to, and check every GitHub repo crawled before with a conditional request.
     incremental: bool = False
     download_timeout: float | None = None  # seconds to wait for an answer (default: the project's settings)
+    redirect_hosts: list[str] = field(default_factory=list)  # followed besides the endpoints' and REDIRECT_HOSTS
 
 
 @dataclass
@@ -126,6 +128,8 @@ def crawl_settings(options: CrawlOptions, extra: dict) -> Settings:
         settings.set("HUB_RESOLVER_BUDGET", options.resolver_budget)
     if options.download_timeout:
         settings.set("DOWNLOAD_TIMEOUT", options.download_timeout)
+    if options.redirect_hosts:
+        settings.set("OPENNESS_REDIRECT_HOSTS", [*REDIRECT_HOSTS, *options.redirect_hosts])
     return settings
 
 

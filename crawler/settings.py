@@ -17,6 +17,7 @@ RETRY_TIMES = 3
 # 429 is not retried by Scrapy: HubRateLimitMiddleware retries it after the wait the Hub asks for.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.RedirectPolicyMiddleware": 440,  # before the token is added
     "crawler.middlewares.TokenMiddleware": 450,
     "crawler.middlewares.HubRateLimitMiddleware": 560,
     "crawler.middlewares.GithubRateLimitMiddleware": 565,
@@ -29,4 +30,6 @@ GITHUB_RATELIMIT_RETRIES = 10
 ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 300,
 }
+# A rename or a CDN is one or two hops; a chain longer than this is a loop, recorded and not followed further.
+REDIRECT_MAX_TIMES = 5
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"

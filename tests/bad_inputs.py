@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 
+from crawler.middlewares import REDIRECT_HOSTS
 from crawler.replica.limits import STATUS_FAULTS, TRANSPORT_FAULTS
+from crawler.settings import REDIRECT_MAX_TIMES
 from extractors.text import YAML_MAX_DEPTH, YAML_MAX_NODES
 from spiders.base import MAX_BYTES, MAX_JSON_BYTES
 
@@ -127,6 +129,16 @@ SHAPE_CASES = [
      "gh_file"),
 ]
 
+# Redirects met on a crawl (tests/test_redirects.py serves them from loopback hosts): (model id asked, what, yields).
+REDIRECT_CASES = [
+    ("redir/offsite", "the model JSON redirects to a host neither endpoint nor allow-listed",
+     "refused before it is sent; error kind model_json naming the URL, the one it came from and the host"),
+    ("redir/cdn", "the model JSON redirects to a host given with --allow-redirect-host",
+     "followed, without the token; what it answers is judged as usual (here a 404, recorded)"),
+    ("redir/loop", "a redirect loop", f"cut after {REDIRECT_MAX_TIMES} hops; "
+     "error kind model_json"),
+]
+
 # Ids as people might type them, refused before any request (tests/test_table.py runs them through `crawl`).
 ID_CASES = ["../x", "a/..", "x/y?z=1#f", "https://example.org/a/b", "https://huggingface.co/datasets/a/b",
             "bert-base-uncased"]
@@ -154,13 +166,19 @@ def render() -> str:
     lines += [f"| `{kind}` | {size / 1e6:g} MB |" for kind, size in MAX_BYTES.items()]
     lines += [f"| any other (repo JSON, head, releases) | {MAX_JSON_BYTES / 1e6:g} MB |", "",
               f"YAML: at most {YAML_MAX_DEPTH} levels and {YAML_MAX_NODES:,} nodes after alias expansion; every "
-              "request times out (`crawl --download-timeout`, default 60 s); weight files are never downloaded."]
+              "request times out (`crawl --download-timeout`, default 60 s); weight files are never downloaded.", "",
+              "Redirects are followed only to the endpoints' own hosts and " + ", ".join(f"`{h}`" for h in REDIRECT_HOSTS)
+              + " (and their subdomains; more with `crawl --allow-redirect-host`), at most "
+              f"{REDIRECT_MAX_TIMES} hops; a token goes only to its own endpoint's host, never through a redirect "
+              "(`test_redirects_are_followed_only_to_allowed_hosts_without_the_token_and_loops_are_recorded`), and "
+              "neither token appears in the DB, logs, error messages, `show`, `errors`, the table page, any export or "
+              "the review pages (`test_tokens_appear_in_no_output_of_a_crawl`)."]
     lines += ["", "The test `test_a_heavy_fault_mix_ends_with_the_clean_crawls_judgements` crawls 30 snapshot models "
               "under all of them at once (rates in the test); 5xx, resets, timeouts and truncated bodies are retried; "
               "429s wait as told; a body that is not JSON or an HTML page is recorded in `errors` with its URL and "
               "reason and its repo left incomplete, so the next run fetches it again: the faulty run exits 1, and the "
               "next run ends with the judgements and evidence of a clean crawl.", "",
-              f"## Bad inputs ({len(CARD_CASES) + len(LICENCE_CASES) + len(SHAPE_CASES) + len(ID_CASES)} cases)", "",
+              f"## Bad inputs ({len(CARD_CASES) + len(LICENCE_CASES) + len(SHAPE_CASES) + len(REDIRECT_CASES) + len(ID_CASES)} cases)", "",
               "Yields: `parse` — a `parse` row in `errors` naming the document's URL; `licence:L` / `card:L` — the "
               "licences / model card judgement is one of L; `error kind K` — a recorded error of kind K naming the "
               "URL; `handled` — no error and no crash, the good parts used. Every case must also finish in bounded "
@@ -170,6 +188,7 @@ def render() -> str:
     lines += [f"| `{c}` | {name}: {what} | {yields} |" for c, what, name, _, yields in LICENCE_CASES]
     lines += [f"| `{c}` | answer: {what} | {f'error kind {kind}' if kind else 'handled'} |"
               for c, what, _, _, kind in SHAPE_CASES]
+    lines += [f"| `{model}` | redirect: {what} | {yields} |" for model, what, yields in REDIRECT_CASES]
     lines += [f"| `id {text}` | a model id as typed | refused, exit 2, the message quotes it |" for text in ID_CASES]
     return "\n".join(lines) + "\n"
 

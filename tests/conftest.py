@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,34 @@ os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
 os.environ["GITHUB_API_URL"] = "http://127.0.0.1:9"
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("GITHUB_TOKEN", None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def start_review_server(db: Path, *extra: str, env: dict | None = None) -> Iterator[str]:
+    """`openness review` over `db`, started as users start it; yields the database's base URL."""
+    port = free_port()
+    proc = subprocess.Popen([*OPENNESS, "review", "--db", str(db), "--port", str(port), *extra], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "the review server exited"
+            assert time.monotonic() < deadline, "the review server did not start"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/{db.stem}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def start_replica(corpus_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:

@@ -4,14 +4,10 @@ nothing is written without login; card text shows as text."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
-import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OPENNESS, ROOT, SNAPSHOT, run_openness, start_replica
+from conftest import ROOT, SNAPSHOT, run_openness, start_replica, start_review_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = ROOT / "docs"
@@ -28,24 +24,6 @@ MODEL = "Qwen/Qwen2.5-32B"
 HOSTILE = ("\n## Training hardware\n\nTrained on 64 GPUs &lt;script&gt;window.__pwned = 1&lt;/script&gt; "
            "&lt;b&gt;not bold&lt;/b&gt;.\n")
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the review server exited"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("the review server did not start")
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +47,10 @@ def review_server(store, tmp_path_factory):
     from datasette_auth_passwords.utils import hash_password
 
     config = tmp_path_factory.mktemp("config") / "review.yaml"
-    config.write_text(f"anonymous_read: true\naccounts:\n  alice: {{$env: ALICE_PASSWORD_HASH}}\n")
-    port = free_port()
+    config.write_text("anonymous_read: true\naccounts:\n  alice: {$env: ALICE_PASSWORD_HASH}\n")
     env = {**os.environ, "ALICE_PASSWORD_HASH": hash_password(PASSWORD), "DATASETTE_SECRET": "test-secret"}
-    proc = subprocess.Popen([*OPENNESS, "review", "--db", str(store), "--port", str(port), "--config", str(config)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, proc)
-    yield f"http://127.0.0.1:{port}/{store.stem}"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with start_review_server(store, "--config", str(config), env=env) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
