@@ -4,6 +4,7 @@ verdicts by their rules, analysts' overrides with --effective."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 import sqlite3
@@ -46,6 +47,20 @@ def test_csv_is_a_row_per_model_and_criterion_with_a_sidecar(demo_db, tmp_path):
     assert {r["criterion"] for r in rows} == set(CRITERIA) and {r["reviewed"] for r in rows} <= {"yes", "no"}
     meta = json.loads((tmp_path / "all.csv.meta.json").read_text())
     assert meta["format"] == "csv" and meta["models"] == demo_models(demo_db)
+
+
+def test_csv_text_is_never_a_spreadsheet_formula():
+    from crawler.export.formats import csv_rows
+
+    hostile = '=HYPERLINK("http://evil.example/","open")'
+    record = {"model": "a/b", "revision": "0" * 40, "public_url": "https://huggingface.co/a/b", "judgements": [
+        {"criterion": "licenses", "level": "open", "machine_level": "open", "confidence": 0.9, "summary": hostile,
+         "evidence": [], "review": None},
+        {"criterion": "code", "level": "closed", "machine_level": "closed", "confidence": 0.5,
+         "summary": "nothing found = closed", "evidence": [], "review": None}]}
+    rows = list(csv.DictReader(io.StringIO("".join(csv_rows(iter([record]))))))
+    assert rows[0]["summary"] == "'" + hostile  # shown as text, not run
+    assert rows[1]["summary"] == "nothing found = closed"  # text that does not start a formula stays verbatim
 
 
 @pytest.mark.parametrize("criteria", ["12", "14"])

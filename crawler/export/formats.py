@@ -35,8 +35,18 @@ def jsonl_lines(head: dict, records: Iterator[dict]) -> Iterator[str]:
         yield json.dumps(record, ensure_ascii=False, sort_keys=True)
 
 
+# A cell starting with one of these is run as a formula by spreadsheets (CSV injection): such a text gets a leading
+# apostrophe, which spreadsheets show as text and do not display.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def csv_rows(records: Iterator[dict]) -> Iterator[str]:
-    """One row per model x criterion; text fields as they are (CSV quotes them), escaped by the csv module."""
+    """One row per model x criterion; text quoted by the csv module, and never read as a formula by a
+    spreadsheet (a text starting with = + - @ gets a leading apostrophe)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -51,8 +61,9 @@ def csv_rows(records: Iterator[dict]) -> Iterator[str]:
     for record in records:
         for j in record["judgements"]:
             main = j["evidence"][0]["public_url"] if j["evidence"] else record["public_url"]
-            writer.writerow([record["model"], record["revision"], j["criterion"], j["level"], j["machine_level"],
-                             j["confidence"], j["summary"], main, "yes" if j["review"] else "no"])
+            writer.writerow([spreadsheet_safe(value) for value in (
+                record["model"], record["revision"], j["criterion"], j["level"], j["machine_level"], j["confidence"],
+                j["summary"], main, "yes" if j["review"] else "no")])
         yield flush()
 
 
