@@ -30,7 +30,9 @@ def own_code_repos(db: sqlite_utils.Database, subject: dict) -> list[dict]:
     or an alias of it, or carrying its name, or named by its `license_link`; with the revision they were crawled
     at (None when they were not read)."""
     repos = []
-    for row in db.query("""select s.repo_id, s.revision, s.status, l.relation
+    for row in db.query("""select s.repo_id, s.revision, s.status, l.relation, s.url,
+                             (select e.url from errors e where e.subject_id = s.id order by e.id desc limit 1)
+                               as failed_url
                            from links l join subjects s on s.id = l.to_subject
                            where l.from_subject = ? and l.relation in ('code_repo', 'licence_link')
                            order by s.repo_id""", [subject["id"]]):
@@ -68,7 +70,9 @@ def _sources(subject: dict, found: dict[str, Artifact | None], failures: dict[st
         sources.append(Source(f"github:{repo['repo_id']}", "read" if repo["revision"] else
                               {"missing": "missing", "queued": "not crawled", None: "not crawled",
                                "not captured": "not captured"}.get(repo["status"], "failed"),
-                              f"https://github.com/{repo['repo_id']}", "" if repo["revision"] else repo["status"] or ""))
+                              # where it was asked when it was not read (the failed fetch), else its page
+                              (not repo["revision"] and repo["failed_url"]) or f"https://github.com/{repo['repo_id']}",
+                              "" if repo["revision"] else repo["status"] or ""))
     return tuple(sources)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from crawler.labels import GITHUB_LINK, normalise_github
 from extractors.text import UnsafeYaml, load_yaml_bounded, split_front_matter
 
 # Files in a Hub repo folder that describe the capture rather than being files of the repo.
@@ -317,6 +318,29 @@ class Corpus:
                     if isinstance(value, str) and value.count("/") == 1:
                         named.setdefault((repo_type, value.lower()), repo.corpus_path)
         return named
+
+    @cached_property
+    def _named_github(self) -> dict[str, str]:
+        """owner/repo (lower case) of every GitHub repo a captured document links (Hub cards, captured GitHub files
+        such as READMEs) -> the corpus path of the first document linking it."""
+        documents = [(repo.corpus_path, repo.folder / "README.md") for table in (self.models, self.datasets)
+                     for repo in table.values() if not isinstance(repo, SyntheticModel)]
+        documents += [(f"{repo.corpus_path}/files/{rel}", path) for repo in self.github.values()
+                      for rel, path in repo.captured_files.items() if PurePosixPath(rel).suffix.lower() in
+                      ("", ".md", ".rst", ".txt", ".cff")]
+        named: dict[str, str] = {}
+        for source, path in documents:
+            if not path.is_file():
+                continue
+            text = path.read_bytes()[:4_000_000].decode("utf-8", "replace")
+            for match in GITHUB_LINK.finditer(text):
+                named.setdefault(normalise_github(match.group(1), match.group(2)).lower(), source)
+        return named
+
+    def github_named_by(self, full_name: str) -> str | None:
+        """The captured document that links a GitHub repo the corpus did not capture: it existed when linked, its
+        content is unknown (the replica answers "not captured", never 404)."""
+        return self._named_github.get(full_name.lower())
 
     def named_by(self, repo_type: str, repo_id: str) -> str | None:
         """The captured card that names a repo the corpus did not capture: it existed, its content is unknown."""

@@ -91,7 +91,7 @@ def settle(judgement: Judgement, model: ModelArtifacts) -> Judgement:
         return replace(judgement, searched=searched)
     named = "; ".join(f"{s.name} {s.status}" for s in unread[:3])
     evidence = tuple(Evidence("searched.unread", s.url, model.revision, None,
-                              quote(f"{s.name}: {s.status}{' (' + s.detail + ')' if s.detail else ''}"),
+                              quote(f"{s.name}: {s.status}{' (' + s.detail + ')' if s.detail not in ('', s.status) else ''}"),
                               confidence=0.0) for s in unread[:5])
     return Judgement(judgement.criterion, "unknown", 0.0,
                      f"{judgement.summary}, but not every source that could show otherwise was read: {named}",

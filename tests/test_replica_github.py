@@ -82,3 +82,17 @@ def test_etags_survive_a_replica_restart_on_another_port(replica_url):
             assert fetch(other_url + path, {"If-None-Match": first})[0] == 304, path
     finally:
         proc.terminate()
+
+
+def test_a_repo_a_captured_card_links_is_not_captured_and_one_nobody_links_is_missing(replica_url):
+    from crawler.corpus import Corpus
+    from crawler.labels import GITHUB_LINK, normalise_github
+
+    corpus = Corpus(SNAPSHOT)
+    linked = sorted({normalise_github(m.group(1), m.group(2)) for repo in corpus.models.values() if repo.card_bytes
+                     for m in GITHUB_LINK.finditer(repo.card_bytes.decode("utf-8", "replace"))})
+    uncaptured = [name for name in linked if corpus.github_repo(name) is None]
+    assert uncaptured  # the snapshot's cards link repos it does not hold
+    status, headers, body = fetch(f"{replica_url}/repos/{uncaptured[0]}")
+    assert status == 501 and headers["X-Error-Code"] == "NotCaptured" and "linked by" in json.loads(body)["message"]
+    assert fetch(f"{replica_url}/repos/nobody-links/this-repo")[0] == 404

@@ -77,6 +77,8 @@ class GithubApi:
         if parts[:1] != ["repos"] or len(parts) < 3:
             return None
         repo = self.corpus.github_repo(f"{parts[1]}/{parts[2]}")
+        if repo is None and (named_by := self.corpus.github_named_by(f"{parts[1]}/{parts[2]}")):
+            return not_captured(f"GitHub repo {parts[1]}/{parts[2]} (linked by {named_by})")
         if repo is None:
             return github_error(404, "Not Found")
         tail = parts[3:]
