@@ -6,7 +6,7 @@ import re
 
 from extractors.packaging import package_metadata
 from extractors.rules import package_rules
-from extractors.text import lines_of, load_json, quote, squash
+from extractors.text import front_matter, key_line, lines_of, load_json, quote, squash
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 API_MENTION = re.compile(r"\b(API|inference endpoints?|playground|platform)\b.{0,80}https?://", re.IGNORECASE)
@@ -103,16 +103,29 @@ def judge_package(model: ModelArtifacts) -> Judgement:
 BADGE = re.compile(r"img\.shields\.io|badge|star-history\.com|api\.star-history", re.IGNORECASE)
 
 
+def hosted_inference(model: ModelArtifacts) -> Evidence | None:
+    """The card's `inference: true`: the publisher turned on the Hub's hosted inference API for the model, which
+    anyone may call (rate limits aside): an unrestricted API, the index's open level."""
+    meta, span, _ = front_matter(model.card.text)
+    if not isinstance(meta, dict) or meta.get("inference") is not True:
+        return None
+    line, text = key_line(model.card.text, "inference", span) or (None, "inference: true")
+    return Evidence("api.hub-inference", model.card.url, model.card.revision, "README.md", quote(text), line, line,
+                    model.card.artifact_id, 0.5)
+
+
 def judge_api(model: ModelArtifacts) -> Judgement:
-    """Partial when the card or the model's own README points to an API, a platform or a playground serving the
-    model (badges are not); closed otherwise. Whether an API is open or restricted is not visible from the Hub, so
-    `open` is never given."""
+    """Open when the card turns on the Hub's hosted inference API (`inference: true`); partial when the card or the
+    model's own README points to an API, a platform or a playground serving the model (badges are not); closed
+    otherwise. Whether another API is open or restricted is not visible from the Hub, so it is partial."""
     if model.card is None:
         if model.model_json is None:
             return Judgement("api", "unknown", 0.0, "nothing could be read",
                              model.unavailable_evidence("card", "api.unavailable", "README.md"))
         return Judgement("api", "unknown", 0.0, "the card could not be read",
                          model.unavailable_evidence("card", "api.unavailable", "README.md"))
+    if (hosted := hosted_inference(model)) is not None:
+        return Judgement("api", "open", 0.5, "the card turns on the Hub's hosted inference API", (hosted,))
     readmes = [a for a in model.code_files if a.kind == "readme"]
     for artifact in (model.card, *readmes):
         for number, line in enumerate(lines_of(artifact.text), start=1):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatch
 
-from extractors.cards import card_line, card_topics, text_datasets
+from extractors.cards import card_line, card_topics, text_datasets, withheld_data
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
 from extractors.searched import settle, tree_exhaustive
@@ -223,11 +223,6 @@ def judge_base_model_weights(model: ModelArtifacts) -> Judgement:
     return on_base_model(model, "weights_basemodel", judge_end_model_weights)
 
 
-def withheld_data(model: ModelArtifacts) -> Evidence | None:
-    """A line of the card's text saying training data is internal, proprietary or in-house (not shared)."""
-    return card_line(model, [card_content_rules().withheld_data], "data.withheld", 0.6)
-
-
 def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_endmodel") -> Judgement:
     """Training data: open when every dataset the card names (in its metadata or linked in its text as training
     data) is public; partial when some are gated, missing, private or withheld (internal data); closed when the
@@ -254,12 +249,17 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
                                  "README.md" if where.kind == "card" else None,
                                  quote(f"dataset {dataset.repo_id}: {dataset.status} {dataset.page_url}"),
                                  artifact_id=where.artifact_id))
-    withheld = withheld_data(model)
+    withheld, beside = withheld_data(model)
     if withheld is not None:
         evidence.insert(0, withheld)
-        level = "partial" if available else "closed"
-        return Judgement(criterion, level, 0.6, f"the card says some training data is not shared; {len(available)} "
-                         f"of {len(named)} named datasets can be had", tuple(evidence))
+        # Metadata `datasets` beside a statement that the data is internal name what went into that internal
+        # derivative; only datasets linked in the text as training data, or a statement that the internal data
+        # is some beside other data, make it partly shared.
+        shared = beside or any(d.status not in ("missing", "gated", "private", "disabled") for d, _, _, _ in body)
+        level = "partial" if shared else "closed"
+        return Judgement(criterion, level, 0.6, "the card says " + (
+            "some of the training data is internal, beside other data" if beside else "the training data is "
+            "internal") + f"; {len(available)} of {len(named)} named datasets can be had", tuple(evidence))
     if named:
         if len(available) == len(named):
             return Judgement(criterion, "open", 0.6, f"all {len(named)} named datasets are public ({read} read, "

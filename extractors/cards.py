@@ -87,10 +87,45 @@ def read_card(card: Artifact) -> CardReading:
         found = [(n, t) for n, t, _ in lines if rule.pattern.search(t)]
         if len(found) >= rules.min_lines_per_topic:
             topics[topic] = found
-    hardware = [(n, t) for n, t, _ in lines if any(r.pattern.search(t) for r in rules.training_hardware)
-                and not rules.not_training_hardware.search(t)]
+    hardware = [(n, t) for n, t, _ in lines if is_training_hardware(t)]
     setup = [(n, t) for n, t, _ in lines if any(r.pattern.search(t) for r in rules.training_setup)]
     return CardReading(words, topics, hardware, setup)
+
+
+def is_training_hardware(line: str, in_training_section: bool = False) -> bool:
+    """A line stating training hardware: an accelerator count, a hardware field, GPU-hours or energy; not what it
+    takes to run the model, unless the line (or its section) is about training before it says so."""
+    rules = card_content_rules()
+    if not any(r.pattern.search(line) for r in rules.training_hardware):
+        return False
+    veto = rules.not_training_hardware.search(line)
+    if veto is None or in_training_section:
+        return True
+    training = rules.training_clause.search(line)
+    return training is not None and training.start() < veto.start()
+
+
+def repo_training_lines(readme: Artifact) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """(hardware lines, setup lines) of a GitHub README's training sections: prose and lists under a heading path
+    naming training and none naming inference, serving, usage or evaluation."""
+    rules = card_content_rules()
+    training, not_training = rules.named["repo_training_sections"].pattern, \
+        rules.named["repo_not_training_sections"].pattern
+    doc = document(readme.text)
+    paths = HeadingPaths(doc)
+    hardware, setup = [], []
+    for block in doc.blocks:
+        path = paths.at(block.line_start)
+        if block.kind in ("heading", "code") or not any(training.search(h) for h in path) or \
+                any(not_training.search(h) for h in path):
+            continue
+        for offset, line in enumerate(lines_of(block.text)):
+            number = block.line_start + offset if block.kind == "prose" else block.line_start
+            if is_training_hardware(line, in_training_section=True):
+                hardware.append((number, line))
+            if any(r.pattern.search(line) for r in rules.training_setup):
+                setup.append((number, line))
+    return hardware, setup
 
 
 HUB_DATASET = re.compile(r"huggingface\.co/datasets/([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
@@ -135,6 +170,34 @@ def text_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, Artifact, 
     model's own READMEs are not read for this: they link the data of the whole family, measured worse.)"""
     seen = {d.repo_id.lower() for d in model.datasets}
     return _linked_datasets(model.card, front_matter(model.card.text)[1], seen) if model.card else []
+
+
+def withheld_data(model: ModelArtifacts) -> tuple[Evidence | None, bool]:
+    """The line of the card's text saying training data is internal, proprietary or in-house (not shared), and
+    whether it says so of some data beside other data ("few additional internal datasets")."""
+    rules = card_content_rules()
+    found = card_line(model, [rules.withheld_data], "data.withheld", 0.6)
+    beside = found is not None and rules.named["withheld_data_beside"].pattern.search(found.snippet) is not None
+    return found, beside
+
+
+def card_passage(model: ModelArtifacts, pattern: re.Pattern, rule_id: str, confidence: float) -> Evidence | None:
+    """The first block of the card's text (a paragraph, a list; not code) whose raw lines `pattern` matches, for
+    sentences that run over a line break ("See the previous model card for info:" then its link)."""
+    if model.card is None:
+        return None
+    _, span, _ = front_matter(model.card.text)
+    lines = lines_of(model.card.text)
+    for block in document(model.card.text, span).blocks:
+        if block.kind in ("code", "heading"):
+            continue
+        raw = "\n".join(lines[block.line_start - 1:block.line_end])
+        if (match := pattern.search(raw)) is not None:
+            first = block.line_start + raw.count("\n", 0, match.start())
+            last = block.line_start + raw.count("\n", 0, match.end())
+            return Evidence(rule_id, model.card.url, model.card.revision, "README.md", quote(match.group(0), 200),
+                            first, last, model.card.artifact_id, confidence)
+    return None
 
 
 def card_line(model: ModelArtifacts, patterns, rule_id: str, confidence: float,

@@ -7,10 +7,11 @@ import re
 from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 
-from extractors.cards import card_line, card_topics, read_card
+from extractors.cards import card_line, card_passage, card_topics, read_card, repo_training_lines, withheld_data
 from extractors.code import code_paths, training_scope
+from extractors.ownership import same_organisation
 from extractors.rules import card_content_rules, code_file_rules, venue_rules
-from extractors.text import document, front_matter, is_text, lines_of, quote
+from extractors.text import document, front_matter, is_text, lines_of, quote, squash
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
@@ -39,10 +40,15 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
     topic_evidence = tuple(
         Evidence(f"modelcard.topic.{topic}", card.url, card.revision, "README.md", quote(text, 200), line, line,
                  card.artifact_id) for topic in topics for line, text in reading.topics[topic][:1])
-    if len(topics) >= rules.open_min_topics and reading.words >= rules.open_min_words:
+    if (len(topics) >= rules.open_min_topics and reading.words >= rules.open_min_words) or \
+            (len(topics) >= rules.open_long_min_topics and reading.words >= rules.open_long_min_words):
         return Judgement(CRITERION, "open", 0.7, f"card documents {', '.join(topics)} in {reading.words} words",
                          (length, *topic_evidence))
     if reading.words < rules.closed_max_words and len(topics) < rules.closed_max_topics:
+        pointer = card_passage(model, rules.named["defers_to_model_card"].pattern, "modelcard.defers-to-card", 0.5)
+        if pointer is not None:
+            return Judgement(CRITERION, "partial", 0.5, f"a short card ({reading.words} words of substance) that "
+                             "sends the reader to another model's card on the Hub", (pointer, length))
         first = next((line for line in lines_of(card.text)[front_matter(card.text)[1]:] if line.strip()), "")
         return Judgement(CRITERION, "closed", 0.7, f"card has {reading.words} words of substance and documents "
                          f"{len(topics)} topics", (length, Evidence("modelcard.thin", card.url, card.revision,
@@ -50,6 +56,14 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
                                                                     artifact_id=card.artifact_id), *topic_evidence))
     return Judgement(CRITERION, "partial", 0.6, f"card documents {len(topics)} of {len(rules.topics)} topics in "
                      f"{reading.words} words", (length, *topic_evidence))
+
+
+def foreign_base(model: ModelArtifacts) -> str | None:
+    """The base model's id when another organisation published it (not the model's org nor an alias of it)."""
+    if model.base_model is None or "/" not in model.base_model:
+        return None
+    base_org, org = model.base_model.split("/", 1)[0], model.repo_id.split("/", 1)[0]
+    return None if squash(base_org) == squash(org) or same_organisation(org, base_org) else model.base_model
 
 
 def _nothing(model: ModelArtifacts, criterion: str, rule_id: str, searched: str) -> Judgement:
@@ -92,6 +106,12 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
         evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0], quote("; ".join(docs[:5])),
                                  artifact_id=tree.artifact_id))
     if scope["pretraining"] and sections:
+        if (foreign := foreign_base(model)) is not None:
+            # The index's partial: not every step of base and end model training is documented when the base
+            # was trained by someone else, whose steps these repos do not document.
+            return Judgement("code", "partial", 0.5, f"training pipeline documented: {len(sections)} README "
+                             f"training sections, but the base model ({foreign}) is another organisation's, its "
+                             "training not documented here", tuple(evidence))
         return Judgement("code", "open", 0.5, f"training pipeline documented: {len(sections)} README training "
                          f"sections, {len(docs)} docs files", tuple(evidence))
     return Judgement("code", "partial", 0.5, f"training code with {len(sections)} README training sections and "
@@ -99,26 +119,37 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
 
 
 def judge_hardware_architecture(model: ModelArtifacts) -> Judgement:
-    """The training setup as the index reads it: open when the card states the training hardware and the setup
-    (hyper-parameters, tokens or steps, parallelism); partial with the hardware alone; closed when it states no
-    training hardware (architecture prose, hyper-parameters or what it takes to run the model are not enough)."""
+    """The training setup as the index reads it: open when the card, or the training sections of the model's own
+    GitHub READMEs, state the training hardware and the setup (hyper-parameters, tokens or steps, parallelism);
+    partial with the hardware alone; closed when neither states training hardware (architecture prose,
+    hyper-parameters or what it takes to run the model are not enough)."""
     if model.card is None:
         return _nothing(model, "hardware_architecture", "architecture.none-found", "the card")
-    card, rules = model.card, card_content_rules()
-    reading = read_card(card)
-    if not reading.hardware:
+    rules = card_content_rules()
+    reading = read_card(model.card)
+    hardware = [(model.card, line, text) for line, text in reading.hardware]
+    setup = [(model.card, line, text) for line, text in reading.setup]
+    for readme in (a for a in model.code_files if a.kind == "readme"):
+        repo_hardware, repo_setup = repo_training_lines(readme)
+        hardware += [(readme, line, text) for line, text in repo_hardware]
+        setup += [(readme, line, text) for line, text in repo_setup]
+    if not hardware:
         return _nothing(model, "hardware_architecture", "architecture.no-training-hardware",
-                        "the card's documentation sections for the training hardware (accelerators and counts, "
-                        "GPU-hours, energy)")
-    evidence = [Evidence("architecture.training-hardware", card.url, card.revision, "README.md", quote(text, 200),
-                         line, line, card.artifact_id) for line, text in reading.hardware[:2]]
-    evidence += [Evidence("architecture.training-setup", card.url, card.revision, "README.md", quote(text, 200),
-                          line, line, card.artifact_id) for line, text in reading.setup[:3]]
-    if len(reading.setup) >= rules.open_min_setup_lines:
-        return Judgement("hardware_architecture", "open", 0.6, f"card states the training hardware and "
-                         f"{len(reading.setup)} lines of training setup", tuple(evidence))
-    return Judgement("hardware_architecture", "partial", 0.5, "card states the training hardware, little of the "
-                     "training setup", tuple(evidence))
+                        "the card's documentation sections and the training sections of the model's own GitHub "
+                        "READMEs for the training hardware (accelerators and counts, GPU-hours, energy)")
+
+    def cite(rule_id: str, where: Artifact, line: int, text: str) -> Evidence:
+        return Evidence(rule_id, where.url, where.revision, where.path or "README.md", quote(text, 200), line, line,
+                        where.artifact_id)
+
+    evidence = [cite("architecture.training-hardware", *found) for found in hardware[:2]]
+    evidence += [cite("architecture.training-setup", *found) for found in setup[:3]]
+    where = "card" if hardware[0][0] is model.card else "model's own README"
+    if len(setup) >= rules.open_min_setup_lines:
+        return Judgement("hardware_architecture", "open", 0.6, f"the {where} states the training hardware, and "
+                         f"{len(setup)} lines of training setup are stated", tuple(evidence))
+    return Judgement("hardware_architecture", "partial", 0.5, f"the {where} states the training hardware, little "
+                     "of the training setup", tuple(evidence))
 
 
 @dataclass(frozen=True)
@@ -233,7 +264,14 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
     cards = [d.card for d in model.datasets if d.card is not None]
     sheets = [a for a in model.code_files if (a.path or "").lower().rsplit("/", 1)[-1].startswith("datasheet")]
     summary = _training_data_summary(model)
-    if not cards and not sheets and summary is None:
+    pointer = card_line(model, [card_content_rules().named["data_documentation_pointer"].pattern],
+                        "datasheet.card-points-to-docs", 0.4)
+    withheld, beside = withheld_data(model)
+    if not cards and not sheets and summary is None and pointer is None and withheld is not None and not beside:
+        # Data the card says is internal has no datasheet to be had, whatever the metadata names.
+        return Judgement("datasheet", "closed", 0.5, "the card says the training data is internal: no datasheet "
+                         "of it can be had", (withheld,))
+    if not cards and not sheets and summary is None and pointer is None:
         return _nothing(model, "datasheet", "datasheet.none-found",
                         "the cards of the named datasets, the model's own repos for a datasheet and the card for a "
                         "training-data summary")
@@ -251,13 +289,16 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
                                  artifact_id=sheet.artifact_id))
     if summary is not None:
         evidence.append(summary)
+    if pointer is not None:
+        evidence.append(pointer)
     if model.datasets and documented >= len(model.datasets):
         level = "open"
-    elif documented or summary is not None:
+    elif documented or summary is not None or pointer is not None:
         level = "partial"
     else:
         level = "closed"
     # Closed rests on what the cards read lack: it stands only if every named dataset's card was read.
     return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(model.datasets)} named datasets"
-                     f"{', a training-data summary' if summary else ''}", tuple(evidence),
+                     f"{', a training-data summary' if summary else ''}"
+                     f"{', the card points to documentation of its data' if pointer else ''}", tuple(evidence),
                      basis="absence" if level == "closed" else "evidence")

@@ -140,9 +140,15 @@ class CardContentRules:
     dataset_page_example: str
     withheld_data: re.Pattern
     withheld_data_example: str
+    training_clause: re.Pattern
+    open_long_min_topics: int
+    open_long_min_words: int
+    # Pattern rules with one example each, by name: the repo training sections, data and card pointers.
+    named: dict[str, PatternRule]
 
     def all_rules(self) -> list[PatternRule]:
-        return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup]
+        return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup,
+                *self.named.values()]
 
 
 @cache
@@ -152,9 +158,12 @@ def card_content_rules() -> CardContentRules:
     topics = data.get("topics") or {}
     _require(isinstance(topics, dict) and topics, name, "topics needs a mapping of topic -> pattern and example")
     numbers = ("min_lines_per_topic", "closed_max_words", "closed_max_topics", "open_min_topics", "open_min_words",
-               "open_min_setup_lines")
+               "open_min_setup_lines", "open_long_min_topics", "open_long_min_words")
     for key in numbers:
         _require(isinstance(data.get(key), int), name, f"{key} must be a whole number")
+    for key in NAMED_CARD_RULES:
+        _require(isinstance(data.get(key), str) and isinstance(data.get(f"{key}_example"), str), name,
+                 f"{key} needs a pattern and a {key}_example")
     skip = [{"id": f"skip-{n}", **e} for n, e in enumerate(data.get("skip_sections") or [], start=1)]
     return CardContentRules(
         pattern_rules(name, skip, "skip_sections"),
@@ -175,7 +184,16 @@ def card_content_rules() -> CardContentRules:
         compile_pattern(name, "dataset_page", data.get("dataset_page") or "(?!)"),
         str(data.get("dataset_page_example") or ""),
         compile_pattern(name, "withheld_data", data.get("withheld_data") or "(?!)"),
-        str(data.get("withheld_data_example") or ""))
+        str(data.get("withheld_data_example") or ""),
+        compile_pattern(name, "training_clause", data.get("training_clause") or "(?!)"),
+        data["open_long_min_topics"], data["open_long_min_words"],
+        {key: pattern_rules(name, [{"id": key, "pattern": data.get(key), "example": data.get(f"{key}_example")}],
+                            key)[0] for key in NAMED_CARD_RULES})
+
+
+# The single-pattern rules of card_content.yaml, each with its `<name>_example`.
+NAMED_CARD_RULES = ("repo_training_sections", "repo_not_training_sections", "withheld_data_beside",
+                    "data_documentation_pointer", "defers_to_model_card")
 
 
 @dataclass(frozen=True)

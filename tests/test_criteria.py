@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from fnmatch import fnmatch
 
 import pytest
@@ -13,7 +14,8 @@ from extractors.availability import judge_base_model_weights, judge_end_model_da
 from extractors.documentation import judge_datasheet, judge_paper, judge_preprint
 from extractors.rules import code_file_rules, venue_rules
 from extractors.types import Artifact, LinkedDataset, ModelArtifacts
-from test_extractors import artifacts, model_json
+from conftest import ROOT
+from test_extractors import MODELS, artifacts, model_json
 
 GROUPS = code_file_rules()
 
@@ -288,3 +290,88 @@ def test_code_documentation_follows_the_training_code_it_documents():
     assert level(["configs/instella-3b-pretrain-stage1.yaml", "scripts/train.py"]) == "open"
     assert level(["finetune/scripts/run_sft_Yi_6b.sh"]) == "partial"  # fine-tuning code only
     assert level(["demo/web_demo.py"]) == "closed"  # no training code to document
+
+
+def github_readme(full_name: str) -> Artifact:
+    path = ROOT / "data" / "snapshot" / "github" / full_name / "files" / "README.md"
+    return Artifact(f"readme-{full_name}", "readme", f"http://gh/repos/{full_name}/readme", "def", "README.md",
+                    path.read_text(encoding="utf-8"))
+
+
+def test_training_hardware_read_as_experts_read_it():
+    from extractors.cards import is_training_hardware
+    from extractors.documentation import judge_hardware_architecture
+
+    # A TPU pod slice as a field, a training time as setup, and "required for training" is the training's own need.
+    assert judge_hardware_architecture(artifacts("bigscience/mt0-large", tree=False)).level in ("partial", "open")
+    assert judge_hardware_architecture(artifacts("microsoft/Phi-4-reasoning", tree=False)).level == "open"
+    llama = (MODELS / "meta-llama/Llama-3.3-70B-Instruct/README.md").read_text(encoding="utf-8")
+    line = next(t for t in llama.splitlines() if "required for training" in t)
+    assert is_training_hardware(line)
+    assert not is_training_hardware("Running the model requires 2 x A100 GPUs with 80GB of memory")
+
+
+def test_the_training_sections_of_the_models_own_readme_state_its_training_setup():
+    from extractors.cards import repo_training_lines
+    from extractors.documentation import judge_hardware_architecture
+
+    readme = github_readme("databrickslabs/dolly")
+    hardware, setup = repo_training_lines(readme)
+    assert any("8 A100 GPUs" in text for _, text in hardware)
+    assert not any("machine with A100 GPUs" in text for _, text in hardware)  # the usage section's is not training
+    assert setup
+    model = replace(artifacts("databricks/dolly-v2-7b", tree=False), code_files=(readme,))
+    judged = judge_hardware_architecture(model)
+    assert judged.level in ("partial", "open") and judged.evidence[0].url == readme.url
+
+
+def test_a_long_card_one_topic_short_is_open_and_a_thin_card_pointing_to_another_card_is_partial():
+    from extractors.documentation import judge_model_card
+
+    assert judge_model_card(artifacts("DeepFloyd/IF-I-XL-v1.0", tree=False)).level == "open"
+    pointed = judge_model_card(artifacts("jondurbin/airoboros-l2-70b-gpt4-1.4.1", tree=False))
+    assert pointed.level == "partial" and pointed.evidence[0].rule_id == "modelcard.defers-to-card"
+
+
+def test_internal_data_beside_other_data_is_partial_and_internal_data_alone_is_closed():
+    beside = judge_end_model_data(artifacts("DeepFloyd/IF-I-XL-v1.0", tree=False))
+    assert beside.level == "partial" and "additional internal" in beside.evidence[0].snippet
+    # Metadata datasets beside "trained on our internal ... dataset" name what went into the internal set.
+    internal = replace(artifacts("stabilityai/StableBeluga2", tree=False), datasets=(
+        LinkedDataset("conceptofmind/flan2021_submix_original", "not captured", "https://huggingface.co/datasets/x"),))
+    assert judge_end_model_data(internal).level == "closed"
+    sheet = judge_datasheet(internal)
+    assert sheet.level == "closed" and sheet.basis == "evidence" and sheet.evidence[0].rule_id == "data.withheld"
+
+
+def test_a_card_pointing_to_documentation_of_its_data_is_a_partial_datasheet():
+    judged = judge_datasheet(artifacts("Intel/neural-chat-7b-v3-3", tree=False))
+    assert judged.level == "partial" and "datasheet.card-points-to-docs" in judged.rule_ids
+
+
+def test_a_dataset_searched_against_is_not_training_data():
+    from extractors.rules import card_content_rules
+
+    line = ("we conducted an in-depth analysis to ensure no unauthorized copyrighted music was present, performing a "
+            "metadata search against a large database of copyrighted music (https://www.kaggle.com/datasets/x)")
+    assert card_content_rules().not_training_data.search(line)
+
+
+def test_a_base_named_as_name_and_size_fine_tune_is_a_named_base():
+    judged = judge_base_model_weights(artifacts("jondurbin/airoboros-l2-70b-gpt4-1.4.1", tree=False))
+    assert judged.level == "unknown" and judged.evidence[0].rule_id == "base.named-in-text"
+
+
+def test_hosted_inference_turned_on_is_an_open_api():
+    judged = judge_api(artifacts("prompthero/openjourney", tree=False))
+    assert judged.level == "open" and judged.evidence[0].snippet == "inference: true"
+    assert judge_api(artifacts("Qwen/Qwen2.5-32B", tree=False)).level != "open"
+
+
+def test_code_documentation_of_a_fine_tune_of_another_organisations_base_is_partial():
+    from extractors.documentation import foreign_base
+
+    assert foreign_base(replace(artifacts("openchat/openchat_3.5", card=False, tree=False), base_model="mistralai/Mistral-7B-v0.1"))
+    assert foreign_base(replace(artifacts("HuggingFaceTB/SmolLM3-3B", card=False, tree=False),
+                                base_model="HuggingFaceTB/SmolLM3-3B-Base")) is None
+    assert foreign_base(artifacts("openchat/openchat_3.5", card=False, tree=False)) is None
