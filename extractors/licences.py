@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from extractors.licence_index import classify
+from extractors.ownership import carries_model_name
 from extractors.rules import licence_phrases
 from extractors.text import LINE_BREAK, document, front_matter, headings, key_line, lines_of, load_json, quote
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
@@ -82,9 +83,30 @@ def _component_of(path: str) -> str:
     name = path.lower()
     if "data" in name.rsplit("/", 1)[-1]:
         return "data"
+    if "code" in name.rsplit("/", 1)[-1]:
+        return "code"
     if "model" in name or "use_policy" in name:
         return "weights"
     return "code"
+
+
+def is_licence_name(name: str) -> bool:
+    """A licence file's name, a component's too (`CODE_LICENSE`, `MODEL_WEIGHTS_LICENSE`, `USE_POLICY.md`)."""
+    return "licen" in name or name.startswith(("copying", "notice", "use_policy"))
+
+
+def is_models_licence_file(model_id: str, path: str) -> bool:
+    """A licence file of the model's own repo that is about this model: at the root, in a licences folder, or in
+    a folder carrying the model's name in a repo holding several projects (`WizardLM/CODE_LICENSE` for WizardLM,
+    `models/llama3_1/LICENSE` for Llama-3.1; never the sibling project's `WizardMath/LICENSE`)."""
+    folders, _, name = path.lower().rpartition("/")
+    top = folders.split("/", 1)[0]
+    if top.startswith("licen"):  # LICENSES/<SPDX id>.txt
+        return True
+    if not is_licence_name(name):
+        return False
+    name_of_model = model_id.rpartition("/")[2]
+    return not folders or any(carries_model_name(name_of_model, folder) for folder in folders.split("/"))
 
 
 def licence_texts(model: ModelArtifacts) -> list[LicenceText]:
@@ -105,9 +127,7 @@ def licence_texts(model: ModelArtifacts) -> list[LicenceText]:
     for artifact in model.files:
         texts.append(LicenceText(artifact, "weights", artifact.text))
     for artifact in model.code_files:
-        name = (artifact.path or "").rsplit("/", 1)[-1].lower()
-        if artifact.kind == "file" and name.startswith(("licen", "copying", "model_licen", "data_licen", "use_policy",
-                                                        "notice", "license-")):
+        if artifact.kind == "file" and is_models_licence_file(model.repo_id, artifact.path or ""):
             texts.append(LicenceText(artifact, _component_of(artifact.path), artifact.text))
     return texts
 

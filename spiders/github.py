@@ -19,7 +19,11 @@ from spiders.base import EvidenceSpider, KnownRepo, Repo, id_list
 
 RAW = {"Accept": "application/vnd.github.raw"}
 JSON = {"Accept": "application/vnd.github+json"}
-LICENCE_LIKE = ("license*", "licence*", "copying*", "model_license*", "data_license*", "use_policy*", "notice*")
+# The licence texts of a repo that follows the REUSE layout: `LICENSES/<SPDX id>.txt` at the root.
+LICENCES_FOLDER = re.compile(r"licen[cs]es/[^/]+\.(txt|md)")
+# Licence files by name, also a component's (`CODE_LICENSE`, `MODEL_WEIGHTS_LICENSE`, `DATA_LICENSE.md`).
+LICENCE_LIKE = ("license*", "licence*", "copying*", "*_license", "*_licence", "*_license.*", "*_licence.*",
+                "use_policy*", "notice*")
 DOCUMENTS = ("model_card*", "datasheet*", "citation*")
 DOCS_INDEX = {"docs/index.md", "docs/index.rst", "docs/readme.md", "docs/source/index.rst", "docs/source/index.md",
               "doc/index.md", "doc/index.rst", "doc/readme.md", "documentation/readme.md", "docs/index.html"}
@@ -80,7 +84,7 @@ def wanted_paths(paths) -> list[str]:
         if is_vendored(path):
             continue
         if any(fnmatch(name, p) for p in LICENCE_LIKE + DOCUMENTS) or path.lower() in DOCS_INDEX \
-                or path.lower() in PACKAGING:
+                or path.lower() in PACKAGING or LICENCES_FOLDER.fullmatch(path.lower()):
             chosen.append(path)
     return sorted(chosen)
 

@@ -125,3 +125,18 @@ def test_a_licence_stated_only_in_the_cards_text_is_read():
     judged = judge_licences(model)
     assert judged.level == "open" and any(e.rule_id == "licence.card.text-field" and e.line_start == line
                                           for e in judged.evidence)
+
+
+def test_a_repo_of_several_projects_gives_the_model_only_its_own_projects_licences():
+    from extractors.licences import is_models_licence_file
+    from spiders.github import wanted_paths
+
+    tree = ["LICENSE", "WizardLM/CODE_LICENSE", "WizardLM/MODEL_DIFF_LICENSE", "WizardLM/DATA_LICENSE",
+            "WizardMath/LICENSE", "WizardCoder/MODEL_WEIGHTS_LICENSE", "src/train.py", "LICENSES/Apache-2.0.txt"]
+    fetched = wanted_paths(tree)
+    assert set(fetched) == set(tree) - {"src/train.py"}  # every licence file, a component's too
+    own = [p for p in fetched if is_models_licence_file("WizardLM/WizardLM-7B-V1.0", p)]
+    assert set(own) == {"LICENSE", "WizardLM/CODE_LICENSE", "WizardLM/MODEL_DIFF_LICENSE", "WizardLM/DATA_LICENSE",
+                        "LICENSES/Apache-2.0.txt"}
+    assert is_models_licence_file("meta-llama/Llama-3.1-8B", "models/llama3_1/LICENSE")
+    assert not is_models_licence_file("meta-llama/Llama-3.1-8B", "models/llama2/LICENSE")
