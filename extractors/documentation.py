@@ -192,6 +192,30 @@ def _citation_lines(artifact: Artifact, start: int) -> set[int]:
     return lines
 
 
+BIBTEX_START = re.compile(r"^\s*@\w+\s*[{(]")
+
+
+def model_stem(repo_id: str) -> str | None:
+    """The family name a citation of the model's own paper carries: the repo name's first word without its
+    version or size (`StableBeluga2` -> `stablebeluga`, `OpenELM-3B` -> `openelm`); None when too short to tell."""
+    first = re.split(r"[-_.\s]", repo_id.rpartition("/")[2])[0]
+    stem = squash(re.sub(r"\d+(\.\d+)?[a-z]?$", "", first) or first)
+    return stem if len(stem) >= 4 else None
+
+
+def bibtex_entries(lines: list[str], cited: set[int]) -> list[tuple[int, int]]:
+    """(first, last) line of each bibtex entry among the cited lines: from an `@type{` line to the next one or
+    the end of the cited run."""
+    starts = [n for n in sorted(cited) if n <= len(lines) and BIBTEX_START.match(lines[n - 1])]
+    entries = []
+    for index, first in enumerate(starts):
+        last = first
+        while last + 1 in cited and (index + 1 == len(starts) or last + 1 < starts[index + 1]):
+            last += 1
+        entries.append((first, last))
+    return entries
+
+
 def paper_mentions(model: ModelArtifacts, group: str) -> list[PaperMention]:
     """Every line naming a preprint (group `preprints`) or a venue (`venues`, and acceptance in words or bibtex),
     with how it is presented: in a citation or with words that claim it (own), as the source of a component, or
@@ -199,14 +223,22 @@ def paper_mentions(model: ModelArtifacts, group: str) -> list[PaperMention]:
     rules = venue_rules()
     patterns = [*rules[group], *(rules["accepted"] if group == "venues" else ())]
     found = []
+    stem = model_stem(model.repo_id)
     for artifact, start in _paper_documents(model):
         cited = _citation_lines(artifact, start)
-        for number, line in enumerate(lines_of(artifact.text), start=1):
+        lines = lines_of(artifact.text)
+        entries = bibtex_entries(lines, cited)
+        for number, line in enumerate(lines, start=1):
             match = next((m for r in patterns if (m := r.pattern.search(line))), None)
             if match is None or number <= start:
                 continue
             before = line[max(0, match.start() - 120):match.end()]
-            if number in cited or any(r.pattern.search(before) for r in rules["own_paper"]):
+            entry = next((e for e in entries if e[0] <= number <= e[1]), None)
+            if entry and len(entries) > 1 and stem and stem not in squash(" ".join(lines[entry[0] - 1:entry[1]])):
+                # One of several citations, not naming the model: a paper it builds on (its base model's, a
+                # method's, a library's), cited beside its own or in its place.
+                presented = "component"
+            elif number in cited or any(r.pattern.search(before) for r in rules["own_paper"]):
                 presented = "own"
             elif any(r.pattern.search(before) for r in rules["component_paper"]):
                 presented = "component"
@@ -225,7 +257,7 @@ def _judge_papers(model: ModelArtifacts, criterion: str, group: str, what: str) 
                          model.unavailable_evidence("card", f"{criterion}.unavailable", "README.md"))
     mentions = paper_mentions(model, group)
     own = [m for m in mentions if m.presented == "own"]
-    component = [m for m in mentions if m.presented == "component"] if group == "preprints" else []
+    component = [m for m in mentions if m.presented == "component"]
     chosen = own or component
     if not chosen:
         related = "; ".join(quote(m.text, 80) for m in mentions[:2])
