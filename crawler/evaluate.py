@@ -342,6 +342,8 @@ def _unread_source(evidence: dict) -> str:
     source, _, status = snippet.partition(":")
     if source.startswith("dataset"):
         source, status = "a named dataset", status.partition(":")[2] or status
+    elif source.startswith("github"):
+        source, status = "a GitHub repo of the model's own", status.partition(":")[2] or status
     if rule == "searched.unread":
         return f"{source}: {status.split('(')[0].strip()}"
     code = re.search(r"HTTP (\d{3}) (\w+)", status)
