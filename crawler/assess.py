@@ -5,6 +5,7 @@ Runs without any network, so judgements can be recomputed whenever rules change.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -13,7 +14,7 @@ import sqlite_utils
 from crawler.ops import history
 from crawler.public import subject_url, with_lines
 from crawler.store import blob_text, utcnow
-from extractors import EXTRACTOR_VERSION, assess_model
+from extractors import EXTRACTOR_VERSION, assess_model, judge_fingerprint
 from extractors.facts import code_repo_facts, model_facts, unreadable
 from extractors.flags import Flag, openwashing_flag
 from extractors.ownership import is_own_repo
@@ -277,12 +278,25 @@ def record_code_repos(db: sqlite_utils.Database, run_id: int | None) -> int:
     return count
 
 
+def inputs_fingerprint(model: ModelArtifacts) -> str:
+    """Everything a model's judgements are computed from (its artifacts with their text and URLs, failures,
+    sources, linked datasets and code, the base-model chain) and the judge's own fingerprint: equal fingerprints,
+    equal judgements and evidence."""
+    return hashlib.sha256(f"{judge_fingerprint()}\n{model!r}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# Models written per transaction: few enough that a killed run loses little, many enough that commits are rare.
+ASSESS_CHUNK = 200
+
+
 def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending: bool = False,
-           run_id: int | None = None, on_progress=None) -> int:
+           run_id: int | None = None, on_progress=None, force: bool = False) -> int:
     """Assess models: those named, or (`pending`) those written since their last assessment, or else every
-    crawled model. Every write is idempotent and a model's pending mark is cleared last, so a run killed during
-    assessment loses nothing: the next one assesses again the models left pending, to the same result. `run_id` is the run the
-    history rows belong to."""
+    crawled model. A model whose inputs are unchanged since its last assessment is not judged again (unless
+    `force`): same artifacts, same judgements. Every write is idempotent and a model's pending mark is cleared in
+    the transaction that writes its judgements, so a run killed during assessment loses nothing: the next one
+    assesses again the models left pending, to the same result. `run_id` is the run the history rows belong to.
+    Returns the number of models judged."""
     if pending:
         record_code_repos(db, run_id)
     where, args = "kind = 'model' and revision is not null", []
@@ -291,19 +305,33 @@ def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending
         args = list(repo_ids)
     elif pending:
         where += " and assess_pending = 1"
-    count = 0
-    for subject in list(db["subjects"].rows_where(where, args, order_by="id")):
-        model = load_model(db, subject)
-        judgements = assess_model(model)
-        flag = openwashing_flag(model, judgements)
-        with db.conn:
-            record_unreadable(db, run_id, subject["id"], model)
-            public_urls = save_judgements(db, subject["id"], judgements, subject["revision"])
-            save_flag(db, subject["id"], flag)
-            history.record(db, run_id, subject["id"], history_values(model, subject, judgements, public_urls),
-                           EXTRACTOR_VERSION)
-            db.execute("update subjects set assess_pending = 0 where id = ?", [subject["id"]])
-        count += 1
-        if on_progress:
-            on_progress()
-    return count
+    ids = [r["id"] for r in db.query(f"select id from subjects where {where} order by id", args)]
+    judged = 0
+    for start in range(0, len(ids), ASSESS_CHUNK):
+        chunk = ids[start:start + ASSESS_CHUNK]
+        with db.atomic():  # one transaction per chunk (sqlite-utils nests its own writes as savepoints)
+            for subject in list(db.query(f"select * from subjects where id in ({', '.join('?' for _ in chunk)}) "
+                                         "order by id", chunk)):
+                judged += _assess_one(db, subject, run_id, force)
+                if on_progress:
+                    on_progress()
+    return judged
+
+
+def _assess_one(db: sqlite_utils.Database, subject: dict, run_id: int | None, force: bool) -> bool:
+    """Judge one model inside the caller's transaction; False when its inputs are unchanged (nothing written)."""
+    model = load_model(db, subject)
+    fingerprint = inputs_fingerprint(model)
+    if not force and subject.get("assessed_inputs") == fingerprint:
+        db.execute("update subjects set assess_pending = 0 where id = ?", [subject["id"]])
+        return False
+    judgements = assess_model(model)
+    flag = openwashing_flag(model, judgements)
+    record_unreadable(db, run_id, subject["id"], model)
+    public_urls = save_judgements(db, subject["id"], judgements, subject["revision"])
+    save_flag(db, subject["id"], flag)
+    history.record(db, run_id, subject["id"], history_values(model, subject, judgements, public_urls),
+                   EXTRACTOR_VERSION)
+    db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",
+               [fingerprint, subject["id"]])
+    return True

@@ -406,24 +406,39 @@ def shlex_command() -> str:
 
 @cli.command()
 @click.argument("model_ids", nargs=-1)
+@click.option("--force", is_flag=True, help="Judge every model again, also those whose artifacts and rules are "
+                                             "unchanged since their last assessment.")
 @db_option()
-def assess(model_ids, db_path):
+def assess(model_ids, force, db_path):
     """Recompute judgements from stored artifacts, without any network (e.g. after rules changed).
 
-    With no MODEL_ID, every crawled model is assessed.
+    With no MODEL_ID, every crawled model is assessed. A model whose artifacts, links and the judge's rules and
+    code are unchanged since its last assessment keeps its judgements (same inputs, same judgements) unless
+    --force.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from crawler.assess import assess as assess_models
     from crawler.ops.lock import LockHeld, StoreLock
     from crawler.store import open_db
 
     _require_store(db_path)
+    db = open_db(db_path)
+    wanted = list(model_ids) or None
+    where = "kind = 'model' and revision is not null" + (
+        f" and repo_id in ({', '.join('?' for _ in wanted)})" if wanted else "")
+    total = db["subjects"].count_where(where, wanted or [])
     try:
-        with StoreLock(db_path, "assess"):
-            count = assess_models(open_db(db_path), list(model_ids) or None)
+        with StoreLock(db_path, "assess"), Progress(TextColumn("assessing"), BarColumn(), MofNCompleteColumn(),
+                                                    TimeElapsedColumn(), console=errors,
+                                                    disable=not errors.is_terminal) as progress:
+            task = progress.add_task("assess", total=total)
+            count = assess_models(db, wanted, force=force, on_progress=lambda: progress.advance(task))
     except LockHeld as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         sys.exit(2)
-    console.print(f"assessed {count} models in {db_path}")
+    console.print(f"assessed {count} models in {db_path}" + (
+        f" ({total - count} unchanged since their last assessment, kept)" if total > count else ""))
 
 
 @cli.command()

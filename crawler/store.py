@@ -183,6 +183,13 @@ def m006_public_urls_and_reviews(db: sqlite_utils.Database) -> None:
                         subject_id = r.subject_id and criterion = r.criterion) and j.level != r.level_seen""")
 
 
+@migrations()
+def m007_assessed_inputs(db: sqlite_utils.Database) -> None:
+    # The fingerprint of what a model's judgements were computed from (its artifacts, failures, links and the
+    # judge's own fingerprint): an unchanged model is not judged again.
+    db["subjects"].add_column("assessed_inputs", str)
+
+
 # The schema's version: its newest migration (`openness --version` and every export say it).
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 

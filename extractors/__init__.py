@@ -8,6 +8,10 @@ each judgement read and turns a `closed` that rests on an unread source into `un
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+from pathlib import Path
+
 from extractors.access import judge_api, judge_package
 from extractors.availability import (judge_base_model_data, judge_base_model_weights, judge_end_model_data,
                                      judge_end_model_weights, judge_training_code)
@@ -19,6 +23,22 @@ from extractors.types import Judgement, ModelArtifacts
 
 # Bump when a rule or an extractor changes what it decides, so stored judgements say which logic made them.
 EXTRACTOR_VERSION = "0.3.0"
+
+
+
+@cache
+def judge_fingerprint() -> str:
+    """What the judgements depend on besides the artifacts: this version, the extractors' code and the rules'
+    data. A model whose artifacts and this fingerprint are unchanged is judged the same, so it is not re-judged.
+    (The code is hashed, not only the version: a change nobody bumped the version for still re-judges.)"""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256(EXTRACTOR_VERSION.encode())
+    for path in sorted([*root.glob("*.py"), *(root.parent / "data" / "rules").glob("*"),
+                        root.parent / "data" / "hub_licences.csv"]):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
 
 # The 14 criteria of the index, in its order, each with its judge.
 JUDGES = {

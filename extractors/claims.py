@@ -137,6 +137,13 @@ def classify_sentence(sentence: str, names: set[str], first_heading: bool = Fals
     return max(matched, key=lambda r: rules.kinds[r.kind].strength)
 
 
+def could_claim(text: str) -> bool:
+    """Whether any claim phrase occurs in a paragraph at all: one that holds none has no sentence that makes a
+    claim, and is not split into sentences (the costliest step of reading a card)."""
+    prose = NOT_PROSE.sub(" ", text)
+    return any(r.pattern.search(prose) for r in claim_rules().claims)
+
+
 def _sentences(artifact: Artifact, start: int, titled: bool):
     """(line, sentence, is the title) of the document's headings and prose, code and tables skipped. The first
     heading is the title only where `titled` (the model's card; a code repo's README is titled by the codebase)."""
@@ -146,7 +153,7 @@ def _sentences(artifact: Artifact, start: int, titled: bool):
         if block.kind == "heading":
             yield block.line_start, block.text, first
             first = False
-        elif block.kind in ("prose", "html"):
+        elif block.kind in ("prose", "html") and could_claim(block.text):
             # spaCy refuses a text over its max_length (a hostile card may be one huge paragraph): a claim about
             # the model stands early in a paragraph, so the paragraph is read up to a bound.
             for sentence in nlp(block.text[:MAX_PARAGRAPH]).sents:

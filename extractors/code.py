@@ -3,7 +3,6 @@ the scope of training they show. Shared by the training-code and code-documentat
 
 from __future__ import annotations
 
-from fnmatch import fnmatch
 
 from extractors.rules import code_file_rules
 from extractors.text import load_json
@@ -31,7 +30,6 @@ def training_scope(model: ModelArtifacts) -> dict[str, list[tuple[Artifact, str]
         if not rules.is_code(path):
             continue
         lowered = path.lower()
-        group = next((g for g in ("finetuning", "pretraining", "inference")
-                      if any(fnmatch(lowered, glob) for glob in rules[g].globs)), "other")
+        group = next((g for g in ("finetuning", "pretraining", "inference") if rules[g].matches(lowered)), "other")
         scope[group].append((tree, path))
     return scope

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from fnmatch import fnmatch
 
 from extractors.cards import card_line, card_passage, card_topics, read_card, repo_training_lines, withheld_data
 from extractors.code import code_paths, training_scope
@@ -95,8 +94,7 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
                      "searched the trees of the model's own repos for training or fine-tuning code: none",
                      artifact_id=readme.artifact_id),), basis="absence")
     sections = [h for h in document(readme.text).headings() if TRAINING_HEADING.search(h.text)]
-    docs_globs = code_file_rules()["docs"].globs
-    docs = [p for _, p in code_paths(model) if any(fnmatch(p.lower(), g) for g in docs_globs)]
+    docs = [p for _, p in code_paths(model) if code_file_rules()["docs"].matches(p.lower())]
     tree, first = trains[0]
     evidence = [Evidence("codedocs.training-code", tree.url, tree.revision, first,
                          quote("; ".join(p for _, p in trains[:5])), artifact_id=tree.artifact_id)]

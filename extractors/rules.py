@@ -278,10 +278,23 @@ def licence_phrases() -> LicencePhrases:
     return LicencePhrases(groups["restrictions"], groups["open_texts"])
 
 
+@cache
+def glob_matcher(globs: tuple[str, ...]) -> re.Pattern:
+    """One expression matching what any of the globs matches (fnmatch's own translation), so a path is tested
+    once per group rather than once per glob."""
+    from fnmatch import translate
+
+    return re.compile("|".join(f"(?:{translate(g)})" for g in globs))
+
+
 @dataclass(frozen=True)
 class GlobGroup:
     globs: tuple[str, ...]
     examples: tuple[str, ...]
+
+    def matches(self, path: str) -> bool:
+        """`path` (lower case) matches one of the globs, as fnmatch would."""
+        return glob_matcher(self.globs).match(path) is not None
 
 
 @dataclass(frozen=True)
@@ -294,11 +307,10 @@ class CodeFileRules:
         return self.groups[group]
 
     def is_code(self, path: str) -> bool:
-        from fnmatch import fnmatch
-
         path = path.lower()
         name = path.rsplit("/", 1)[-1]
-        return any(fnmatch(name, g) for g in self.code_files) and not any(fnmatch(path, g) for g in self.not_code)
+        return glob_matcher(self.code_files).match(name) is not None and \
+            glob_matcher(self.not_code).match(path) is None
 
 
 @cache

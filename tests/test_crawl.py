@@ -53,7 +53,7 @@ def test_assess_recomputes_identically_without_network(replica_url, db_path):
     evidence_query = "select * from evidence order by subject_id, criterion, ordinal"
     con = sqlite3.connect(db_path)
     before = con.execute(query).fetchall(), [r[1:] for r in con.execute(evidence_query)]
-    result = run_openness("assess", "--db", str(db_path))  # no endpoint at all: stored artifacts only
+    result = run_openness("assess", "--force", "--db", str(db_path))  # no endpoint at all: stored artifacts only
     assert result.returncode == 0 and "assessed 2 models" in result.stdout
     after = con.execute(query).fetchall(), [r[1:] for r in con.execute(evidence_query)]
     assert before == after

@@ -1,0 +1,52 @@
+"""Assessment judges only what changed: a model whose inputs (artifacts, failures, links, the judge's rules and
+code) are those of its last assessment keeps its judgements; `--force` judges again, to the same bytes."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+from conftest import run_openness
+from crawler.store import Store, open_db
+
+JUDGEMENTS = "select subject_id, criterion, level, confidence, rule_ids, summary, basis, searched, assessed_at " \
+             "from judgements order by 1, 2"
+EVIDENCE = "select subject_id, criterion, ordinal, artifact_id, url, revision, file, line_start, line_end, snippet, " \
+           "rule_id, confidence, public_url from evidence order by subject_id, criterion, ordinal"
+
+
+def rows(db, query):
+    return sqlite3.connect(db).execute(query).fetchall()
+
+
+def test_an_unchanged_store_is_not_judged_again_and_force_judges_it_to_the_same_bytes(demo_db, tmp_path):
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_db, db)
+    before = rows(db, JUDGEMENTS), rows(db, EVIDENCE)
+    models = rows(db, "select count(*) from subjects where kind = 'model' and revision is not null")[0][0]
+    kept = run_openness("assess", "--db", str(db))
+    assert kept.returncode == 0 and f"assessed 0 models in {db} ({models} unchanged" in " ".join(kept.stdout.split())
+    assert (rows(db, JUDGEMENTS), rows(db, EVIDENCE)) == before  # not even assessed_at moved
+    forced = run_openness("assess", "--force", "--db", str(db))
+    assert forced.returncode == 0 and f"assessed {models} models" in forced.stdout
+    without_time = [r[:-1] for r in before[0]]
+    assert [r[:-1] for r in rows(db, JUDGEMENTS)] == without_time and rows(db, EVIDENCE) == before[1]
+
+
+def test_a_changed_card_is_judged_again_and_no_other_model(demo_db, tmp_path):
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_db, db)
+    subject_id, repo_id, revision, url = rows(db, "select s.id, s.repo_id, s.revision, a.url from subjects s join "
+                                                  "artifacts a on a.repo_id = s.repo_id and a.revision = s.revision "
+                                                  "and a.kind = 'card' where s.kind = 'model' order by s.id limit 1")[0]
+    store = Store(open_db(db))
+    run_id = store.start_run("test", "http://hub", "http://gh", [])
+    store.save_artifact(run_id, source="huggingface", repo_type="model", repo_id=repo_id, kind="card", url=url,
+                        revision=revision, http_status=200, etag=None, content_type="text/markdown",
+                        body=b"---\nlicense: apache-2.0\n---\n# A card rewritten at the same revision\n", path="README.md")
+    store.db.conn.commit()
+    changed = run_openness("assess", "--db", str(db))
+    assert changed.returncode == 0 and "assessed 1 models" in changed.stdout
+    licence = rows(db, f"select snippet from evidence where subject_id = '{subject_id}' and criterion = 'licenses' "
+                       "order by ordinal limit 1")[0][0]
+    assert licence == "license: apache-2.0"
