@@ -39,8 +39,9 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
     topic_evidence = tuple(
         Evidence(f"modelcard.topic.{topic}", card.url, card.revision, "README.md", quote(text, 200), line, line,
                  card.artifact_id) for topic in topics for line, text in reading.topics[topic][:1])
-    if (len(topics) >= rules.open_min_topics and reading.words >= rules.open_min_words) or \
-            (len(topics) >= rules.open_long_min_topics and reading.words >= rules.open_long_min_words):
+    broad = (len(topics) >= rules.open_min_topics and reading.words >= rules.open_min_words) or \
+        (len(topics) >= rules.open_long_min_topics and reading.words >= rules.open_long_min_words)
+    if broad and set(rules.open_required_topics) <= set(topics):
         return Judgement(CRITERION, "open", 0.7, f"card documents {', '.join(topics)} in {reading.words} words",
                          (length, *topic_evidence))
     if reading.words < rules.closed_max_words and len(topics) < rules.closed_max_topics:

@@ -145,6 +145,7 @@ class CardContentRules:
     open_long_min_words: int
     # Pattern rules with one example each, by name: the repo training sections, data and card pointers.
     named: dict[str, PatternRule]
+    open_required_topics: tuple[str, ...] = ()
 
     def all_rules(self) -> list[PatternRule]:
         return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup,
@@ -161,6 +162,8 @@ def card_content_rules() -> CardContentRules:
                "open_min_setup_lines", "open_long_min_topics", "open_long_min_words")
     for key in numbers:
         _require(isinstance(data.get(key), int), name, f"{key} must be a whole number")
+    _require(set(data.get("open_required_topics") or ()) <= set(topics), name,
+             "open_required_topics must name topics")
     for key in NAMED_CARD_RULES:
         _require(isinstance(data.get(key), str) and isinstance(data.get(f"{key}_example"), str), name,
                  f"{key} needs a pattern and a {key}_example")
@@ -188,7 +191,8 @@ def card_content_rules() -> CardContentRules:
         compile_pattern(name, "training_clause", data.get("training_clause") or "(?!)"),
         data["open_long_min_topics"], data["open_long_min_words"],
         {key: pattern_rules(name, [{"id": key, "pattern": data.get(key), "example": data.get(f"{key}_example")}],
-                            key)[0] for key in NAMED_CARD_RULES})
+                            key)[0] for key in NAMED_CARD_RULES},
+        tuple(data.get("open_required_topics") or ()))
 
 
 # The single-pattern rules of card_content.yaml, each with its `<name>_example`.
