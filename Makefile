@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test accuracy clean system-packages
+.PHONY: demo test accuracy bench clean system-packages
 
 # Debian packages the tests start as real programs: redis-server (distributed mode), chromium (the review pages, driven
 # by Playwright). Installed with apt when missing (as root, or through sudo).
@@ -33,6 +33,12 @@ test: $(STAMP) system-packages
 accuracy: $(STAMP)
 	$(BIN)/openness demo --db demo.db
 	$(BIN)/openness evaluate --labels data/labels --db demo.db --report docs/accuracy.md
+
+# Figures, not tests: the crawler against a synthetic Hub of 10k and 100k models, beside the naive client, and the
+# budget model for the whole Hub (benchmarks/README.md, docs/performance.md). BENCH_ARGS=--quick for a smoke run.
+BENCH_ARGS ?= --sizes 10000 100000
+bench: $(STAMP)
+	$(BIN)/python benchmarks/crawl.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm

@@ -11,6 +11,7 @@ import re
 
 import sqlite_utils
 
+from crawler.hub_json import siblings_name_every_file
 from crawler.ops import history
 from crawler.public import subject_url, with_lines
 from crawler.store import blob_text, utcnow
@@ -18,6 +19,7 @@ from extractors import EXTRACTOR_VERSION, assess_model, judge_fingerprint
 from extractors.facts import code_repo_facts, model_facts, unreadable
 from extractors.flags import Flag, openwashing_flag
 from extractors.ownership import is_own_repo
+from extractors.text import load_json
 from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
 
 
@@ -63,6 +65,10 @@ def _sources(subject: dict, found: dict[str, Artifact | None], failures: dict[st
     for kind, artifact in found.items():
         if artifact is not None:
             sources.append(Source(kind, "read", artifact.url))
+        elif kind == "tree" and found.get("model_json") is not None and \
+                siblings_name_every_file(load_json(found["model_json"].text) or {}):
+            # Not asked for: the repo JSON's siblings name every file of the repo.
+            sources.append(Source(kind, "read", found["model_json"].url, "the repo JSON's siblings"))
         else:
             failure = failures.get(kind)
             sources.append(Source(kind, source_status(failure), failure.url if failure else subject["url"],

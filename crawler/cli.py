@@ -120,6 +120,10 @@ def _stop_on_sigterm(signum, frame):
 @click.option("--seed", default=0, show_default=True, help="Seed of the fault draws: the same seed, the same faults.")
 @click.option("--synthetic", default=0, show_default=True, type=click.IntRange(min=0),
               help="Add N synthetic models (ids and shapes from a real Hub listing, cards from real captures).")
+@click.option("--mutate", default=0.0, show_default=True, type=click.FloatRange(0, 1), metavar="SHARE",
+              help="With --synthetic: change this share of the synthetic models (a new sha and a card with one line "
+                   "more, modified now), drawn with --mutate-seed; serve again with another seed to change others.")
+@click.option("--mutate-seed", default=0, show_default=True, help="Seed of the --mutate draw.")
 @click.option("--listing", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=DATA_DIR / "hub-listing" / "models-2023-10-01.csv.gz", show_default="the bundled 2023 listing",
               help="Hub listing CSV (.csv or .csv.gz) that --synthetic takes ids and shapes from.")
@@ -130,7 +134,8 @@ def _stop_on_sigterm(signum, frame):
 @click.option("--truncate-trees", default=0, show_default=True, type=click.IntRange(min=0),
               help="Answer recursive GitHub trees longer than N entries with `truncated: true` (0: never).")
 def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float, hub_quota: str,
-            quota_window: float, faults: tuple[str, ...], seed: int, synthetic: int, listing: Path,
+            quota_window: float, faults: tuple[str, ...], seed: int, synthetic: int, mutate: float, mutate_seed: int,
+            listing: Path,
             github_limit: int, github_window: int, truncate_trees: int):
     """Serve a corpus as a loopback replica of the Hugging Face Hub and GitHub REST APIs.
 
@@ -144,7 +149,7 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
     try:
         corpus = Corpus(corpus_dir)
         if synthetic:
-            corpus.add_synthetic_models(synthetic, listing)
+            corpus.add_synthetic_models(synthetic, listing, mutate, mutate_seed)
         quota = HubQuota.parse(hub_quota, quota_window) if hub_quota else None
         injector = FaultInjector([Fault.parse(f) for f in faults], seed) if faults else None
     except (CorpusError, FaultSpecError) as exc:

@@ -80,6 +80,10 @@ class HubRepoCapture:
         card = self.folder / "README.md"
         return card.read_bytes() if card.exists() else None
 
+    def file_bytes(self, path: str) -> bytes:
+        """The bytes of a captured file of the repo (one of `captured_files`)."""
+        return self.card_bytes if path == "README.md" else self.captured_files[path].read_bytes()
+
     @cached_property
     def front_matter(self) -> dict | None:
         """The card's YAML front matter, or None when not captured; raises CorpusError when it does not parse."""
@@ -153,22 +157,40 @@ class SyntheticModel(HubRepoCapture):
     """A model of a synthetic hub: id, author, date, downloads and task from a real Hub listing row; card, file list
     and every other capture fact borrowed from a real captured model (the template), never invented."""
 
-    def __init__(self, listing_row: dict, template: HubRepoCapture):
+    def __init__(self, listing_row: dict, template: HubRepoCapture, mutation: str | None = None):
         super().__init__("model", listing_row["id"], template.folder, template.corpus_path)
         self.listing_row = listing_row
         self.template = template
+        # Set for a model `--mutate` changed since the first crawl: a new commit whose card gains a line (marked
+        # synthetic), modified when the replica started.
+        self.mutation = mutation
 
     capture = property(lambda self: self.template.capture)
-    card_bytes = property(lambda self: self.template.card_bytes)
     front_matter = property(lambda self: self.template.front_matter)
     captured_files = property(lambda self: self.template.captured_files)
     file_list = property(lambda self: self.template.file_list)
-    last_modified = property(lambda self: self.template.last_modified)
     facts = property(lambda self: self.template.facts)
+
+    @property
+    def card_bytes(self) -> bytes | None:
+        card = self.template.card_bytes
+        if card is None or self.mutation is None:
+            return card
+        return card + f"\n<!-- synthetic change: {self.mutation} -->\n".encode()
+
+    @cached_property
+    def last_modified(self) -> str:
+        if self.mutation is None:
+            return self.template.last_modified
+        return MUTATED_AT
 
     @cached_property
     def revision_sha(self) -> str:
-        return hashlib.sha1(f"{self.repo_id}\n{self.template.revision_sha}".encode()).hexdigest()
+        return hashlib.sha1(f"{self.repo_id}\n{self.template.revision_sha}\n{self.mutation or ''}".encode()).hexdigest()
+
+
+# When the models `--mutate` changes were modified: the replica's start (later than any capture on disk).
+MUTATED_AT = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 @dataclass(frozen=True)
@@ -278,9 +300,11 @@ class Corpus:
                 repos[full_name.lower()] = GithubRepoCapture(full_name, folder, folder.relative_to(self.root).as_posix())
         return repos
 
-    def add_synthetic_models(self, count: int, listing: Path) -> int:
+    def add_synthetic_models(self, count: int, listing: Path, mutate: float = 0.0, mutate_seed: int = 0) -> int:
         """Add up to `count` synthetic models from a Hub listing (CSV, gzipped or not), for scale tests and
-        benchmarks. Each borrows a real captured model's card and file list, round-robin. Returns how many."""
+        benchmarks. Each borrows a real captured model's card and file list, round-robin. A share `mutate` of
+        them, drawn with `mutate_seed`, is changed (a new sha, a card with one line more): serve the same corpus
+        again with a mutation to see what a recrawl of a changed Hub costs. Returns how many."""
         templates = [r for r in self.models.values() if r.capture.get("card") == "full" and r.file_list]
         if not templates:
             raise CorpusError(f"{self.root}: no model with a full card and a file list to build synthetic models from")
@@ -294,7 +318,9 @@ class Corpus:
                     repo_id = row.get("id") or ""
                     if repo_id.count("/") != 1 or repo_id.lower() in self.models:
                         continue  # legacy ids without an owner are not served
-                    self.models[repo_id.lower()] = SyntheticModel(row, templates[added % len(templates)])
+                    drawn = int(hashlib.sha1(f"{mutate_seed}\n{repo_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+                    mutation = f"mutate seed {mutate_seed}" if drawn < mutate else None
+                    self.models[repo_id.lower()] = SyntheticModel(row, templates[added % len(templates)], mutation)
                     added += 1
         except (OSError, csv.Error, KeyError) as exc:
             raise CorpusError(f"{listing}: not a readable Hub listing CSV: {exc}") from exc

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 import scrapy
 
 from crawler.items import ErrorItem, LinkItem, SubjectItem
+from crawler.hub_json import siblings_name_every_file
 from crawler.labels import GITHUB_LINK, normalise_github
 from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, id_list, max_size, subject_id
 
@@ -291,10 +292,17 @@ class HuggingFaceSpider(EvidenceSpider):
         else:
             self._count_repo("changed" if known else "new")
             card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+            license_link = next(iter(_strings(card_data.get("license_link"))), None)
+            siblings = [s.get("rfilename") for s in info.get("siblings") or [] if isinstance(s, dict)]
             yield self._request(repo, self._file_url(repo, "README.md"), self.parse_card, "card", "resolvers")
-            yield self._request(repo, self._tree_url(repo), self.parse_tree, "tree", "api", page=0,
-                                siblings=[s.get("rfilename") for s in info.get("siblings") or [] if isinstance(s, dict)],
-                                license_link=next(iter(_strings(card_data.get("license_link"))), None))
+            if siblings_name_every_file(info):
+                # The Hub's siblings name every file of the repo at this sha: the tree call (API budget) would
+                # only add sizes, which no judgement needs.
+                self.crawler.stats.inc_value("openness/trees_from_siblings")
+                yield from self._file_requests(repo, siblings, license_link)
+            else:
+                yield self._request(repo, self._tree_url(repo), self.parse_tree, "tree", "api", page=0,
+                                    siblings=siblings, license_link=license_link)
         yield from self._done(repo)
 
     def _unavailable_repo(self, response, repo: Repo, kind: str):

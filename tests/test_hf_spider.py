@@ -298,3 +298,23 @@ def test_transient_failures_are_recorded_and_the_next_run_completes_the_repos(re
     assert con.execute("select count(*) from subjects where revision is not null and "
                        "complete_revision is not revision").fetchone()[0] == 0
     assert stored(flaky_db) == stored(reference)
+
+
+def test_a_repo_whose_json_names_every_file_costs_no_tree_call(replica_url, db_path):
+    """The Hub's siblings list the whole repo: the tree (an API call) is not asked for, the licence and config
+    files are fetched from the siblings, and the weights are judged from them, the tree source counted as read.
+    A file list from a third-party mirror is not the whole repo: its tree is still asked for."""
+    whole, mirror = "stabilityai/stable-audio-open-1.0", "Qwen/Qwen2.5-32B"
+    crawl(replica_url, db_path, whole, mirror)
+    counts = run_counts(db_path)[0]
+    assert counts["openness/trees_from_siblings"] == 1 and counts["openness/requests/tree"] == 1
+    con = sqlite3.connect(db_path)
+    trees = {r for (r,) in con.execute("select repo_id from artifacts where kind = 'tree'")}
+    assert trees == {mirror}
+    # Its licence and config files were asked for from the siblings (the repo is gated: they answer 401).
+    assert counts["openness/gated_files"] >= 1
+    weights = json.loads(run_openness("show", whole, "--db", str(db_path), "--json").stdout)
+    judged = next(j for j in weights["judgements"] if j["criterion"] == "weights_endmodel")
+    assert judged["level"] in ("open", "partial")
+    assert {"source": "tree", "status": "read"}.items() <= next(s for s in judged["searched"]
+                                                                if s["source"] == "tree").items()

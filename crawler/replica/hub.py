@@ -92,7 +92,9 @@ def derive_repo_json(repo: HubRepoCapture) -> dict:
             info["pipeline_tag"] = row["pipeline_tag"]
         synthetic = {"listing_row": row, "card_and_files_from": repo.corpus_path,
                      "note": "synthetic model: id, author, date, downloads and task from a real Hub listing; "
-                             "card and file list borrowed from a real captured model"}
+                             "card and file list borrowed from a real captured model",
+                     **({"mutation": f"{repo.mutation}: a new sha, the card with one line more, modified at replica "
+                                     "start"} if repo.mutation else {})}
     info["_replica"] = {
         "derived": True,
         **({"synthetic": synthetic} if synthetic else {}),
@@ -253,7 +255,7 @@ class HubApi:
             return hub_error(401, "GatedRepo", message)
         if captured is None:
             return not_captured(f"copy of {file_path} in {repo_type} {repo.repo_id}")
-        content = captured.read_bytes()
+        content = repo.file_bytes(file_path)
         content_type = mimetypes.guess_type(file_path)[0] or "application/octet-stream"
         if content_type.startswith("text/") or file_path.endswith((".md", ".txt", ".json", ".yaml", ".yml")):
             content_type = (content_type if content_type.startswith("text/") else "text/plain") + "; charset=utf-8"

@@ -1,0 +1,23 @@
+"""The benchmark scripts run and print every figure they promise (their sizes are smoke sizes here; the figures
+themselves are not asserted: they are measurements, in docs/performance.md)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_the_crawl_benchmark_prints_each_figure_at_its_quick_size():
+    result = subprocess.run([sys.executable, "benchmarks/crawl.py", "--quick"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    for name in ("full crawl", "incremental, 0% changed", "incremental, 1% changed", "assess, all judged again",
+                 "assess, unchanged"):
+        assert re.search(rf"{re.escape(name)} +[\d.]+ s +[\d.]+ models/s", out), name
+    assert len(re.findall(r"vs the naive huggingface_hub loop.*: [\d.]+x", out)) == 2
+    assert re.search(r"1 token\(s\) on 1 machine\(s\): first full crawl of 2M models [\d.]+ days", out)
+    assert "incremental, 0% changed" in out and "models judged: 0" in out  # an unchanged Hub is judged again never
