@@ -101,7 +101,7 @@ def test_listing_expand_in_both_forms(replica_url):
     plain = json.loads(fetch(f"{replica_url}/api/models?author=meta-llama&expand=gated&expand=sha")[2])
     brackets = json.loads(fetch(f"{replica_url}/api/models?author=meta-llama&expand[]=gated&expand[]=sha")[2])
     assert plain == brackets
-    assert all(set(row) - {"_id"} == {"id", "gated", "sha"} for row in plain)
+    assert all(set(row) - {"_id", "_replica"} == {"id", "gated", "sha"} for row in plain)  # and our own marks
     via_client = list(HfApi(endpoint=replica_url).list_models(author="meta-llama", expand=["gated", "sha"]))
     assert {m.id: m.sha for m in via_client} == {row["id"]: row["sha"] for row in plain}
 
@@ -136,3 +136,13 @@ def test_datasets_are_served_too(replica_url, snapshot_corpus, tmp_path):
     assert info.id == dataset.repo_id
     path = hf_hub_download(dataset.repo_id, "README.md", repo_type="dataset", endpoint=replica_url, cache_dir=tmp_path)
     assert open(path, "rb").read() == dataset.card_bytes
+
+
+def test_a_listing_row_says_what_the_replica_derived_and_holds_only_partly(replica_url):
+    status, _, body = fetch(f"{replica_url}/api/models?author=Qwen&expand=siblings&expand=sha")
+    rows = json.loads(body)
+    assert status == 200 and rows
+    for row in rows:
+        assert row["_replica"]["derived"] is True
+        if row.get("siblings") and row["_replica"]["capture"].get("files") == "third-party-mirror":
+            assert "siblings" in row["_replica"]["not_exhaustive"]  # so no one takes a mirror's list for the repo

@@ -207,7 +207,9 @@ class HubApi:
             fields |= {"siblings", "sha", "lastModified", "gated", "author", "disabled"}
         if params.get("cardData") in ("true", "True", "1"):
             fields.add("cardData")
-        body = [{k: v for k, v in row.items() if k in ("_id", "id") or k in fields} for row in page]
+        # `_replica` stays on every row: what the replica derived, did not capture or holds only partly (a mirror's
+        # file list) is said wherever a repo's JSON is served, a listing row included.
+        body = [{k: v for k, v in row.items() if k in ("_id", "id", "_replica") or k in fields} for row in page]
         headers = {}
         if offset + limit < len(rows):
             headers["Link"] = next_link(base_url, path, query, offset + limit)
