@@ -153,7 +153,7 @@ def _sentences(artifact: Artifact, start: int, titled: bool):
         if block.kind == "heading":
             yield block.line_start, block.text, first
             first = False
-        elif block.kind in ("prose", "html") and could_claim(block.text):
+        elif block.kind in ("prose", "html") and could_claim(block.text[:MAX_PARAGRAPH]):
             # spaCy refuses a text over its max_length (a hostile card may be one huge paragraph): a claim about
             # the model stands early in a paragraph, so the paragraph is read up to a bound.
             for sentence in nlp(block.text[:MAX_PARAGRAPH]).sents:
