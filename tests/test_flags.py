@@ -100,7 +100,7 @@ def test_a_reviewed_flag_is_kept_while_its_claim_and_failing_set_are_unchanged(d
     flag_id, subject = con.execute("select id, subject_id from flags where severity = 'high' limit 1").fetchone()
     con.execute("update flags set status = 'dismissed' where id = ?", [flag_id])
     con.commit()
-    assert run_openness("assess", "--db", str(db)).returncode == 0
+    assert run_openness("assess", "--force", "--db", str(db)).returncode == 0  # judged again
     rows = con.execute("select id, status from flags where subject_id = ?", [subject]).fetchall()
     assert rows == [(flag_id, "dismissed")]  # not raised again, verdict kept
 
@@ -148,7 +148,7 @@ def test_assess_keeps_a_flag_an_analyst_reviewed_in_the_reviews_table(demo_db, t
                 "(?, ?, 'confirmed', 'checked the card', 'analyst', '2026-12-01T00:00:00+00:00')", [subject, flag_id])
     con.execute("update flags set claim = 'an older claim' where id = ?", [flag_id])  # the claim changed since
     con.commit()
-    result = run_openness("assess", "--db", str(db))
+    result = run_openness("assess", "--force", "--db", str(db))  # judged again (its inputs are unchanged)
     assert result.returncode == 0, result.stderr  # the review's flag is kept, not deleted under it
     rows = dict(con.execute("select id, status from flags where subject_id = ?", [subject]).fetchall())
     assert rows[flag_id] == "superseded" and "open" in rows.values()

@@ -118,7 +118,7 @@ def test_a_verdict_survives_a_full_recrawl_and_a_changed_reviewed_judgement_retu
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    assert run_openness("assess", "--db", str(store)).returncode == 0
+    assert run_openness("assess", "--force", "--db", str(store)).returncode == 0
     page.goto(f"{review_server}/flagged_models?severity=")
     row = page.locator("table.rows-and-columns tbody tr", has=page.locator(f"td.col-flag_id:text-is('{flag_id}')"))
     assert row.locator("td.col-status").inner_text().strip() == "confirmed"
