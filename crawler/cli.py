@@ -601,10 +601,8 @@ def errors_command(db_path, run_id, kind, cause, as_json):
     """List a run's recorded errors with their cause, URL and reason. Expected in a working crawl: not captured
     (a replica or mirror holds no copy), missing repo or file (404), gated; failures: failed after retries, parse,
     spider exception."""
-    from rich.table import Table
-
     from crawler.ops.runs import CAUSE_SQL, CAUSES
-    from crawler.report import escape
+    from crawler.report import escape, folded_table
     from crawler.store import open_db
 
     _require_store(db_path)
@@ -619,9 +617,7 @@ def errors_command(db_path, run_id, kind, cause, as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"Errors of run {run_id} ({len(rows)})")
-    for column in ("cause", "kind", "status", "url", "reason"):
-        table.add_column(column, overflow="fold")
+    table = folded_table(f"Errors of run {run_id} ({len(rows)})", ("cause", "kind", "status", "url", "reason"))
     for row in rows:
         table.add_row(row["cause"] + ("" if row["expected"] else " [bold red](failure)[/]"), row["kind"],
                       str(row["http_status"] or ""), escape(row["url"]), escape(row["reason"]))
@@ -698,9 +694,7 @@ def flags(db_path, as_json, kind, severity):
     promises are decided and not open. A claim has a kind: `open source` promises training code, data and an open
     licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence. Each flag
     quotes the claim at its line beside every promised criterion with its level and evidence."""
-    from rich.table import Table
-
-    from crawler.report import escape, flag_rows
+    from crawler.report import escape, flag_rows, folded_table
     from crawler.store import open_db
 
     _require_store(db_path)
@@ -708,9 +702,8 @@ def flags(db_path, as_json, kind, severity):
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"Openwashing flags ({len(rows)})")
-    for column in ("severity", "model", "claim (kind, where)", "promised criteria", "status"):
-        table.add_column(column, overflow="fold")
+    table = folded_table(f"Openwashing flags ({len(rows)})",
+                         ("severity", "model", "claim (kind, where)", "promised criteria", "status"))
     for row in rows:
         # Card text is untrusted: escaped, so it prints as written and never as Rich markup.
         promised = "\n".join(f"{p['criterion']}: {p['level']}" + (f" — {escape(p['evidence']['snippet'][:80])}"

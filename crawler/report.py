@@ -57,11 +57,17 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
             "status": subject["status"], "judgements": judgements, "errors": errors}
 
 
+def folded_table(title: str, columns, **options) -> Table:
+    """A table whose long cells (URLs, quotes) fold inside their column rather than widen it."""
+    table = Table(title=title, **options)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 def changes_table(rows: list[dict], title: str) -> Table:
     """What changed, old value beside new, each with the evidence it rests on (untrusted text escaped)."""
-    table = Table(title=title)
-    for column in ("run", "model or repo", "aspect", "old", "new"):
-        table.add_column(column, overflow="fold")
+    table = folded_table(title, ("run", "model or repo", "aspect", "old", "new"))
 
     def cell(side: dict | None) -> str:
         if side is None:
@@ -86,11 +92,9 @@ def judgement_tables(report: dict) -> list[Table]:
     """One table a judgement. Quotes, URLs and summaries hold text from cards: escaped, so they print as written."""
     tables = []
     for judgement in report["judgements"]:
-        table = Table(title=f"{judgement['criterion']}: {styled(judgement['level'])} "
-                            f"(confidence {judgement['confidence']:.2f}) — {escape(judgement['summary'])}",
-                      title_justify="left", show_header=True)
-        for column in ("rule", "source at revision", "lines", "quote"):
-            table.add_column(column, overflow="fold")
+        table = folded_table(f"{judgement['criterion']}: {styled(judgement['level'])} "
+                             f"(confidence {judgement['confidence']:.2f}) — {escape(judgement['summary'])}",
+                             ("rule", "source at revision", "lines", "quote"), title_justify="left")
         for e in judgement["evidence"]:
             lines = f"{e['line_start']}-{e['line_end']}" if e["line_start"] else ""
             table.add_row(e["rule_id"], escape(e["public_url"] or e["url"]), lines, escape(e["snippet"]))
