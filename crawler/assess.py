@@ -33,7 +33,7 @@ def own_code_repos(db: sqlite_utils.Database, subject: dict) -> list[dict]:
     or an alias of it, or carrying its name, or named by its `license_link`; with the revision they were crawled
     at (None when they were not read)."""
     repos = []
-    for row in db.query("""select s.repo_id, s.revision, s.status, l.relation, s.url,
+    for row in db.query("""select s.repo_id, s.revision, s.status, l.relation,
                              (select e.url from errors e where e.subject_id = s.id order by e.id desc limit 1)
                                as failed_url
                            from links l join subjects s on s.id = l.to_subject
@@ -66,7 +66,7 @@ def _sources(subject: dict, found: dict[str, Artifact | None], failures: dict[st
         if artifact is not None:
             sources.append(Source(kind, "read", artifact.url))
         elif kind == "tree" and found.get("model_json") is not None and \
-                siblings_name_every_file(load_json(found["model_json"].text) or {}):
+                siblings_name_every_file(load_json(found["model_json"].text)):
             # Not asked for: the repo JSON's siblings name every file of the repo.
             sources.append(Source(kind, "read", found["model_json"].url, "the repo JSON's siblings"))
         else:
@@ -291,6 +291,18 @@ def inputs_fingerprint(model: ModelArtifacts) -> str:
     return hashlib.sha256(f"{judge_fingerprint()}\n{model!r}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def assess_selection(repo_ids: list[str] | None = None, pending: bool = False) -> tuple[str, list]:
+    """The `subjects` rows `assess` looks at (a where clause and its arguments): the models named, else (`pending`)
+    those written since their last assessment, else every crawled model."""
+    where, args = "kind = 'model' and revision is not null", []
+    if repo_ids:
+        where += f" and repo_id in ({', '.join('?' for _ in repo_ids)})"
+        args = list(repo_ids)
+    elif pending:
+        where += " and assess_pending = 1"
+    return where, args
+
+
 # Models written per transaction: few enough that a killed run loses little, many enough that commits are rare.
 ASSESS_CHUNK = 200
 
@@ -305,12 +317,7 @@ def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending
     Returns the number of models judged."""
     if pending:
         record_code_repos(db, run_id)
-    where, args = "kind = 'model' and revision is not null", []
-    if repo_ids:
-        where += f" and repo_id in ({', '.join('?' for _ in repo_ids)})"
-        args = list(repo_ids)
-    elif pending:
-        where += " and assess_pending = 1"
+    where, args = assess_selection(repo_ids, pending)
     ids = [r["id"] for r in db.query(f"select id from subjects where {where} order by id", args)]
     judged = 0
     for start in range(0, len(ids), ASSESS_CHUNK):

@@ -424,15 +424,14 @@ def assess(model_ids, force, db_path):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from crawler.assess import assess as assess_models
+    from crawler.assess import assess_selection
     from crawler.ops.lock import LockHeld, StoreLock
     from crawler.store import open_db
 
     _require_store(db_path)
     db = open_db(db_path)
     wanted = list(model_ids) or None
-    where = "kind = 'model' and revision is not null" + (
-        f" and repo_id in ({', '.join('?' for _ in wanted)})" if wanted else "")
-    total = db["subjects"].count_where(where, wanted or [])
+    total = db["subjects"].count_where(*assess_selection(wanted))
     try:
         with StoreLock(db_path, "assess"), Progress(TextColumn("assessing"), BarColumn(), MofNCompleteColumn(),
                                                     TimeElapsedColumn(), console=errors,
