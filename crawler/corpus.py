@@ -349,16 +349,14 @@ class Corpus:
     def _named_github(self) -> dict[str, str]:
         """owner/repo (lower case) of every GitHub repo a captured document links (Hub cards, captured GitHub files
         such as READMEs) -> the corpus path of the first document linking it."""
-        documents = [(repo.corpus_path, repo.folder / "README.md") for table in (self.models, self.datasets)
+        documents = [(repo.corpus_path, lambda repo=repo: repo.card_bytes) for table in (self.models, self.datasets)
                      for repo in table.values() if not isinstance(repo, SyntheticModel)]
-        documents += [(f"{repo.corpus_path}/files/{rel}", path) for repo in self.github.values()
+        documents += [(f"{repo.corpus_path}/files/{rel}", path.read_bytes) for repo in self.github.values()
                       for rel, path in repo.captured_files.items() if PurePosixPath(rel).suffix.lower() in
                       ("", ".md", ".rst", ".txt", ".cff")]
         named: dict[str, str] = {}
-        for source, path in documents:
-            if not path.is_file():
-                continue
-            text = path.read_bytes()[:4_000_000].decode("utf-8", "replace")
+        for source, read in documents:
+            text = (read() or b"")[:4_000_000].decode("utf-8", "replace")
             for match in GITHUB_LINK.finditer(text):
                 named.setdefault(normalise_github(match.group(1), match.group(2)).lower(), source)
         return named

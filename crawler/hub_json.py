@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 
-def siblings_name_every_file(info: dict) -> bool:
+def siblings_name_every_file(info: object) -> bool:
     """Whether a repo JSON's `siblings` list the whole repo: the Hub's always do; a source that could not capture
     them, or built them from a partial list, says so (the loopback replica's `_replica.not_captured` /
     `not_exhaustive`)."""
-    siblings = info.get("siblings")
+    siblings = info.get("siblings") if isinstance(info, dict) else None
     if not isinstance(siblings, list) or not siblings or \
             not all(isinstance(s, dict) and isinstance(s.get("rfilename"), str) for s in siblings):
         return False

@@ -25,7 +25,6 @@ from extractors.types import Judgement, ModelArtifacts
 EXTRACTOR_VERSION = "0.3.0"
 
 
-
 @cache
 def judge_fingerprint() -> str:
     """What the judgements depend on besides the artifacts: this version, the extractors' code and the rules'

@@ -3,7 +3,6 @@ the scope of training they show. Shared by the training-code and code-documentat
 
 from __future__ import annotations
 
-
 from extractors.rules import code_file_rules
 from extractors.text import load_json
 from extractors.types import Artifact, ModelArtifacts

@@ -297,12 +297,12 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
     summary = _training_data_summary(model)
     pointer = card_line(model, [card_content_rules().named["data_documentation_pointer"].pattern],
                         "datasheet.card-points-to-docs", 0.4)
-    withheld, beside = withheld_data(model)
-    if not cards and not sheets and summary is None and pointer is None and withheld is not None and not beside:
-        # Data the card says is internal has no datasheet to be had, whatever the metadata names.
-        return Judgement("datasheet", "closed", 0.5, "the card says the training data is internal: no datasheet "
-                         "of it can be had", (withheld,))
     if not cards and not sheets and summary is None and pointer is None:
+        withheld, beside = withheld_data(model)
+        if withheld is not None and not beside:
+            # Data the card says is internal has no datasheet to be had, whatever the metadata names.
+            return Judgement("datasheet", "closed", 0.5, "the card says the training data is internal: no "
+                             "datasheet of it can be had", (withheld,))
         return _nothing(model, "datasheet", "datasheet.none-found",
                         "the cards of the named datasets, the model's own repos for a datasheet and the card for a "
                         "training-data summary")
