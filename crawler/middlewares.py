@@ -66,8 +66,8 @@ class RedirectPolicyMiddleware:
     def from_crawler(cls, crawler):
         settings = crawler.settings
         hosts = {urlsplit(settings.get(name) or "").hostname for name in ("HF_ENDPOINT", "GITHUB_API_URL")}
-        extra = settings.getlist("OPENNESS_REDIRECT_HOSTS") or list(REDIRECT_HOSTS)
-        return cls({h.lower() for h in (*hosts, *extra) if h})
+        extra = settings.getlist("OPENNESS_REDIRECT_HOSTS")  # crawl --allow-redirect-host
+        return cls({h.lower() for h in (*hosts, *REDIRECT_HOSTS, *extra) if h})
 
     def process_request(self, request, spider=None):
         chain = request.meta.get("redirect_urls")

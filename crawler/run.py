@@ -18,7 +18,6 @@ from crawler.assess import assess
 from crawler.ops.lock import StoreLock
 from crawler.ops.runs import abandon_dead_runs, error_split, errors_line, outcome
 from crawler.items import ErrorItem
-from crawler.middlewares import REDIRECT_HOSTS
 from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
 from crawler.store import Store, open_db
@@ -129,7 +128,7 @@ def crawl_settings(options: CrawlOptions, extra: dict) -> Settings:
     if options.download_timeout:
         settings.set("DOWNLOAD_TIMEOUT", options.download_timeout)
     if options.redirect_hosts:
-        settings.set("OPENNESS_REDIRECT_HOSTS", [*REDIRECT_HOSTS, *options.redirect_hosts])
+        settings.set("OPENNESS_REDIRECT_HOSTS", options.redirect_hosts)
     return settings
 
 
