@@ -12,6 +12,11 @@ GITHUB_LINK = re.compile(r"(?:github\.com|raw\.githubusercontent\.com)[/:]"
                          r"(?!(?:orgs|topics|features|sponsors|marketplace|settings|apps|about)/)"
                          r"([A-Za-z0-9][\w.-]*)/([A-Za-z0-9_.-]+)", re.IGNORECASE)
 
+# A link to an image or a video inside a repo (a logo, a badge, a figure) shows the repo hosts a picture, not that
+# the card points to the repo's code: the card of one model carries another repo's logo.
+ASSET_PATH = re.compile(r"[^\s\"'()<>\]\[]*?\.(?:svg|png|jpe?g|gif|webp|ico|bmp|mp4|webm)(?=[?#\s\"'()<>\]\[]|$)",
+                        re.IGNORECASE)
+
 OWNER_REPO = re.compile(r"^([A-Za-z0-9][\w.-]*)/([\w.-]+)$")
 
 
@@ -27,6 +32,19 @@ def github_repo_of(url_or_name: str) -> str | None:
         return normalise_github(match.group(1), match.group(2))
     match = OWNER_REPO.match(url_or_name.strip().strip("/"))
     return normalise_github(match.group(1), match.group(2)) if match else None
+
+
+def github_repos_linked(text: str) -> list[str]:
+    """owner/repo of every GitHub repo a document links, in order, once each; links to an image or video file held
+    in a repo (`github.com/o/r/blob/main/figures/logo.svg?raw=true`) do not count."""
+    found = []
+    for match in GITHUB_LINK.finditer(text):
+        if ASSET_PATH.match(text, match.end()):
+            continue
+        repo = normalise_github(match.group(1), match.group(2))
+        if repo.lower() not in {r.lower() for r in found}:
+            found.append(repo)
+    return found
 
 
 def repos_named(text: str) -> tuple[set[str], set[str]]:

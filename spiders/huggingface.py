@@ -20,7 +20,7 @@ import scrapy
 
 from crawler.items import ErrorItem, LinkItem, SubjectItem
 from crawler.hub_json import siblings_name_every_file
-from crawler.labels import GITHUB_LINK, normalise_github
+from crawler.labels import GITHUB_LINK, github_repos_linked, normalise_github
 from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, id_list, max_size, subject_id
 
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
@@ -373,12 +373,8 @@ class HuggingFaceSpider(EvidenceSpider):
 
     def _card_links(self, response, repo: Repo, text: str):
         """GitHub repos and arXiv papers the card links to."""
-        seen = set()
-        for match in GITHUB_LINK.finditer(text):
-            target = f"gh:{normalise_github(match.group(1), match.group(2))}"
-            if target.lower() not in seen:
-                seen.add(target.lower())
-                yield LinkItem(repo.subject, target, "code_repo", response.url, repo.revision)
+        for github_repo in github_repos_linked(text):
+            yield LinkItem(repo.subject, f"gh:{github_repo}", "code_repo", response.url, repo.revision)
         for paper in sorted({m.group(1) for m in ARXIV.finditer(text)}):
             yield LinkItem(repo.subject, f"arxiv:{paper}", "paper", response.url, repo.revision)
 

@@ -318,3 +318,15 @@ def test_a_repo_whose_json_names_every_file_costs_no_tree_call(replica_url, db_p
     assert judged["level"] in ("open", "partial")
     assert {"source": "tree", "status": "read"}.items() <= next(s for s in judged["searched"]
                                                                 if s["source"] == "tree").items()
+
+
+def test_a_card_showing_another_repos_logo_does_not_link_that_repo_as_code(replica_url, db_path):
+    # The real DeepSeek-R1 card draws its logo, badges and QR code from github.com/deepseek-ai/DeepSeek-V2/blob/...
+    # and links its own repo and DeepSeek-V3 as text: only the text links name code repos.
+    card = (SNAPSHOT / "huggingface/models/deepseek-ai/DeepSeek-R1/README.md").read_text(encoding="utf-8")
+    assert "github.com/deepseek-ai/DeepSeek-V2/blob/main/figures/logo.svg" in card
+    crawl(replica_url, db_path, "deepseek-ai/DeepSeek-R1", "--depth", "0")
+    con = sqlite3.connect(db_path)
+    linked = {t for (t,) in con.execute("select to_subject from links where relation = 'code_repo'")}
+    assert {"gh:deepseek-ai/DeepSeek-R1", "gh:deepseek-ai/DeepSeek-V3"} <= linked
+    assert "gh:deepseek-ai/DeepSeek-V2" not in linked
