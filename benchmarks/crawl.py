@@ -177,6 +177,16 @@ def bench(size: int, sample: int, delay: float, work: Path) -> None:
     compare_with_naive(size, sample, delay, work)
     for text in budget_model(full, changed, listed, 0.01):
         print(text)
+    return full["rss_mb"]
+
+
+def full_crawl_only(size: int, work: Path) -> float:
+    """The full first crawl alone (crawl and assess): what memory does as the listing grows."""
+    db = work / f"memory-{size}.db"
+    with Replica("--synthetic", str(size)) as replica:
+        full = crawl(db, replica.url, "--discover")
+    print(f"N = {size}:" + line("full crawl", full, full["models"]))
+    return full["rss_mb"]
 
 
 def main() -> None:
@@ -187,17 +197,26 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.05, help="Simulated latency per answer, in seconds.")
     parser.add_argument("--work", type=Path, help="Folder for the stores (default: a temporary one).")
     parser.add_argument("--naive-only", action="store_true", help="Only the comparison with the naive client.")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="Only the full first crawl of each size: its rate and peak RSS, and how RSS grows.")
     args = parser.parse_args()
     sizes, sample = ([400], 40) if args.quick else (args.sizes, args.sample)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
+        peaks = {}
         for size in sizes:
             if args.naive_only:
                 compare_with_naive(size, min(sample, size), args.delay, work)
+            elif args.memory_only:
+                peaks[size] = full_crawl_only(size, work)
             else:
-                bench(size, min(sample, size), args.delay, work)
+                peaks[size] = bench(size, min(sample, size), args.delay, work)
+        if len(peaks) > 1:
+            low, high = min(peaks), max(peaks)
+            print(f"peak RSS of the full crawl: {peaks[low]:.0f} MB at {low} models, {peaks[high]:.0f} MB at {high} "
+                  f"models ({100 * (peaks[high] / peaks[low] - 1):+.0f}%; the target: within 20%)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ LOG_LEVEL = "WARNING"
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 60
+# The listing is read lazily: its next page is asked for only when fewer repos than this, taken from the pages read
+# so far, are still being crawled. Memory then stays flat however long the listing (a page holds up to 1000).
+LISTING_PENDING_REPOS = 500
 # Spiders look at every status themselves (a 401 GatedRepo is evidence, not an error); 501 NotCaptured and 404
 # are not retried, transient ones are.
 HTTPERROR_ALLOW_ALL = True

@@ -98,9 +98,12 @@ class LocalLedger:
         self.pending[subject.lower()] += 1
 
     def closed(self, subject: str) -> int:
-        """One request answered; returns how many remain open."""
+        """One request answered; returns how many remain open (a finished repo is dropped)."""
         self.pending[subject.lower()] -= 1
-        return self.pending[subject.lower()]
+        left = self.pending[subject.lower()]
+        if left <= 0:
+            del self.pending[subject.lower()]
+        return left
 
     def mark_failed(self, subject: str) -> None:
         self.failed.add(subject.lower())
@@ -207,6 +210,11 @@ class EvidenceSpider(scrapy.Spider):
             self.crawler.signals.send_catch_log(subject_done)
             if repo.revision and not self.ledger.has_failed(repo.subject):
                 yield CompletedItem(repo.subject, repo.revision)
+            yield from self._finished(repo)
+
+    def _finished(self, repo: Repo):
+        """Called once a repo has no request open; subclasses may yield more requests (the next listing page)."""
+        yield from ()
 
     def _artifact(self, response, repo: Repo, kind: str, path: str | None, body: bytes | None = None) -> ArtifactItem:
         """The response as an artifact pinned to the repo's revision (`body`: a part of it, e.g. a listing row)."""

@@ -17,6 +17,8 @@ from fnmatch import fnmatch
 from urllib.parse import quote, urlencode
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 
 from crawler.items import ErrorItem, LinkItem, SubjectItem
 from crawler.hub_json import siblings_name_every_file
@@ -118,6 +120,16 @@ class HuggingFaceSpider(EvidenceSpider):
         self.github_repos = list(dict.fromkeys(github_repos))
         self.max_depth = max_depth
         self.discover = discover
+        # Lazy listing: the repos taken from listing pages still being crawled, and the next page, held until few
+        # enough of them remain (setting LISTING_PENDING_REPOS).
+        self.listed_open: set[str] = set()
+        self.held_listing: scrapy.Request | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider
 
     @classmethod
     def parse_arguments(cls, kwargs: dict) -> dict:
@@ -195,11 +207,30 @@ class HuggingFaceSpider(EvidenceSpider):
                 continue  # named as a seed too, or taken by another crawler process
             taken += 1
             self._opened(repo)
+            self.listed_open.add(repo.subject.lower())
             yield from self._on_repo_json(response, repo, row, json.dumps(row, sort_keys=True).encode())
         link = response.headers.get(b"Link", b"").decode("latin-1")
         if 'rel="next"' in link and not (limit and taken >= limit):
-            if request := self._listing_request(link.split(";")[0].strip().strip("<>"), taken):
-                yield request
+            self.held_listing = self._listing_request(link.split(";")[0].strip().strip("<>"), taken)
+            yield from self._release_listing()
+
+    def _release_listing(self):
+        """The held next listing page, once fewer listed repos than LISTING_PENDING_REPOS are still open."""
+        if self.held_listing is not None and \
+                len(self.listed_open) < self.crawler.settings.getint("LISTING_PENDING_REPOS", 500):
+            request, self.held_listing = self.held_listing, None
+            yield request
+
+    def _finished(self, repo: Repo):
+        self.listed_open.discard(repo.subject.lower())
+        yield from self._release_listing()
+
+    def _on_idle(self):
+        """Nothing left to fetch but a held listing page (its repos all finished elsewhere): ask for it now."""
+        if self.held_listing is not None:
+            request, self.held_listing = self.held_listing, None
+            self.crawler.engine.crawl(request)
+            raise DontCloseSpider
 
     @property
     def watermark_seen(self) -> str | None:

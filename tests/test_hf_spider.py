@@ -330,3 +330,32 @@ def test_a_card_showing_another_repos_logo_does_not_link_that_repo_as_code(repli
     linked = {t for (t,) in con.execute("select to_subject from links where relation = 'code_repo'")}
     assert {"gh:deepseek-ai/DeepSeek-R1", "gh:deepseek-ai/DeepSeek-V3"} <= linked
     assert "gh:deepseek-ai/DeepSeek-V2" not in linked
+
+
+def test_the_listing_is_read_lazily_the_next_page_only_when_few_listed_repos_remain_open():
+    from scrapy import Request
+    from scrapy.utils.test import get_crawler
+
+    from spiders.huggingface import HuggingFaceSpider
+
+    crawler = get_crawler(HuggingFaceSpider, settings_dict={"LISTING_PENDING_REPOS": 3})
+    crawler.stats.open_spider()
+    spider = HuggingFaceSpider.from_crawler(crawler, hf_endpoint="http://hub", max_depth=0, discover={})
+    rows = [{"id": f"org/model-{i}", "sha": f"{i:040x}", "siblings": [{"rfilename": "README.md"}]} for i in range(5)]
+    response, _ = spider_response(spider, "http://hub/api/models?limit=5", 200, rows,
+                                  {"Link": '<http://hub/api/models?cursor=2>; rel="next"'})
+    first = list(spider.parse_listing(response, taken=0))
+    listing_pages = [r for r in first if isinstance(r, Request) and "cursor=2" in r.url]
+    cards = [r for r in first if isinstance(r, Request) and r.url.endswith("README.md")]
+    assert len(cards) == 5 and not listing_pages  # five repos open, more than three: the next page waits
+    released = []
+    for index, card in enumerate(cards):
+        repo = card.cb_kwargs["repo"]
+        while spider.ledger.pending.get(repo.subject.lower()):
+            released += [r for r in spider._done(repo) if isinstance(r, Request) and "cursor=2" in r.url]
+        if index < 2:
+            assert not released, f"asked for the next page with {5 - index - 1} listed repos open"
+        if index == 2:
+            assert len(released) == 1  # two open now, fewer than three
+    assert len(released) == 1 and spider.held_listing is None and not spider.listed_open
+    assert not spider.ledger.pending  # finished repos are dropped from the ledger
