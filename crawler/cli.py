@@ -278,8 +278,13 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @click.option("--incremental", is_flag=True,
               help="What scheduled runs use: walk the Hub listing newest change first (sort=lastModified) down to "
                    "the last successful run's watermark; fetch only repos whose sha changed and what they link to; "
-                   "check every GitHub repo crawled before with a conditional request; models named as arguments, "
-                   "--seeds or --from-labels are always checked, conditionally.")
+                   "check each GitHub repo crawled before and last asked --recheck-days ago with a conditional "
+                   "request; models named as arguments, --seeds or --from-labels are always checked, "
+                   "conditionally.")
+@click.option("--recheck-days", default=7.0, show_default=True, type=click.FloatRange(min=0), metavar="DAYS",
+              help="Days before a repo with no sign of change is asked again: a followed base model, dataset or "
+                   "linked GitHub repo that answered 404, and (with --incremental) a GitHub repo no changed model "
+                   "links. 0 asks them every run. Repos named as arguments or by labels are always asked.")
 @click.option("--github/--no-github", default=True, show_default=True,
               help="Then crawl the GitHub repos the models link to and the labels name.")
 @click.option("--api-budget", type=click.IntRange(min=1),
@@ -302,8 +307,8 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @endpoint_options
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
 def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, incremental,
-          github, api_budget, resolver_budget, download_timeout, redirect_hosts, redis_url, wait_for_run, db_path,
-          hf_endpoint, github_endpoint, verbose):
+          recheck_days, github, api_budget, resolver_budget, download_timeout, redirect_hosts, redis_url, wait_for_run,
+          db_path, hf_endpoint, github_endpoint, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
     For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
@@ -334,7 +339,8 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
                            api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental,
-                           download_timeout=download_timeout, redirect_hosts=list(redirect_hosts))
+                           download_timeout=download_timeout, redirect_hosts=list(redirect_hosts),
+                           recheck_days=recheck_days)
     if redis_url:
         sys.exit(_run_distributed_crawler(redis_url, options, verbose, wait_for_run))
     sys.exit(_run_crawl(db_path, options, verbose))

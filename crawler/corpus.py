@@ -180,9 +180,17 @@ class SyntheticModel(HubRepoCapture):
 
     @cached_property
     def last_modified(self) -> str:
-        if self.mutation is None:
+        """Derived: a changed model's change is the replica's start; an unchanged one was last modified when its
+        listing row says it was created (the listing has no lastModified). The template's capture time would give
+        thousands of models one instant, which no Hub listing shows."""
+        if self.mutation is not None:
+            return MUTATED_AT
+        try:
+            created = dt.datetime.fromisoformat(self.listing_row.get("createdAt") or "")
+        except ValueError:
             return self.template.last_modified
-        return MUTATED_AT
+        created = created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc)
+        return created.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     @cached_property
     def revision_sha(self) -> str:

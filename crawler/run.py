@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,14 @@ from spiders.huggingface import HuggingFaceSpider, parse_time
 FOLLOWED_RELATIONS = ("base_model", "dataset")
 
 
+RECHECK_DAYS = 7.0
+
+
+def recheck_cutoff(days: float) -> str:
+    """The last_crawled_at before which a repo is due to be asked again (the store's ISO 8601 UTC form)."""
+    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).isoformat(timespec="seconds")
+
+
 @dataclass
 class CrawlOptions:
     hf_endpoint: str
@@ -47,6 +56,9 @@ class CrawlOptions:
     incremental: bool = False
     download_timeout: float | None = None  # seconds to wait for an answer (default: the project's settings)
     redirect_hosts: list[str] = field(default_factory=list)  # followed besides the endpoints' and REDIRECT_HOSTS
+    # Days before a repo with no reason to have changed is asked again: a followed link that answered 404, and (in
+    # nightly mode) a GitHub repo crawled before that no model of this run links. 0: ask every run.
+    recheck_days: float = RECHECK_DAYS
 
 
 @dataclass
@@ -71,8 +83,9 @@ def read_seeds(path: Path) -> list[str]:
     return ids
 
 
-def known_repos(db: sqlite_utils.Database) -> dict[str, KnownRepo]:
-    """For each subject crawled completely before: its revision, its JSON's ETag there, the links to follow."""
+def known_repos(db: sqlite_utils.Database, recheck_days: float = RECHECK_DAYS) -> dict[str, KnownRepo]:
+    """For each subject crawled completely before: its revision, its JSON's ETag there, the links to follow; and
+    each that answered 404 less than `recheck_days` ago, marked missing."""
     follows: dict[str, list] = {}
     for row in db.query("select from_subject, to_subject, relation from links"):
         if row["relation"].split(":")[0] in FOLLOWED_RELATIONS:
@@ -87,13 +100,26 @@ def known_repos(db: sqlite_utils.Database) -> dict[str, KnownRepo]:
                     order by a.fetched_at desc limit 1) as etag
             from subjects s where s.complete_revision is not null"""):
         known[row["id"].lower()] = KnownRepo(row["complete_revision"], row["etag"], tuple(follows.get(row["id"], ())))
+    for row in db.query("select id from subjects where status = 'missing' and last_crawled_at > ?",
+                        [recheck_cutoff(recheck_days)]):
+        known.setdefault(row["id"].lower(), KnownRepo(None, missing=True))
     return known
 
 
-def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = False) -> list[tuple[str, int]]:
+def known_github_due(db: sqlite_utils.Database, recheck_days: float = RECHECK_DAYS) -> list[str]:
+    """The GitHub repos crawled completely before and last asked at least `recheck_days` ago: a nightly run asks
+    them whether their head moved even when no changed model links them (spread over the interval, not every
+    repo every night)."""
+    return [row["repo_id"] for row in db.query(
+        "select repo_id from subjects where kind = 'code' and complete_revision is not null "
+        "and (last_crawled_at is null or last_crawled_at <= ?) order by repo_id", [recheck_cutoff(recheck_days)])]
+
+
+def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = False,
+                   recheck_days: float = RECHECK_DAYS) -> list[tuple[str, int]]:
     """(owner/repo, priority) of the GitHub repos named in this run: queued by labels, or linked by a crawled model;
-    with `every_known`, also every repo crawled completely before (an incremental run asks each whether its head
-    moved, with a conditional request that costs no rate budget when it did not)."""
+    with `every_known`, also each repo crawled completely before and due again (`known_github_due`: an incremental
+    run asks it whether its head moved, with a conditional request that costs no rate budget when it did not)."""
     priorities: dict[str, tuple[str, int]] = {}
 
     def want(full_name: str, priority: int) -> None:
@@ -104,14 +130,18 @@ def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = F
     for row in db.query("select repo_id from subjects where kind = 'code' and status = 'queued' and run_id = ?",
                         [run_id]):
         want(row["repo_id"], target_priority("label"))
-    for row in db.query("""select l.from_subject, l.to_subject, l.relation from links l
-                           join subjects s on s.id = l.from_subject
-                           where s.run_id = ? and l.to_subject like 'gh:%'
-                             and l.relation in ('code_repo', 'licence_link')""", [run_id]):
+    # Links of the models this run crawled; in a nightly run (`every_known`), only of those it fetched files of
+    # (changed or new): an unchanged model's linked repos wait for the recheck interval like any other.
+    fetched_this_run = """and exists (select 1 from artifacts a where a.repo_type = s.kind and a.repo_id = s.repo_id
+                                           and a.run_id = s.run_id and a.kind != 'model_json')""" if every_known else ""
+    for row in db.query(f"""select l.from_subject, l.to_subject, l.relation from links l
+                            join subjects s on s.id = l.from_subject
+                            where s.run_id = ? and l.to_subject like 'gh:%'
+                              and l.relation in ('code_repo', 'licence_link') {fetched_this_run}""", [run_id]):
         want(row["to_subject"][3:], target_priority(row["relation"], row["from_subject"], row["to_subject"][3:]))
     if every_known:
-        for row in db.query("select repo_id from subjects where kind = 'code' and complete_revision is not null"):
-            want(row["repo_id"], target_priority("known"))
+        for full_name in known_github_due(db, recheck_days):
+            want(full_name, target_priority("known"))
     return sorted(priorities.values(), key=lambda r: (-r[1], r[0].lower()))
 
 
@@ -147,10 +177,10 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         store = Store(db)
         run_id = store.start_run(shlex.join(command), options.hf_endpoint, options.github_endpoint, requested)
         watermark = last_watermark(db) if options.incremental else None
-        known = known_repos(db)
+        known = known_repos(db, options.recheck_days)
         db.close()
         fetched = fetch(_settings(db_path, run_id, options), options, known, watermark,
-                        targets=lambda: _github_targets(db_path, run_id, options.incremental))
+                        targets=lambda: _github_targets(db_path, run_id, options.incremental, options.recheck_days))
         db = open_db(db_path)
         store = Store(db)
         for error in fetched.callback_errors:
@@ -174,10 +204,10 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         return result
 
 
-def _github_targets(db_path: Path, run_id: int, every_known: bool) -> list[tuple[str, int]]:
+def _github_targets(db_path: Path, run_id: int, every_known: bool, recheck_days: float) -> list[tuple[str, int]]:
     db = open_db(db_path)
     try:
-        return github_targets(db, run_id, every_known)
+        return github_targets(db, run_id, every_known, recheck_days)
     finally:
         db.close()
 

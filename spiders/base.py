@@ -54,11 +54,13 @@ def subject_id(repo_type: str, repo_id: str) -> str:
 @dataclass(frozen=True)
 class KnownRepo:
     """What the store knows of a repo from earlier crawls: the revision last crawled completely, the ETag of its
-    JSON at that revision, and the base models / datasets it links to (followed again when it is unchanged)."""
+    JSON at that revision, and the base models / datasets it links to (followed again when it is unchanged); or
+    that it answered 404 lately (`missing`: not asked again as a followed link until the recheck interval passed)."""
 
-    revision: str
+    revision: str | None
     json_etag: str | None = None
     follows: tuple[tuple[str, str, str], ...] = ()
+    missing: bool = False
 
 
 @dataclass
@@ -153,6 +155,14 @@ class EvidenceSpider(scrapy.Spider):
             return None
         self.crawler.signals.send_catch_log(subject_found)
         return repo
+
+    def _missing_lately(self, repo: Repo) -> bool:
+        """A repo that answered 404 within the recheck interval: not asked again this run (counted)."""
+        known = self.known.get(repo.subject.lower())
+        if known is None or not known.missing:
+            return False
+        self._count_repo("missing_not_rechecked")
+        return True
 
     def _opened(self, repo: Repo) -> None:
         self.ledger.opened(repo.subject)

@@ -115,8 +115,8 @@ class GithubSpider(EvidenceSpider):
     async def start(self):
         for full_name, priority in sorted(self.wanted, key=lambda r: -r[1]):
             repo = self._register("github", full_name, priority=priority)
-            if repo is None:
-                continue
+            if repo is None or (priority < target_priority("label") and self._missing_lately(repo)):
+                continue  # a label's repo is always asked; a linked one that answered 404 lately is not
             request = self._request(repo, f"{self.api}/repos/{full_name}", self.parse_repo, "gh_repo_json",
                                     priority=PRIORITY["repo_json"], headers=JSON)
             known = self.known.get(repo.subject.lower())

@@ -257,8 +257,8 @@ class HuggingFaceSpider(EvidenceSpider):
     def _repo_request(self, repo_type: str, repo_id: str, depth: int) -> scrapy.Request | None:
         """The JSON request of a repo not seen yet in this crawl (each repo is crawled once)."""
         repo = self._register(repo_type, repo_id, depth)
-        if repo is None:
-            return None
+        if repo is None or (depth > 0 and self._missing_lately(repo)):
+            return None  # crawled already in this run, or a followed link that answered 404 lately
         request = self._request(repo, f"{self.hf_endpoint}/api/{repo_type}s/{repo_id}", self.parse_repo_json,
                                 f"{repo_type}_json", "api")
         known = self.known.get(repo.subject.lower())
@@ -360,13 +360,16 @@ class HuggingFaceSpider(EvidenceSpider):
             yield LinkItem(repo.subject, subject_id(repo.repo_type, new_id), "renamed_to", response.url, info["sha"])
 
     def _follow_json_links(self, response, repo: Repo, info: dict, crawl: bool = True):
-        """Base models and datasets named in the card data, arXiv papers in the tags: link, and (`crawl`) crawl
-        to depth."""
+        """Base models and datasets named in the card data, arXiv papers in the tags: link, and crawl to depth;
+        nothing for an unchanged repo a nightly run does not follow (`crawl` False): its links at this revision are
+        stored already."""
+        if not crawl:
+            return
         for target_type, target_id, rel in graph_targets(info):
             if not REPO_ID.fullmatch(target_id) or ".." in target_id:
                 continue  # not a repo id (a URL, a path, `../x`): nothing to crawl, never a URL of ours
             yield LinkItem(repo.subject, subject_id(target_type, target_id), rel, response.url, repo.revision)
-            if crawl and repo.depth < self.max_depth:
+            if repo.depth < self.max_depth:
                 request = self._repo_request(target_type, target_id, repo.depth + 1)
                 if request:
                     yield request

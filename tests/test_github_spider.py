@@ -193,3 +193,45 @@ def test_repos_that_matter_most_are_crawled_first(db_path):
         store.save_link("hf:model:acme/model", target, relation, None)
     assert [name for name, _ in github_targets(store.db, run)] == [
         "labelled/repo", "acme/licences", "acme/train", "someone/library"]
+
+
+def test_a_repo_with_no_sign_of_change_is_asked_again_only_after_the_recheck_interval(db_path):
+    """A followed repo that answered 404, and a GitHub repo crawled before that no model of the run links, wait
+    --recheck-days (default 7) before they are asked again; 0 asks every run."""
+    from crawler.run import github_targets, known_repos
+    from crawler.store import Store, open_db
+
+    store = Store(open_db(db_path))
+    run = store.start_run("test", "http://hub", "http://api", [])
+    store.save_subject(run, "hf:dataset:acme/gone", kind="dataset", source="huggingface", repo_id="acme/gone",
+                       url="http://hub/datasets/acme/gone", status="missing")
+    store.save_subject(run, "gh:acme/code", kind="code", source="github", repo_id="acme/code",
+                       url="https://github.com/acme/code", revision="a" * 40, status="ok")
+    store.mark_complete("gh:acme/code", "a" * 40)
+    later = store.start_run("test", "http://hub", "http://api", [])
+    assert known_repos(store.db)["hf:dataset:acme/gone"].missing
+    assert "hf:dataset:acme/gone" not in known_repos(store.db, recheck_days=0)
+    assert github_targets(store.db, later, every_known=True) == []  # asked a moment ago
+    assert [name for name, _ in github_targets(store.db, later, every_known=True, recheck_days=0)] == ["acme/code"]
+    store.db.execute("update subjects set last_crawled_at = '2020-01-01T00:00:00+00:00'")
+    assert "hf:dataset:acme/gone" not in known_repos(store.db)
+    assert [name for name, _ in github_targets(store.db, later, every_known=True)] == ["acme/code"]
+
+
+def test_a_followed_repo_that_answered_404_lately_is_not_asked_but_a_named_one_is():
+    from scrapy import Request
+    from scrapy.utils.test import get_crawler
+
+    from spiders.base import KnownRepo
+    from spiders.huggingface import HuggingFaceSpider
+
+    def spider():
+        crawler = get_crawler(HuggingFaceSpider)
+        crawler.stats.open_spider()
+        return HuggingFaceSpider.from_crawler(crawler, hf_endpoint="http://hub",
+                                              known={"hf:dataset:acme/gone": KnownRepo(None, missing=True)})
+
+    followed = spider()
+    assert followed._repo_request("dataset", "acme/gone", depth=1) is None
+    assert followed.crawler.stats.get_value("openness/repos/missing_not_rechecked") == 1
+    assert isinstance(spider()._repo_request("dataset", "acme/gone", depth=0), Request)

@@ -49,19 +49,23 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
         assert first.returncode == 0, first.stderr[-2000:]
         second = run_openness(*crawl_args(url, db, "--incremental"))
         assert second.returncode == 0, second.stderr[-2000:]
+        rechecked = run_openness(*crawl_args(url, db, "--incremental", "--recheck-days", "0"))
+        assert rechecked.returncode == 0, rechecked.stderr[-2000:]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     first_requests = requests_of(counts_of(db, 1))
     assert first_requests["listing"] >= 3 and first_requests["card"] >= 100  # the whole listing, every model
-    unchanged = counts_of(db, 2)
-    requests = requests_of(unchanged)
-    # An unchanged Hub: the listing's first page, and one conditional request per GitHub repo crawled before.
+    # An unchanged Hub: the listing's first page; the GitHub repos, asked a moment ago, wait for --recheck-days.
+    assert requests_of(counts_of(db, 2)) == {"listing": 1}
+    # With --recheck-days 0: also one conditional request per GitHub repo crawled before, each answered 304.
+    rechecked = counts_of(db, 3)
+    requests = requests_of(rechecked)
     assert requests["listing"] == 1
     assert set(requests) == {"listing", "gh_repo_json"}, requests
     complete_repos = sqlite3.connect(db).execute(
         "select count(*) from subjects where kind = 'code' and complete_revision is not null").fetchone()[0]
-    assert unchanged["openness/not_modified"] == complete_repos > 0
+    assert rechecked["openness/not_modified"] == complete_repos > 0
 
     card = full_corpus_copy / "huggingface" / "models" / CHANGED_MODEL / "README.md"
     card.write_text(card.read_text(encoding="utf-8") + "\n## Training hardware\n\nTrained on 64 GPUs (a change made "
@@ -69,12 +73,12 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
     shutil.copyfile(full_corpus_copy / OTHER_LICENCE, full_corpus_copy / "github" / CHANGED_REPO / "files" / "LICENSE")
     proc, url = start_replica(full_corpus_copy, "--page-size", "50")
     try:
-        third = run_openness(*crawl_args(url, db, "--incremental"))
+        third = run_openness(*crawl_args(url, db, "--incremental", "--recheck-days", "0"))
         assert third.returncode == 0, third.stderr[-2000:]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    changed = counts_of(db, 3)
+    changed = counts_of(db, 4)
     requests = requests_of(changed)
     # The changed model's file list: its tree, or the repo JSON's siblings where they name every file.
     assert requests["listing"] == 1 and requests["card"] == 1 and \
@@ -82,12 +86,12 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
     assert requests["gh_head"] == 1 and requests["gh_tree"] == 1
     assert changed["openness/repos/changed"] == 2
 
-    result = run_openness("changes", "--db", str(db), "--since", "3", "--json")
+    result = run_openness("changes", "--db", str(db), "--since", "4", "--json")
     assert result.returncode == 0, result.stderr
     rows = {(r["repo_id"], r["aspect"]): r for r in json.loads(result.stdout)}
     card_change, licence_change = rows[(CHANGED_MODEL, "card")], rows[(CHANGED_REPO, "licence")]
     for change in (card_change, licence_change):
-        assert change["old"]["value"] != change["new"]["value"] and change["run_id"] == 3
+        assert change["old"]["value"] != change["new"]["value"] and change["run_id"] == 4
         assert change["old"]["run_id"] == 1 and change["new"]["evidence"]["url"]
     assert (CHANGED_REPO, "revision") in rows and (CHANGED_MODEL, "revision") in rows
     changed_subjects = {r["repo_id"] for r in rows.values()}

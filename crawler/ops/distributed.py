@@ -193,7 +193,8 @@ def open_run(server: redis.Redis, run_id: int, known: dict[str, KnownRepo], wate
     if known:
         pipe = server.pipeline()
         for subject, repo in known.items():
-            pipe.hset(KNOWN, subject, json.dumps([repo.revision, repo.json_etag, [list(f) for f in repo.follows]]))
+            pipe.hset(KNOWN, subject, json.dumps([repo.revision, repo.json_etag, [list(f) for f in repo.follows],
+                                                  repo.missing]))
         pipe.execute()
     if watermark:
         server.set(WATERMARK, watermark)
@@ -240,8 +241,8 @@ def wait_for_run(server: redis.Redis, timeout: float) -> tuple[int, dict[str, Kn
         time.sleep(0.2)
     known = {}
     for subject, value in server.hgetall(KNOWN).items():
-        revision, etag, follows = json.loads(value)
-        known[subject.decode()] = KnownRepo(revision, etag, tuple(tuple(f) for f in follows))
+        revision, etag, follows, missing = json.loads(value)
+        known[subject.decode()] = KnownRepo(revision, etag, tuple(tuple(f) for f in follows), missing)
     watermark = server.get(WATERMARK)
     return int(run), known, watermark.decode() if watermark else None
 
@@ -370,7 +371,7 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
     from crawler.ops.lock import StoreLock
     from crawler.ops.runs import abandon_dead_runs, error_split, outcome
     from crawler.pipelines import write_item
-    from crawler.run import CrawlResult, known_repos, last_watermark
+    from crawler.run import CrawlResult, known_github_due, known_repos, last_watermark
     from crawler.store import Store, open_db
     from spiders.huggingface import parse_time
 
@@ -381,9 +382,7 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
         abandoned = abandon_dead_runs(db)
         run_id = store.start_run(command, f"distributed: {url}", f"distributed: {url}", ["distributed"])
         watermark = last_watermark(db)
-        known_github = [r["repo_id"] for r in db.query(
-            "select repo_id from subjects where kind = 'code' and complete_revision is not null")]
-        open_run(server, run_id, known_repos(db), watermark, known_github)
+        open_run(server, run_id, known_repos(db), watermark, known_github_due(db))
         written, deadline = 0, time.monotonic() + wait
         while True:
             count = ingest_items(server, lambda item: write_item(store, run_id, item))

@@ -63,7 +63,7 @@ def derive_repo_json(repo: HubRepoCapture) -> dict:
         info["modelId"] = repo.repo_id
     info.update({"author": repo.repo_id.split("/")[0], "sha": repo.revision_sha, "private": False, "disabled": False,
                  "gated": "manual" if _is_gated(repo, card_data) else False,
-                 # When the capture last changed on this disk: what an incremental crawl's watermark compares.
+                 # Derived (a real capture: when it last changed on this disk; a synthetic model: its listing date).
                  "lastModified": repo.last_modified})
     derived = ["_id", "author", "sha", "private", "disabled", "gated", "lastModified"]
     if card_data is None:
