@@ -217,13 +217,28 @@ def _subjects_of(text: str) -> list[str]:
     return [f"hf:model:{ref}"] if kind == "model" else [f"gh:{ref}"]
 
 
-def print_table(db, model_ids: list[str] | None = None, run_id: int | None = None, sort: str = "openness") -> None:
-    """The league table as text, as wide as the terminal (80 columns when piped), glyphs coloured on a terminal."""
+def print_table(db, model_ids: list[str] | None = None, run_id: int | None = None, sort: str = "openness",
+                limit: int | None = None) -> int:
+    """The league table as text, as wide as the terminal (80 columns when piped), glyphs coloured on a terminal;
+    at most `limit` rows. Returns how many rows were left out."""
     from crawler import table
 
     rows = table.rows(db, model_ids, sort, run_id)
-    for line in table.text(rows, width=console.width, colour=console.is_terminal):
+    shown = rows[:limit] if limit else rows
+    for line in table.text(shown, width=console.width, colour=console.is_terminal):
         console.print(line, markup=console.is_terminal, highlight=False, soft_wrap=True)
+    return len(rows) - len(shown)
+
+
+CRAWL_TABLE_ROWS = 40  # a crawl of thousands of models prints the first rows, and how to see the rest
+
+
+def print_run_table(db, run_id: int, db_path: Path) -> None:
+    """The table of the models a run touched, the most open first, cut at CRAWL_TABLE_ROWS rows."""
+    left_out = print_table(db, run_id=run_id, limit=CRAWL_TABLE_ROWS)
+    if left_out:
+        console.print(f"... and {left_out} more models of this run: openness table --run {run_id} --db {db_path}",
+                      markup=False)
 
 
 def _run_crawl(db_path: Path, options, verbose: bool) -> int:
@@ -247,7 +262,7 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
         errors.print(result.lock_note, markup=False)
     db = open_db(db_path)
     if result.status == "completed":
-        print_table(db, run_id=result.run_id)
+        print_run_table(db, result.run_id, db_path)
     console.print(f"run {result.run_id}: {result.assessed} models assessed")
     for line in count_lines(result.counts, result.run_id):
         console.print("  " + line)
@@ -399,7 +414,7 @@ def ingest(redis_url, db_path, wait):
         errors.print(f"run {run_id} had been left running by a process that died: marked abandoned")
     db = open_db(db_path)
     if result.status == "completed":
-        print_table(db, run_id=result.run_id)
+        print_run_table(db, result.run_id, db_path)
     db.close()
     console.print(f"run {result.run_id}: {result.assessed} models assessed")
     for line in count_lines(result.counts, result.run_id):
@@ -536,7 +551,9 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
                                       "legend; html: one self-contained page, cells linked to their evidence.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of the "
                                                                              "terminal.")
-def table_command(model_ids, db_path, sort, output_format, out):
+@click.option("--run", "run_id", type=click.IntRange(min=1), metavar="RUN_ID",
+              help="Only the models crawl run RUN_ID touched (the number a crawl prints as `run N`).")
+def table_command(model_ids, db_path, sort, output_format, out, run_id):
     """Print the league table from the store at any time: models x the 14 criteria (grouped as the index does:
     availability, documentation, access) with ✓ open, ~ partial, ✗ closed, ? unknown, and each model's score.
     MODEL_ID (ids or Hub URLs) narrows it to those models."""
@@ -547,9 +564,9 @@ def table_command(model_ids, db_path, sort, output_format, out):
     db = open_db(db_path)
     ids = [_hub_model(m) for m in model_ids] or None
     if output_format == "text" and out is None:
-        print_table(db, ids, sort=sort)
+        print_table(db, ids, run_id=run_id, sort=sort)
         return
-    rows = table.rows(db, ids, sort)
+    rows = table.rows(db, ids, sort, run_id)
     rendered = {"markdown": table.markdown, "json": table.as_json, "html": table.html_page,
                 "text": lambda r: "\n".join(table.text(r)) + "\n"}[output_format](rows)
     if out:

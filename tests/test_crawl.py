@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 from conftest import start_replica, run_openness
@@ -108,3 +109,30 @@ def test_token_middleware_sends_each_token_to_its_own_host_only():
     assert github.headers[b"Authorization"] == b"Bearer gh-token"
     assert b"Authorization" not in elsewhere.headers
 
+
+
+def test_a_big_crawl_prints_the_first_rows_of_its_table_and_how_to_see_the_rest(replica_url, db_path, tmp_path):
+    from conftest import SNAPSHOT
+    from crawler.cli import CRAWL_TABLE_ROWS
+
+    models = sorted(p.parent.relative_to(SNAPSHOT / "huggingface" / "models").as_posix()
+                    for p in (SNAPSHOT / "huggingface" / "models").glob("*/*/README.md"))[:CRAWL_TABLE_ROWS + 5]
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("\n".join(models) + "\n")
+    result = run_openness("crawl", "--seeds", str(seeds), "--depth", "0", "--no-github", "--db", str(db_path),
+                          "--hf-endpoint", replica_url, "--github-endpoint", replica_url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_id = sqlite3.connect(db_path).execute("select max(id) from crawl_runs").fetchone()[0]
+    assert f"... and 5 more models of this run: openness table --run {run_id} --db {db_path}" in \
+        result.stdout.replace("\n", "")
+    whole = run_openness("table", "--run", str(run_id), "--db", str(db_path), "--format", "json")
+    assert whole.returncode == 0, whole.stderr
+    ordered = [row["model"] for row in json.loads(whole.stdout)]  # the most open first, as the crawl prints
+    assert sorted(ordered) == sorted(models)
+    table_part = result.stdout.split("... and 5 more")[0]
+    rows = [line for line in table_part.splitlines() if re.search(r"\s\d+(\.5)?(\s+[✓~✗?]){14}\s*$", line)]
+    assert len(rows) == CRAWL_TABLE_ROWS, table_part
+    # the first rows, in the table's order (a long id wraps after its owner)
+    for row, model in zip(rows, ordered[:CRAWL_TABLE_ROWS]):
+        first = row.split()[0]
+        assert first == model or (first.endswith("/") and model.startswith(first)), (row, model)
