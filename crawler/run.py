@@ -15,7 +15,7 @@ from scrapy.settings import Settings
 from twisted.internet import defer
 
 from crawler import settings as default_settings
-from crawler.assess import assess
+from crawler.assess import assess, assess_selection
 from crawler.ops.lock import StoreLock
 from crawler.ops.runs import abandon_dead_runs, error_split, errors_line, outcome
 from crawler.items import ErrorItem
@@ -195,13 +195,22 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         ending = outcome(run_id, status, counts, split)
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
-            result.assessed = assess(db, pending=True, run_id=run_id)
+            result.assessed = assess_with_progress(db, run_id, options.show_progress)
         marks = [m for m in (watermark, newest) if parse_time(m)]
         mark = max(marks, key=parse_time) if marks and ending.status == "completed" else None
         store.finish_run(run_id, ending.status, counts, exit_code=ending.exit_code, watermark=mark)
         db.close()
         result.status, result.exit_code, result.final_line = ending.status, ending.exit_code, ending.line
         return result
+
+
+def assess_with_progress(db: sqlite_utils.Database, run_id: int, show: bool) -> int:
+    """Assess the models the run wrote (`crawler.assess.assess`, pending ones), with a progress bar."""
+    total = db["subjects"].count_where(*assess_selection(pending=True))
+    with Progress(TextColumn("[bold]assessing"), BarColumn(), MofNCompleteColumn(), TextColumn("models"),
+                  TimeElapsedColumn(), disable=not show) as progress:
+        task = progress.add_task("assess", total=total)
+        return assess(db, pending=True, run_id=run_id, on_progress=lambda: progress.advance(task))
 
 
 def _github_targets(db_path: Path, run_id: int, every_known: bool, recheck_days: float) -> list[tuple[str, int]]:
