@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from extractors.markdown import URL
 from extractors.rules import card_content_rules, card_section_rules
@@ -206,15 +207,26 @@ def card_line(model: ModelArtifacts, patterns, rule_id: str, confidence: float,
     outside usage and paperwork sections), as evidence quoting that line where it stands."""
     if model.card is None:
         return None
-    _, span, _ = front_matter(model.card.text)
-    doc = document(model.card.text, span)
+    found = _first_matching_line(model.card.text, tuple(patterns), skip_usage)
+    if found is None:
+        return None
+    number, line = found
+    return Evidence(rule_id, model.card.url, model.card.revision, "README.md", quote(line, 200), number, number,
+                    model.card.artifact_id, confidence)
+
+
+@lru_cache(maxsize=1024)
+def _first_matching_line(text: str, patterns: tuple, skip_usage: bool) -> tuple[int, str] | None:
+    """(number, text) of the first line outside code that a pattern matches. Cached: several criteria ask the same
+    question of the same card (the base-model sentence, for the base's data and for its weights)."""
+    _, span, _ = front_matter(text)
+    doc = document(text, span)
     paths = HeadingPaths(doc)
-    lines = lines_of(model.card.text)
+    lines = lines_of(text)
     for block in doc.blocks:
         if block.kind == "code" or (skip_usage and in_skipped_section(paths.at(block.line_start))):
             continue
         for number in range(block.line_start, min(block.line_end, len(lines)) + 1):
             if any(p.search(lines[number - 1]) for p in patterns):
-                return Evidence(rule_id, model.card.url, model.card.revision, "README.md",
-                                quote(lines[number - 1], 200), number, number, model.card.artifact_id, confidence)
+                return number, lines[number - 1]
     return None
