@@ -385,7 +385,10 @@ def _run_distributed_crawler(redis_url: str, options, verbose: bool, wait: float
 @db_option(creates=True)
 @click.option("--wait", default=600.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds to wait for the first crawler before the run fails with nothing answered.")
-def ingest(redis_url, db_path, wait):
+@click.option("--recheck-days", default=7.0, show_default=True, type=click.FloatRange(min=0), metavar="DAYS",
+              help="As for `openness crawl`: days before a repo that answered 404, or a GitHub repo crawled before, "
+                   "is asked again (0: every run).")
+def ingest(redis_url, db_path, wait, recheck_days):
     """The single writer of a distributed crawl: open a run on Redis, write every item the crawler processes push
     into the store, and when every crawler is done (none alive, nothing left to write), assess and close the run.
 
@@ -406,7 +409,8 @@ def ingest(redis_url, db_path, wait):
             progress["next"] = written + 1000
 
     try:
-        result = run_ingest(db_path, redis_url, shlex_command(), wait=wait, on_progress=report)
+        result = run_ingest(db_path, redis_url, shlex_command(), wait=wait, on_progress=report,
+                            recheck_days=recheck_days)
     except (LockHeld, DistributedError, NotAStore) as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         sys.exit(2)

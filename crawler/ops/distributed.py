@@ -364,14 +364,15 @@ def newest_listed(server: redis.Redis) -> list[str]:
     return [v.decode() for v in server.smembers(NEWEST)]
 
 
-def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progress=None):
+def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progress=None,
+           recheck_days: float | None = None):
     """The single writer of a distributed crawl: opens a run, writes every item the crawlers push, and once they
     are done, assesses and closes the run the way a local crawl does. Returns a `crawler.run.CrawlResult`."""
     from crawler.assess import assess
     from crawler.ops.lock import StoreLock
     from crawler.ops.runs import abandon_dead_runs, error_split, outcome
     from crawler.pipelines import write_item
-    from crawler.run import CrawlResult, known_github_due, known_repos, last_watermark
+    from crawler.run import RECHECK_DAYS, CrawlResult, known_github_due, known_repos, last_watermark
     from crawler.store import Store, open_db
     from spiders.huggingface import parse_time
 
@@ -382,7 +383,8 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
         abandoned = abandon_dead_runs(db)
         run_id = store.start_run(command, f"distributed: {url}", f"distributed: {url}", ["distributed"])
         watermark = last_watermark(db)
-        open_run(server, run_id, known_repos(db), watermark, known_github_due(db))
+        days = RECHECK_DAYS if recheck_days is None else recheck_days
+        open_run(server, run_id, known_repos(db, days), watermark, known_github_due(db, days))
         written, deadline = 0, time.monotonic() + wait
         while True:
             count = ingest_items(server, lambda item: write_item(store, run_id, item))
