@@ -359,3 +359,22 @@ def test_the_listing_is_read_lazily_the_next_page_only_when_few_listed_repos_rem
             assert len(released) == 1  # two open now, fewer than three
     assert len(released) == 1 and spider.held_listing is None and not spider.listed_open
     assert not spider.ledger.pending  # finished repos are dropped from the ledger
+
+
+def test_a_held_listing_page_is_asked_for_when_the_crawl_would_otherwise_close():
+    import pytest
+    from scrapy.exceptions import DontCloseSpider
+    from scrapy.utils.test import get_crawler
+
+    from spiders.huggingface import HuggingFaceSpider
+
+    crawler = get_crawler(HuggingFaceSpider)
+    crawler.stats.open_spider()
+    spider = HuggingFaceSpider.from_crawler(crawler, hf_endpoint="http://hub", max_depth=0, discover={})
+    scheduled = []
+    crawler.engine = type("Engine", (), {"crawl": staticmethod(scheduled.append)})()
+    spider._on_idle()  # nothing held: the crawl may close
+    spider.held_listing = spider._listing_request("http://hub/api/models?cursor=2", taken=5)
+    with pytest.raises(DontCloseSpider):
+        spider._on_idle()
+    assert [r.url for r in scheduled] == ["http://hub/api/models?cursor=2"] and spider.held_listing is None
