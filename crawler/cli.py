@@ -223,11 +223,10 @@ def print_table(db, model_ids: list[str] | None = None, run_id: int | None = Non
     at most `limit` rows. Returns how many rows were left out."""
     from crawler import table
 
-    rows = table.rows(db, model_ids, sort, run_id)
-    shown = rows[:limit] if limit else rows
+    shown = table.rows(db, model_ids, sort, run_id, limit)
     for line in table.text(shown, width=console.width, colour=console.is_terminal):
         console.print(line, markup=console.is_terminal, highlight=False, soft_wrap=True)
-    return len(rows) - len(shown)
+    return table.row_count(db, model_ids, run_id) - len(shown) if limit else 0
 
 
 CRAWL_TABLE_ROWS = 40  # a crawl of thousands of models prints the first rows, and how to see the rest

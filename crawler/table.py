@@ -44,10 +44,7 @@ class Row:
         return sum(c["level"] == "unknown" for c in self.cells.values())
 
 
-def rows(db: sqlite_utils.Database, model_ids: list[str] | None = None, sort: str = "openness",
-         run_id: int | None = None) -> list[Row]:
-    """The judged models (those named, or those crawled in `run_id`, or all), each criterion with its level,
-    summary and main evidence's public URL; sorted by score (ties by name) or by name."""
+def _selection(model_ids: list[str] | None, run_id: int | None) -> tuple[list[str], list]:
     where, args = ["s.kind = 'model'"], []
     if model_ids:
         where.append(f"lower(s.repo_id) in ({', '.join('?' for _ in model_ids)})")
@@ -55,6 +52,30 @@ def rows(db: sqlite_utils.Database, model_ids: list[str] | None = None, sort: st
     if run_id is not None:
         where.append("s.run_id = ?")
         args.append(run_id)
+    return where, args
+
+
+def row_count(db: sqlite_utils.Database, model_ids: list[str] | None = None, run_id: int | None = None) -> int:
+    """How many judged models `rows` would list."""
+    where, args = _selection(model_ids, run_id)
+    return next(db.query(f"""select count(distinct j.subject_id) as n from judgements j
+                             join subjects s on s.id = j.subject_id where {' and '.join(where)}""", args))["n"]
+
+
+def rows(db: sqlite_utils.Database, model_ids: list[str] | None = None, sort: str = "openness",
+         run_id: int | None = None, limit: int | None = None) -> list[Row]:
+    """The judged models (those named, or those crawled in `run_id`, or all), each criterion with its level,
+    summary and main evidence's public URL; sorted by score (ties by name) or by name; the first `limit` only
+    (chosen in SQL, so a run of a million models costs the rows shown, not a million)."""
+    where, args = _selection(model_ids, run_id)
+    if limit is not None:
+        order = "score desc, lower(s.repo_id)" if sort == "openness" else "lower(s.repo_id)"
+        points = " ".join(f"when '{level}' then {value}" for level, value in POINTS.items())
+        top = [r["id"] for r in db.query(f"""
+                select s.id, sum(case j.level {points} else 0 end) as score
+                from judgements j join subjects s on s.id = j.subject_id where {' and '.join(where)}
+                group by s.id order by {order} limit ?""", [*args, limit])]
+        where, args = ["s.kind = 'model'", f"s.id in ({', '.join('?' for _ in top)})"], top
     found: dict[str, Row] = {}
     for r in db.query(f"""
             select s.repo_id, s.revision, j.criterion, j.level, j.summary, e.public_url

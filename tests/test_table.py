@@ -122,3 +122,15 @@ def test_version_names_tool_extractors_and_schema():
     result = run_openness("--version")
     assert result.returncode == 0
     assert f"extractors {EXTRACTOR_VERSION}" in result.stdout and f"schema {SCHEMA_VERSION}" in result.stdout
+
+
+def test_the_first_rows_chosen_in_sql_are_the_first_rows_of_the_whole_table(demo_db):
+    from crawler import table
+    from crawler.store import open_db
+
+    db = open_db(demo_db)
+    for sort in ("openness", "name"):
+        whole = table.rows(db, sort=sort)
+        assert table.row_count(db) == len(whole) > 40
+        assert [(r.model, r.score, r.cells) for r in table.rows(db, sort=sort, limit=40)] == \
+            [(r.model, r.score, r.cells) for r in whole[:40]]
