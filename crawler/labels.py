@@ -37,14 +37,12 @@ def github_repo_of(url_or_name: str) -> str | None:
 def github_repos_linked(text: str) -> list[str]:
     """owner/repo of every GitHub repo a document links, in order, once each; links to an image or video file held
     in a repo (`github.com/o/r/blob/main/figures/logo.svg?raw=true`) do not count."""
-    found = []
+    found: dict[str, str] = {}  # lower case -> as first written
     for match in GITHUB_LINK.finditer(text):
-        if ASSET_PATH.match(text, match.end()):
-            continue
-        repo = normalise_github(match.group(1), match.group(2))
-        if repo.lower() not in {r.lower() for r in found}:
-            found.append(repo)
-    return found
+        if not ASSET_PATH.match(text, match.end()):
+            repo = normalise_github(match.group(1), match.group(2))
+            found.setdefault(repo.lower(), repo)
+    return list(found.values())
 
 
 def repos_named(text: str) -> tuple[set[str], set[str]]:

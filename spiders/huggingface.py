@@ -218,8 +218,11 @@ class HuggingFaceSpider(EvidenceSpider):
         """The held next listing page, once fewer listed repos than LISTING_PENDING_REPOS are still open."""
         if self.held_listing is not None and \
                 len(self.listed_open) < self.crawler.settings.getint("LISTING_PENDING_REPOS", 500):
-            request, self.held_listing = self.held_listing, None
-            yield request
+            yield self._take_held_listing()
+
+    def _take_held_listing(self) -> scrapy.Request:
+        request, self.held_listing = self.held_listing, None
+        return request
 
     def _finished(self, repo: Repo):
         self.listed_open.discard(repo.subject.lower())
@@ -228,8 +231,7 @@ class HuggingFaceSpider(EvidenceSpider):
     def _on_idle(self):
         """Nothing left to fetch but a held listing page (its repos all finished elsewhere): ask for it now."""
         if self.held_listing is not None:
-            request, self.held_listing = self.held_listing, None
-            self.crawler.engine.crawl(request)
+            self.crawler.engine.crawl(self._take_held_listing())
             raise DontCloseSpider
 
     @property
