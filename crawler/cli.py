@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from crawler.corpus import Corpus, CorpusError
+from crawler.settings import RECHECK_DAYS
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SNAPSHOT_DIR = DATA_DIR / "snapshot"
@@ -295,7 +296,7 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
                    "check each GitHub repo crawled before and last asked --recheck-days ago with a conditional "
                    "request; models named as arguments, --seeds or --from-labels are always checked, "
                    "conditionally.")
-@click.option("--recheck-days", default=7.0, show_default=True, type=click.FloatRange(min=0), metavar="DAYS",
+@click.option("--recheck-days", default=RECHECK_DAYS, show_default=True, type=click.FloatRange(min=0), metavar="DAYS",
               help="Days before a repo with no sign of change is asked again: a followed base model, dataset or "
                    "linked GitHub repo that answered 404, and (with --incremental) a GitHub repo no changed model "
                    "links. 0 asks them every run. Repos named as arguments or by labels are always asked.")
@@ -384,7 +385,7 @@ def _run_distributed_crawler(redis_url: str, options, verbose: bool, wait: float
 @db_option(creates=True)
 @click.option("--wait", default=600.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds to wait for the first crawler before the run fails with nothing answered.")
-@click.option("--recheck-days", default=7.0, show_default=True, type=click.FloatRange(min=0), metavar="DAYS",
+@click.option("--recheck-days", default=RECHECK_DAYS, show_default=True, type=click.FloatRange(min=0), metavar="DAYS",
               help="As for `openness crawl`: days before a repo that answered 404, or a GitHub repo crawled before, "
                    "is asked again (0: every run).")
 def ingest(redis_url, db_path, wait, recheck_days):

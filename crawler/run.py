@@ -29,7 +29,7 @@ from spiders.huggingface import HuggingFaceSpider, parse_time
 FOLLOWED_RELATIONS = ("base_model", "dataset")
 
 
-RECHECK_DAYS = 7.0
+RECHECK_DAYS = default_settings.RECHECK_DAYS
 
 
 def recheck_cutoff(days: float) -> str:

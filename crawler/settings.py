@@ -13,6 +13,9 @@ DOWNLOAD_TIMEOUT = 60
 # The listing is read lazily: its next page is asked for only when fewer repos than this, taken from the pages read
 # so far, are still being crawled. Memory then stays flat however long the listing (a page holds up to 1000).
 LISTING_PENDING_REPOS = 500
+# Days before a repo with no sign of change is asked again (a followed link that answered 404; in nightly runs a
+# GitHub repo no changed model links): `crawl --recheck-days` / `ingest --recheck-days`.
+RECHECK_DAYS = 7.0
 # Spiders look at every status themselves (a 401 GatedRepo is evidence, not an error); 501 NotCaptured and 404
 # are not retried, transient ones are.
 HTTPERROR_ALLOW_ALL = True
