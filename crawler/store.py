@@ -12,6 +12,7 @@ import os
 import socket
 import sqlite3
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -288,13 +289,19 @@ class Store:
         now = utcnow()
         with self.db.conn:
             self.db["blobs"].insert({"sha256": content_sha, "size": len(body), "content": body}, ignore=True)
-            existing = self.db["artifacts"].count_where("id = ?", [artifact_id])
+            existing = next(self.db.query("select url from artifacts where id = ?", [artifact_id]), None)
             record = {"id": artifact_id, "source": source, "repo_type": repo_type, "repo_id": repo_id, "kind": kind,
                       "path": path, "url": url, "revision": revision, "http_status": http_status, "etag": etag,
                       "content_type": content_type, "content_sha256": content_sha, "fetched_at": now, "run_id": run_id,
                       "public_url": artifact_url(source, repo_type, repo_id, kind, path, revision)}
             if existing:
-                self.db["artifacts"].update(artifact_id, {"fetched_at": now, "etag": etag, "run_id": run_id, "url": url})
+                seen = {"fetched_at": now, "etag": etag, "run_id": run_id}
+                if urlsplit(existing["url"]).netloc != urlsplit(url).netloc:
+                    # Served now from another endpoint: cite where it can be read. From another URL of the same
+                    # endpoint (a listing row read again from another page), it is the document already cited,
+                    # and its judgements stand.
+                    seen["url"] = url
+                self.db["artifacts"].update(artifact_id, seen)
             else:
                 self.db["artifacts"].insert({**record, "first_fetched_at": now})
         return artifact_id

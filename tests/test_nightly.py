@@ -30,6 +30,13 @@ def counts_of(db: Path, run_id: int) -> dict:
     return json.loads(sqlite3.connect(db).execute("select counts from crawl_runs where id = ?", [run_id]).fetchone()[0])
 
 
+def judged_in_run(db: Path, run_id: int) -> int:
+    con = sqlite3.connect(db)
+    started, finished = con.execute("select started_at, finished_at from crawl_runs where id = ?", [run_id]).fetchone()
+    return con.execute("select count(distinct subject_id) from judgements where assessed_at between ? and ?",
+                       [started, finished]).fetchone()[0]
+
+
 def requests_of(counts: dict) -> dict[str, int]:
     return {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/requests/")}
 
@@ -45,7 +52,8 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
     db = tmp_path / "nightly.db"
     proc, url = start_replica(full_corpus_copy, "--page-size", "50")
     try:
-        first = run_openness(*crawl_args(url, db, "--incremental"))
+        # The first full crawl walks the listing in its default order; the nightly runs after it, newest change first.
+        first = run_openness(*crawl_args(url, db, "--discover"))
         assert first.returncode == 0, first.stderr[-2000:]
         second = run_openness(*crawl_args(url, db, "--incremental"))
         assert second.returncode == 0, second.stderr[-2000:]
@@ -58,6 +66,9 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
     assert first_requests["listing"] >= 3 and first_requests["card"] >= 100  # the whole listing, every model
     # An unchanged Hub: the listing's first page; the GitHub repos, asked a moment ago, wait for --recheck-days.
     assert requests_of(counts_of(db, 2)) == {"listing": 1}
+    # ... and judges nothing again: the row at the watermark, read again from another listing page, is the document
+    # already stored.
+    assert judged_in_run(db, 2) == 0 < judged_in_run(db, 1)
     # With --recheck-days 0: also one conditional request per GitHub repo crawled before, each answered 304.
     rechecked = counts_of(db, 3)
     requests = requests_of(rechecked)
