@@ -80,12 +80,28 @@ def claim_rules() -> ClaimRules:
                       frozenset(str(w).lower() for w in data.get("name_stop_words") or ()), tags)
 
 
-@cache
-def _sentencizer():
-    """spaCy's rule-based sentence splitter on a blank English pipeline: no model to download."""
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
+# Paragraphs one spaCy pipeline splits before it is replaced by a fresh one. The pipeline keeps every token string
+# it has read in its vocabulary, which grows without bound over the cards of the whole Hub; the splitter is
+# rule-based, so a fresh pipeline splits every text the same way.
+SENTENCIZER_TEXTS = 2000
+
+
+class _Sentencizer:
+    """spaCy's rule-based sentence splitter on a blank English pipeline (no model to download), renewed every
+    SENTENCIZER_TEXTS texts."""
+
+    def __init__(self):
+        self.nlp, self.texts = None, 0
+
+    def __call__(self, text: str):
+        if self.nlp is None or self.texts >= SENTENCIZER_TEXTS:
+            self.nlp, self.texts = spacy.blank("en"), 0
+            self.nlp.add_pipe("sentencizer")
+        self.texts += 1
+        return self.nlp(text).sents
+
+
+split_sentences = _Sentencizer()
 
 
 @dataclass(frozen=True)
@@ -147,7 +163,6 @@ def could_claim(text: str) -> bool:
 def _sentences(artifact: Artifact, start: int, titled: bool):
     """(line, sentence, is the title) of the document's headings and prose, code and tables skipped. The first
     heading is the title only where `titled` (the model's card; a code repo's README is titled by the codebase)."""
-    nlp = _sentencizer()
     first = titled
     for block in document(artifact.text, start).blocks:
         if block.kind == "heading":
@@ -156,7 +171,7 @@ def _sentences(artifact: Artifact, start: int, titled: bool):
         elif block.kind in ("prose", "html") and could_claim(block.text[:MAX_PARAGRAPH]):
             # spaCy refuses a text over its max_length (a hostile card may be one huge paragraph): a claim about
             # the model stands early in a paragraph, so the paragraph is read up to a bound.
-            for sentence in nlp(block.text[:MAX_PARAGRAPH]).sents:
+            for sentence in split_sentences(block.text[:MAX_PARAGRAPH]):
                 text = sentence.text.strip()
                 if text:
                     begins = block.text.find(text, sentence.start_char)  # past the whitespace spaCy keeps

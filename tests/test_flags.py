@@ -9,6 +9,7 @@ import pytest
 
 from conftest import run_openness
 from extractors import assess_model
+from extractors import claims
 from extractors.claims import claim_rules, classify_sentence, name_words, text_claims
 from extractors.flags import openwashing_flag
 from extractors.text import lines_of
@@ -154,3 +155,18 @@ def test_assess_keeps_a_flag_an_analyst_reviewed_in_the_reviews_table(demo_db, t
     assert rows[flag_id] == "superseded" and "open" in rows.values()
     listed = json.loads(run_openness("flags", "--db", str(db), "--json").stdout)
     assert all(r["id"] != flag_id for r in listed)
+
+
+def test_the_sentence_splitter_forgets_what_it_read_and_splits_the_same_after_renewal(monkeypatch):
+    # spaCy's vocabulary keeps every token string it read: over the whole Hub's cards it would grow without bound.
+    monkeypatch.setattr(claims, "SENTENCIZER_TEXTS", 50)
+    splitter = claims._Sentencizer()
+    paragraph = "This model is fully open source. Weights are released under Apache 2.0! Data is not."
+    first = [s.text for s in splitter(paragraph)]
+    sizes = []
+    for number in range(200):  # texts of words never seen before, as the Hub's cards hold model names and hashes
+        list(splitter(" ".join(f"word{number}x{k}" for k in range(20)) + "."))
+        sizes.append(len(splitter.nlp.vocab.strings))
+    assert max(sizes) < 2 * sizes[10] and sizes[-1] < sizes[48]  # bounded, and renewed
+    assert [s.text for s in splitter(paragraph)] == first == [
+        "This model is fully open source.", "Weights are released under Apache 2.0!", "Data is not."]
