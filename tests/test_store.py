@@ -34,9 +34,10 @@ def test_every_table_and_column_is_documented(db_path):
     assert set(documented) <= set(db.table_names()), "docs/schema.md documents tables that do not exist"
 
 
-def test_open_db_is_wal_with_foreign_keys_and_migrations_applied(db_path):
+def test_open_db_is_wal_with_normal_sync_foreign_keys_and_migrations_applied(db_path):
     db = open_db(db_path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: no disk sync at every commit
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert not migrations.pending(db)
     open_db(db_path)  # opening again applies nothing twice
