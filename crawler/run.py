@@ -17,7 +17,7 @@ from twisted.internet import defer
 from crawler import settings as default_settings
 from crawler.assess import assess, assess_selection
 from crawler.ops.lock import StoreLock
-from crawler.ops.runs import abandon_dead_runs, error_split, errors_line, outcome
+from crawler.ops.runs import abandon_dead_runs, add_stat, error_split, errors_line, outcome
 from crawler.items import ErrorItem
 from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
@@ -296,8 +296,7 @@ def fetch(settings: Settings, options: CrawlOptions, known: dict, watermark: str
         except RuntimeError:  # that crawler never started (Scrapy raises before the crawl)
             continue
         for key, value in stats.items():
-            if isinstance(value, (int, float)):
-                counts[key] = counts.get(key, 0) + value
+            add_stat(counts, key, value)
     counts["openness/spider_exceptions"] = len(callback_failures)
     errors = [ErrorItem(spider.source, response.meta.get("subject") if response else None,
                         response.url if response else f"{spider.name}: start", "spider",

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import OPENNESS, ROOT, SNAPSHOT, run_openness, start_replica
+from crawler.ops.runs import add_stat
 
 CHANGED_MODEL = "Qwen/Qwen2.5-32B"
 CHANGED_REPO = "openai/whisper"  # its LICENSE is replaced by another repo's licence text
@@ -112,6 +113,18 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
     judged = [h for h in json.loads(history.stdout)["history"] if h["aspect"] == "judgement:hardware_architecture"]
     assert [h["new"]["value"] for h in judged] == ["closed", "partial"]
     assert "64 GPUs" in judged[-1]["new"]["evidence"]["snippet"]
+
+
+def test_a_runs_counts_add_the_crawlers_counters_and_keep_the_largest_memory_peak():
+    counts: dict = {}
+    hub = {"downloader/request_count": 300, "memusage/max": 180_000_000, "elapsed_time_seconds": 20.5,
+           "responses_per_minute": 900.0, "log_count/ERROR": True}
+    github = {"downloader/request_count": 40, "memusage/max": 170_000_000, "elapsed_time_seconds": 4.5,
+              "responses_per_minute": 500.0}
+    for stats in (hub, github):
+        for key, value in stats.items():
+            add_stat(counts, key, value)
+    assert counts == {"downloader/request_count": 340, "memusage/max": 180_000_000, "elapsed_time_seconds": 25.0}
 
 
 # -- crash safety ---------------------------------------------------------------------------------------------------

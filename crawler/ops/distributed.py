@@ -37,6 +37,9 @@ KNOWN = PREFIX + "known"
 WATERMARK = PREFIX + "watermark"
 NEWEST = PREFIX + "newest"
 STATS = PREFIX + "stats"
+# Keep the larger of a hash field and a number (a memory peak over processes): Redis has no command for it.
+HASH_MAX = ("local old = redis.call('HGET', KEYS[1], ARGV[1]) "
+            "if not old or tonumber(old) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end")
 ENDPOINTS = PREFIX + "endpoints"
 CLAIMS = PREFIX + "claims"
 PENDING = PREFIX + "pending"
@@ -310,12 +313,15 @@ class CrawlerPresence:
 
     def closed(self, spider, reason) -> None:
         pipe = self.server.pipeline()
+        # The run's counts from every process, as add_stat merges those of one process's crawlers.
         for key, value in (self.crawler.stats.get_stats() or {}).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or key.endswith("_per_minute"):
                 continue
-            if isinstance(value, int):
+            if key.startswith("memusage/"):
+                pipe.eval(HASH_MAX, 1, STATS, key, value)
+            elif isinstance(value, int):
                 pipe.hincrby(STATS, key, value)
-            elif key != "elapsed_time_seconds" and not key.endswith("_per_minute"):
+            elif key != "elapsed_time_seconds":
                 pipe.hincrbyfloat(STATS, key, value)
         pipe.execute()
         if getattr(spider, "watermark_seen", None):

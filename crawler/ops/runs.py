@@ -15,6 +15,15 @@ EXIT_FAILED = 2  # nothing useful fetched, bad configuration, or the store is lo
 LIVE_STATUSES = ("running", "assessing")
 
 
+def add_stat(counts: dict, key: str, value) -> None:
+    """Add one crawler's Scrapy stat to a run's counts: counters are summed over the crawlers of a run (the Hub's
+    and GitHub's, or several processes); a process's memory peak (`memusage/`) is kept as the largest, since peaks
+    of processes in turn do not add up; a rate per minute means nothing summed and is left out."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or key.endswith("_per_minute"):
+        return
+    counts[key] = max(counts.get(key, 0), value) if key.startswith("memusage/") else counts.get(key, 0) + value
+
+
 def abandon_dead_runs(db: sqlite_utils.Database) -> list[int]:
     """Mark `abandoned` every run still `running` or `assessing`. Called with the store's lock held, so no live
     process can own such a run: its process died (kill -9, power loss) before it could finish."""
