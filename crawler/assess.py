@@ -183,29 +183,40 @@ def public_evidence_url(db: sqlite_utils.Database, evidence, subject_id: str, re
     return subject_url(subject_id, revision)
 
 
+JUDGEMENT_COLUMNS = ("subject_id", "criterion", "level", "confidence", "rule_ids", "summary", "extractor_version",
+                     "assessed_at", "basis", "searched")
+EVIDENCE_COLUMNS = ("subject_id", "criterion", "ordinal", "artifact_id", "url", "revision", "file", "line_start",
+                    "line_end", "snippet", "rule_id", "confidence", "public_url")
+# Written with prepared statements, not sqlite-utils' upsert and insert_all: a model's fourteen judgements and their
+# evidence are three statements here, where sqlite-utils builds and runs its queries judgement by judgement (a
+# seventh of assessment time). The tables and their migrations stay sqlite-utils'.
+SAVE_JUDGEMENT = (f"insert into judgements ({', '.join(JUDGEMENT_COLUMNS)}) "
+                  f"values ({', '.join('?' for _ in JUDGEMENT_COLUMNS)}) on conflict (subject_id, criterion) do update "
+                  f"set {', '.join(f'{c} = excluded.{c}' for c in JUDGEMENT_COLUMNS[2:])}")
+SAVE_EVIDENCE = f"insert into evidence ({', '.join(EVIDENCE_COLUMNS)}) values ({', '.join('?' for _ in EVIDENCE_COLUMNS)})"
+
+
 def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list[Judgement],
                     revision: str | None = None) -> dict[str, str]:
     """Replace the model's judgements and evidence (inside the caller's transaction); returns each criterion's
     main evidence's public URL."""
     now = utcnow()
     cache: dict = {}
-    main_urls = {}
+    main_urls, judgement_rows, evidence_rows = {}, [], []
     for judgement in judgements:
         urls = [public_evidence_url(db, e, subject_id, revision, cache) for e in judgement.evidence]
         main_urls[judgement.criterion] = urls[0] if urls else subject_url(subject_id, revision)
-        db.execute("delete from evidence where subject_id = ? and criterion = ?", [subject_id, judgement.criterion])
-        db["judgements"].upsert({
-            "subject_id": subject_id, "criterion": judgement.criterion, "level": judgement.level,
-            "confidence": judgement.confidence, "rule_ids": ",".join(judgement.rule_ids),
-            "summary": judgement.summary, "extractor_version": EXTRACTOR_VERSION, "assessed_at": now,
-            "basis": judgement.basis, "searched": json.dumps([s.as_dict() for s in judgement.searched]),
-        }, pk=("subject_id", "criterion"))
-        db["evidence"].insert_all([{
-            "subject_id": subject_id, "criterion": judgement.criterion, "ordinal": ordinal,
-            "artifact_id": e.artifact_id, "url": e.url, "revision": e.revision, "file": e.file,
-            "line_start": e.line_start, "line_end": e.line_end, "snippet": e.snippet, "rule_id": e.rule_id,
-            "confidence": e.confidence, "public_url": url,
-        } for ordinal, (e, url) in enumerate(zip(judgement.evidence, urls))])
+        judgement_rows.append((subject_id, judgement.criterion, judgement.level, judgement.confidence,
+                               ",".join(judgement.rule_ids), judgement.summary, EXTRACTOR_VERSION, now,
+                               judgement.basis, json.dumps([s.as_dict() for s in judgement.searched])))
+        evidence_rows += [(subject_id, judgement.criterion, ordinal, e.artifact_id, e.url, e.revision, e.file,
+                           e.line_start, e.line_end, e.snippet, e.rule_id, e.confidence, url)
+                          for ordinal, (e, url) in enumerate(zip(judgement.evidence, urls))]
+    criteria = [j.criterion for j in judgements]
+    db.execute(f"delete from evidence where subject_id = ? and criterion in ({', '.join('?' for _ in criteria)})",
+               [subject_id, *criteria])
+    db.conn.executemany(SAVE_JUDGEMENT, judgement_rows)
+    db.conn.executemany(SAVE_EVIDENCE, evidence_rows)
     return main_urls
 
 
