@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import sqlite_utils
@@ -83,27 +86,76 @@ def read_seeds(path: Path) -> list[str]:
     return ids
 
 
+# A subject's JSON ETag at the revision it was last crawled completely at.
+KNOWN_ETAG = """(select a.etag from artifacts a where a.source = s.source and a.repo_id = s.repo_id
+                   and a.kind in ('model_json', 'dataset_json', 'repo_json')
+                   and (s.kind = 'code' or a.repo_type = s.kind) and a.revision = s.complete_revision
+                 order by a.fetched_at desc limit 1)"""
+
+
+def _follows(rows) -> tuple[tuple[str, str, str], ...]:
+    """(repo type, repo id, relation) of the links to follow again from a subject: base models and datasets."""
+    return tuple((*row["to_subject"].split(":", 2)[1:], row["relation"]) for row in rows
+                 if row["relation"].split(":")[0] in FOLLOWED_RELATIONS)
+
+
 def known_repos(db: sqlite_utils.Database, recheck_days: float = RECHECK_DAYS) -> dict[str, KnownRepo]:
     """For each subject crawled completely before: its revision, its JSON's ETag there, the links to follow; and
-    each that answered 404 less than `recheck_days` ago, marked missing."""
+    each that answered 404 less than `recheck_days` ago, marked missing. Every one at once, as a distributed run
+    hands them to its crawler processes; a crawl in one process asks the store repo by repo (KnownRepos)."""
     follows: dict[str, list] = {}
-    for row in db.query("select from_subject, to_subject, relation from links"):
-        if row["relation"].split(":")[0] in FOLLOWED_RELATIONS:
-            _, repo_type, repo_id = row["to_subject"].split(":", 2)
-            follows.setdefault(row["from_subject"], []).append((repo_type, repo_id, row["relation"]))
+    for row in db.query("select from_subject, to_subject, relation from links order by rowid"):
+        follows.setdefault(row["from_subject"], []).append(row)
     known = {}
-    for row in db.query("""
-            select s.id, s.complete_revision,
-                   (select a.etag from artifacts a where a.source = s.source and a.repo_id = s.repo_id
-                      and a.kind in ('model_json', 'dataset_json', 'repo_json')
-                      and (s.kind = 'code' or a.repo_type = s.kind) and a.revision = s.complete_revision
-                    order by a.fetched_at desc limit 1) as etag
-            from subjects s where s.complete_revision is not null"""):
-        known[row["id"].lower()] = KnownRepo(row["complete_revision"], row["etag"], tuple(follows.get(row["id"], ())))
+    for row in db.query(f"select s.id, s.complete_revision, {KNOWN_ETAG} as etag from subjects s "
+                        "where s.complete_revision is not null order by s.rowid"):
+        known[row["id"].lower()] = KnownRepo(row["complete_revision"], row["etag"], _follows(follows.get(row["id"], ())))
     for row in db.query("select id from subjects where status = 'missing' and last_crawled_at > ?",
                         [recheck_cutoff(recheck_days)]):
         known.setdefault(row["id"].lower(), KnownRepo(None, missing=True))
     return known
+
+
+class KnownRepos(Mapping):
+    """What the store knows of a repo (as `known_repos` says it), looked up when a spider asks, by lower-case
+    subject id: a nightly run meets the few repos that changed in a store that may hold the whole Hub, and loading
+    every one first would cost memory and time in proportion to the store (400 bytes and 70 µs a repo)."""
+
+    def __init__(self, db_path: Path | str, recheck_days: float = RECHECK_DAYS):
+        # Read-only: the store's one writer is the pipeline.
+        self.db = sqlite_utils.Database(sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True))
+        self.cutoff = recheck_cutoff(recheck_days)
+        # A spider asks of a repo several times while crawling it, the first time before anything of this run is
+        # written for it: the answers kept (far more than the repos open at once) are what the store knew before.
+        self._lookup = lru_cache(maxsize=65536)(self._ask_store)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _ask_store(self, key: str) -> KnownRepo | None:
+        row = next(self.db.query(f"select s.id, s.complete_revision, {KNOWN_ETAG} as etag from subjects s "
+                                 "where lower(s.id) = ? and s.complete_revision is not null "
+                                 "order by s.rowid desc limit 1", [key]), None)
+        if row is not None:
+            links = self.db.query("select to_subject, relation from links where from_subject = ? order by rowid",
+                                  [row["id"]])
+            return KnownRepo(row["complete_revision"], row["etag"], _follows(links))
+        missing = next(self.db.query("select 1 from subjects where lower(id) = ? and status = 'missing' and "
+                                     "last_crawled_at > ? limit 1", [key, self.cutoff]), None)
+        return KnownRepo(None, missing=True) if missing else None
+
+    def __getitem__(self, key: str) -> KnownRepo:
+        if (found := self._lookup(key)) is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self):
+        for row in self.db.query("select distinct lower(id) as key from subjects where complete_revision is not null "
+                                 "or (status = 'missing' and last_crawled_at > ?)", [self.cutoff]):
+            yield row["key"]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def known_github_due(db: sqlite_utils.Database, recheck_days: float = RECHECK_DAYS) -> list[str]:
@@ -177,10 +229,11 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         store = Store(db)
         run_id = store.start_run(shlex.join(command), options.hf_endpoint, options.github_endpoint, requested)
         watermark = last_watermark(db) if options.incremental else None
-        known = known_repos(db, options.recheck_days)
+        known = KnownRepos(db_path, options.recheck_days)
         db.close()
         fetched = fetch(_settings(db_path, run_id, options), options, known, watermark,
                         targets=lambda: _github_targets(db_path, run_id, options.incremental, options.recheck_days))
+        known.close()
         db = open_db(db_path)
         store = Store(db)
         for error in fetched.callback_errors:
@@ -239,7 +292,7 @@ class Fetched:
     callback_errors: list[ErrorItem]
 
 
-def fetch(settings: Settings, options: CrawlOptions, known: dict, watermark: str | None, targets,
+def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: str | None, targets,
           ledger=None) -> Fetched:
     """Run the spiders in this process, the Hub then GitHub; `targets()` names the GitHub repos once the Hub is
     done. `ledger`: the spiders' shared bookkeeping in a distributed crawl (default: this process's own)."""

@@ -199,6 +199,13 @@ def m008_artifact_lookup_by_repo(db: sqlite_utils.Database) -> None:
     db["artifacts"].create_index(["repo_id", "kind", "revision"])
 
 
+@migrations()
+def m009_subject_lookup_in_any_case(db: sqlite_utils.Database) -> None:
+    # A crawl asks the store what it knows of each repo it meets by the repo's id in lower case (ids are matched in
+    # any case, as the Hub matches them): without this index each question read the whole subjects table.
+    db.execute("create index if not exists idx_subjects_lower_id on subjects (lower(id))")
+
+
 # The schema's version: its newest migration (`openness --version` and every export say it).
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 

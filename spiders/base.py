@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import scrapy
@@ -120,9 +121,9 @@ class EvidenceSpider(scrapy.Spider):
     source = ""
     endpoint = ("", "")  # (spider argument, Scrapy setting) of the API base URL
 
-    def __init__(self, known: dict[str, KnownRepo] | None = None, full: bool = False, ledger=None, **kwargs):
+    def __init__(self, known: Mapping[str, KnownRepo] | None = None, full: bool = False, ledger=None, **kwargs):
         super().__init__(**kwargs)
-        self.known = {} if full else (known or {})
+        self.known = {} if full or known is None else known  # a mapping that may ask the store: never its length
         self.ledger = ledger or LocalLedger()
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from fnmatch import fnmatch
 from urllib.parse import quote
@@ -96,7 +97,7 @@ class GithubSpider(EvidenceSpider):
     custom_settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": 2}  # GitHub asks clients for serial-ish requests
 
     def __init__(self, github_endpoint: str, repos: list[tuple[str, int]] = (),
-                 known: dict[str, KnownRepo] | None = None, full: bool = False, **kwargs):
+                 known: Mapping[str, KnownRepo] | None = None, full: bool = False, **kwargs):
         super().__init__(known=known, full=full, **kwargs)
         self.api = github_endpoint.rstrip("/")
         self.wanted = repos  # (owner/repo, priority)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from fnmatch import fnmatch
 from urllib.parse import quote, urlencode
 
@@ -103,7 +104,7 @@ class HuggingFaceSpider(EvidenceSpider):
     endpoint = ("hf_endpoint", "HF_ENDPOINT")
 
     def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
-                 known: dict[str, KnownRepo] | None = None,
+                 known: Mapping[str, KnownRepo] | None = None,
                  max_depth: int = 2, full: bool = False, discover: dict | None = None,
                  watermark: str | None = None, follow_unchanged: bool = True, **kwargs):
         super().__init__(known=known, full=full, **kwargs)

@@ -17,6 +17,8 @@ import pytest
 
 from conftest import OPENNESS, ROOT, SNAPSHOT, run_openness, start_replica
 from crawler.ops.runs import add_stat
+from crawler.run import KnownRepos, known_repos
+from crawler.store import open_db
 
 CHANGED_MODEL = "Qwen/Qwen2.5-32B"
 CHANGED_REPO = "openai/whisper"  # its LICENSE is replaced by another repo's licence text
@@ -158,6 +160,19 @@ def clean_run(slow_replica, tmp_path_factory) -> Path:
     result = run_openness(*crawl_args(slow_replica, db, *MODELS))
     assert result.returncode == 0, result.stderr[-2000:]
     return db
+
+
+def test_what_the_store_knows_is_the_same_asked_repo_by_repo_as_loaded_at_once(clean_run):
+    # A crawl in one process asks the store repo by repo (a nightly run meets few repos of a big store); a
+    # distributed run loads every one for its crawler processes: the two must agree.
+    every = known_repos(open_db(clean_run))
+    asked = KnownRepos(clean_run)
+    assert len(every) > 30 and any(k.follows for k in every.values()) and any(k.json_etag for k in every.values())
+    assert {key: asked[key] for key in every} == every and sorted(asked) == sorted(every)
+    assert asked.get("hf:model:nobody/nothing") is None and "hf:model:nobody/nothing" not in asked
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        asked.db.execute("delete from subjects")
+    asked.close()
 
 
 def wait_for(condition, db: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
