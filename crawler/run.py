@@ -126,8 +126,9 @@ class KnownRepos(Mapping):
         # Read-only: the store's one writer is the pipeline.
         self.db = sqlite_utils.Database(sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True))
         self.cutoff = recheck_cutoff(recheck_days)
-        # A spider asks of a repo several times while crawling it, the first time before anything of this run is
-        # written for it: the answers kept (far more than the repos open at once) are what the store knew before.
+        # A spider asks of a repo several times while crawling it; what it reads (revision, ETag, links to follow,
+        # missing) changes in the store only once the repo is done, so the answers kept (far more than the repos
+        # open at once) are what the store knew before this run.
         self._lookup = lru_cache(maxsize=65536)(self._ask_store)
 
     def close(self) -> None:
@@ -232,9 +233,11 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         watermark = last_watermark(db) if options.incremental else None
         known = KnownRepos(db_path, options.recheck_days)
         db.close()
-        fetched = fetch(_settings(db_path, run_id, options), options, known, watermark,
-                        targets=lambda: _github_targets(db_path, run_id, options.incremental, options.recheck_days))
-        known.close()
+        try:
+            fetched = fetch(_settings(db_path, run_id, options), options, known, watermark,
+                            targets=lambda: _github_targets(db_path, run_id, options.incremental, options.recheck_days))
+        finally:
+            known.close()
         db = open_db(db_path)
         store = Store(db)
         for error in fetched.callback_errors:

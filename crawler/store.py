@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sqlite3
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -268,8 +269,15 @@ def model_subject_id(repo_id: str) -> str:
 class Store:
     """Writes of one crawl run. Each write is idempotent, so a run killed half-way can simply be run again."""
 
+    # The artifacts the latest documents were stored as, by the URL and revision they were read from: a link names
+    # the document it was found in by that URL, which is not the URL an identical document already stored keeps
+    # (read again from another URL of the same endpoint, as a listing row from another page). A document's links
+    # are written right after it, so the latest few thousand suffice.
+    RECENT_ARTIFACTS = 4096
+
     def __init__(self, db: sqlite_utils.Database):
         self.db = db
+        self.recent: OrderedDict[tuple[str, str | None], str] = OrderedDict()
 
     # -- runs ---------------------------------------------------------------------------------------------------
     def start_run(self, command: str, hf_endpoint: str, github_endpoint: str, requested: list[str]) -> int:
@@ -320,10 +328,16 @@ class Store:
                 record["first_fetched_at"] = now
                 self.db.execute(f"insert into artifacts ({', '.join(record)}) values ({', '.join('?' for _ in record)})",
                                 list(record.values()))
+        self.recent[(url, revision)] = artifact_id
+        self.recent.move_to_end((url, revision))
+        if len(self.recent) > self.RECENT_ARTIFACTS:
+            self.recent.popitem(last=False)
         return artifact_id
 
     def artifact_at(self, url: str, revision: str | None) -> str | None:
         """The id of the artifact last fetched from `url` at `revision`, if stored."""
+        if (recent := self.recent.get((url, revision))) is not None:
+            return recent
         rows = list(self.db["artifacts"].rows_where("url = ? and revision is ?", [url, revision],
                                                     order_by="fetched_at desc", limit=1))
         return rows[0]["id"] if rows else None
@@ -339,10 +353,9 @@ class Store:
         self.db["subjects"].update(subject_id, {"complete_revision": revision})
 
     def save_link(self, from_subject: str, to_subject: str, relation: str, artifact_id: str | None) -> None:
-        with self.db.conn:
-            self.db.execute("insert into links (from_subject, to_subject, relation, artifact_id) values (?, ?, ?, ?) "
-                            "on conflict (from_subject, to_subject, relation) do update set artifact_id = "
-                            "excluded.artifact_id", [from_subject, to_subject, relation, artifact_id])
+        self.db.execute("insert into links (from_subject, to_subject, relation, artifact_id) values (?, ?, ?, ?) "
+                        "on conflict (from_subject, to_subject, relation) do update set artifact_id = "
+                        "excluded.artifact_id", [from_subject, to_subject, relation, artifact_id])
 
     def save_error(self, run_id: int, *, source: str, subject_id: str | None, url: str, kind: str,
                    http_status: int | None, reason: str) -> None:

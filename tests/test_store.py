@@ -60,6 +60,22 @@ def test_same_document_from_any_endpoint_is_stored_once(db_path):
     assert store.db["artifacts"].get(first)["url"] == "http://b:1234/x/resolve/abc/README.md"
 
 
+def test_a_document_read_again_from_another_url_of_its_endpoint_keeps_its_url_and_names_its_links(db_path):
+    # A listing row read again from another page: the same document, cited by the URL it was first stored from;
+    # the links found in it name it by the URL it was just read from.
+    store = Store(open_db(db_path))
+    run = store.start_run("openness crawl x/y", "http://a", "http://a", ["x/y"])
+    first = save(store, run, b"row", url="http://a/api/models?cursor=3")
+    again = save(store, run, b"row", url="http://a/api/models?cursor=1")
+    assert first == again and store.db["artifacts"].get(first)["url"] == "http://a/api/models?cursor=3"
+    assert store.artifact_at("http://a/api/models?cursor=1", "abc") == first
+    assert Store(store.db).artifact_at("http://a/api/models?cursor=3", "abc") == first  # as stored, in a later run
+    store.db["subjects"].insert_all([{"id": "hf:model:x/y"}, {"id": "hf:model:x/base"}], pk="id", alter=True)
+    store.save_link("hf:model:x/y", "hf:model:x/base", "base_model", store.artifact_at("http://a/api/models?cursor=1",
+                                                                                       "abc"))
+    assert store.db["links"].get(("hf:model:x/y", "hf:model:x/base", "base_model"))["artifact_id"] == first
+
+
 def test_foreign_keys_are_enforced(db_path):
     import sqlite3
 
