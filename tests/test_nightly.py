@@ -348,6 +348,16 @@ def test_a_rate_budget_shared_through_redis_holds_across_processes(redis_url):
     assert 4 < other.acquire() <= 5
 
 
+def test_a_distributed_runs_memory_peak_is_the_largest_of_its_processes(redis_url):
+    from crawler.ops.distributed import HASH_MAX, connect
+
+    server = connect(redis_url)
+    server.delete("test-stats")
+    for peak in (180_000_000, 250_000_000, 170_000_000):  # three crawler processes close, in turn
+        server.eval(HASH_MAX, 1, "test-stats", "memusage/max", peak)
+    assert int(server.hget("test-stats", "memusage/max")) == 250_000_000
+
+
 def test_a_distributed_crawler_without_an_ingester_fails_clearly(redis_url):
     import redis
 

@@ -27,6 +27,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.items import ErrorItem, LinkItem, SubjectItem, decode_item, encode_item
+from crawler.ops.runs import stat_merge
 from spiders.base import KnownRepo
 from spiders.github import target_priority
 
@@ -313,15 +314,15 @@ class CrawlerPresence:
 
     def closed(self, spider, reason) -> None:
         pipe = self.server.pipeline()
-        # The run's counts from every process, as add_stat merges those of one process's crawlers.
+        # The run's counts from every process, merged as those of one process's crawlers are (stat_merge); the
+        # processes crawl at once, so their elapsed times are not added.
         for key, value in (self.crawler.stats.get_stats() or {}).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or key.endswith("_per_minute"):
-                continue
-            if key.startswith("memusage/"):
+            merge = stat_merge(key, value)
+            if merge == "max":
                 pipe.eval(HASH_MAX, 1, STATS, key, value)
-            elif isinstance(value, int):
+            elif merge == "sum" and isinstance(value, int):
                 pipe.hincrby(STATS, key, value)
-            elif key != "elapsed_time_seconds":
+            elif merge == "sum" and key != "elapsed_time_seconds":
                 pipe.hincrbyfloat(STATS, key, value)
         pipe.execute()
         if getattr(spider, "watermark_seen", None):

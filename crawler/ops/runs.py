@@ -15,13 +15,22 @@ EXIT_FAILED = 2  # nothing useful fetched, bad configuration, or the store is lo
 LIVE_STATUSES = ("running", "assessing")
 
 
-def add_stat(counts: dict, key: str, value) -> None:
-    """Add one crawler's Scrapy stat to a run's counts: counters are summed over the crawlers of a run (the Hub's
-    and GitHub's, or several processes); a process's memory peak (`memusage/`) is kept as the largest, since peaks
-    of processes in turn do not add up; a rate per minute means nothing summed and is left out."""
+def stat_merge(key: str, value) -> str | None:
+    """How one crawler's Scrapy stat joins a run's counts, over the crawlers of a run (the Hub's and GitHub's, or
+    several processes): "sum" for a counter; "max" for a process's memory peak (`memusage/`), since the peaks of
+    processes in turn do not add up; None for what means nothing summed (flags, texts, rates per minute)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or key.endswith("_per_minute"):
-        return
-    counts[key] = max(counts.get(key, 0), value) if key.startswith("memusage/") else counts.get(key, 0) + value
+        return None
+    return "max" if key.startswith("memusage/") else "sum"
+
+
+def add_stat(counts: dict, key: str, value) -> None:
+    """Add one crawler's Scrapy stat to a run's counts (`stat_merge`)."""
+    merge = stat_merge(key, value)
+    if merge == "max":
+        counts[key] = max(counts.get(key, 0), value)
+    elif merge == "sum":
+        counts[key] = counts.get(key, 0) + value
 
 
 def abandon_dead_runs(db: sqlite_utils.Database) -> list[int]:
