@@ -100,36 +100,30 @@ def _follows(rows) -> tuple[tuple[str, str, str], ...]:
 
 
 def known_repos(db: sqlite_utils.Database, recheck_days: float = RECHECK_DAYS) -> dict[str, KnownRepo]:
-    """For each subject crawled completely before: its revision, its JSON's ETag there, the links to follow; and
-    each that answered 404 less than `recheck_days` ago, marked missing. Every one at once, as a distributed run
-    hands them to its crawler processes; a crawl in one process asks the store repo by repo (KnownRepos)."""
-    follows: dict[str, list] = {}
-    for row in db.query("select from_subject, to_subject, relation from links order by rowid"):
-        follows.setdefault(row["from_subject"], []).append(row)
-    known = {}
-    for row in db.query(f"select s.id, s.complete_revision, {KNOWN_ETAG} as etag from subjects s "
-                        "where s.complete_revision is not null order by s.rowid"):
-        known[row["id"].lower()] = KnownRepo(row["complete_revision"], row["etag"], _follows(follows.get(row["id"], ())))
-    for row in db.query("select id from subjects where status = 'missing' and last_crawled_at > ?",
-                        [recheck_cutoff(recheck_days)]):
-        known.setdefault(row["id"].lower(), KnownRepo(None, missing=True))
-    return known
+    """Every repo the store knows (KnownRepos), at once: a distributed run hands them to its crawler processes."""
+    return dict(KnownRepos(db, recheck_days).items())
 
 
 class KnownRepos(Mapping):
-    """What the store knows of a repo (as `known_repos` says it), looked up when a spider asks, by lower-case
-    subject id: a nightly run meets the few repos that changed in a store that may hold the whole Hub, and loading
-    every one first would cost memory and time in proportion to the store (400 bytes and 30 µs a repo: 800 MB and
-    a minute for the Hub's 2M models)."""
+    """What the store knows of each repo, by lower-case subject id: for each subject crawled completely before, its
+    revision, its JSON's ETag there and the links to follow; for each that answered 404 less than `recheck_days`
+    ago, that it is missing. Looked up when a spider asks: a nightly run meets the few repos that changed in a store
+    that may hold the whole Hub, and loading every one first would cost memory in proportion to the store (400 bytes
+    a repo: 800 MB for the Hub's 2M models)."""
 
-    def __init__(self, db_path: Path | str, recheck_days: float = RECHECK_DAYS):
-        # Read-only: the store's one writer is the pipeline.
-        self.db = sqlite_utils.Database(sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True))
+    def __init__(self, db: sqlite_utils.Database, recheck_days: float = RECHECK_DAYS):
+        self.db = db
         self.cutoff = recheck_cutoff(recheck_days)
         # A spider asks of a repo several times while crawling it; what it reads (revision, ETag, links to follow,
         # missing) changes in the store only once the repo is done, so the answers kept (far more than the repos
         # open at once) are what the store knew before this run.
         self._lookup = lru_cache(maxsize=65536)(self._ask_store)
+
+    @classmethod
+    def read_only(cls, db_path: Path | str, recheck_days: float = RECHECK_DAYS) -> KnownRepos:
+        """On a connection of its own that cannot write: the store's one writer is the pipeline."""
+        connection = sqlite3.connect(f"{Path(db_path).resolve().as_uri()}?mode=ro", uri=True)
+        return cls(sqlite_utils.Database(connection), recheck_days)
 
     def close(self) -> None:
         self.db.close()
@@ -231,7 +225,7 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         store = Store(db)
         run_id = store.start_run(shlex.join(command), options.hf_endpoint, options.github_endpoint, requested)
         watermark = last_watermark(db) if options.incremental else None
-        known = KnownRepos(db_path, options.recheck_days)
+        known = KnownRepos.read_only(db_path, options.recheck_days)
         db.close()
         try:
             fetched = fetch(_settings(db_path, run_id, options), options, known, watermark,

@@ -162,13 +162,19 @@ def clean_run(slow_replica, tmp_path_factory) -> Path:
     return db
 
 
-def test_what_the_store_knows_is_the_same_asked_repo_by_repo_as_loaded_at_once(clean_run):
-    # A crawl in one process asks the store repo by repo (a nightly run meets few repos of a big store); a
-    # distributed run loads every one for its crawler processes: the two must agree.
-    every = known_repos(open_db(clean_run))
-    asked = KnownRepos(clean_run)
-    assert len(every) > 30 and any(k.follows for k in every.values()) and any(k.json_etag for k in every.values())
-    assert {key: asked[key] for key in every} == every and sorted(asked) == sorted(every)
+def test_what_the_store_knows_of_each_repo_is_its_last_complete_crawl_and_cannot_be_written(clean_run):
+    con = sqlite3.connect(clean_run)
+    complete = dict(con.execute("select lower(id), complete_revision from subjects where complete_revision is not null"))
+    followed = {(f.lower(), *t.split(":", 2)[1:], r) for f, t, r in
+                con.execute("select from_subject, to_subject, relation from links where relation in "
+                            "('base_model', 'dataset') or relation like 'base_model:%' or relation like 'dataset:%'")}
+    asked = KnownRepos.read_only(clean_run)
+    every = known_repos(open_db(clean_run))  # as a distributed run hands them out
+    assert len(complete) > 30 and sorted(asked) == sorted(every) and set(complete) <= set(every)
+    assert {key: asked[key].revision for key in complete} == complete
+    assert {(key, *follow) for key in every for follow in every[key].follows} == \
+        {f for f in followed if f[0] in complete} != set()
+    assert any(k.json_etag for k in every.values())
     assert asked.get("hf:model:nobody/nothing") is None and "hf:model:nobody/nothing" not in asked
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         asked.db.execute("delete from subjects")
