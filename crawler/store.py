@@ -312,10 +312,6 @@ class Store:
             self.db.execute("insert or ignore into blobs (sha256, size, content) values (?, ?, ?)",
                             [content_sha, len(body), body])
             existing = next(self.db.query("select url from artifacts where id = ?", [artifact_id]), None)
-            record = {"id": artifact_id, "source": source, "repo_type": repo_type, "repo_id": repo_id, "kind": kind,
-                      "path": path, "url": url, "revision": revision, "http_status": http_status, "etag": etag,
-                      "content_type": content_type, "content_sha256": content_sha, "fetched_at": now, "run_id": run_id,
-                      "public_url": artifact_url(source, repo_type, repo_id, kind, path, revision)}
             if existing:
                 seen = {"fetched_at": now, "etag": etag, "run_id": run_id}
                 if urlsplit(existing["url"]).netloc != urlsplit(url).netloc:
@@ -323,9 +319,14 @@ class Store:
                     # endpoint (a listing row read again from another page), it is the document already cited,
                     # and its judgements stand.
                     seen["url"] = url
-                self.db["artifacts"].update(artifact_id, seen)
+                self.db.execute(f"update artifacts set {', '.join(f'{column} = ?' for column in seen)} where id = ?",
+                                [*seen.values(), artifact_id])
             else:
-                record["first_fetched_at"] = now
+                record = {"id": artifact_id, "source": source, "repo_type": repo_type, "repo_id": repo_id,
+                          "kind": kind, "path": path, "url": url, "revision": revision, "http_status": http_status,
+                          "etag": etag, "content_type": content_type, "content_sha256": content_sha,
+                          "fetched_at": now, "run_id": run_id, "first_fetched_at": now,
+                          "public_url": artifact_url(source, repo_type, repo_id, kind, path, revision)}
                 self.db.execute(f"insert into artifacts ({', '.join(record)}) values ({', '.join('?' for _ in record)})",
                                 list(record.values()))
         self.recent[(url, revision)] = artifact_id
