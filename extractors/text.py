@@ -20,10 +20,13 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def lines_of(text: str) -> list[str]:
+@lru_cache(maxsize=512)
+def lines_of(text: str) -> tuple[str, ...]:
     """A text's lines as the Markdown parser and the front-matter regex count them (CR, LF or CRLF): unlike
-    `str.splitlines`, a U+2028 or a form feed inside a line does not shift the line numbers evidence cites."""
-    return LINE_BREAK.split(text)
+    `str.splitlines`, a U+2028 or a form feed inside a line does not shift the line numbers evidence cites.
+
+    Cached, and a tuple so no caller can change it: each judge reads the lines of the same documents again."""
+    return tuple(LINE_BREAK.split(text))
 
 
 def squash(name: str) -> str:
@@ -122,8 +125,10 @@ def key_line(card_text: str, key: str, within: int) -> tuple[int, str] | None:
     return None
 
 
+@lru_cache(maxsize=256)
 def document(text: str, start_line: int = 0):
-    """The Markdown document after the first `start_line` lines (the front matter), lines counted in `text`."""
+    """The Markdown document after the first `start_line` lines (the front matter), lines counted in `text`.
+    Cached as the parse is: every judge asks for the same documents."""
     body = "\n".join(lines_of(text)[start_line:])
     return parse(body, start_line + 1)
 

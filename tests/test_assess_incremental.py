@@ -50,3 +50,34 @@ def test_a_changed_card_is_judged_again_and_no_other_model(demo_db, tmp_path):
     licence = rows(db, f"select snippet from evidence where subject_id = '{subject_id}' and criterion = 'licenses' "
                        "order by ordinal limit 1")[0][0]
     assert licence == "license: apache-2.0"
+
+
+def _extractor_caches():
+    """Every memo of the judge's modules (parsed documents, lines, rules): what a cold process starts without."""
+    import importlib
+    import pkgutil
+
+    import extractors
+    for info in pkgutil.iter_modules(extractors.__path__):
+        module = importlib.import_module(f"extractors.{info.name}")
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == module.__name__:
+                yield value
+
+
+def test_a_models_judgements_do_not_depend_on_what_the_process_judged_before(demo_db):
+    """The judge memoises parsed documents and their lines across models (one parse per distinct text): a model
+    judged after every other one, caches warm, gets the judgements it gets in a process that judged nothing yet."""
+    from crawler.assess import load_model
+    from extractors import assess_model
+    db = open_db(demo_db)
+    subjects = list(db.query("select * from subjects where kind = 'model' and revision is not null order by id"))
+    caches = list(_extractor_caches())
+    assert {c.__name__ for c in caches} >= {"lines_of", "document", "parse", "front_matter"}
+    warm = {}
+    for subject in subjects:
+        warm[subject["id"]] = assess_model(load_model(db, subject))
+    for subject in reversed(subjects):
+        for cache in caches:
+            cache.cache_clear()
+        assert assess_model(load_model(db, subject)) == warm[subject["id"]], subject["repo_id"]
