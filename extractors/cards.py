@@ -54,6 +54,7 @@ class HeadingPaths:
         return self._paths[index] if index >= 0 else ()
 
 
+@lru_cache(maxsize=4096)
 def in_skipped_section(path: tuple[str, ...]) -> bool:
     """Under a usage or paperwork heading (or one of its sub-headings): card_content.yaml `skip_sections`."""
     return any(r.pattern.search(heading) for heading in path for r in card_content_rules().skip_sections)
@@ -80,9 +81,15 @@ def _substance(text: str, start: int) -> tuple[list[tuple[int, str, str]], int]:
 
 
 def read_card(card: Artifact) -> CardReading:
+    return _read_card_text(card.text)
+
+
+@lru_cache(maxsize=64)
+def _read_card_text(text: str) -> CardReading:
+    """Cached: the model card and the hardware judges both read the card (callers must not change the reading)."""
     rules = card_content_rules()
-    _, start, _ = front_matter(card.text)
-    lines, words = _substance(card.text, start)
+    _, start, _ = front_matter(text)
+    lines, words = _substance(text, start)
     topics = {}
     for topic, rule in rules.topics.items():
         found = [(n, t) for n, t, _ in lines if rule.pattern.search(t)]
