@@ -120,7 +120,8 @@ def _stop_on_sigterm(signum, frame):
                    "slow (seconds=S between pieces); e.g. 429:0.2:retry-after=1, timeout:0.05:seconds=3.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the fault draws: the same seed, the same faults.")
 @click.option("--synthetic", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Add N synthetic models (ids and shapes from a real Hub listing, cards from real captures).")
+              help="Add N synthetic models (ids and shapes from a real Hub listing, cards from real captures; "
+                   "past the listing's end its rows again, ids suffixed -synthetic-2, -synthetic-3...).")
 @click.option("--mutate", default=0.0, show_default=True, type=click.FloatRange(0, 1), metavar="SHARE",
               help="With --synthetic: change this share of the synthetic models (a new sha and a card with one line "
                    "more, modified now), drawn with --mutate-seed; serve again with another seed to change others.")

@@ -157,13 +157,19 @@ class SyntheticModel(HubRepoCapture):
     """A model of a synthetic hub: id, author, date, downloads and task from a real Hub listing row; card, file list
     and every other capture fact borrowed from a real captured model (the template), never invented."""
 
-    def __init__(self, listing_row: dict, template: HubRepoCapture, mutation: str | None = None):
-        super().__init__("model", listing_row["id"], template.folder, template.corpus_path)
+    def __init__(self, listing_row: dict, template: HubRepoCapture, mutation: str | None = None, round_: int = 1):
+        super().__init__("model", self.id_for(listing_row, round_), template.folder, template.corpus_path)
         self.listing_row = listing_row
+        self.round = round_
         self.template = template
         # Set for a model `--mutate` changed since the first crawl: a new commit whose card gains a line (marked
         # synthetic), modified when the replica started.
         self.mutation = mutation
+
+    @staticmethod
+    def id_for(listing_row: dict, round_: int) -> str:
+        """A hub larger than the listing reads it again: from the second round on, a row's id gets `-synthetic-N`."""
+        return listing_row["id"] if round_ == 1 else f"{listing_row['id']}-synthetic-{round_}"
 
     capture = property(lambda self: self.template.capture)
     front_matter = property(lambda self: self.template.front_matter)
@@ -310,25 +316,40 @@ class Corpus:
 
     def add_synthetic_models(self, count: int, listing: Path, mutate: float = 0.0, mutate_seed: int = 0) -> int:
         """Add up to `count` synthetic models from a Hub listing (CSV, gzipped or not), for scale tests and
-        benchmarks. Each borrows a real captured model's card and file list, round-robin. A share `mutate` of
+        benchmarks. Each borrows a real captured model's card and file list, round-robin; past the listing's end
+        the listing is read again, ids suffixed `-synthetic-2`, `-synthetic-3`... A share `mutate` of
         them, drawn with `mutate_seed`, is changed (a new sha, a card with one line more): serve the same corpus
         again with a mutation to see what a recrawl of a changed Hub costs. Returns how many."""
         templates = [r for r in self.models.values() if r.capture.get("card") == "full" and r.file_list]
         if not templates:
             raise CorpusError(f"{self.root}: no model with a full card and a file list to build synthetic models from")
+        added, round_ = 0, 1
+        while added < count:
+            before = added
+            added = self._add_listing_round(listing, count, added, round_, templates, mutate, mutate_seed)
+            if added == before:
+                break  # the listing has no row to serve
+            round_ += 1
+        return added
+
+    def _add_listing_round(self, listing: Path, count: int, added: int, round_: int, templates: list,
+                           mutate: float, mutate_seed: int) -> int:
+        """One reading of the listing for `add_synthetic_models`; returns how many models there are now."""
         opener = gzip.open if listing.suffix == ".gz" else open
-        added = 0
         try:
             with opener(listing, "rt", encoding="utf-8", newline="") as handle:
                 for row in csv.DictReader(handle):
                     if added >= count:
                         break
-                    repo_id = row.get("id") or ""
-                    if repo_id.count("/") != 1 or repo_id.lower() in self.models:
+                    if (row.get("id") or "").count("/") != 1:
                         continue  # legacy ids without an owner are not served
+                    repo_id = SyntheticModel.id_for(row, round_)
+                    if repo_id.lower() in self.models:
+                        continue
                     drawn = int(hashlib.sha1(f"{mutate_seed}\n{repo_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
                     mutation = f"mutate seed {mutate_seed}" if drawn < mutate else None
-                    self.models[repo_id.lower()] = SyntheticModel(row, templates[added % len(templates)], mutation)
+                    self.models[repo_id.lower()] = SyntheticModel(row, templates[added % len(templates)], mutation,
+                                                                  round_)
                     added += 1
         except (OSError, csv.Error, KeyError) as exc:
             raise CorpusError(f"{listing}: not a readable Hub listing CSV: {exc}") from exc

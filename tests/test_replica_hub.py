@@ -146,3 +146,36 @@ def test_a_listing_row_says_what_the_replica_derived_and_holds_only_partly(repli
         assert row["_replica"]["derived"] is True
         if row.get("siblings") and row["_replica"]["capture"].get("files") == "third-party-mirror":
             assert "siblings" in row["_replica"]["not_exhaustive"]  # so no one takes a mirror's list for the repo
+
+
+def test_a_synthetic_hub_larger_than_its_listing_reads_the_listing_again_with_suffixed_ids(tmp_path):
+    """`--synthetic N` serves N models also past the listing's end: the rows again, ids suffixed per round, the same
+    models for the same arguments, and every one marked synthetic."""
+    import csv
+    import gzip
+
+    from crawler.corpus import Corpus
+    from crawler.replica.hub import derive_repo_json
+    bundled = next((SNAPSHOT.parent / "hub-listing").glob("*.csv.gz"))
+    with gzip.open(bundled, "rt", encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = [row for row in reader if (row.get("id") or "").count("/") == 1][:3]
+        fields = reader.fieldnames
+    listing = tmp_path / "listing.csv"
+    with listing.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    def synthetic_ids():
+        corpus = Corpus(SNAPSHOT)
+        real = set(corpus.models)
+        assert corpus.add_synthetic_models(7, listing) == 7
+        return corpus, [m.repo_id for key, m in corpus.models.items() if key not in real]
+
+    corpus, ids = synthetic_ids()
+    first = [r["id"] for r in rows]
+    assert ids == [*first, *(f"{i}-synthetic-2" for i in first), f"{first[0]}-synthetic-3"]
+    assert synthetic_ids()[1] == ids
+    note = derive_repo_json(corpus.models[ids[-1].lower()])["_replica"]["synthetic"]["note"]
+    assert "synthetic model" in note and "round 3" in note

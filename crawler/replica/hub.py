@@ -92,7 +92,8 @@ def derive_repo_json(repo: HubRepoCapture) -> dict:
             info["pipeline_tag"] = row["pipeline_tag"]
         synthetic = {"listing_row": row, "card_and_files_from": repo.corpus_path,
                      "note": "synthetic model: id, author, date, downloads and task from a real Hub listing; "
-                             "card and file list borrowed from a real captured model",
+                             "card and file list borrowed from a real captured model"
+                             + ("" if repo.round == 1 else f"; id suffixed: the listing read again (round {repo.round})"),
                      **({"mutation": f"{repo.mutation}: a new sha, the card with one line more, modified at replica "
                                      "start"} if repo.mutation else {})}
     info["_replica"] = {
