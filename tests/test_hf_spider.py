@@ -378,3 +378,16 @@ def test_a_held_listing_page_is_asked_for_when_the_crawl_would_otherwise_close()
     with pytest.raises(DontCloseSpider):
         spider._on_idle()
     assert [r.url for r in scheduled] == ["http://hub/api/models?cursor=2"] and spider.held_listing is None
+
+
+def test_each_repo_is_claimed_once_per_crawl_whatever_its_spelling_and_two_crawls_claim_apart():
+    """The ledger's claims (kept in a temporary SQLite file, not in memory): the first claim of a key wins, a repo
+    named again in another case is the same repo, and each crawl has its own claims."""
+    from spiders.base import LocalLedger
+    first, second = LocalLedger(), LocalLedger()
+    assert first.claim("hf:model:Intel/neural-chat-7b-v3-3")
+    assert not first.claim("hf:model:intel/Neural-Chat-7B-v3-3")
+    assert first.claim("listing:http://127.0.0.1:1/api/models?p=2") and first.claim("hf:model:Intel/other")
+    assert second.claim("hf:model:Intel/neural-chat-7b-v3-3")
+    keys = [f"hf:model:org{i % 97}/model-{i}" for i in range(20000)]
+    assert all(first.claim(k) for k in keys) and not any(first.claim(k.upper()) for k in keys)
