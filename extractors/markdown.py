@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
@@ -119,9 +118,9 @@ def _plain(token, keep_lines: bool = False) -> str:
     return text.strip(" \t").rstrip() if keep_lines else text.strip()
 
 
-@lru_cache(maxsize=256)
 def parse(text: str, first_line: int = 1) -> Document:
-    """The document `text` holds, its line numbers counted from `first_line` (the line after a front matter)."""
+    """The document `text` holds, its line numbers counted from `first_line` (the line after a front matter).
+    Not cached here: `extractors.text.document`, its one caller, keeps each text's document."""
     tokens = _PARSER.parse(text)
     blocks, links = [], []
     offset = first_line

@@ -128,7 +128,7 @@ def key_line(card_text: str, key: str, within: int) -> tuple[int, str] | None:
 @lru_cache(maxsize=256)
 def document(text: str, start_line: int = 0):
     """The Markdown document after the first `start_line` lines (the front matter), lines counted in `text`.
-    Cached as the parse is: every judge asks for the same documents."""
+    Cached, the one memo of the parse: every judge asks for the same documents."""
     body = "\n".join(lines_of(text)[start_line:])
     return parse(body, start_line + 1)
 

@@ -66,14 +66,14 @@ def _extractor_caches():
 
 
 def test_a_models_judgements_do_not_depend_on_what_the_process_judged_before(demo_db):
-    """The judge memoises parsed documents and their lines across models (one parse per distinct text): a model
+    """The judge memoises documents, their lines and the card's reading across models (one parse per text): a model
     judged after every other one, caches warm, gets the judgements it gets in a process that judged nothing yet."""
     from crawler.assess import load_model
     from extractors import assess_model
     db = open_db(demo_db)
     subjects = list(db.query("select * from subjects where kind = 'model' and revision is not null order by id"))
     caches = list(_extractor_caches())
-    assert {c.__name__ for c in caches} >= {"lines_of", "document", "parse", "front_matter"}
+    assert {c.__name__ for c in caches} >= {"lines_of", "document", "front_matter", "_read_card_text"}
     warm = {}
     for subject in subjects:
         warm[subject["id"]] = assess_model(load_model(db, subject))
