@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import gzip
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -284,6 +285,19 @@ class GithubRepoCapture:
         return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _listing_rows(listing: Path):
+    """The rows of a Hub listing CSV (gzipped or not) whose id has an owner (legacy ids without one are not
+    served); an unreadable listing is a CorpusError naming it."""
+    opener = gzip.open if listing.suffix == ".gz" else open
+    try:
+        with opener(listing, "rt", encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                if (row.get("id") or "").count("/") == 1:
+                    yield row
+    except (OSError, csv.Error, KeyError) as exc:
+        raise CorpusError(f"{listing}: not a readable Hub listing CSV: {exc}") from exc
+
+
 class Corpus:
     """A corpus directory: huggingface/models, huggingface/datasets, github. Lookups ignore case, as both Hubs do."""
 
@@ -323,37 +337,21 @@ class Corpus:
         templates = [r for r in self.models.values() if r.capture.get("card") == "full" and r.file_list]
         if not templates:
             raise CorpusError(f"{self.root}: no model with a full card and a file list to build synthetic models from")
-        added, round_ = 0, 1
-        while added < count:
+        added = 0
+        for round_ in itertools.count(1):
             before = added
-            added = self._add_listing_round(listing, count, added, round_, templates, mutate, mutate_seed)
-            if added == before:
-                break  # the listing has no row to serve
-            round_ += 1
-        return added
-
-    def _add_listing_round(self, listing: Path, count: int, added: int, round_: int, templates: list,
-                           mutate: float, mutate_seed: int) -> int:
-        """One reading of the listing for `add_synthetic_models`; returns how many models there are now."""
-        opener = gzip.open if listing.suffix == ".gz" else open
-        try:
-            with opener(listing, "rt", encoding="utf-8", newline="") as handle:
-                for row in csv.DictReader(handle):
-                    if added >= count:
-                        break
-                    if (row.get("id") or "").count("/") != 1:
-                        continue  # legacy ids without an owner are not served
-                    repo_id = SyntheticModel.id_for(row, round_)
-                    if repo_id.lower() in self.models:
-                        continue
-                    drawn = int(hashlib.sha1(f"{mutate_seed}\n{repo_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-                    mutation = f"mutate seed {mutate_seed}" if drawn < mutate else None
-                    self.models[repo_id.lower()] = SyntheticModel(row, templates[added % len(templates)], mutation,
-                                                                  round_)
-                    added += 1
-        except (OSError, csv.Error, KeyError) as exc:
-            raise CorpusError(f"{listing}: not a readable Hub listing CSV: {exc}") from exc
-        return added
+            for row in _listing_rows(listing):
+                if added >= count:
+                    return added
+                repo_id = SyntheticModel.id_for(row, round_)
+                if repo_id.lower() in self.models:
+                    continue
+                drawn = int(hashlib.sha1(f"{mutate_seed}\n{repo_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+                mutation = f"mutate seed {mutate_seed}" if drawn < mutate else None
+                self.models[repo_id.lower()] = SyntheticModel(row, templates[added % len(templates)], mutation, round_)
+                added += 1
+            if added in (before, count):
+                return added  # served, or the listing has no row to serve
 
     @cached_property
     def _named_repos(self) -> dict[tuple[str, str], str]:
