@@ -85,7 +85,8 @@ class ClaimedKeys:
     """The keys a crawl has claimed, every repo and listing page it met, in a private temporary SQLite database
     (SQLite deletes its file when the crawl ends). A set in memory grew by about 180 bytes a listed repo, 360 MB for
     the Hub's 2M models, for the whole run; here memory stays at SQLite's page cache (2 MB), at 4 µs a claim.
-    Python has no on-disk set; the standard library's sqlite3 is the well-kept one at hand."""
+    The standard library's sqlite3 rather than its dbm: a temporary database needs no path of ours to make or
+    remove."""
 
     def __init__(self):
         # "" opens a temporary on-disk database of this connection alone; nothing here needs to survive a crash.
