@@ -71,6 +71,16 @@ def _html_text(html: str) -> tuple[str, list[tuple[str, str]]]:
     return soup.get_text(" ", strip=True), links
 
 
+def _inline_html(tag: str) -> tuple[str, list[tuple[str, str]]]:
+    """Text and links of an inline HTML token. CommonMark's inline HTML is a single tag, comment or declaration
+    with no text of its own: only an `<a href>` tag gives a link and only CDATA gives text, so only those are
+    parsed (a BeautifulSoup for every `<b>` or `<br>` of a card cost more than the rest of its reading)."""
+    head = tag[:3].lower()
+    if head.startswith("<![") or (head.startswith("<a") and (len(head) < 3 or not head[2].isalnum())):
+        return _html_text(tag)
+    return "", []
+
+
 def _html_lines(html: str) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
     """The text of an HTML block by the source line of the tag holding it (0-based from the block's first line),
     and its links `(line, href, text)`: evidence can then cite the line a quote stands on."""
@@ -96,7 +106,7 @@ def _inline_links(token) -> list[tuple[str, str]]:
         elif child.type in ("text", "code_inline") and href is not None:
             text.append(child.content)
         elif child.type == "html_inline":
-            found += _html_text(child.content)[1]
+            found += _inline_html(child.content)[1]
     for match in URL.finditer(token.content):  # bare URLs, which CommonMark does not link
         if all(match.group(0) != url for url, _ in found):
             found.append((match.group(0), ""))
@@ -113,7 +123,7 @@ def _plain(token, keep_lines: bool = False) -> str:
         elif child.type in ("softbreak", "hardbreak"):
             parts.append("\n")
         elif child.type == "html_inline":
-            parts.append(_html_text(child.content)[0])
+            parts.append(_inline_html(child.content)[0])
     text = "".join(parts)
     return text.strip(" \t").rstrip() if keep_lines else text.strip()
 

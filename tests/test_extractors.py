@@ -305,3 +305,24 @@ def test_a_line_separator_inside_a_line_does_not_shift_cited_lines():
     card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
     claim = text_claims(ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card))[0]
     assert text.split("\n")[claim.line - 1] == "We release an open-source model."
+
+
+def test_inline_html_is_read_for_its_links_and_text_without_parsing_every_tag():
+    """A table row of a real card with an inline `<a href>`: the link is found with its row's line, the row's text
+    keeps the link text and loses the tags; and on every inline HTML token of the snapshot's cards, the shortcut
+    reads what a full HTML parse reads."""
+    from markdown_it import MarkdownIt
+
+    from extractors.markdown import _html_text, _inline_html, parse
+
+    text = (MODELS / "WizardLM" / "WizardLM-7B-V1.0" / "README.md").read_text(encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "WizardCoder-Python-34B-V1.0" in row)
+    doc = parse(text)
+    row = next(b for b in doc.blocks if b.kind == "table" and b.line_start == line)
+    assert "HF Link" in row.text and "<a" not in row.text and "target=" not in row.text
+    assert (line, "https://huggingface.co/WizardLM/WizardCoder-Python-34B-V1.0", "") in doc.links
+    tags = {child.content for card in MODELS.glob("*/*/README.md")
+            for token in MarkdownIt("commonmark").enable("table").parse(card.read_text(encoding="utf-8"))
+            for child in token.children or [] if child.type == "html_inline"}
+    assert len(tags) > 50 and any(t.lower().startswith("<a ") for t in tags)
+    assert {t: _inline_html(t) for t in tags} == {t: _html_text(t) for t in tags}
