@@ -136,3 +136,38 @@ def test_a_big_crawl_prints_the_first_rows_of_its_table_and_how_to_see_the_rest(
     for row, model in zip(rows, ordered[:CRAWL_TABLE_ROWS]):
         first = row.split()[0]
         assert first == model or (first.endswith("/") and model.startswith(first)), (row, model)
+
+
+def test_judging_in_the_crawls_process_builds_no_debug_records_below_its_log_level():
+    """Scrapy leaves the root logger at NOTSET (its handler filters): without `quiet_debug_logging`, parsing one
+    real card in the crawl's process builds thousands of markdown-it-py debug records only to drop them."""
+    import logging
+
+    from scrapy.settings import Settings
+    from scrapy.utils.log import install_scrapy_root_handler
+
+    from conftest import SNAPSHOT
+    from crawler.run import quiet_debug_logging
+    from extractors.markdown import parse
+
+    card = (SNAPSHOT / "huggingface" / "models" / "WizardLM" / "WizardLM-7B-V1.0" / "README.md").read_text("utf-8")
+    built = []
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(lambda *args, **kwargs: built.append(args[0]) or factory(*args, **kwargs))
+    levels = {name: logging.getLogger(name).level for name in ("scrapy", "markdown_it")}
+    root_level, root_handlers = logging.root.level, list(logging.root.handlers)
+    try:
+        install_scrapy_root_handler(Settings({"LOG_LEVEL": "WARNING"}))
+        parse(card)
+        loud = len(built)
+        quiet_debug_logging("WARNING")
+        built.clear()
+        parse(card)
+        assert loud > 100 and built == []
+    finally:
+        logging.setLogRecordFactory(factory)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        for handler in [h for h in logging.root.handlers if h not in root_handlers]:
+            logging.root.removeHandler(handler)
+        logging.root.setLevel(root_level)
