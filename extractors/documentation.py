@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from extractors.cards import card_line, card_passage, card_topics, read_card, repo_training_lines, withheld_data
 from extractors.code import code_paths, training_scope
@@ -171,13 +172,17 @@ def _paper_documents(model: ModelArtifacts) -> list[tuple[Artifact, int]]:
     return found
 
 
-def _citation_lines(artifact: Artifact, start: int) -> set[int]:
+def _is_citation_file(artifact: Artifact) -> bool:
+    return (artifact.path or "").rsplit("/", 1)[-1].lower().startswith("citation")
+
+
+def _citation_lines(text: str, start: int, citation_file: bool) -> set[int]:
     """Lines inside citation sections, and of bibtex blocks that a 'please cite' line introduces."""
     rules = venue_rules()
-    if (artifact.path or "").rsplit("/", 1)[-1].lower().startswith("citation"):
-        return set(range(1, artifact.text.count("\n") + 2))
+    if citation_file:
+        return set(range(1, text.count("\n") + 2))
     lines: set[int] = set()
-    doc = document(artifact.text, start)
+    doc = document(text, start)
     for section in doc.sections():
         if section.heading and any(r.pattern.search(section.title) for r in rules["citation_headings"]):
             for block in section.blocks:
@@ -215,34 +220,47 @@ def bibtex_entries(lines: list[str], cited: set[int]) -> list[tuple[int, int]]:
     return entries
 
 
+@lru_cache(maxsize=1024)
+def _papers_in_text(text: str, start: int, citation_file: bool, group: str) -> tuple:
+    """(line number, line, the bibtex entry it stands in when among several, how the text presents it) of every
+    line past `start` naming a paper of `group`. Memoised by text: the READMEs of an organisation's repos are read
+    for each of its models."""
+    rules = venue_rules()
+    patterns = [*rules[group], *(rules["accepted"] if group == "venues" else ())]
+    cited = _citation_lines(text, start, citation_file)
+    lines = lines_of(text)
+    entries = bibtex_entries(lines, cited)
+    found = []
+    for number, line in enumerate(lines, start=1):
+        match = next((m for r in patterns if (m := r.pattern.search(line))), None)
+        if match is None or number <= start:
+            continue
+        before = line[max(0, match.start() - 120):match.end()]
+        entry = next((e for e in entries if e[0] <= number <= e[1]), None)
+        among_several = squash(" ".join(lines[entry[0] - 1:entry[1]])) if entry and len(entries) > 1 else None
+        if number in cited or any(r.pattern.search(before) for r in rules["own_paper"]):
+            presented = "own"
+        elif any(r.pattern.search(before) for r in rules["component_paper"]):
+            presented = "component"
+        else:
+            presented = "related"
+        found.append((number, line, among_several, presented))
+    return tuple(found)
+
+
 def paper_mentions(model: ModelArtifacts, group: str) -> list[PaperMention]:
     """Every line naming a preprint (group `preprints`) or a venue (`venues`, and acceptance in words or bibtex),
     with how it is presented: in a citation or with words that claim it (own), as the source of a component, or
     otherwise (related work)."""
-    rules = venue_rules()
-    patterns = [*rules[group], *(rules["accepted"] if group == "venues" else ())]
-    found = []
     stem = model_stem(model.repo_id)
+    found = []
     for artifact, start in _paper_documents(model):
-        cited = _citation_lines(artifact, start)
-        lines = lines_of(artifact.text)
-        entries = bibtex_entries(lines, cited)
-        for number, line in enumerate(lines, start=1):
-            match = next((m for r in patterns if (m := r.pattern.search(line))), None)
-            if match is None or number <= start:
-                continue
-            before = line[max(0, match.start() - 120):match.end()]
-            entry = next((e for e in entries if e[0] <= number <= e[1]), None)
-            if entry and len(entries) > 1 and stem and stem not in squash(" ".join(lines[entry[0] - 1:entry[1]])):
+        for number, line, among_several, presented in _papers_in_text(artifact.text, start,
+                                                                      _is_citation_file(artifact), group):
+            if among_several is not None and stem and stem not in among_several:
                 # One of several citations, not naming the model: a paper it builds on (its base model's, a
                 # method's, a library's), cited beside its own or in its place.
                 presented = "component"
-            elif number in cited or any(r.pattern.search(before) for r in rules["own_paper"]):
-                presented = "own"
-            elif any(r.pattern.search(before) for r in rules["component_paper"]):
-                presented = "component"
-            else:
-                presented = "related"
             found.append(PaperMention(artifact, number, line, presented))
     return found
 
