@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from extractors.licence_index import classify
 from extractors.ownership import carries_model_name
@@ -51,32 +52,38 @@ def _line_of(text: str, offset: int) -> int:
     return len(LINE_BREAK.findall(text, 0, offset))
 
 
-def read_licence_text(doc: LicenceText) -> TextVerdict:
-    """Restrictions found (the deciding clauses quoted), else a recognised open licence text, else nothing."""
+@lru_cache(maxsize=512)
+def _licence_text_clauses(text: str) -> tuple[str | None, tuple[tuple[str, int, str], ...]]:
+    """(level, (rule id, 0-based line, quote) of each deciding clause) of a licence text. Memoised by text: the same
+    licence file (Apache's, a model family's) stands in thousands of repos."""
     phrases = licence_phrases()
-    lines = lines_of(doc.text)
+    lines = lines_of(text)
     found = []
     for rule in phrases.restrictions:
-        match = rule.pattern.search(doc.text)
+        match = rule.pattern.search(text)
         if match:
-            index = _line_of(doc.text, match.start())
+            index = _line_of(text, match.start())
             line = lines[index] if index < len(lines) else match.group(0)
             start = max(line.lower().find(match.group(0).lower()[:20]) - 120, 0)
-            found.append((rule, Evidence(rule.rule_id, doc.artifact.url, doc.artifact.revision, doc.artifact.path,
-                                         quote(line[start:start + 300]), doc.first_line + index,
-                                         doc.first_line + index, doc.artifact.artifact_id)))
+            found.append((rule.rule_id, index, quote(line[start:start + 300])))
     if found:
         # Any of these clauses makes the licence not open (use restrictions included: the index's current
         # definition asks for an open licence); `kind` only says what sort of restriction it is.
-        return TextVerdict("closed", tuple(e for _, e in found[:4]))
+        return "closed", tuple(found[:4])
     for rule in phrases.open_texts:
-        match = rule.pattern.search(doc.text)
+        match = rule.pattern.search(text)
         if match:
-            index = _line_of(doc.text, match.start())
-            return TextVerdict("open", (Evidence(rule.rule_id, doc.artifact.url, doc.artifact.revision,
-                                                 doc.artifact.path, quote(match.group(0)), doc.first_line + index,
-                                                 doc.first_line + index, doc.artifact.artifact_id),))
-    return TextVerdict(None, ())
+            return "open", ((rule.rule_id, _line_of(text, match.start()), quote(match.group(0))),)
+    return None, ()
+
+
+def read_licence_text(doc: LicenceText) -> TextVerdict:
+    """Restrictions found (the deciding clauses quoted), else a recognised open licence text, else nothing."""
+    level, clauses = _licence_text_clauses(doc.text)
+    artifact = doc.artifact
+    return TextVerdict(level, tuple(Evidence(rule_id, artifact.url, artifact.revision, artifact.path, text,
+                                             doc.first_line + index, doc.first_line + index, artifact.artifact_id)
+                                    for rule_id, index, text in clauses))
 
 
 def _component_of(path: str) -> str:
