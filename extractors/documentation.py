@@ -220,7 +220,7 @@ def bibtex_entries(lines: list[str], cited: set[int]) -> list[tuple[int, int]]:
     return entries
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
 def _papers_in_text(text: str, start: int, citation_file: bool, group: str) -> tuple:
     """(line number, line, the bibtex entry it stands in when among several, how the text presents it) of every
     line past `start` naming a paper of `group`. Memoised by text: the READMEs of an organisation's repos are read

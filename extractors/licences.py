@@ -52,7 +52,7 @@ def _line_of(text: str, offset: int) -> int:
     return len(LINE_BREAK.findall(text, 0, offset))
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
 def _licence_text_clauses(text: str) -> tuple[str | None, tuple[tuple[str, int, str], ...]]:
     """(level, (rule id, 0-based line, quote) of each deciding clause) of a licence text. Memoised by text: the same
     licence file (Apache's, a model family's) stands in thousands of repos."""
