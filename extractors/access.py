@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from extractors.packaging import package_metadata
 from extractors.rules import package_rules
@@ -36,6 +37,19 @@ def _own_names(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) -> 
     return {n for n in names if len(n) >= 3}
 
 
+@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+def _install_matches(text: str) -> tuple[tuple[int, str, str, str], ...]:
+    """(line number, line, rule id, package) of every install rule matching a line of `text`, rules in order.
+    Memoised by text: the READMEs of an organisation's repos are read for each of its models."""
+    found = []
+    for number, line in enumerate(lines_of(text), start=1):
+        for rule in package_rules().install:
+            if match := rule.pattern.search(line):
+                package = next(v for v in match.groups() if v) if any(match.groups()) else ""
+                found.append((number, line, rule.rule_id, package))
+    return tuple(found)
+
+
 def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) -> list[Evidence]:
     """Lines of the card and the model's own READMEs that install or run a package of the model's own: `pip
     install` of it, its PyPI page, a model runner's `ollama run` (data/rules/packages.yaml)."""
@@ -43,19 +57,15 @@ def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) 
     declared_names = {f["name"].lower() for _, f in declared}
     found = []
     for artifact in [a for a in (model.card, *model.code_files) if a is not None and a.kind in ("card", "readme")]:
-        for number, line in enumerate(lines_of(artifact.text), start=1):
-            for rule in rules.install:
-                match = rule.pattern.search(line)
-                if not match:
-                    continue
-                package = next(v for v in match.groups() if v) if any(match.groups()) else ""
-                lowered = package.lower().split("==")[0].split("[")[0]
-                if lowered in rules.common_dependencies - declared_names:
-                    continue
-                if any(n in squash(lowered) or squash(lowered) in n for n in own if len(squash(lowered)) >= 3):
-                    found.append(Evidence(rule.rule_id, artifact.url, artifact.revision, artifact.path or "README.md",
-                                          quote(line, 200), number, number, artifact.artifact_id, 0.6))
-                    break
+        done = None  # a line gives one piece of evidence, from the first rule naming an own package
+        for number, line, rule_id, package in _install_matches(artifact.text):
+            lowered = package.lower().split("==")[0].split("[")[0]
+            if number == done or lowered in rules.common_dependencies - declared_names:
+                continue
+            if any(n in squash(lowered) or squash(lowered) in n for n in own if len(squash(lowered)) >= 3):
+                found.append(Evidence(rule_id, artifact.url, artifact.revision, artifact.path or "README.md",
+                                      quote(line, 200), number, number, artifact.artifact_id, 0.6))
+                done = number
     return found
 
 
@@ -117,6 +127,16 @@ def hosted_inference(model: ModelArtifacts) -> Evidence | None:
                     model.card.artifact_id, 0.5)
 
 
+@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+def _api_mention(text: str) -> tuple[int, str] | None:
+    """(number, line) of the first line pointing to an API, a platform or a playground (badges and data made with
+    an API are not)."""
+    for number, line in enumerate(lines_of(text), start=1):
+        if API_MENTION.search(line) and not BADGE.search(line) and not DATA_FROM_AN_API.search(line):
+            return number, line
+    return None
+
+
 def judge_api(model: ModelArtifacts) -> Judgement:
     """Open when the card turns on the Hub's hosted inference API (`inference: true`); partial when the card or the
     model's own README points to an API, a platform or a playground serving the model (badges are not); closed
@@ -131,12 +151,12 @@ def judge_api(model: ModelArtifacts) -> Judgement:
         return Judgement("api", "open", 0.5, "the card turns on the Hub's hosted inference API", (hosted,))
     readmes = [a for a in model.code_files if a.kind == "readme"]
     for artifact in (model.card, *readmes):
-        for number, line in enumerate(lines_of(artifact.text), start=1):
-            if API_MENTION.search(line) and not BADGE.search(line) and not DATA_FROM_AN_API.search(line):
-                return Judgement("api", "partial", 0.3, "the card or the model's own README points to an API or "
-                                 "platform", (Evidence("api.mention", artifact.url, artifact.revision,
-                                                       artifact.path or "README.md", quote(line, 200), number, number,
-                                                       artifact.artifact_id),))
+        if (mention := _api_mention(artifact.text)) is not None:
+            number, line = mention
+            return Judgement("api", "partial", 0.3, "the card or the model's own README points to an API or "
+                             "platform", (Evidence("api.mention", artifact.url, artifact.revision,
+                                                   artifact.path or "README.md", quote(line, 200), number, number,
+                                                   artifact.artifact_id),))
     return Judgement("api", "closed", 0.4, "no API named", (
         Evidence("api.none-found", model.card.url, model.card.revision, "README.md",
                  "searched the card and the model's own READMEs for an API, platform or playground link",
