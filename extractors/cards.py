@@ -142,13 +142,16 @@ HUB_DATASET = re.compile(r"huggingface\.co/datasets/([A-Za-z0-9][\w.-]*/[A-Za-z0
 FILE_URL = re.compile(r"/(resolve|blob|raw)/|\.(png|jpe?g|gif|svg|webp|mp4|pdf)(\?|#|$)", re.IGNORECASE)
 
 
-def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tuple[LinkedDataset, Artifact, int, str]]:
-    """Datasets a document's text links as training data: Hub datasets, dataset pages elsewhere, Hub collections of
-    datasets. Not a file or an image in a dataset repo; not on lines or in sections about evaluation, nor in usage
-    or news sections (a dataset used to show how to fine-tune it further). `seen` (lower-cased ids, URLs) grows."""
+@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+def _linked_datasets(text: str, start: int, named: frozenset[str]) -> tuple[tuple[LinkedDataset, int, str], ...]:
+    """(dataset, line number, line) of each dataset a document's text links as training data: Hub datasets,
+    dataset pages elsewhere, Hub collections of datasets. Not a file or an image in a dataset repo; not on lines or
+    in sections about evaluation, nor in usage or news sections (a dataset used to show how to fine-tune it
+    further); not one of `named` (lower-cased ids) again. Memoised: several judges ask it of the same card."""
     rules = card_content_rules()
-    doc = document(artifact.text, start)
-    lines = lines_of(artifact.text)
+    doc = document(text, start)
+    lines = lines_of(text)
+    seen = set(named)
     paths = HeadingPaths(doc)
     found = []
     for line, url, _ in doc.links:
@@ -158,26 +161,29 @@ def _linked_datasets(artifact: Artifact, start: int, seen: set[str]) -> list[tup
         if not (match or elsewhere) or key in seen or FILE_URL.search(url):
             continue
         number = next((n for n in range(line, min(line + 40, len(lines) + 1)) if url in lines[n - 1]), line)
-        text = lines[number - 1] if number <= len(lines) else url
+        line_text = lines[number - 1] if number <= len(lines) else url
         under = paths.at(number)
-        if rules.not_training_data.search(text) or any(rules.not_training_data.search(h) for h in under[-1:]) or \
+        if rules.not_training_data.search(line_text) or any(rules.not_training_data.search(h) for h in under[-1:]) or \
                 in_skipped_section(under):
             continue
         seen.add(key)
         if elsewhere:  # a dataset page on another host, or a Hub collection of datasets: named, not crawled
-            found.append((LinkedDataset(url, "not crawled", url), artifact, number, text))
+            found.append((LinkedDataset(url, "not crawled", url), number, line_text))
         else:
             repo_id = match.group(1).rstrip(".")
             found.append((LinkedDataset(repo_id, "not crawled", f"https://huggingface.co/datasets/{repo_id}"),
-                          artifact, number, text))
-    return found
+                          number, line_text))
+    return tuple(found)
 
 
 def text_datasets(model: ModelArtifacts) -> list[tuple[LinkedDataset, Artifact, int, str]]:
     """Datasets the card's text links as training data; those its metadata names already are not repeated. (The
     model's own READMEs are not read for this: they link the data of the whole family, measured worse.)"""
-    seen = {d.repo_id.lower() for d in model.datasets}
-    return _linked_datasets(model.card, front_matter(model.card.text)[1], seen) if model.card else []
+    if model.card is None:
+        return []
+    named = frozenset(d.repo_id.lower() for d in model.datasets)
+    return [(dataset, model.card, number, text) for dataset, number, text in
+            _linked_datasets(model.card.text, front_matter(model.card.text)[1], named)]
 
 
 def withheld_data(model: ModelArtifacts) -> tuple[Evidence | None, bool]:
