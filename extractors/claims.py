@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import spacy
 
@@ -160,24 +160,27 @@ def could_claim(text: str) -> bool:
     return any(r.pattern.search(prose) for r in claim_rules().claims)
 
 
-def _sentences(artifact: Artifact, start: int, titled: bool):
+@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+def _sentences(text: str, start: int, titled: bool) -> tuple[tuple[int, str, bool], ...]:
     """(line, sentence, is the title) of the document's headings and prose, code and tables skipped. The first
-    heading is the title only where `titled` (the model's card; a code repo's README is titled by the codebase)."""
-    first = titled
-    for block in document(artifact.text, start).blocks:
+    heading is the title only where `titled` (the model's card; a code repo's README is titled by the codebase).
+    Memoised by text: the READMEs of an organisation's repos are read for each of its models."""
+    found, first = [], titled
+    for block in document(text, start).blocks:
         if block.kind == "heading":
-            yield block.line_start, block.text, first
+            found.append((block.line_start, block.text, first))
             first = False
         elif block.kind in ("prose", "html") and could_claim(block.text[:MAX_PARAGRAPH]):
             # spaCy refuses a text over its max_length (a hostile card may be one huge paragraph): a claim about
             # the model stands early in a paragraph, so the paragraph is read up to a bound.
             for sentence in split_sentences(block.text[:MAX_PARAGRAPH]):
-                text = sentence.text.strip()
-                if text:
-                    begins = block.text.find(text, sentence.start_char)  # past the whitespace spaCy keeps
+                sentence_text = sentence.text.strip()
+                if sentence_text:
+                    begins = block.text.find(sentence_text, sentence.start_char)  # past the whitespace spaCy keeps
                     line = block.line_start + block.text.count("\n", 0, begins) if block.kind == "prose" \
                         else block.line_start
-                    yield line, text, False
+                    found.append((line, sentence_text, False))
+    return tuple(found)
 
 
 def text_claims(model: ModelArtifacts) -> list[Claim]:
@@ -187,7 +190,7 @@ def text_claims(model: ModelArtifacts) -> list[Claim]:
     documents += [(a, 0, False) for a in model.code_files if a.kind == "readme"]
     found = []
     for artifact, start, titled in documents:
-        for line, sentence, first_heading in _sentences(artifact, start, titled):
+        for line, sentence, first_heading in _sentences(artifact.text, start, titled):
             rule = classify_sentence(sentence, names, first_heading)
             if rule is not None:
                 found.append(Claim(rule.rule_id, rule.kind, quote(sentence, 240), artifact, line,
