@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from extractors.packaging import package_metadata
 from extractors.rules import package_rules
-from extractors.text import front_matter, key_line, lines_of, load_json, quote, squash
+from extractors.text import TEXT_MEMO_SIZE, front_matter, key_line, lines_of, load_json, quote, squash
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 API_MENTION = re.compile(r"\b(API|inference endpoints?|playground|platform)\b.{0,80}https?://", re.IGNORECASE)
@@ -37,13 +37,13 @@ def _own_names(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) -> 
     return {n for n in names if len(n) >= 3}
 
 
-@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+@lru_cache(maxsize=TEXT_MEMO_SIZE)
 def _install_matches(text: str) -> tuple[tuple[int, str, str, str], ...]:
     """(line number, line, rule id, package) of every install rule matching a line of `text`, rules in order.
     Memoised by text: the READMEs of an organisation's repos are read for each of its models."""
-    found = []
+    found, rules = [], package_rules().install
     for number, line in enumerate(lines_of(text), start=1):
-        for rule in package_rules().install:
+        for rule in rules:
             if match := rule.pattern.search(line):
                 package = next(v for v in match.groups() if v) if any(match.groups()) else ""
                 found.append((number, line, rule.rule_id, package))
@@ -127,7 +127,7 @@ def hosted_inference(model: ModelArtifacts) -> Evidence | None:
                     model.card.artifact_id, 0.5)
 
 
-@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+@lru_cache(maxsize=TEXT_MEMO_SIZE)
 def _api_mention(text: str) -> tuple[int, str] | None:
     """(number, line) of the first line pointing to an API, a platform or a playground (badges and data made with
     an API are not)."""

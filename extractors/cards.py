@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from extractors.markdown import URL
 from extractors.rules import card_content_rules, card_section_rules
-from extractors.text import document, front_matter, headings, lines_of, quote
+from extractors.text import TEXT_MEMO_SIZE, document, front_matter, headings, lines_of, quote
 from extractors.types import Artifact, Evidence, LinkedDataset, ModelArtifacts
 
 
@@ -142,7 +142,7 @@ HUB_DATASET = re.compile(r"huggingface\.co/datasets/([A-Za-z0-9][\w.-]*/[A-Za-z0
 FILE_URL = re.compile(r"/(resolve|blob|raw)/|\.(png|jpe?g|gif|svg|webp|mp4|pdf)(\?|#|$)", re.IGNORECASE)
 
 
-@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+@lru_cache(maxsize=TEXT_MEMO_SIZE)
 def _linked_datasets(text: str, start: int, named: frozenset[str]) -> tuple[tuple[LinkedDataset, int, str], ...]:
     """(dataset, line number, line) of each dataset a document's text links as training data: Hub datasets,
     dataset pages elsewhere, Hub collections of datasets. Not a file or an image in a dataset repo; not on lines or

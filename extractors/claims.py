@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 import spacy
 
 from extractors.rules import _load_yaml, _require, compile_pattern
-from extractors.text import document, front_matter, load_json, quote
+from extractors.text import TEXT_MEMO_SIZE, document, front_matter, load_json, quote
 from extractors.types import Artifact, ModelArtifacts
 
 RULES = "openness_claims.yaml"
@@ -160,7 +160,7 @@ def could_claim(text: str) -> bool:
     return any(r.pattern.search(prose) for r in claim_rules().claims)
 
 
-@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+@lru_cache(maxsize=TEXT_MEMO_SIZE)
 def _sentences(text: str, start: int, titled: bool) -> tuple[tuple[int, str, bool], ...]:
     """(line, sentence, is the title) of the document's headings and prose, code and tables skipped. The first
     heading is the title only where `titled` (the model's card; a code repo's README is titled by the codebase).

@@ -11,7 +11,7 @@ from extractors.cards import card_line, card_passage, card_topics, read_card, re
 from extractors.code import code_paths, training_scope
 from extractors.ownership import same_organisation
 from extractors.rules import card_content_rules, code_file_rules, venue_rules
-from extractors.text import document, front_matter, is_text, lines_of, quote, squash
+from extractors.text import TEXT_MEMO_SIZE, document, front_matter, is_text, lines_of, quote, squash
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
@@ -166,8 +166,7 @@ def _paper_documents(model: ModelArtifacts) -> list[tuple[Artifact, int]]:
     """(artifact, first body line) of the card, the model's own READMEs and CITATION files."""
     found = [(model.card, front_matter(model.card.text)[1])] if model.card else []
     for artifact in model.code_files:
-        name = (artifact.path or "").rsplit("/", 1)[-1].lower()
-        if artifact.kind == "readme" or name.startswith("citation"):
+        if artifact.kind == "readme" or _is_citation_file(artifact):
             found.append((artifact, 0))
     return found
 
@@ -220,7 +219,7 @@ def bibtex_entries(lines: list[str], cited: set[int]) -> list[tuple[int, int]]:
     return entries
 
 
-@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+@lru_cache(maxsize=TEXT_MEMO_SIZE)
 def _papers_in_text(text: str, start: int, citation_file: bool, group: str) -> tuple:
     """(line number, line, the bibtex entry it stands in when among several, how the text presents it) of every
     line past `start` naming a paper of `group`. Memoised by text: the READMEs of an organisation's repos are read
@@ -231,9 +230,9 @@ def _papers_in_text(text: str, start: int, citation_file: bool, group: str) -> t
     lines = lines_of(text)
     entries = bibtex_entries(lines, cited)
     found = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines[start:], start=start + 1):
         match = next((m for r in patterns if (m := r.pattern.search(line))), None)
-        if match is None or number <= start:
+        if match is None:
             continue
         before = line[max(0, match.start() - 120):match.end()]
         entry = next((e for e in entries if e[0] <= number <= e[1]), None)

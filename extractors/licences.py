@@ -17,7 +17,8 @@ from functools import lru_cache
 from extractors.licence_index import classify
 from extractors.ownership import carries_model_name
 from extractors.rules import licence_phrases
-from extractors.text import LINE_BREAK, document, front_matter, headings, key_line, lines_of, load_json, quote
+from extractors.text import (LINE_BREAK, TEXT_MEMO_SIZE, document, front_matter, headings, key_line, lines_of,
+                             load_json, quote)
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "licenses"
@@ -52,7 +53,7 @@ def _line_of(text: str, offset: int) -> int:
     return len(LINE_BREAK.findall(text, 0, offset))
 
 
-@lru_cache(maxsize=256)  # bounded as `document`'s memo is: each entry keeps its text alive
+@lru_cache(maxsize=TEXT_MEMO_SIZE)
 def _licence_text_clauses(text: str) -> tuple[str | None, tuple[tuple[str, int, str], ...]]:
     """(level, (rule id, 0-based line, quote) of each deciding clause) of a licence text. Memoised by text: the same
     licence file (Apache's, a model family's) stands in thousands of repos."""

@@ -125,7 +125,12 @@ def key_line(card_text: str, key: str, within: int) -> tuple[int, str] | None:
     return None
 
 
-@lru_cache(maxsize=256)
+# How many texts each memo keyed by text keeps (the parsed documents and what is read from them): every entry keeps
+# its text alive, so the bound is what keeps memory flat however many models a process judges.
+TEXT_MEMO_SIZE = 256
+
+
+@lru_cache(maxsize=TEXT_MEMO_SIZE)
 def document(text: str, start_line: int = 0):
     """The Markdown document after the first `start_line` lines (the front matter), lines counted in `text`.
     Cached, the one memo of the parse: every judge asks for the same documents."""
