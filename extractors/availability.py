@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatch
 
-from extractors.cards import card_line, card_topics, text_datasets, withheld_data
+from extractors.cards import base_named_in_text, card_line, card_topics, text_datasets, withheld_data
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
 from extractors.searched import settle, tree_exhaustive
@@ -186,13 +186,6 @@ def root_model(model: ModelArtifacts) -> tuple[ModelArtifacts, list[str]]:
         current = current.base
         chain.append(current.repo_id)
     return current, chain
-
-
-def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
-    """A card sentence that names a model this one was fine-tuned from or built on, where no metadata does: the
-    model is then not its own base, and mirroring its own data and weights would judge the wrong model. Usage
-    sections (how to fine-tune it further) are not read."""
-    return card_line(model, [card_content_rules().base_model_sentence], "base.named-in-text", 0.5, skip_usage=True)
 
 
 def _base_unavailable(model: ModelArtifacts, criterion: str, base_id: str, why: Evidence | None) -> Judgement:

@@ -195,6 +195,13 @@ def withheld_data(model: ModelArtifacts) -> tuple[Evidence | None, bool]:
     return found, beside
 
 
+def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
+    """A card sentence that names a model this one was fine-tuned from or built on, where no metadata does: the
+    model is then not its own base, and mirroring its own data and weights would judge the wrong model. Usage
+    sections (how to fine-tune it further) are not read."""
+    return card_line(model, [card_content_rules().base_model_sentence], "base.named-in-text", 0.5, skip_usage=True)
+
+
 def card_passage(model: ModelArtifacts, pattern: re.Pattern, rule_id: str, confidence: float) -> Evidence | None:
     """The first block of the card's text (a paragraph, a list; not code) whose raw lines `pattern` matches, for
     sentences that run over a line break ("See the previous model card for info:" then its link)."""

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from extractors.cards import card_line, card_passage, card_topics, read_card, repo_training_lines, withheld_data
+from extractors.cards import base_named_in_text, card_line, card_passage, card_topics, read_card, repo_training_lines, withheld_data
 from extractors.code import code_paths, training_scope
-from extractors.ownership import same_organisation
+from extractors.ownership import names_own_model, same_organisation
 from extractors.rules import card_content_rules, code_file_rules, venue_rules
 from extractors.text import TEXT_MEMO_SIZE, document, front_matter, is_text, lines_of, quote, squash
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
@@ -60,8 +60,17 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
 
 
 def foreign_base(model: ModelArtifacts) -> str | None:
-    """The base model's id when another organisation published it (not the model's org nor an alias of it)."""
-    if model.base_model is None or "/" not in model.base_model:
+    """The base model another organisation published (not the model's org nor an alias of it): its id from the
+    metadata, else the card's sentence naming it ("finetuning LLaMA2 on ..."), when that sentence names neither the
+    model's org nor a word of its name."""
+    if model.base_model is None:
+        named = base_named_in_text(model)
+        if named is None:
+            return None
+        sentence = card_content_rules().base_model_sentence.search(named.snippet)
+        said = sentence.group(0) if sentence else named.snippet
+        return None if names_own_model(model.repo_id, said) else quote(said, 80)
+    if "/" not in model.base_model:
         return None
     base_org, org = model.base_model.split("/", 1)[0], model.repo_id.split("/", 1)[0]
     return None if squash(base_org) == squash(org) or same_organisation(org, base_org) else model.base_model
@@ -109,9 +118,10 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
         if (foreign := foreign_base(model)) is not None:
             # The index's partial: not every step of base and end model training is documented when the base
             # was trained by someone else, whose steps these repos do not document.
+            named = base_named_in_text(model) if model.base_model is None else None
             return Judgement("code", "partial", 0.5, f"training pipeline documented: {len(sections)} README "
                              f"training sections, but the base model ({foreign}) is another organisation's, its "
-                             "training not documented here", tuple(evidence))
+                             "training not documented here", (*evidence, *([named] if named else [])))
         return Judgement("code", "open", 0.5, f"training pipeline documented: {len(sections)} README training "
                          f"sections, {len(docs)} docs files", tuple(evidence))
     return Judgement("code", "partial", 0.5, f"training code with {len(sections)} README training sections and "

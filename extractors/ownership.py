@@ -43,3 +43,11 @@ def is_own_repo(model_id: str, github_repo: str, relation: str = "code_repo") ->
 
 def _words(name: str) -> set[str]:
     return {w for w in (squash(part) for part in re.split(r"[-_.\s]+", name)) if len(w) >= MIN_SHARED}
+
+
+def names_own_model(model_id: str, text: str) -> bool:
+    """The text names the model's organisation or a word of the model's name (`ChatMusician-Base` for
+    `m-a-p/ChatMusician`), so what it names may be the model's own; `LLaMA2` names neither."""
+    org, _, name = model_id.partition("/")
+    said = squash(text)
+    return any(word in said for word in (squash(org), *_words(name)) if len(word) >= MIN_SHARED)

@@ -203,7 +203,8 @@ def test_datasets_linked_in_the_card_text_are_named_training_data_benchmarks_are
 
 
 def test_base_model_criteria_follow_the_chain_to_the_root_and_never_mirror_a_fine_tune():
-    from extractors.availability import base_named_in_text, judge_base_model_data
+    from extractors.availability import judge_base_model_data
+    from extractors.cards import base_named_in_text
     from extractors.rules import card_content_rules
 
     rules = card_content_rules()
@@ -375,6 +376,15 @@ def test_code_documentation_of_a_fine_tune_of_another_organisations_base_is_part
     assert foreign_base(replace(artifacts("HuggingFaceTB/SmolLM3-3B", card=False, tree=False),
                                 base_model="HuggingFaceTB/SmolLM3-3B-Base")) is None
     assert foreign_base(artifacts("openchat/openchat_3.5", card=False, tree=False)) is None
+    # No `base_model` metadata, but the card's sentence names the base: "... finetuning LLaMA2 on a text-compatible
+    # music representation" (the real card) names another's; one naming the model's own name does not.
+    assert "LLaMA2" in foreign_base(artifacts("m-a-p/ChatMusician", tree=False))
+    own = ("---\nlicense: mit\n---\n# ChatMusician\n\nFine-tuned from [m-a-p/ChatMusician-Base]"
+           "(https://huggingface.co/m-a-p/ChatMusician-Base) on music scores.\n")
+    card = Artifact("c", "card", "http://hub/m-a-p/ChatMusician/resolve/abc/README.md", "abc", "README.md", own)
+    model = ModelArtifacts("m-a-p/ChatMusician", "abc", "http://hub/m-a-p/ChatMusician",
+                           model_json("m-a-p/ChatMusician"), card)
+    assert foreign_base(model) is None
 
 
 def test_an_open_model_card_covers_training_and_evaluation():
