@@ -59,6 +59,9 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
                      f"{reading.words} words", (length, *topic_evidence))
 
 
+SENTENCE_END = re.compile(r"[.!?](\s|$)")
+
+
 def foreign_base(model: ModelArtifacts) -> str | None:
     """The base model another organisation published (not the model's org nor an alias of it): its id from the
     metadata, else the card's sentence naming it ("finetuning LLaMA2 on ..."), when that sentence names neither the
@@ -67,8 +70,11 @@ def foreign_base(model: ModelArtifacts) -> str | None:
         named = base_named_in_text(model)
         if named is None:
             return None
-        sentence = card_content_rules().base_model_sentence.search(named.snippet)
-        said = sentence.group(0) if sentence else named.snippet
+        # What the sentence says from its verb on, to the sentence's end: the name and its link, if any
+        # ("finetuning [MPT-7B](https://huggingface.co/spaces/mosaicml/mpt-7b) on ...").
+        verb = card_content_rules().base_model_sentence.search(named.snippet)
+        said = named.snippet[verb.start():] if verb else named.snippet
+        said = said[:end.start()] if (end := SENTENCE_END.search(said)) else said
         return None if names_own_model(model.repo_id, said) else quote(said, 80)
     if "/" not in model.base_model:
         return None
@@ -105,27 +111,39 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
                      "searched the trees of the model's own repos for training or fine-tuning code: none",
                      artifact_id=readme.artifact_id),), basis="absence")
     sections = [h for h in document(readme.text).headings() if TRAINING_HEADING.search(h.text)]
+    training_readmes = [a for a in model.code_files if a.kind == "file" and is_text(a.text)
+                        and code_file_rules()["training_docs"].matches((a.path or "").lower())]
     docs = [p for _, p in code_paths(model) if code_file_rules()["docs"].matches(p.lower())]
     tree, first = trains[0]
     evidence = [Evidence("codedocs.training-code", tree.url, tree.revision, first,
                          quote("; ".join(p for _, p in trains[:5])), artifact_id=tree.artifact_id)]
     evidence += [Evidence("codedocs.readme-training-section", readme.url, readme.revision, readme.path or "README",
                           quote(h.text, 120), h.line_start, h.line_start, readme.artifact_id) for h in sections[:2]]
+    evidence += [Evidence("codedocs.training-folder-readme", a.url, a.revision, a.path,
+                          quote(_first_line(a.text), 120), artifact_id=a.artifact_id) for a in training_readmes[:2]]
     if docs:
         evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0], quote("; ".join(docs[:5])),
                                  artifact_id=tree.artifact_id))
-    if scope["pretraining"] and sections:
+    written = f"{_training_docs(sections, training_readmes)}, {len(docs)} docs files"
+    if scope["pretraining"] and (sections or training_readmes):
         if (foreign := foreign_base(model)) is not None:
             # The index's partial: not every step of base and end model training is documented when the base
             # was trained by someone else, whose steps these repos do not document.
             named = base_named_in_text(model) if model.base_model is None else None
-            return Judgement("code", "partial", 0.5, f"training pipeline documented: {len(sections)} README "
-                             f"training sections, but the base model ({foreign}) is another organisation's, its "
-                             "training not documented here", (*evidence, *([named] if named else [])))
-        return Judgement("code", "open", 0.5, f"training pipeline documented: {len(sections)} README training "
-                         f"sections, {len(docs)} docs files", tuple(evidence))
-    return Judgement("code", "partial", 0.5, f"training code with {len(sections)} README training sections and "
-                     f"{len(docs)} docs files", tuple(evidence))
+            return Judgement("code", "partial", 0.5, f"training pipeline documented: {written}, but the base model "
+                             f"({foreign}) is another organisation's, its training not documented here",
+                             (*evidence, *([named] if named else [])))
+        return Judgement("code", "open", 0.5, f"training pipeline documented: {written}", tuple(evidence))
+    return Judgement("code", "partial", 0.5, f"training code with {written}", tuple(evidence))
+
+
+def _training_docs(sections: list, training_readmes: list[Artifact]) -> str:
+    return f"{len(sections)} README training sections" + (
+        f", {len(training_readmes)} READMEs of training folders" if training_readmes else "")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "(empty README)")
 
 
 def judge_hardware_architecture(model: ModelArtifacts) -> Judgement:

@@ -305,7 +305,7 @@ class GlobGroup:
 class CodeFileRules:
     code_files: tuple[str, ...]
     not_code: tuple[str, ...]
-    groups: dict[str, GlobGroup]  # pretraining | finetuning | inference | docs
+    groups: dict[str, GlobGroup]  # pretraining | finetuning | inference | docs | training_docs
 
     def __getitem__(self, group: str) -> GlobGroup:
         return self.groups[group]
@@ -322,7 +322,7 @@ def code_file_rules() -> CodeFileRules:
     name = "code_files.yaml"
     data = _load_yaml(name)
     groups = {}
-    for group in ("pretraining", "finetuning", "inference", "docs"):
+    for group in ("pretraining", "finetuning", "inference", "docs", "training_docs"):
         entry = data.get(group)
         _require(isinstance(entry, dict) and entry.get("globs") and entry.get("examples"), name,
                  f"{group} needs globs and examples")

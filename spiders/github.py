@@ -2,8 +2,8 @@
 
 Per repo: the repo JSON, the head commit of the default branch, the recursive tree at that commit (walking
 sub-trees when GitHub truncates it), the README, every licence-like file at any depth outside vendored folders,
-model cards, datasheets, citation files, the docs index, the packaging files (stored as they are; extractors read them) and the
-releases. A repo whose head commit is unchanged since its last complete crawl is not fetched again.
+model cards, datasheets, citation files, the docs index, the READMEs of training folders, the packaging files (stored as
+they are; extractors read them) and the releases. A repo whose head commit is unchanged since its last complete crawl is not fetched again.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ DOCUMENTS = ("model_card*", "datasheet*", "citation*")
 DOCS_INDEX = {"docs/index.md", "docs/index.rst", "docs/readme.md", "docs/source/index.rst", "docs/source/index.md",
               "doc/index.md", "doc/index.rst", "doc/readme.md", "documentation/readme.md", "docs/index.html"}
 PACKAGING = {"pyproject.toml", "setup.cfg", "setup.py"}
+# The READMEs of folders named for training (`scripts/train/`, `finetune/`, `pretrain/`, `training/arctic/`): where
+# a repo documents its training steps when the root README does not. Broad on purpose (the code-documentation
+# judge decides what they document); at most TRAINING_READMES a repo, the shallowest first, to stay polite.
+TRAINING_FOLDER = re.compile(r"(^|/)[^/]*(train|tun|sft)[^/]*/", re.IGNORECASE)
+TRAINING_READMES = 8
 VENDORED = {"vendor", "vendored", "third_party", "third-party", "thirdparty", "3rdparty", "external", "extern",
             "node_modules", "site-packages", ".git"}
 # Request priorities inside a repo: what decides judgements first, when the hourly budget is tight.
@@ -78,8 +83,8 @@ def is_vendored(path: str) -> bool:
 
 def wanted_paths(paths) -> list[str]:
     """The files to fetch from a tree: licence-like files anywhere (outside vendored folders), model cards,
-    datasheets, citation files, the docs index, and root packaging metadata."""
-    chosen = []
+    datasheets, citation files, the docs index, root packaging metadata and the READMEs of training folders."""
+    chosen, training = [], []
     for path in paths:
         name = path.rsplit("/", 1)[-1].lower()
         if is_vendored(path):
@@ -87,7 +92,10 @@ def wanted_paths(paths) -> list[str]:
         if any(fnmatch(name, p) for p in LICENCE_LIKE + DOCUMENTS) or path.lower() in DOCS_INDEX \
                 or path.lower() in PACKAGING or LICENCES_FOLDER.fullmatch(path.lower()):
             chosen.append(path)
-    return sorted(chosen)
+        elif name in README_NAMES and TRAINING_FOLDER.search(path):
+            training.append(path)
+    training.sort(key=lambda p: (p.count("/"), p))
+    return sorted(chosen + training[:TRAINING_READMES])
 
 
 class GithubSpider(EvidenceSpider):

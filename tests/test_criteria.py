@@ -20,7 +20,7 @@ from test_extractors import MODELS, artifacts, model_json
 GROUPS = code_file_rules()
 
 
-@pytest.mark.parametrize("group", ["pretraining", "finetuning", "inference", "docs"])
+@pytest.mark.parametrize("group", ["pretraining", "finetuning", "inference", "docs", "training_docs"])
 def test_every_code_file_example_matches_its_group(group):
     for example in GROUPS[group].examples:
         assert any(fnmatch(example.lower(), g) for g in GROUPS[group].globs), (group, example)
@@ -293,6 +293,29 @@ def test_code_documentation_follows_the_training_code_it_documents():
     assert level(["configs/instella-3b-pretrain-stage1.yaml", "scripts/train.py"]) == "open"
     assert level(["finetune/scripts/run_sft_Yi_6b.sh"]) == "partial"  # fine-tuning code only
     assert level(["demo/web_demo.py"]) == "closed"  # no training code to document
+
+
+def test_the_readme_of_a_training_folder_documents_the_training_steps():
+    """LLM Foundry's root README has no section on training; its scripts/train/README.md is that documentation."""
+    from extractors.documentation import judge_code_documentation
+
+    files = ROOT / "data" / "snapshot" / "github" / "mosaicml" / "llm-foundry" / "files"
+    readme = Artifact("r", "readme", "http://gh/repos/mosaicml/llm-foundry/readme", "def", "README.md",
+                      (files / "README.md").read_text(encoding="utf-8"), "mosaicml/llm-foundry")
+    train = Artifact("t", "file", "http://gh/repos/mosaicml/llm-foundry/contents/scripts/train/README.md", "def",
+                     "scripts/train/README.md", (files / "scripts/train/README.md").read_text(encoding="utf-8"),
+                     "mosaicml/llm-foundry")
+    base = artifacts("mosaicml/mpt-7b-instruct", tree=False)
+    code = tree(["scripts/train/train.py", "scripts/data_prep/convert_dataset_hf.py"])
+
+    def judged(*code_files):
+        return judge_code_documentation(replace(base, code_trees=(code,), code_files=code_files))
+
+    assert judged(readme).level == "partial"
+    with_folder = judged(readme, train)
+    assert with_folder.level == "open"
+    assert any(e.rule_id == "codedocs.training-folder-readme" and e.file == "scripts/train/README.md"
+               for e in with_folder.evidence)
 
 
 def github_readme(full_name: str) -> Artifact:

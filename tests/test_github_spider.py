@@ -144,6 +144,17 @@ def test_packaging_is_read_as_data():
     assert package_metadata("pyproject.toml", "not [valid toml") is None
 
 
+def test_the_readmes_of_training_folders_are_fetched_the_shallowest_first():
+    from spiders.github import TRAINING_READMES
+
+    paths = ["README.md", "scripts/train/README.md", "scripts/inference/README.md", "finetune/README.md",
+             "training/arctic/README.md", "third_party/trainer/README.md", "scripts/train/train.py"]
+    assert wanted_paths(paths) == ["finetune/README.md", "scripts/train/README.md", "training/arctic/README.md"]
+    many = [f"train/run{n:02}/README.md" for n in range(TRAINING_READMES + 5)] + ["a/b/c/finetune/README.md"]
+    fetched = wanted_paths(many)
+    assert len(fetched) == TRAINING_READMES and "a/b/c/finetune/README.md" not in fetched
+
+
 def test_vendored_folders_are_skipped():
     paths = ["LICENSE", "third_party/foo/LICENSE", "vendor/x/COPYING", "models/llama3/LICENSE", "docs/index.md",
              "src/node_modules/a/LICENSE.md", "MODEL_CARD.md", "CITATION.cff", "pyproject.toml", "sub/pyproject.toml"]
