@@ -66,10 +66,12 @@ class LinkItem:
 
 @dataclass
 class CompletedItem:
-    """Every request of a subject at this revision was answered: the mark incremental crawls compare against."""
+    """Every request of a subject at this revision was answered: the mark incremental crawls compare against.
+    `fetch_rules` names what the spider fetched of it (a spider that now fetches more asks again)."""
 
     subject_id: str
     revision: str
+    fetch_rules: str = ""
 
 
 ITEM_TYPES = {cls.__name__: cls for cls in (ArtifactItem, SubjectItem, ErrorItem, LinkItem, CompletedItem)}

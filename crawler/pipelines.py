@@ -21,7 +21,7 @@ def write_item(store: Store, run_id: int, item) -> None:
     elif isinstance(item, ErrorItem):
         store.save_error(run_id, **fields)
     elif isinstance(item, CompletedItem):
-        store.mark_complete(item.subject_id, item.revision)
+        store.mark_complete(item.subject_id, item.revision, item.fetch_rules)
     elif isinstance(item, LinkItem):
         store.save_link(item.from_subject, item.to_subject, item.relation,
                         store.artifact_at(item.found_in_url, item.found_in_revision))

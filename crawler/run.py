@@ -130,13 +130,15 @@ class KnownRepos(Mapping):
         self.db.close()
 
     def _ask_store(self, key: str) -> KnownRepo | None:
-        row = next(self.db.query(f"select s.id, s.complete_revision, {KNOWN_ETAG} as etag from subjects s "
+        row = next(self.db.query(f"select s.id, s.complete_revision, s.complete_fetch_rules, {KNOWN_ETAG} as etag "
+                                 "from subjects s "
                                  "where lower(s.id) = ? and s.complete_revision is not null "
                                  "order by s.rowid desc limit 1", [key]), None)
         if row is not None:
             links = self.db.query("select to_subject, relation from links where from_subject = ? order by rowid",
                                   [row["id"]])
-            return KnownRepo(row["complete_revision"], row["etag"], _follows(links))
+            return KnownRepo(row["complete_revision"], row["etag"], _follows(links), fetch_rules=row[
+                "complete_fetch_rules"] or "")
         missing = next(self.db.query("select 1 from subjects where lower(id) = ? and status = 'missing' and "
                                      "last_crawled_at > ? limit 1", [key, self.cutoff]), None)
         return KnownRepo(None, missing=True) if missing else None

@@ -207,6 +207,13 @@ def m009_subject_lookup_in_any_case(db: sqlite_utils.Database) -> None:
     db.execute("create index if not exists idx_subjects_lower_id on subjects (lower(id))")
 
 
+@migrations()
+def m010_fetch_rules(db: sqlite_utils.Database) -> None:
+    # What the spider fetched of a repo when it was marked complete (its file rules): a spider that fetches more
+    # than it did then asks an unchanged repo again, once, instead of never getting the new files.
+    db["subjects"].add_column("complete_fetch_rules", str)
+
+
 # The schema's version: its newest migration (`openness --version` and every export say it).
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 
@@ -350,8 +357,8 @@ class Store:
         self.db["subjects"].upsert({"id": subject_id, **fields, **pending, "last_crawled_at": utcnow(),
                                     "run_id": run_id}, pk="id", alter=False)
 
-    def mark_complete(self, subject_id: str, revision: str) -> None:
-        self.db["subjects"].update(subject_id, {"complete_revision": revision})
+    def mark_complete(self, subject_id: str, revision: str, fetch_rules: str = "") -> None:
+        self.db["subjects"].update(subject_id, {"complete_revision": revision, "complete_fetch_rules": fetch_rules})
 
     def save_link(self, from_subject: str, to_subject: str, relation: str, artifact_id: str | None) -> None:
         self.db.execute("insert into links (from_subject, to_subject, relation, artifact_id) values (?, ?, ?, ?) "

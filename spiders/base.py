@@ -63,6 +63,27 @@ class KnownRepo:
     json_etag: str | None = None
     follows: tuple[tuple[str, str, str], ...] = ()
     missing: bool = False
+    fetch_rules: str = ""
+
+
+class FetchedAlike(Mapping):
+    """What the store knows, less the repos a spider's older file rules crawled: to a spider that now fetches more
+    of a repo (another `fetch_rules`), such a repo is new, so its files are fetched again once. A 404 stays known."""
+
+    def __init__(self, known: Mapping[str, KnownRepo], fetch_rules: str):
+        self.known, self.fetch_rules = known, fetch_rules
+
+    def __getitem__(self, key: str) -> KnownRepo:
+        found = self.known[key]
+        if found.missing or found.fetch_rules == self.fetch_rules:
+            return found
+        raise KeyError(key)
+
+    def __iter__(self):
+        return (key for key in self.known if key in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass
@@ -137,10 +158,12 @@ class EvidenceSpider(scrapy.Spider):
 
     source = ""
     endpoint = ("", "")  # (spider argument, Scrapy setting) of the API base URL
+    fetch_rules = ""  # what the spider fetches of a repo, recorded with each complete mark (FetchedAlike)
 
     def __init__(self, known: Mapping[str, KnownRepo] | None = None, full: bool = False, ledger=None, **kwargs):
         super().__init__(**kwargs)
-        self.known = {} if full or known is None else known  # a mapping that may ask the store: never its length
+        # A mapping that may ask the store: never its length.
+        self.known = {} if full or known is None else FetchedAlike(known, self.fetch_rules)
         self.ledger = ledger or LocalLedger()
 
     @classmethod
@@ -237,7 +260,7 @@ class EvidenceSpider(scrapy.Spider):
         if self.ledger.closed(repo.subject) == 0:
             self.crawler.signals.send_catch_log(subject_done)
             if repo.revision and not self.ledger.has_failed(repo.subject):
-                yield CompletedItem(repo.subject, repo.revision)
+                yield CompletedItem(repo.subject, repo.revision, self.fetch_rules)
             yield from self._finished(repo)
 
     def _finished(self, repo: Repo):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from hashlib import sha256
 from collections.abc import Mapping
 from dataclasses import replace
 from fnmatch import fnmatch
@@ -98,11 +99,19 @@ def wanted_paths(paths) -> list[str]:
     return sorted(chosen + training[:TRAINING_READMES])
 
 
+# The file rules of this module, recorded with each repo's complete mark: when they change, an unchanged repo is
+# fetched again once, so that a store crawled before gets the files the new rules want.
+FETCH_RULES = "github:" + sha256(repr((LICENCES_FOLDER.pattern, LICENCE_LIKE, DOCUMENTS, sorted(DOCS_INDEX),
+                                       sorted(PACKAGING), TRAINING_FOLDER.pattern, TRAINING_READMES,
+                                       sorted(VENDORED), README_NAMES)).encode()).hexdigest()[:16]
+
+
 class GithubSpider(EvidenceSpider):
     name = "github"
     source = "github"
     endpoint = ("github_endpoint", "GITHUB_API_URL")
     custom_settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": 2}  # GitHub asks clients for serial-ish requests
+    fetch_rules = FETCH_RULES
 
     def __init__(self, github_endpoint: str, repos: list[tuple[str, int]] = (),
                  known: Mapping[str, KnownRepo] | None = None, full: bool = False, **kwargs):

@@ -102,6 +102,10 @@ class HuggingFaceSpider(EvidenceSpider):
     name = "huggingface"
     source = "huggingface"
     endpoint = ("hf_endpoint", "HF_ENDPOINT")
+    # Not versioned ("" as before stores recorded it): what it fetches of a model has not changed, and a new value
+    # fetches every unchanged model on the Hub again (days of the API budget). Give it one when WANTED_FILES or the
+    # calls per model change.
+    fetch_rules = ""
 
     def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
                  known: Mapping[str, KnownRepo] | None = None,

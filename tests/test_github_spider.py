@@ -118,6 +118,29 @@ def test_second_crawl_of_unchanged_repos_costs_only_conditional_requests(replica
     assert stored(db_path) == before
 
 
+def test_repos_crawled_under_other_file_rules_are_fetched_again_once(replica_url, db_path):
+    """A store written before the spider wanted more files (complete marks of other rules, or none recorded): its
+    unchanged repos are fetched again, whole, and marked with the rules of now; the run after costs 304s only."""
+    from spiders.github import FETCH_RULES
+
+    args = ("crawl", MODEL, "--depth", "0", "--db", str(db_path), "--hf-endpoint", replica_url,
+            "--github-endpoint", replica_url)
+    assert run_openness(*args).returncode == 0
+    con = sqlite3.connect(db_path)
+    trees = "select count(*) from artifacts where source = 'github' and kind = 'tree'"
+    trees_before = con.execute(trees).fetchone()[0]
+    with con:
+        con.execute("update subjects set complete_fetch_rules = null where kind = 'code'")
+    assert run_openness(*args).returncode == 0
+    again = run_counts(db_path)[-1]
+    assert again["openness/requests/gh_tree"] >= 1 and again.get("openness/not_modified", 0) == 1  # the model's JSON
+    assert {rules for (rules,) in con.execute("select distinct complete_fetch_rules from subjects where kind = "
+                                              "'code' and complete_revision is not null")} == {FETCH_RULES}
+    assert con.execute(trees).fetchone()[0] == trees_before  # the same tree: stored once
+    assert run_openness(*args).returncode == 0
+    assert "openness/requests/gh_tree" not in run_counts(db_path)[-1]
+
+
 @pytest.mark.parametrize("link, expected", [
     ("https://github.com/meta-llama/llama3", "meta-llama/llama3"),
     ("https://github.com/meta-llama/llama3.git", "meta-llama/llama3"),

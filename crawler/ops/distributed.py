@@ -198,7 +198,7 @@ def open_run(server: redis.Redis, run_id: int, known: dict[str, KnownRepo], wate
         pipe = server.pipeline()
         for subject, repo in known.items():
             pipe.hset(KNOWN, subject, json.dumps([repo.revision, repo.json_etag, [list(f) for f in repo.follows],
-                                                  repo.missing]))
+                                                  repo.missing, repo.fetch_rules]))
         pipe.execute()
     if watermark:
         server.set(WATERMARK, watermark)
@@ -245,8 +245,8 @@ def wait_for_run(server: redis.Redis, timeout: float) -> tuple[int, dict[str, Kn
         time.sleep(0.2)
     known = {}
     for subject, value in server.hgetall(KNOWN).items():
-        revision, etag, follows, missing = json.loads(value)
-        known[subject.decode()] = KnownRepo(revision, etag, tuple(tuple(f) for f in follows), missing)
+        revision, etag, follows, missing, fetch_rules = json.loads(value)
+        known[subject.decode()] = KnownRepo(revision, etag, tuple(tuple(f) for f in follows), missing, fetch_rules)
     watermark = server.get(WATERMARK)
     return int(run), known, watermark.decode() if watermark else None
 
