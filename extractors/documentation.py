@@ -303,6 +303,14 @@ def _judge_papers(model: ModelArtifacts, criterion: str, group: str, what: str) 
     own = [m for m in mentions if m.presented == "own"]
     component = [m for m in mentions if m.presented == "component"]
     chosen = own or component
+    if not chosen and criterion == "preprint":
+        reports = [m for m in paper_mentions(model, "reports") if m.presented == "own"]
+        if reports:
+            m = reports[0]
+            return Judgement(criterion, "partial", 0.4, "a report presented as the model's own, on no preprint "
+                             "archive", (Evidence("preprint.unarchived-report", m.artifact.url, m.artifact.revision,
+                                                  m.artifact.path or "README.md", quote(m.text, 200), m.line, m.line,
+                                                  m.artifact.artifact_id),))
     if not chosen:
         related = "; ".join(quote(m.text, 80) for m in mentions[:2])
         searched = f"the card and the model's own READMEs and CITATION files for {what} presented as the model's own"

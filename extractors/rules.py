@@ -344,7 +344,7 @@ def venue_rules() -> dict[str, tuple[LinkRule, ...]]:
     name = "venues.yaml"
     data = _load_yaml(name)
     groups = {}
-    for group in ("venues", "preprints", "own_paper", "component_paper", "citation_headings", "accepted"):
+    for group in ("venues", "preprints", "reports", "own_paper", "component_paper", "citation_headings", "accepted"):
         rules = []
         for number, entry in enumerate(data.get(group) or [], start=1):
             _require(isinstance(entry, dict) and {"pattern", "example"} <= set(entry), name,

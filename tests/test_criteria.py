@@ -32,8 +32,8 @@ def test_inference_examples_are_not_taken_for_training_code():
             assert not any(fnmatch(example.lower(), g) for g in GROUPS[group].globs), example
 
 
-@pytest.mark.parametrize("group", ["venues", "preprints", "own_paper", "component_paper", "citation_headings",
-                                   "accepted"])
+@pytest.mark.parametrize("group", ["venues", "preprints", "reports", "own_paper", "component_paper",
+                                   "citation_headings", "accepted"])
 def test_every_venue_and_preprint_rule_matches_its_example(group):
     for rule in venue_rules()[group]:
         assert rule.pattern.search(rule.example), rule.example
@@ -94,6 +94,18 @@ def test_a_preprint_is_the_models_own_only_when_presented_so():
     assert related.level == "closed" and "related work" in related.summary
     field = judge_preprint(artifacts("stabilityai/stable-audio-open-1.0", tree=False))  # "**Research Paper**: url"
     assert field.level == "open" and field.evidence[0].line_start == 139
+
+
+def test_a_report_of_the_models_own_on_no_preprint_server_is_a_partial_preprint():
+    # The real card links "[Phi-3 Technical Report](https://aka.ms/phi3-tech-report)", on no archive.
+    report = judge_preprint(artifacts("microsoft/Phi-3-mini-128k-instruct", tree=False))
+    assert report.level == "partial" and report.evidence[0].rule_id == "preprint.unarchived-report"
+    assert "aka.ms/phi3-tech-report" in report.evidence[0].snippet
+    # A code repo named for a report is not one.
+    text = ("---\nlicense: mit\n---\n# Model\n\nA [fixed snapshot of the code used for the technical report]"
+            "(https://github.com/NVIDIA/Megatron-LM/tree/ssm/examples/mamba).\n")
+    card = Artifact("c", "card", "http://hub/x/resolve/abc/README.md", "abc", "README.md", text)
+    assert judge_preprint(ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)).level == "closed"
 
 
 def test_acceptance_at_a_venue_in_the_citation_makes_a_peer_reviewed_paper():
