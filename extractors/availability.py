@@ -201,10 +201,13 @@ def _base_unavailable(model: ModelArtifacts, criterion: str, base_id: str, why: 
 
 def on_base_model(model: ModelArtifacts, criterion: str, judge) -> Judgement:
     """A base-model criterion: judged on the root pretrained model down the base-model chain (card `base_model`,
-    the Hub's `base_model:` tags); mirrored from the model itself when it names no base, in metadata or text."""
+    the Hub's `base_model:` tags); mirrored from the model itself when it names no base, in metadata or text, and
+    is not a delta to another model's weights (which proves a base it does not name)."""
     if model.base_model is None:
         if (named := base_named_in_text(model)) is not None:
             return _base_unavailable(model, criterion, "(named in the card's text)", named)
+        if (delta := delta_weights(model)) is not None:
+            return _base_unavailable(model, criterion, "(unnamed: the one its delta weights apply to)", delta)
         return _relabel(settle(judge(model), model), criterion, "no separate base model; mirrors the model itself: ")
     root, chain = root_model(model)
     if root is model or root.base_model is not None:

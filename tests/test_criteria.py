@@ -246,6 +246,9 @@ def test_base_model_criteria_follow_the_chain_to_the_root_and_never_mirror_a_fin
     model = ModelArtifacts("x/y", "abc", "http://hub/x/y", model_json("x/y"), card)
     assert base_named_in_text(model).line_start == 6
     assert judge_base_model_data(model).level == "unknown"
+    # "The WizardLM delta weights." (the real card): a delta to weights it does not name is not its own base.
+    delta = judge_base_model_weights(artifacts("WizardLM/WizardLM-7B-V1.0", tree=False))
+    assert delta.level == "unknown" and delta.evidence[0].rule_id == "weights.delta-only"
 
 
 def test_a_dataset_page_elsewhere_linked_as_training_data_is_named_data():
