@@ -166,6 +166,14 @@ def _crawled_models(db: sqlite_utils.Database) -> dict[str, dict]:
         "select id, repo_id, status, revision from subjects where kind = 'model'")}
 
 
+def _captured_models(db: sqlite_utils.Database) -> set[str]:
+    """Lower-case ids of the models whose card and file list were both read (HTTP 200): where an `unknown` is
+    ours to answer for, not the corpus's."""
+    return {row["key"] for row in db.query(
+        "select lower(repo_id) as key from artifacts where source = 'huggingface' and repo_type = 'model' and "
+        "kind in ('card', 'tree') and http_status = 200 group by lower(repo_id) having count(distinct kind) = 2")}
+
+
 def matched_model(label: LabelFile, crawled: dict[str, dict]) -> dict | None:
     """The first Hub model the label file's end-model link names that was crawled and read (has a revision)."""
     return next((crawled[m.lower()] for m in label.end_models
@@ -251,6 +259,8 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
                 "our_evidence": cell.our_evidence})
     together = _view(cells)
     matched = [c for c in coverage if c["matched"]]
+    captured = _captured_models(db)
+    read_whole = [c for c in cells if c.model.lower() in captured]
     flag_check = flag_precision(db, files, labels_dir, crawled)
     sets = sorted({c["label_set"] for c in coverage})
     return {
@@ -268,6 +278,8 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
                                              "matched": sum(c["label_set"] == name for c in matched)}
                                       for name in sets},
                      "unreadable": read_errors, "files": coverage,
+                     "card_and_tree_read": {"cells": len(read_whole),
+                                            "unknown": sum(c.ours == "unknown" for c in read_whole)},
                      "cells_not_judged_by_criterion": dict(sorted(not_judged.items()))},
     }
 
@@ -360,6 +372,7 @@ def undecided_causes(result: dict, limit: int = 10) -> list[tuple[str, int]]:
 def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
     """docs/accuracy.md: generated, never edited by hand."""
     cov = result["coverage"]
+    whole = cov["card_and_tree_read"]
     lines = [
         "# Accuracy against the expert labels (generated)",
         "",
@@ -379,6 +392,8 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
         f"({cov['distinct_systems']} distinct models); not covered: {cov['unmatched']}; "
         f"unreadable: {len(cov['unreadable'])}",
         *[f"- {name}: {c['matched']} of {c['label_files']} files compared" for name, c in cov["by_label_set"].items()],
+        f"- cells of models whose card and file list were both read: {whole['cells']}, of them `unknown`: "
+        f"{whole['unknown']} ({_pct(whole['unknown'] / whole['cells'] if whole['cells'] else None)})",
         "- label cells on criteria the extractors do not judge yet: "
         + (", ".join(f"{k} {v}" for k, v in cov["cells_not_judged_by_criterion"].items()) or "none"),
         "",

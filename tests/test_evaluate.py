@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 
 import pytest
 
@@ -77,6 +78,16 @@ def test_evaluate_reports_coverage_agreement_baselines_and_disagreements(demo_db
     assert len(disagreements) == report["overall"]["cells"] - round(
         report["overall"]["exact_agreement"] * report["overall"]["decided"])
     assert all(d["our_evidence"] and d["expert"] != d["ours"] for d in disagreements)
+    # `unknown` where the card and the file list were both read: every such cell is a disagreement of a model
+    # whose card and tree the store holds with HTTP 200.
+    con = sqlite3.connect(demo_db)
+    read = {m for (m,) in con.execute("select lower(repo_id) from artifacts where kind in ('card', 'tree') and "
+                                      "http_status = 200 and repo_type = 'model' group by lower(repo_id) "
+                                      "having count(distinct kind) = 2")}
+    whole = coverage["card_and_tree_read"]
+    assert 0 < whole["cells"] < report["overall"]["cells"]
+    assert whole["unknown"] == sum(d["ours"] == "unknown" for model, rows in report["per_model"].items()
+                                   if model.lower() in read for d in rows)
 
 
 def test_a_label_file_is_compared_with_its_end_model_or_not_at_all(demo_db):
