@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from extractors.cards import base_named_in_text, card_line, card_passage, card_topics, read_card, repo_training_lines, withheld_data
+from extractors.cards import (base_named_in_text, card_line, card_passage, card_topics, read_card, repo_training_lines,
+                              withheld_data)
 from extractors.code import code_paths, training_scope
 from extractors.ownership import names_own_model, same_organisation
 from extractors.rules import card_content_rules, code_file_rules, venue_rules
@@ -306,11 +307,8 @@ def _judge_papers(model: ModelArtifacts, criterion: str, group: str, what: str) 
     if not chosen and criterion == "preprint":
         reports = [m for m in paper_mentions(model, "reports") if m.presented == "own"]
         if reports:
-            m = reports[0]
             return Judgement(criterion, "partial", 0.4, "a report presented as the model's own, on no preprint "
-                             "archive", (Evidence("preprint.unarchived-report", m.artifact.url, m.artifact.revision,
-                                                  m.artifact.path or "README.md", quote(m.text, 200), m.line, m.line,
-                                                  m.artifact.artifact_id),))
+                             "archive", (_mention_evidence("preprint.unarchived-report", reports[0]),))
     if not chosen:
         related = "; ".join(quote(m.text, 80) for m in mentions[:2])
         searched = f"the card and the model's own READMEs and CITATION files for {what} presented as the model's own"
@@ -318,12 +316,16 @@ def _judge_papers(model: ModelArtifacts, criterion: str, group: str, what: str) 
         if related:
             judged = replace(judged, summary=f"{judged.summary}; only related work: {related}")
         return judged
-    evidence = tuple(Evidence(f"{criterion}.{m.presented}", m.artifact.url, m.artifact.revision,
-                              m.artifact.path or "README.md", quote(m.text, 200), m.line, m.line,
-                              m.artifact.artifact_id) for m in chosen[:3])
+    evidence = tuple(_mention_evidence(f"{criterion}.{m.presented}", m) for m in chosen[:3])
     if own:
         return Judgement(criterion, "open", 0.6, f"{what} presented as the model's own ({len(own)} mentions)", evidence)
     return Judgement(criterion, "partial", 0.5, f"only the {what} of a component is named", evidence)
+
+
+def _mention_evidence(rule_id: str, mention: PaperMention) -> Evidence:
+    where = mention.artifact
+    return Evidence(rule_id, where.url, where.revision, where.path or "README.md", quote(mention.text, 200),
+                    mention.line, mention.line, where.artifact_id)
 
 
 def judge_preprint(model: ModelArtifacts) -> Judgement:

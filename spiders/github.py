@@ -2,18 +2,19 @@
 
 Per repo: the repo JSON, the head commit of the default branch, the recursive tree at that commit (walking
 sub-trees when GitHub truncates it), the README, every licence-like file at any depth outside vendored folders,
-model cards, datasheets, citation files, the docs index, the READMEs of training folders, the packaging files (stored as
-they are; extractors read them) and the releases. A repo whose head commit is unchanged since its last complete crawl is not fetched again.
+model cards, datasheets, citation files, the docs index, the READMEs of training folders, the packaging files
+(stored as they are; extractors read them) and the releases. A repo whose head commit is unchanged since its last
+complete crawl is not fetched again (unless it was fetched under other file rules: FETCH_RULES).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from hashlib import sha256
 from collections.abc import Mapping
 from dataclasses import replace
 from fnmatch import fnmatch
+from hashlib import sha256
 from urllib.parse import quote
 
 from crawler.items import ArtifactItem, ErrorItem, LinkItem, SubjectItem

@@ -221,11 +221,13 @@ def test_base_model_criteria_follow_the_chain_to_the_root_and_never_mirror_a_fin
 
     rules = card_content_rules()
     assert rules.base_model_sentence.search(rules.base_model_example)
-    # Real sentences that name a base (SDXL-Lightning, mpt-7b-instruct, Orca 2, WizardLM 13B, Stable Beluga 2) and ones that name data or nothing.
+    # Real sentences that name a base (SDXL-Lightning, mpt-7b-instruct, Orca 2, WizardLM 13B, Stable Beluga 2) and
+    # ones that name data or nothing.
     for sentence in ("Our models are distilled from [stabilityai/stable-diffusion-xl-base-1.0](https://huggingface.co/",
                      "It is built by finetuning [MPT-7B](https://huggingface.co/spaces/mosaicml/mpt-7b)",
                      "Orca 2 is a finetuned version of LLAMA-2.",
-                     "This is the **Full-Weight** of WizardLM-13B V1.2 model, this model is trained from **Llama-2 13b**.",
+                     "This is the **Full-Weight** of WizardLM-13B V1.2 model, this model is trained from "
+                     "**Llama-2 13b**.",
                      "Stable Beluga 2 is a Llama2 70B model finetuned on an Orca style Dataset"):
         assert rules.base_model_sentence.search(sentence), sentence
     for sentence in ("And supervised finetuned on 1.1M samples(2:1 ratio between music scores",
