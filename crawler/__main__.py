@@ -2,4 +2,5 @@
 
 from crawler.cli import cli
 
-cli(prog_name="openness")
+if __name__ == "__main__":  # the judging processes of `assess --workers` import this module again: do not run there
+    cli(prog_name="openness")

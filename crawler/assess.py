@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import re
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlite_utils
 
@@ -234,25 +237,29 @@ def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> 
             continue
         reviewed = row["status"] != "open" or db.execute("select count(*) from reviews where flag_id = ?",
                                                          [row["id"]]).fetchone()[0]
+        # Plain SQL: sqlite-utils' update and delete ask the schema for the table's keys on every call.
         if reviewed:
-            db["flags"].update(row["id"], {"status": "superseded"})
+            db.execute("update flags set status = 'superseded' where id = ?", [row["id"]])
         else:
-            db["flags"].delete(row["id"])
+            db.execute("delete from flags where id = ?", [row["id"]])
     if flag is None:
         return
     values = {"severity": flag.severity, "claim_location": flag.claim.location, "kind": flag.kind,
               "promised": json.dumps([{"criterion": c, "level": level} for c, level in flag.promised]),
               "rule_ids": ",".join(flag.rule_ids)}
     if current is not None:
-        db["flags"].update(current["id"], values)
+        db.execute(f"update flags set {', '.join(f'{column} = ?' for column in values)} where id = ?",
+                   [*values.values(), current["id"]])
     else:
-        db["flags"].insert({"subject_id": subject_id, "claim": flag.claim.quote, "failing_criteria": failing,
-                            **values, "created_at": utcnow(), "status": "open"})
+        row = {"subject_id": subject_id, "claim": flag.claim.quote, "failing_criteria": failing, **values,
+               "created_at": utcnow(), "status": "open"}
+        db.execute(f"insert into flags ({', '.join(row)}) values ({', '.join('?' for _ in row)})", list(row.values()))
 
 
-def history_values(model: ModelArtifacts, subject: dict, judgements: list[Judgement],
+def history_values(subject: dict, judgements: list[Judgement], facts: dict[str, tuple[str, str]],
                    public_urls: dict[str, str]) -> dict[str, dict]:
-    """What the change history versions for a model: each judgement (level, summary, main evidence) and its facts."""
+    """What the change history versions for a model: each judgement (level, summary, main evidence) and its facts
+    (extractors.facts.model_facts)."""
     values = {}
     for judgement in judgements:
         main = judgement.evidence[0] if judgement.evidence else None
@@ -260,7 +267,7 @@ def history_values(model: ModelArtifacts, subject: dict, judgements: list[Judgem
             "value": judgement.level, "summary": judgement.summary,
             "evidence": main and {"url": main.url, "public_url": public_urls[judgement.criterion], "file": main.file,
                                   "line_start": main.line_start, "snippet": main.snippet, "rule_id": main.rule_id}}
-    for aspect, (value, url) in model_facts(model, subject.get("gated")).items():
+    for aspect, (value, url) in facts.items():
         values[aspect] = {"value": value, "evidence": {"url": url,
                                                        "public_url": subject_url(subject["id"], subject["revision"])}}
     return values
@@ -316,46 +323,116 @@ def assess_selection(repo_ids: list[str] | None = None, pending: bool = False) -
 
 # Models written per transaction: few enough that a killed run loses little, many enough that commits are rare.
 ASSESS_CHUNK = 200
+# Models handed to a judging process at a time: few, so the processes share a chunk's work evenly.
+JUDGE_BATCH = 4
 
 
 def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending: bool = False,
-           run_id: int | None = None, on_progress=None, force: bool = False) -> int:
+           run_id: int | None = None, on_progress=None, force: bool = False, workers: int = 1) -> int:
     """Assess models: those named, or (`pending`) those written since their last assessment, or else every
     crawled model. A model whose inputs are unchanged since its last assessment is not judged again (unless
     `force`): same artifacts, same judgements. Every write is idempotent and a model's pending mark is cleared in
     the transaction that writes its judgements, so a run killed during assessment loses nothing: the next one
     assesses again the models left pending, to the same result. `run_id` is the run the history rows belong to.
-    Returns the number of models judged."""
+    With `workers` above 1 the judging runs in that many processes; this one still reads and writes the store
+    alone, in the same order, so the store ends the same. Returns the number of models judged."""
     if pending:
         record_code_repos(db, run_id)
     where, args = assess_selection(repo_ids, pending)
     ids = [r["id"] for r in db.query(f"select id from subjects where {where} order by id", args)]
-    judged = 0
-    for start in range(0, len(ids), ASSESS_CHUNK):
-        chunk = ids[start:start + ASSESS_CHUNK]
-        with db.atomic():  # one transaction per chunk (sqlite-utils nests its own writes as savepoints)
-            for subject in list(db.query(f"select * from subjects where id in ({', '.join('?' for _ in chunk)}) "
-                                         "order by id", chunk)):
-                judged += _assess_one(db, subject, run_id, force)
-                if on_progress:
-                    on_progress()
+    chunks = [ids[start:start + ASSESS_CHUNK] for start in range(0, len(ids), ASSESS_CHUNK)]
+    judged, previous = 0, ([], iter(()))
+    with judging(workers) as start_judging:
+        # Chunk k is loaded (and handed to the judging processes) in the transaction that writes chunk k-1's
+        # judgements: the processes judge while this one reads and writes. Loading reads nothing that writing does.
+        for chunk in [*chunks, []]:
+            with db.atomic():  # one transaction per chunk (sqlite-utils nests its own writes as savepoints)
+                changed = _load_chunk(db, chunk, run_id, force, on_progress)
+                judging_now = start_judging([(loaded.model, loaded.subject.get("gated")) for loaded in changed])
+                current = (changed, judging_now)
+                for loaded, judged_model in zip(*previous):
+                    _save(db, loaded, judged_model, run_id)
+                    judged += 1
+                    if on_progress:
+                        on_progress()
+            previous = current
     return judged
 
 
-def _assess_one(db: sqlite_utils.Database, subject: dict, run_id: int | None, force: bool) -> bool:
-    """Judge one model inside the caller's transaction; False when its inputs are unchanged (nothing written)."""
+@dataclass(frozen=True)
+class _Loaded:
+    """A model to judge: its subject row, its artifacts and their fingerprint."""
+
+    subject: dict
+    model: ModelArtifacts
+    fingerprint: str
+
+
+def _load_chunk(db: sqlite_utils.Database, chunk: list[str], run_id: int | None, force: bool,
+                on_progress) -> list[_Loaded]:
+    """The models of a chunk of subject ids whose inputs changed, loaded in id order."""
+    changed = []
+    for subject in list(db.query(f"select * from subjects where id in ({', '.join('?' for _ in chunk)}) "
+                                 "order by id", chunk)):
+        loaded = _load_changed(db, subject, run_id, force)
+        if loaded is not None:
+            changed.append(loaded)
+        elif on_progress:
+            on_progress()
+    return changed
+
+
+def _load_changed(db: sqlite_utils.Database, subject: dict, run_id: int | None, force: bool) -> _Loaded | None:
+    """Load a model inside the caller's transaction; None (its pending mark cleared) when its inputs are unchanged.
+    A document it cannot read is recorded now, before the next model is loaded: a model built on this one reads
+    that failure among its base's, as when each model was judged and written before the next was loaded."""
     model = load_model(db, subject)
     fingerprint = inputs_fingerprint(model)
     if not force and subject.get("assessed_inputs") == fingerprint:
         db.execute("update subjects set assess_pending = 0 where id = ?", [subject["id"]])
-        return False
-    judgements = assess_model(model)
-    flag = openwashing_flag(model, judgements)
+        return None
     record_unreadable(db, run_id, subject["id"], model)
-    public_urls = save_judgements(db, subject["id"], judgements, subject["revision"])
-    save_flag(db, subject["id"], flag)
-    history.record(db, run_id, subject["id"], history_values(model, subject, judgements, public_urls),
+    return _Loaded(subject, model, fingerprint)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What judging a model gives: its judgements, its openwashing flag and the facts its history versions."""
+
+    judgements: list[Judgement]
+    flag: Flag | None
+    facts: dict[str, tuple[str, str]]
+
+
+def judge(model_and_gated: tuple[ModelArtifacts, str | None]) -> Judged:
+    """Judge a model (with its subject's `gated` state): pure, so any process can compute it."""
+    model, gated = model_and_gated
+    judgements = assess_model(model)
+    return Judged(judgements, openwashing_flag(model, judgements), model_facts(model, gated))
+
+
+@contextmanager
+def judging(workers: int):
+    """A function that starts judging a list of models and returns their results as an iterator, in order: judged in
+    this process as the iterator is read, or at once in `workers` processes. These are started by a fork server
+    that imported the judge once (forking this process, which holds the store's connection and perhaps a crawl's
+    threads, is not safe); each keeps its own memos, which never change a judgement
+    (tests/test_assess_incremental.py)."""
+    if workers <= 1:
+        yield lambda models: map(judge, models)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["crawler.assess"])
+    with context.Pool(workers) as pool:
+        yield lambda models: pool.imap(judge, models, chunksize=JUDGE_BATCH)
+
+
+def _save(db: sqlite_utils.Database, loaded: _Loaded, judged: Judged, run_id: int | None) -> None:
+    """Write a judged model inside the caller's transaction: judgements, evidence, flag, history, inputs."""
+    subject = loaded.subject
+    public_urls = save_judgements(db, subject["id"], judged.judgements, subject["revision"])
+    save_flag(db, subject["id"], judged.flag)
+    history.record(db, run_id, subject["id"], history_values(subject, judged.judgements, judged.facts, public_urls),
                    EXTRACTOR_VERSION)
     db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",
-               [fingerprint, subject["id"]])
-    return True
+               [loaded.fingerprint, subject["id"]])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -439,8 +440,11 @@ def shlex_command() -> str:
 @click.argument("model_ids", nargs=-1)
 @click.option("--force", is_flag=True, help="Judge every model again, also those whose artifacts and rules are "
                                              "unchanged since their last assessment.")
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Judge in this many processes (0: one per core). This process still reads and writes the "
+                   "store alone, so the store ends the same whatever the number.")
 @db_option()
-def assess(model_ids, force, db_path):
+def assess(model_ids, force, workers, db_path):
     """Recompute judgements from stored artifacts, without any network (e.g. after rules changed).
 
     With no MODEL_ID, every crawled model is assessed. A model whose artifacts, links and the judge's rules and
@@ -463,7 +467,8 @@ def assess(model_ids, force, db_path):
                                                     TimeElapsedColumn(), console=errors,
                                                     disable=not errors.is_terminal) as progress:
             task = progress.add_task("assess", total=total)
-            count = assess_models(db, wanted, force=force, on_progress=lambda: progress.advance(task))
+            count = assess_models(db, wanted, force=force, workers=workers or os.cpu_count() or 1,
+                                  on_progress=lambda: progress.advance(task))
     except LockHeld as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         sys.exit(2)

@@ -81,3 +81,24 @@ def test_a_models_judgements_do_not_depend_on_what_the_process_judged_before(dem
         for cache in caches:
             cache.cache_clear()
         assert assess_model(load_model(db, subject)) == warm[subject["id"]], subject["repo_id"]
+
+
+FLAGS = "select subject_id, claim, failing_criteria, severity, claim_location, kind, promised, rule_ids, status " \
+        "from flags order by 1, 2"
+HISTORY = "select subject_id, aspect, value, evidence from history order by 1, 2, 3"
+
+
+def test_judging_in_worker_processes_writes_the_store_a_single_process_writes(demo_db, tmp_path):
+    single, parallel = tmp_path / "single.db", tmp_path / "parallel.db"
+    for db in (single, parallel):
+        shutil.copy(demo_db, db)
+        with sqlite3.connect(db) as con:  # what assessing writes, gone: each store is written afresh
+            con.executescript("delete from evidence; delete from judgements; delete from flags; delete from history;")
+    models = rows(single, "select count(*) from subjects where kind = 'model' and revision is not null")[0][0]
+    for db, workers in ((single, "1"), (parallel, "2")):
+        done = run_openness("assess", "--force", "--workers", workers, "--db", str(db))
+        assert done.returncode == 0 and f"assessed {models} models" in done.stdout, done.stderr
+    for query in (JUDGEMENTS, EVIDENCE, FLAGS, HISTORY):
+        strip = (lambda r: r[:-1]) if query is JUDGEMENTS else (lambda r: r)
+        assert [strip(r) for r in rows(parallel, query)] == [strip(r) for r in rows(single, query)]
+    assert rows(parallel, FLAGS) and rows(parallel, HISTORY)
