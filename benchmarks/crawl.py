@@ -38,6 +38,7 @@ LISTING_PAGE = 1000  # models per listing page the crawler asks for
 # Request kinds (crawl_runs.counts `openness/requests/<kind>`) by the budget they spend.
 BUDGETS = {"api": ("listing", "model_json", "dataset_json", "tree"), "resolver": ("card", "file"),
            "github": ("gh_repo_json", "gh_head", "gh_tree", "gh_readme", "gh_file", "gh_releases")}
+JUDGING_PROCESSES = sorted({1, os.cpu_count() or 1})  # one process, then one per core
 UNLIMITED = ["--api-budget", "100000000", "--resolver-budget", "100000000"]  # the replica is ours: no waiting
 
 
@@ -151,13 +152,15 @@ def compare_with_naive(size: int, sample: int, delay: float, work: Path) -> None
     for latency in (0.0, delay):
         with Replica("--synthetic", str(sample), "--delay", str(latency)) as replica:
             theirs = naive(replica.url, sample, work)
-            ours = crawl(work / f"sample-{size}-{latency}.db", replica.url, "--discover", "--limit", str(sample),
-                         "--no-github")
-            mine = sample / ours["seconds"]
-            fetching = sample / ours["fetch_seconds"] if ours["fetch_seconds"] else float("nan")
-            print(f"  vs the naive huggingface_hub loop, {sample} models, {latency * 1000:.0f} ms per answer: ours "
-                  f"{mine:.1f} models/s end to end (crawl and assess), naive {theirs:.1f} models/s (fetch only): "
-                  f"{mine / theirs:.2f}x; our fetch phase alone {fetching:.1f} models/s: {fetching / theirs:.2f}x")
+            for workers in JUDGING_PROCESSES:
+                ours = crawl(work / f"sample-{size}-{latency}-{workers}.db", replica.url, "--discover", "--limit",
+                             str(sample), "--no-github", "--workers", str(workers))
+                mine = sample / ours["seconds"]
+                fetching = sample / ours["fetch_seconds"] if ours["fetch_seconds"] else float("nan")
+                print(f"  vs the naive huggingface_hub loop, {sample} models, {latency * 1000:.0f} ms per answer: "
+                      f"ours (judging in {workers} process{'es' if workers > 1 else ''}) {mine:.1f} models/s end to "
+                      f"end (crawl and assess), naive {theirs:.1f} models/s (fetch only): {mine / theirs:.2f}x; our "
+                      f"fetch phase alone {fetching:.1f} models/s: {fetching / theirs:.2f}x")
 
 
 def bench(size: int, sample: int, delay: float, work: Path) -> None:
@@ -174,7 +177,9 @@ def bench(size: int, sample: int, delay: float, work: Path) -> None:
         changed = crawl(db, replica.url, "--incremental")
         print(line("incremental, 1% changed", changed, listed)
               + f"   repos changed: {changed['changed']}, models judged: {changed['judged']}")
-    for name, extra in (("assess, all judged again", ["--force"]), ("assess, unchanged", [])):
+    runs = [(f"assess --force --workers {n}" if n > 1 else "assess, all judged again",
+             ["--force", "--workers", str(n)]) for n in JUDGING_PROCESSES] + [("assess, unchanged", [])]
+    for name, extra in runs:
         seconds, rss, _ = run([*OPENNESS, "assess", *extra, "--db", str(db)])
         print(f"  {name:<26} {seconds:8.1f} s {listed / seconds:8.1f} models/s   peak RSS {rss:.0f} MB")
     print(f"  store: {db.stat().st_size / 1e6:.0f} MB, {db.stat().st_size / listed / 1024:.1f} KB per model")

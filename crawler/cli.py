@@ -74,6 +74,18 @@ def endpoint_options(func):
     return func
 
 
+def workers_option(func):
+    """`--workers N`, one meaning for every command that judges: 0 becomes the number of cores."""
+    return click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+                        callback=lambda ctx, param, value: value or os.cpu_count() or 1,
+                        help="Judge in this many processes (0: one per core). This process still reads and writes "
+                             "the store alone, so the store ends the same whatever the number.")(func)
+
+
+def in_processes(workers: int) -> str:
+    return f" (judged in {workers} processes)" if workers > 1 else ""
+
+
 def print_version(ctx, param, value) -> None:
     """`--version`: the tool, the extractors that judge, and the store's schema (its newest migration)."""
     if not value or ctx.resilient_parsing:
@@ -265,7 +277,7 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
     db = open_db(db_path)
     if result.status == "completed":
         print_run_table(db, result.run_id, db_path)
-    console.print(f"run {result.run_id}: {result.assessed} models assessed")
+    console.print(f"run {result.run_id}: {result.assessed} models assessed{in_processes(options.workers)}")
     for line in count_lines(result.counts, result.run_id):
         console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")
@@ -322,10 +334,11 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
               help="With --distributed: seconds to wait for `openness ingest` to open a run on the Redis.")
 @db_option(creates=True)
 @endpoint_options
+@workers_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
 def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, incremental,
           recheck_days, github, api_budget, resolver_budget, download_timeout, redirect_hosts, redis_url, wait_for_run,
-          db_path, hf_endpoint, github_endpoint, verbose):
+          db_path, hf_endpoint, github_endpoint, workers, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
     For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
@@ -357,8 +370,11 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
                            api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental,
                            download_timeout=download_timeout, redirect_hosts=list(redirect_hosts),
-                           recheck_days=recheck_days)
+                           recheck_days=recheck_days, workers=workers)
     if redis_url:
+        if workers != 1:
+            raise click.UsageError("--workers judges a local crawl's models; a distributed run is judged by "
+                                   "`openness ingest --workers N`")
         sys.exit(_run_distributed_crawler(redis_url, options, verbose, wait_for_run))
     sys.exit(_run_crawl(db_path, options, verbose))
 
@@ -390,7 +406,8 @@ def _run_distributed_crawler(redis_url: str, options, verbose: bool, wait: float
 @click.option("--recheck-days", default=RECHECK_DAYS, show_default=True, type=click.FloatRange(min=0), metavar="DAYS",
               help="As for `openness crawl`: days before a repo that answered 404, or a GitHub repo crawled before, "
                    "is asked again (0: every run).")
-def ingest(redis_url, db_path, wait, recheck_days):
+@workers_option
+def ingest(redis_url, db_path, wait, recheck_days, workers):
     """The single writer of a distributed crawl: open a run on Redis, write every item the crawler processes push
     into the store, and when every crawler is done (none alive, nothing left to write), assess and close the run.
 
@@ -412,7 +429,7 @@ def ingest(redis_url, db_path, wait, recheck_days):
 
     try:
         result = run_ingest(db_path, redis_url, shlex_command(), wait=wait, on_progress=report,
-                            recheck_days=recheck_days)
+                            recheck_days=recheck_days, workers=workers)
     except (LockHeld, DistributedError, NotAStore) as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         sys.exit(2)
@@ -422,7 +439,7 @@ def ingest(redis_url, db_path, wait, recheck_days):
     if result.status == "completed":
         print_run_table(db, result.run_id, db_path)
     db.close()
-    console.print(f"run {result.run_id}: {result.assessed} models assessed")
+    console.print(f"run {result.run_id}: {result.assessed} models assessed{in_processes(workers)}")
     for line in count_lines(result.counts, result.run_id):
         console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")
@@ -440,9 +457,7 @@ def shlex_command() -> str:
 @click.argument("model_ids", nargs=-1)
 @click.option("--force", is_flag=True, help="Judge every model again, also those whose artifacts and rules are "
                                              "unchanged since their last assessment.")
-@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Judge in this many processes (0: one per core). This process still reads and writes the "
-                   "store alone, so the store ends the same whatever the number.")
+@workers_option
 @db_option()
 def assess(model_ids, force, workers, db_path):
     """Recompute judgements from stored artifacts, without any network (e.g. after rules changed).
@@ -467,12 +482,12 @@ def assess(model_ids, force, workers, db_path):
                                                     TimeElapsedColumn(), console=errors,
                                                     disable=not errors.is_terminal) as progress:
             task = progress.add_task("assess", total=total)
-            count = assess_models(db, wanted, force=force, workers=workers or os.cpu_count() or 1,
+            count = assess_models(db, wanted, force=force, workers=workers,
                                   on_progress=lambda: progress.advance(task))
     except LockHeld as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         sys.exit(2)
-    console.print(f"assessed {count} models in {db_path}" + (
+    console.print(f"assessed {count} models in {db_path}{in_processes(workers)}" + (
         f" ({total - count} unchanged since their last assessment, kept)" if total > count else ""))
 
 

@@ -63,6 +63,7 @@ class CrawlOptions:
     # Days before a repo with no reason to have changed is asked again: a followed link that answered 404, and (in
     # nightly mode) a GitHub repo crawled before that no model of this run links. 0: ask every run.
     recheck_days: float = RECHECK_DAYS
+    workers: int = 1  # processes judging the run's models once it is fetched (`crawler.assess.assess`)
 
 
 @dataclass
@@ -249,7 +250,7 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         ending = outcome(run_id, status, counts, split)
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
-            result.assessed = assess_with_progress(db, run_id, options.show_progress)
+            result.assessed = assess_with_progress(db, run_id, options.show_progress, options.workers)
         marks = [m for m in (watermark, newest) if parse_time(m)]
         mark = max(marks, key=parse_time) if marks and ending.status == "completed" else None
         store.finish_run(run_id, ending.status, counts, exit_code=ending.exit_code, watermark=mark)
@@ -258,13 +259,15 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         return result
 
 
-def assess_with_progress(db: sqlite_utils.Database, run_id: int, show: bool) -> int:
-    """Assess the models the run wrote (`crawler.assess.assess`, pending ones), with a progress bar."""
+def assess_with_progress(db: sqlite_utils.Database, run_id: int, show: bool, workers: int = 1) -> int:
+    """Assess the models the run wrote (`crawler.assess.assess`, pending ones, judged in `workers` processes),
+    with a progress bar."""
     total = db["subjects"].count_where(*assess_selection(pending=True))
     with Progress(TextColumn("[bold]assessing"), BarColumn(), MofNCompleteColumn(), TextColumn("models"),
                   TimeElapsedColumn(), disable=not show) as progress:
         task = progress.add_task("assess", total=total)
-        return assess(db, pending=True, run_id=run_id, on_progress=lambda: progress.advance(task))
+        return assess(db, pending=True, run_id=run_id, on_progress=lambda: progress.advance(task),
+                      workers=workers)
 
 
 def _github_targets(db_path: Path, run_id: int, every_known: bool, recheck_days: float) -> list[tuple[str, int]]:

@@ -3,6 +3,7 @@ themselves are not asserted: they are measurements, in docs/performance.md)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,11 @@ def test_the_crawl_benchmark_prints_each_figure_at_its_quick_size():
     for name in ("full crawl", "incremental, 0% changed", "incremental, 1% changed", "assess, all judged again",
                  "assess, unchanged"):
         assert re.search(rf"{re.escape(name)} +[\d.]+ s +[\d.]+ models/s", out), name
-    assert len(re.findall(r"vs the naive huggingface_hub loop.*: [\d.]+x", out)) == 2
+    processes = sorted({1, os.cpu_count() or 1})  # the crawl judges in one process, then in one per core
+    for workers in processes:
+        naive = rf"vs the naive huggingface_hub loop.*judging in {workers} process.*: [\d.]+x"
+        assert len(re.findall(naive, out)) == 2
+        if workers > 1:
+            assert re.search(rf"assess --force --workers {workers} +[\d.]+ s +[\d.]+ models/s", out)
     assert re.search(r"1 token\(s\) on 1 machine\(s\): first full crawl of 2M models [\d.]+ days", out)
     assert re.search(r"incremental, 0% changed .* repos changed: 0, models judged: \d+", out)

@@ -172,3 +172,32 @@ def test_judging_in_the_crawls_process_builds_no_debug_records_below_its_log_lev
             logging.getLogger(name).setLevel(level)
         logging.root.removeHandler(handler)
         logging.root.setLevel(root_level)
+
+
+def test_a_crawl_judging_in_two_processes_writes_what_one_process_writes(replica_url, tmp_path):
+    # A chain of base models and a model that links GitHub repos: judgements that read other subjects' artifacts.
+    ids = ("Intel/neural-chat-7b-v3-3", "meta-llama/Meta-Llama-3-8B")
+    stores = {workers: tmp_path / f"workers-{workers}.db" for workers in ("1", "2")}
+    for workers, db in stores.items():
+        result = run_openness("crawl", *ids, "--workers", workers, "--db", str(db), "--hf-endpoint", replica_url,
+                              "--github-endpoint", replica_url)
+        assert result.returncode == 0, result.stderr[-2000:]
+        said = " ".join(result.stdout.split())
+        assert ("models assessed (judged in 2 processes)" in said) == (workers == "2")
+    queries = ("select s.repo_id, j.criterion, j.level, j.rule_ids, j.summary from judgements j join subjects s "
+               "on s.id = j.subject_id order by 1, 2",
+               "select s.repo_id, e.criterion, e.url, e.line_start, e.snippet from evidence e join subjects s on "
+               "s.id = e.subject_id order by 1, 2, 3, 4, 5",
+               "select s.repo_id, f.claim, f.failing_criteria from flags f join subjects s on s.id = f.subject_id "
+               "order by 1, 2")
+    for query in queries:
+        single, parallel = (sqlite3.connect(db).execute(query).fetchall() for db in stores.values())
+        assert parallel == single
+    judged = sqlite3.connect(stores["2"]).execute("select count(distinct subject_id) from judgements").fetchone()[0]
+    assert judged >= 4  # the two named models and the bases they were built on
+
+
+def test_a_distributed_crawler_refuses_workers_it_would_not_use(tmp_path):
+    result = run_openness("crawl", "Qwen/Qwen2.5-32B", "--distributed", "redis://127.0.0.1:1/0", "--workers", "2",
+                          "--db", str(tmp_path / "unused.db"))
+    assert result.returncode == 2 and "openness ingest --workers" in result.stderr

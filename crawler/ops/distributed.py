@@ -372,9 +372,10 @@ def newest_listed(server: redis.Redis) -> list[str]:
 
 
 def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progress=None,
-           recheck_days: float | None = None):
+           recheck_days: float | None = None, workers: int = 1):
     """The single writer of a distributed crawl: opens a run, writes every item the crawlers push, and once they
-    are done, assesses and closes the run the way a local crawl does. Returns a `crawler.run.CrawlResult`."""
+    are done, assesses (judging in `workers` processes) and closes the run the way a local crawl does. Returns a
+    `crawler.run.CrawlResult`."""
     from crawler.assess import assess
     from crawler.ops.lock import StoreLock
     from crawler.ops.runs import abandon_dead_runs, error_split, outcome
@@ -421,7 +422,7 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
                              if lock.previous else "")
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
-            result.assessed = assess(db, pending=True, run_id=run_id)
+            result.assessed = assess(db, pending=True, run_id=run_id, workers=workers)
         marks = [m for m in (watermark, *newest_listed(server)) if parse_time(m)]
         mark = max(marks, key=parse_time) if marks and ending.status == "completed" else None
         store.finish_run(run_id, ending.status, counts, exit_code=ending.exit_code, watermark=mark)
