@@ -26,6 +26,8 @@ from extractors.text import load_json
 from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
 
 
+# The load path asks the store in plain SQL (`db.query`): sqlite-utils' `rows_where` and `get` ask the schema for the
+# table's columns and keys on every call, a third of the time an unchanged model's assessment took.
 def _artifact(db: sqlite_utils.Database, row: dict) -> Artifact:
     return Artifact(row["id"], row["kind"], row["url"], row["revision"], row["path"],
                     blob_text(db, row["content_sha256"]), row["repo_id"])
@@ -113,14 +115,14 @@ def _linked(db: sqlite_utils.Database, subject_id: str, relation: str) -> list[s
 def _datasets(db: sqlite_utils.Database, subject_id: str) -> tuple[LinkedDataset, ...]:
     found = []
     for target in _linked(db, subject_id, "dataset"):
-        row = next(iter(db["subjects"].rows_where("id = ?", [target])), None)
+        row = next(db.query("select * from subjects where id = ?", [target]), None)
         repo_id = target.split(":", 2)[2]
         if row is None:
             found.append(LinkedDataset(repo_id, "not crawled", ""))
             continue
-        card = next(iter(db["artifacts"].rows_where("repo_type = 'dataset' and repo_id = ? and kind = 'card' and "
-                                                    "revision is ?", [row["repo_id"], row["revision"]],
-                                                    order_by="fetched_at desc", limit=1)), None)
+        card = next(db.query("select * from artifacts where repo_type = 'dataset' and repo_id = ? and kind = 'card' "
+                             "and revision is ? order by fetched_at desc limit 1", [row["repo_id"], row["revision"]]),
+                    None)
         found.append(LinkedDataset(repo_id, row["status"], row["url"], _artifact(db, card) if card else None))
     return tuple(found)
 
@@ -134,8 +136,8 @@ def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN
     """The artifacts of a model at the revision its subject was last crawled at, what failed to be fetched, what
     it links to (own code repos, datasets) and its base model's artifacts, down the chain to `depth` steps."""
     repo_id, revision = subject["repo_id"], subject["revision"]
-    rows = list(db["artifacts"].rows_where("repo_type = 'model' and repo_id = ? and revision is ?",
-                                           [repo_id, revision], order_by="fetched_at desc, id"))
+    rows = list(db.query("select * from artifacts where repo_type = 'model' and repo_id = ? and revision is ? "
+                         "order by fetched_at desc, id", [repo_id, revision]))
 
     def latest(kind: str) -> Artifact | None:
         row = next((r for r in rows if r["kind"] == kind), None)
@@ -147,21 +149,21 @@ def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN
             tree_rows.setdefault(_page_number(row), row)
     # The latest failure of each kind; an artifact of that kind, when stored, outweighs it in the extractors.
     failures = {row["kind"]: Failure(row["url"], row["reason"], row["http_status"])
-                for row in db["errors"].rows_where("subject_id = ?", [subject["id"]], order_by="id")}
+                for row in db.query("select * from errors where subject_id = ? order by id", [subject["id"]])}
     files = tuple(_artifact(db, r) for r in latest_per_path(rows, "file"))
     code_files, code_trees = [], []
     repos = own_code_repos(db, subject)
     for repo in (r for r in repos if r["revision"]):
-        rows_of_repo = list(db["artifacts"].rows_where(
-            "source = 'github' and repo_id = ? and revision = ? and kind in ('file', 'readme', 'tree')",
-            [repo["repo_id"], repo["revision"]], order_by="fetched_at desc, id"))
+        rows_of_repo = list(db.query(
+            "select * from artifacts where source = 'github' and repo_id = ? and revision = ? and kind in ('file', "
+            "'readme', 'tree') order by fetched_at desc, id", [repo["repo_id"], repo["revision"]]))
         for row in sorted(latest_per_path(rows_of_repo), key=lambda r: (r["kind"], r["path"] or "")):
             (code_trees if row["kind"] == "tree" else code_files).append(_artifact(db, row))
     bases = [b for b in _linked(db, subject["id"], "base_model") if b != subject["id"]]  # a repo is not its own base
     base_model = bases[0].split(":", 2)[2] if bases else None
     base = None
     if depth > 0 and bases and bases[0] not in seen:
-        row = next(iter(db["subjects"].rows_where("id = ? and revision is not null", [bases[0]])), None)
+        row = next(db.query("select * from subjects where id = ? and revision is not null", [bases[0]]), None)
         base = load_model(db, row, depth - 1, seen | {subject["id"]}) if row else None
     found = {"model_json": latest("model_json"), "card": latest("card"),
              "tree": _artifact(db, tree_rows[min(tree_rows)]) if tree_rows else None}
@@ -303,9 +305,10 @@ def record_code_repos(db: sqlite_utils.Database, run_id: int | None) -> int:
 
 
 def inputs_fingerprint(model: ModelArtifacts) -> str:
-    """Everything a model's judgements are computed from (its artifacts with their text and URLs, failures,
+    """Everything a model's judgements are computed from (its artifacts with their URLs and ids, failures,
     sources, linked datasets and code, the base-model chain) and the judge's own fingerprint: equal fingerprints,
-    equal judgements and evidence."""
+    equal judgements and evidence. An artifact's text is not hashed again: its id is computed from its content
+    (`crawler.store.Store.save_artifact`, the only writer of artifacts), so the id stands for it."""
     return hashlib.sha256(f"{judge_fingerprint()}\n{model!r}".encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -380,4 +380,7 @@ def decode_text(content: bytes) -> str:
 
 
 def blob_text(db: sqlite_utils.Database, sha256: str) -> str:
-    return decode_text(db["blobs"].get(sha256)["content"])
+    row = db.execute("select content from blobs where sha256 = ?", [sha256]).fetchone()
+    if row is None:
+        raise sqlite_utils.db.NotFoundError(f"no stored blob {sha256}")
+    return decode_text(row[0])

@@ -16,7 +16,9 @@ class Artifact:
     url: str
     revision: str | None
     path: str | None
-    text: str
+    # Left out of the repr: a stored artifact's id is computed from its content, so the id already stands for the
+    # text, and a model's repr (the inputs fingerprint of crawler.assess) stays short.
+    text: str = field(repr=False)
     repo_id: str = ""  # set for artifacts of linked subjects (a GitHub repo)
 
 
