@@ -18,7 +18,7 @@ from extractors.availability import (judge_base_model_data, judge_base_model_wei
 from extractors.documentation import (judge_code_documentation, judge_datasheet, judge_hardware_architecture,
                                       judge_model_card, judge_paper, judge_preprint)
 from extractors.licences import judge_licences
-from extractors.searched import settle
+from extractors.searched import model_sources, settle
 from extractors.types import Judgement, ModelArtifacts
 
 # Bump when a rule or an extractor changes what it decides, so stored judgements say which logic made them.
@@ -60,11 +60,12 @@ CRITERIA = tuple(JUDGES)
 
 
 def assess_model(model: ModelArtifacts) -> list[Judgement]:
-    judgements = []
+    judgements, sources = [], None
     for criterion, judge in JUDGES.items():
         judgement = judge(model)
         if not judgement.searched:  # the base-model criteria settle on the base model's own sources
-            judgement = settle(judgement, model)
+            sources = model_sources(model) if sources is None else sources
+            judgement = settle(judgement, model, sources)
         if judgement.criterion != criterion:
             raise ValueError(f"{judge.__name__} judged {judgement.criterion}, expected {criterion}")
         judgements.append(judgement)

@@ -4,7 +4,6 @@ base judged down the base-model chain) and its training code."""
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatch
 
 from extractors.cards import base_named_in_text, card_line, card_topics, text_datasets, withheld_data
 from extractors.code import code_paths, training_scope
@@ -40,10 +39,7 @@ def weight_file_matches(paths) -> list[tuple[str, str]]:
     rules = weight_rules()
     found = []
     for path in paths:
-        name = path.rsplit("/", 1)[-1].lower()
-        if any(fnmatch(name, skip) for skip in rules.not_weights):
-            continue
-        rule = next((r for r in rules.rules if fnmatch(name, r.glob)), None)
+        rule = rules.rule_of(path.rsplit("/", 1)[-1].lower())
         if rule:
             found.append((path, rule.rule_id))
     return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import yaml
@@ -82,6 +82,19 @@ class WeightRules:
     loaders: tuple[PatternRule, ...]
     delta_weights: tuple[PatternRule, ...]
     download_link: tuple[PatternRule, ...]
+
+    @cached_property
+    def _matchers(self) -> tuple[re.Pattern, re.Pattern]:
+        return glob_matcher(self.not_weights), first_glob_matcher(tuple(rule.glob for rule in self.rules))
+
+    def rule_of(self, name: str) -> WeightRule | None:
+        """The first rule whose glob matches a file name (lower case), as fnmatch would; None for no rule or a name
+        `not_weights` excludes. Two expressions a name, not a glob at a time (a tree holds thousands of names)."""
+        not_weights, rules = self._matchers
+        if not_weights.match(name):
+            return None
+        match = rules.match(name)
+        return self.rules[int(match.lastgroup[1:])] if match else None
 
 
 @cache
@@ -288,7 +301,18 @@ def glob_matcher(globs: tuple[str, ...]) -> re.Pattern:
     once per group rather than once per glob."""
     from fnmatch import translate
 
+    if not globs:
+        return re.compile("(?!)")  # no glob matches nothing (an empty alternation would match everything)
     return re.compile("|".join(f"(?:{translate(g)})" for g in globs))
+
+
+@cache
+def first_glob_matcher(globs: tuple[str, ...]) -> re.Pattern:
+    """One expression whose match names (group `g<i>`) the first of the globs that matches: an alternation tries
+    its branches in order, and each branch (fnmatch's translation) matches the whole path or nothing."""
+    from fnmatch import translate
+
+    return re.compile("|".join(f"(?P<g{i}>{translate(g)})" for i, g in enumerate(globs)) or "(?!)")
 
 
 @dataclass(frozen=True)

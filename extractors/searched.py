@@ -5,9 +5,9 @@ model's closure, so it becomes `unknown` naming the source that was missing."""
 from __future__ import annotations
 
 from dataclasses import replace
-from fnmatch import fnmatch
 
 from extractors.cards import text_datasets
+from extractors.rules import glob_matcher
 from extractors.text import load_json, quote
 from extractors.types import Evidence, Judgement, ModelArtifacts, Source
 
@@ -75,13 +75,15 @@ def model_sources(model: ModelArtifacts) -> tuple[Source, ...]:
 
 
 def _matching(sources: tuple[Source, ...], globs: tuple[str, ...]) -> list[Source]:
-    return [s for s in sources if any(fnmatch(s.name, g) for g in globs)]
+    matcher = glob_matcher(globs)
+    return [s for s in sources if matcher.match(s.name)]
 
 
-def settle(judgement: Judgement, model: ModelArtifacts) -> Judgement:
+def settle(judgement: Judgement, model: ModelArtifacts, sources: tuple[Source, ...] | None = None) -> Judgement:
     """Attach what was searched; a `closed` that rests on an absence becomes `unknown` when a deciding source was
-    not read whole, with the unread sources as its evidence."""
-    sources = model_sources(model)
+    not read whole, with the unread sources as its evidence. `sources`: the model's (`model_sources`), when the
+    caller settles several judgements of one model."""
+    sources = model_sources(model) if sources is None else sources
     searched = tuple(_matching(sources, READ_SOURCES.get(judgement.criterion, ("card",))))
     if judgement.basis != "absence" or judgement.level != "closed":
         return replace(judgement, searched=searched)

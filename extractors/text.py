@@ -143,7 +143,10 @@ def headings(text: str, start_line: int = 0) -> list[tuple[int, str]]:
     return [(b.line_start, b.text) for b in document(text, start_line).headings()]
 
 
+@lru_cache(maxsize=32)
 def load_json(text: str):
+    """The JSON value of a text, None when it is not JSON. Memoised by text (a model's JSON and tree pages are read
+    by several judges; 32, as a tree page parsed can weigh megabytes): callers read it and never change it."""
     try:
         return json.loads(text)
     except ValueError:
