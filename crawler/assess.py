@@ -425,7 +425,7 @@ def judging(workers: int):
         yield lambda models: map(judge, models)
         return
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["crawler.assess"])
+    context.set_forkserver_preload(["crawler.assess", "spacy"])  # spaCy: imported by the judge on first use
     with context.Pool(workers) as pool:
         yield lambda models: pool.imap(judge, models, chunksize=JUDGE_BATCH)
 

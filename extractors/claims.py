@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-import spacy
 
 from extractors.rules import _load_yaml, _require, compile_pattern
 from extractors.text import TEXT_MEMO_SIZE, document, front_matter, load_json, quote
@@ -95,6 +94,10 @@ class _Sentencizer:
 
     def __call__(self, text: str):
         if self.nlp is None or self.texts >= SENTENCIZER_TEXTS:
+            # Imported when first needed: 0.9 s a process, and a process that judges nothing (an assessment of
+            # unchanged models) splits no sentence.
+            import spacy
+
             self.nlp, self.texts = spacy.blank("en"), 0
             self.nlp.add_pipe("sentencizer")
         self.texts += 1
