@@ -214,6 +214,13 @@ def m010_fetch_rules(db: sqlite_utils.Database) -> None:
     db["subjects"].add_column("complete_fetch_rules", str)
 
 
+@migrations()
+def m011_errors_by_subject(db: sqlite_utils.Database) -> None:
+    # Loading a model to assess it reads its failed fetches and those of its own code repos: without this index each
+    # read scanned the whole errors table (an unchanged model cost 2.7 ms at 10k models, growing with the store).
+    db.execute("create index if not exists idx_errors_subject_id on errors (subject_id, id)")
+
+
 # The schema's version: its newest migration (`openness --version` and every export say it).
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 
