@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-_PARSER = MarkdownIt("commonmark").enable("table")
+PARSER = MarkdownIt("commonmark").enable("table")
 URL = re.compile(r"https?://[^\s<>\"')\]]+")
 
 
@@ -131,7 +131,7 @@ def _plain(token, keep_lines: bool = False) -> str:
 def parse(text: str, first_line: int = 1) -> Document:
     """The document `text` holds, its line numbers counted from `first_line` (the line after a front matter).
     Not cached here: `extractors.text.document`, its one caller, keeps each text's document."""
-    tokens = _PARSER.parse(text)
+    tokens = PARSER.parse(text)
     blocks, links = [], []
     offset = first_line
     index = 0

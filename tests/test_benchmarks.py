@@ -27,3 +27,20 @@ def test_the_crawl_benchmark_prints_each_figure_at_its_quick_size():
             assert re.search(rf"assess --force --workers {workers} +[\d.]+ s +[\d.]+ models/s", out)
     assert re.search(r"1 token\(s\) on 1 machine\(s\): first full crawl of 2M models [\d.]+ days", out)
     assert re.search(r"incremental, 0% changed .* repos changed: 0, models judged: \d+", out)
+
+
+def test_the_parse_floor_benchmark_prints_the_parse_time_and_the_rate_it_allows(demo_db):
+    result = subprocess.run([sys.executable, "benchmarks/parse_floor.py", "--db", str(demo_db)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in ("markdown-it-py tokens", "blocks and links"):
+        assert re.search(rf"{name} +\d+ texts: median [\d.]+ ms, mean [\d.]+ ms", result.stdout), name
+    judged = re.search(r"judging (\d+) models in one process: [\d.]+ ms a model .* of which the parse [\d.]+ ms "
+                       r"\((\d+) texts, [\d.]+ a model\): the parse alone allows at most \d+ models/s", result.stdout)
+    assert judged and int(judged.group(1)) > 0 and int(judged.group(2)) > 0, result.stdout
+
+
+def test_the_parse_floor_benchmark_names_a_missing_store(tmp_path):
+    result = subprocess.run([sys.executable, "benchmarks/parse_floor.py", "--db", str(tmp_path / "none.db")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "none.db" in result.stderr
