@@ -17,16 +17,23 @@ import sys
 import time
 from pathlib import Path
 
+import sqlite_utils
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crawler.assess import load_model  # noqa: E402
-from crawler.store import decode_text, open_db  # noqa: E402
+from crawler.store import decode_text  # noqa: E402
 from extractors import assess_model, markdown  # noqa: E402
 from extractors import text as text_module  # noqa: E402
 
 TEXTS = ("select distinct b.content from artifacts a join blobs b on b.sha256 = a.content_sha256 "
          "where a.kind in ('card', 'readme')")
 MODELS = "select * from subjects where kind = 'model' and revision is not null order by id"
+
+
+def read_only(db_path: Path) -> sqlite3.Connection:
+    """The store opened read-only: a measurement changes nothing in it (no migration, no journal mode)."""
+    return sqlite3.connect(f"file:{db_path.resolve()}?mode=ro", uri=True)
 
 
 def milliseconds(parse, texts: list[str]) -> list[float]:
@@ -52,7 +59,7 @@ def judge_counting_parses(db_path: Path) -> tuple[int, int, float, float]:
             in_parse[0] += time.perf_counter() - start
 
     text_module.parse = timed_parse  # what `extractors.text.document` calls, once per distinct text (memoised)
-    db = open_db(db_path)
+    db = sqlite_utils.Database(read_only(db_path))
     subjects = list(db.query(MODELS))
     start = time.perf_counter()
     for subject in subjects:
@@ -66,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.db.exists():
         raise SystemExit(f"no store at {args.db}")
-    con = sqlite3.connect(args.db)
+    con = read_only(args.db)
     texts = [decode_text(content) for (content,) in con.execute(TEXTS)]
     con.close()
     if not texts:
@@ -77,6 +84,8 @@ def main() -> None:
               f"{statistics.mean(times):.1f} ms, p90 {times[int(len(times) * 0.9)]:.1f} ms, total "
               f"{sum(times) / 1000:.2f} s")
     models, parsed, judging, in_parse = judge_counting_parses(args.db)
+    if not models or not parsed:
+        raise SystemExit(f"{args.db} holds no crawled model whose judging parses a text")
     floor = 1000 * in_parse / models
     print(f"judging {models} models in one process: {1000 * judging / models:.1f} ms a model "
           f"({models / judging:.1f} models/s), of which the parse {floor:.1f} ms ({parsed} texts, "

@@ -6,18 +6,20 @@ Runs without any network, so judgements can be recomputed whenever rules change.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import multiprocessing
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 import sqlite_utils
 
 from crawler.hub_json import siblings_name_every_file
 from crawler.ops import history
 from crawler.public import subject_url, with_lines
-from crawler.store import blob_text, utcnow
+from crawler.store import blob_text, decode_text, utcnow
 from extractors import EXTRACTOR_VERSION, assess_model, judge_fingerprint
 from extractors.facts import code_repo_facts, model_facts, unreadable
 from extractors.flags import Flag, openwashing_flag
@@ -308,8 +310,17 @@ def inputs_fingerprint(model: ModelArtifacts) -> str:
     """Everything a model's judgements are computed from (its artifacts with their URLs and ids, failures,
     sources, linked datasets and code, the base-model chain) and the judge's own fingerprint: equal fingerprints,
     equal judgements and evidence. An artifact's text is not hashed again: its id is computed from its content
-    (`crawler.store.Store.save_artifact`, the only writer of artifacts), so the id stands for it."""
-    return hashlib.sha256(f"{judge_fingerprint()}\n{model!r}".encode("utf-8", "surrogatepass")).hexdigest()
+    (`crawler.store.Store.save_artifact`, the only writer of artifacts), so the id stands for its bytes, and
+    `text_decoding` for how the bytes become text."""
+    inputs = f"{judge_fingerprint()}\n{text_decoding()}\n{model!r}"
+    return hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@cache
+def text_decoding() -> str:
+    """The code that turns stored bytes into the texts judged (`crawler.store.decode_text`): the fingerprint names
+    an artifact by its id, which stands for its bytes, so a change in how bytes become text must change it too."""
+    return hashlib.sha256(inspect.getsource(decode_text).encode()).hexdigest()
 
 
 def assess_selection(repo_ids: list[str] | None = None, pending: bool = False) -> tuple[str, list]:
@@ -425,7 +436,7 @@ def judging(workers: int):
         yield lambda models: map(judge, models)
         return
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["crawler.assess", "spacy"])  # spaCy: imported by the judge on first use
+    context.set_forkserver_preload(["crawler.assess", "spacy", "spacy.lang.en"])  # the judge imports spaCy late
     with context.Pool(workers) as pool:
         yield lambda models: pool.imap(judge, models, chunksize=JUDGE_BATCH)
 

@@ -82,8 +82,8 @@ def workers_option(func):
                              "the store alone, so the store ends the same whatever the number.")(func)
 
 
-def in_processes(workers: int) -> str:
-    return f" (judged in {workers} processes)" if workers > 1 else ""
+def in_processes(workers: int, judged: int) -> str:
+    return f" (judged in {workers} processes)" if workers > 1 and judged else ""
 
 
 def print_version(ctx, param, value) -> None:
@@ -277,7 +277,7 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
     db = open_db(db_path)
     if result.status == "completed":
         print_run_table(db, result.run_id, db_path)
-    console.print(f"run {result.run_id}: {result.assessed} models assessed{in_processes(options.workers)}")
+    console.print(f"run {result.run_id}: {result.assessed} models assessed{in_processes(options.workers, result.assessed)}")
     for line in count_lines(result.counts, result.run_id):
         console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")
@@ -372,7 +372,7 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
                            download_timeout=download_timeout, redirect_hosts=list(redirect_hosts),
                            recheck_days=recheck_days, workers=workers)
     if redis_url:
-        if workers != 1:
+        if click.get_current_context().get_parameter_source("workers") != click.core.ParameterSource.DEFAULT:
             raise click.UsageError("--workers judges a local crawl's models; a distributed run is judged by "
                                    "`openness ingest --workers N`")
         sys.exit(_run_distributed_crawler(redis_url, options, verbose, wait_for_run))
@@ -439,7 +439,7 @@ def ingest(redis_url, db_path, wait, recheck_days, workers):
     if result.status == "completed":
         print_run_table(db, result.run_id, db_path)
     db.close()
-    console.print(f"run {result.run_id}: {result.assessed} models assessed{in_processes(workers)}")
+    console.print(f"run {result.run_id}: {result.assessed} models assessed{in_processes(workers, result.assessed)}")
     for line in count_lines(result.counts, result.run_id):
         console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")
@@ -487,7 +487,7 @@ def assess(model_ids, force, workers, db_path):
     except LockHeld as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         sys.exit(2)
-    console.print(f"assessed {count} models in {db_path}{in_processes(workers)}" + (
+    console.print(f"assessed {count} models in {db_path}{in_processes(workers, count)}" + (
         f" ({total - count} unchanged since their last assessment, kept)" if total > count else ""))
 
 

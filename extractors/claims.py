@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-
 from extractors.rules import _load_yaml, _require, compile_pattern
 from extractors.text import TEXT_MEMO_SIZE, document, front_matter, load_json, quote
 from extractors.types import Artifact, ModelArtifacts

@@ -326,3 +326,24 @@ def test_inline_html_is_read_for_its_links_and_text_without_parsing_every_tag():
             for child in token.children or [] if child.type == "html_inline"}
     assert len(tags) > 50 and any(t.lower().startswith("<a ") for t in tags)
     assert {t: _inline_html(t) for t in tags} == {t: _html_text(t) for t in tags}
+
+
+def test_weight_file_rules_match_each_name_as_fnmatch_does_glob_by_glob(demo_db):
+    """`WeightRules.rule_of` tests a name against all globs at once; it must give what fnmatch gives taking the
+    globs one at a time: no rule for a name a `not_weights` glob matches, else the first rule in order."""
+    import sqlite3
+    from fnmatch import fnmatch
+
+    rules = weight_rules()
+    names = {"", "model.safetensors\nx", "ggml-model-q4_0.bin", "optimizer.pt", "rng_state_7.pth", "tokenizer.bin",
+             "weights.mlpackage", "a.bin.json", "model-00001-of-00002.safetensors"}
+    con = sqlite3.connect(demo_db)
+    for (content,) in con.execute("select b.content from artifacts a join blobs b on b.sha256 = a.content_sha256 "
+                                  "where a.kind = 'tree'"):
+        entries = json.loads(content)
+        names |= {e["path"].rsplit("/", 1)[-1].lower() for e in entries if isinstance(e, dict) and "path" in e}
+    assert len(names) > 300
+    for name in names:
+        skipped = any(fnmatch(name, glob) for glob in rules.not_weights)
+        expected = None if skipped else next((r for r in rules.rules if fnmatch(name, r.glob)), None)
+        assert rules.rule_of(name) == expected, name
