@@ -277,7 +277,8 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
     db = open_db(db_path)
     if result.status == "completed":
         print_run_table(db, result.run_id, db_path)
-    console.print(f"run {result.run_id}: {result.assessed} models assessed{in_processes(options.workers, result.assessed)}")
+    judged_in = in_processes(options.workers, result.assessed)
+    console.print(f"run {result.run_id}: {result.assessed} models assessed{judged_in}")
     for line in count_lines(result.counts, result.run_id):
         console.print("  " + line)
     console.print(f"database: {db_path.resolve()}")

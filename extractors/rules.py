@@ -85,7 +85,7 @@ class WeightRules:
 
     @cached_property
     def _matchers(self) -> tuple[re.Pattern, re.Pattern]:
-        return glob_matcher(self.not_weights), first_glob_matcher(tuple(rule.glob for rule in self.rules))
+        return glob_matcher(self.not_weights), glob_matcher(tuple(rule.glob for rule in self.rules))
 
     def rule_of(self, name: str) -> WeightRule | None:
         """The first rule whose glob matches a file name (lower case), as fnmatch would; None for no rule or a name
@@ -298,20 +298,11 @@ def licence_phrases() -> LicencePhrases:
 @cache
 def glob_matcher(globs: tuple[str, ...]) -> re.Pattern:
     """One expression matching what any of the globs matches (fnmatch's own translation), so a path is tested
-    once per group rather than once per glob."""
+    once per group rather than once per glob. Its match names (group `g<i>`) the first glob that matches: an
+    alternation tries its branches in order, and each branch matches the whole path or nothing."""
     from fnmatch import translate
 
-    if not globs:
-        return re.compile("(?!)")  # no glob matches nothing (an empty alternation would match everything)
-    return re.compile("|".join(f"(?:{translate(g)})" for g in globs))
-
-
-@cache
-def first_glob_matcher(globs: tuple[str, ...]) -> re.Pattern:
-    """One expression whose match names (group `g<i>`) the first of the globs that matches: an alternation tries
-    its branches in order, and each branch (fnmatch's translation) matches the whole path or nothing."""
-    from fnmatch import translate
-
+    # No glob matches nothing (an empty alternation would match everything).
     return re.compile("|".join(f"(?P<g{i}>{translate(g)})" for i, g in enumerate(globs)) or "(?!)")
 
 
