@@ -680,8 +680,17 @@ def errors_command(db_path, run_id, kind, cause, as_json):
 @click.option("--criteria", help="Comma-separated criteria to compare (default: all 14).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report as Markdown to this file (docs/accuracy.md).")
-def evaluate(labels_dir, db_path, as_json, criteria, report):
+@click.option("--split", type=click.Choice(["study", "check", "all"]), default="all", show_default=True,
+              help="Measure on this half of the label files: read disagreements from `study` only, keep a rule change "
+                   "only when `check` does not get worse.")
+def evaluate(labels_dir, db_path, as_json, criteria, report, split):
     """Compare the stored judgements with expert labels, level by level.
+
+    The label files are split into two halves by model family: files that share an organisation, the owner of
+    their end model or a file name are one family, and a family's half is read off a hash of its name, so the split
+    is the same everywhere and a family is never on both sides. `--split study` measures on one half (read its
+    disagreements to change rules), `--split check` on the other (a change stays only if it does not get worse).
+    Every report also shows both halves side by side, and the reliability of our confidence on each.
 
     Compares each label file with its end model only (the end-model weights link, else the system link; never a
     base-model or other link) and reports, for all label sets together, each apart, the distinct cells and the 12
@@ -696,7 +705,7 @@ def evaluate(labels_dir, db_path, as_json, criteria, report):
     if chosen and (unknown := set(chosen) - set(CRITERIA)):
         raise click.BadParameter(f"unknown criteria: {', '.join(sorted(unknown))}; known: {', '.join(CRITERIA)}")
     _require_store(db_path)
-    result = run_evaluation(open_db(db_path), labels_dir, chosen)
+    result = run_evaluation(open_db(db_path), labels_dir, chosen, split)
     if report:
         report.write_text(markdown_report(result, str(labels_dir), str(db_path)), encoding="utf-8")
     if as_json:
@@ -705,6 +714,36 @@ def evaluate(labels_dir, db_path, as_json, criteria, report):
     _print_evaluation(result)
     if report:
         console.print(f"report written to {report}")
+
+
+@cli.command()
+@click.option("--labels", "labels_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Directory of expert label YAML files (e.g. data/labels); only their study half is read.")
+@db_option()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the table (default: the rules' data/rules/calibration.yaml).")
+def calibrate(labels_dir, db_path, out):
+    """Measure how sure each rule is: write the calibration table that sets every judgement's confidence.
+
+    For each criterion, level and deciding rule, the agreement with the experts on the study half of the label
+    files (see `evaluate --split`), smoothed toward the criterion's agreement with a prior worth five cells. Judge
+    again afterwards (`openness assess`; the table is part of the rules, so every model is re-judged) and measure on
+    the check half: `openness evaluate --split check`.
+    """
+    from crawler.calibrate import CALIBRATION_FILE, calibrate as measure, calibration_yaml
+    from crawler.store import open_db
+
+    _require_store(db_path)
+    try:
+        table = measure(open_db(db_path), labels_dir)
+    except ValueError as exc:
+        raise click.ClickException(f"{db_path}: {exc}") from exc
+    target = out or CALIBRATION_FILE
+    target.write_text(calibration_yaml(table, str(labels_dir)), encoding="utf-8")
+    rules = sum(len(rules) for levels in table["decisions"].values() for rules in levels.values())
+    console.print(f"calibrated {rules} deciding rules on {table['decided_cells']} decided cells of the study half "
+                  f"(overall agreement {100 * table['overall']:.1f}%): {target}")
+    console.print(f"judge again to apply it: openness assess --db {db_path}")
 
 
 def _print_evaluation(result: dict) -> None:

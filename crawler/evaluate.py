@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlite_utils
 import yaml
 
+from crawler.label_split import HALVES, families, family_keys, half_of
 from crawler.labels import GITHUB_LINK, HF_LINK, normalise_github
 from extractors.text import load_yaml_bounded
 
@@ -50,6 +51,7 @@ class LabelFile:
     end_models: list[str]  # Hugging Face model ids the end-model link names, in its order
     end_repos: list[str]  # GitHub repos the same link names (no Hub model to compare with)
     end_link_field: str | None  # the field the end model was read from
+    org: str = ""  # the organisation that publishes the system (`org: name`)
 
     @property
     def label_set(self) -> str:
@@ -75,6 +77,8 @@ def read_label_file(path: Path) -> LabelFile:
         raise LabelError(f"{path}: not a label file (no mapping at the top)")
     header = data.get("system") or data.get("project") or {}
     name = str(header.get("name") or path.stem) if isinstance(header, dict) else path.stem
+    org = data.get("org")
+    org_name = str(org.get("name") or "").strip() if isinstance(org, dict) else ""
     labels = {}
     for key, value in data.items():
         criterion = key if key in CRITERIA else OLD_KEYS.get(key) if "project" in data else None
@@ -89,10 +93,10 @@ def read_label_file(path: Path) -> LabelFile:
         link = str(data[field_name].get("link") or "") if field_name else ""
         models = _hf_models(link)
         if models:
-            return LabelFile(path, name, labels, models, repos or _github_repos(link), field_name)
+            return LabelFile(path, name, labels, models, repos or _github_repos(link), field_name, org_name)
         if not repos and _github_repos(link):  # a GitHub repo: kept for the reason; the next field may name a model
             repos, repos_field = _github_repos(link), field_name
-    return LabelFile(path, name, labels, [], repos, repos_field)
+    return LabelFile(path, name, labels, [], repos, repos_field, org_name)
 
 
 def read_label_dir(directory: Path) -> tuple[list[LabelFile], list[str]]:
@@ -118,6 +122,8 @@ class Cell:
     expert_notes: str
     our_summary: str
     our_evidence: list[dict] = field(default_factory=list)
+    half: str = "study"  # the label file's half of the study / check split (crawler.label_split)
+    confidence: float | None = None  # our judgement's
 
 
 def cohen_kappa(pairs: list[tuple[str, str]], weighted: bool) -> float | None:
@@ -152,6 +158,33 @@ def _scores(cells: list[Cell]) -> dict:
         "majority_class": majority[0][0] if majority else None,
         "majority_baseline": majority[0][1] / len(cells) if majority else None,
     }
+
+
+# A judgement at or above this confidence is shown as confident (show, the table, exports, the review).
+CONFIDENT = 0.9
+RELIABILITY_BINS = 10  # equal widths over [0, 1], as scikit-learn's calibration_curve
+
+
+def reliability(cells: list[Cell]) -> dict:
+    """The reliability table of our confidence over decided cells: per bin of confidence, the cells, their mean
+    confidence and how often the experts agree; the expected calibration error (the bins' gaps weighted by their
+    cells); and the cells at or above CONFIDENT, their share of decided cells and their agreement."""
+    decided = [c for c in cells if c.ours in ORDER and c.confidence is not None]
+    bins: dict[int, list[Cell]] = {}
+    for cell in decided:
+        bins.setdefault(min(int(cell.confidence * RELIABILITY_BINS), RELIABILITY_BINS - 1), []).append(cell)
+    table = []
+    for index in sorted(bins):
+        members = bins[index]
+        table.append({"bin": f"{index / RELIABILITY_BINS:.1f}-{(index + 1) / RELIABILITY_BINS:.1f}",
+                      "cells": len(members), "mean_confidence": sum(c.confidence for c in members) / len(members),
+                      "agreement": sum(c.ours == c.expert for c in members) / len(members)})
+    ece = sum(row["cells"] * abs(row["agreement"] - row["mean_confidence"]) for row in table) / len(decided) \
+        if decided else None
+    sure = [c for c in decided if c.confidence >= CONFIDENT]
+    return {"bins": table, "ece": ece, "decided": len(decided), "confident": len(sure),
+            "confident_share": len(sure) / len(decided) if decided else None,
+            "confident_agreement": sum(c.ours == c.expert for c in sure) / len(sure) if sure else None}
 
 
 def _confusion(cells: list[Cell]) -> dict[str, dict[str, int]]:
@@ -222,17 +255,28 @@ def distinct_cells(cells: list[Cell]) -> list[Cell]:
     return kept
 
 
-def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | None = None) -> dict:
-    files, read_errors = read_label_dir(labels_dir)
-    crawled = _crawled_models(db)
+def halves_of(files: list[LabelFile]) -> dict[Path, tuple[str, str]]:
+    """Each label file's (family, half): families are formed over every file given, so the split of a file never
+    depends on which others are compared."""
+    keys = {label.path: family_keys(label.org, label.end_models, label.end_repos, label.path.stem) for label in files}
+    return {path: (family, half_of(family)) for path, family in families(keys).items()}
+
+
+def compare(db: sqlite_utils.Database, files: list[LabelFile], labels_dir: Path,
+            halves: dict[Path, tuple[str, str]], crawled: dict[str, dict] | None = None,
+            criteria: list[str] | None = None) -> tuple[list[dict], list[Cell], Counter]:
+    """Each label file's coverage entry, the cells of those compared with their end model (expert beside ours), and
+    the label cells on criteria we do not judge, by criterion."""
+    crawled = _crawled_models(db) if crawled is None else crawled
     judged: dict[tuple[str, str], dict] = {(r["subject_id"], r["criterion"]): r for r in db["judgements"].rows}
     wanted = set(criteria or CRITERIA)
     coverage, cells, not_judged = [], [], Counter()
     for label in files:
         rel = label.path.relative_to(labels_dir).as_posix()
         subject = matched_model(label, crawled)
-        entry = {"label_file": rel, "label_set": label.label_set, "system": label.name,
-                 "end_model_field": label.end_link_field, "matched": None, "reason": None}
+        family, half = halves[label.path]
+        entry = {"label_file": rel, "label_set": label.label_set, "system": label.name, "family": family,
+                 "half": half, "end_model_field": label.end_link_field, "matched": None, "reason": None}
         coverage.append(entry)
         if subject is None:
             entry["reason"] = not_covered_reason(label, crawled)
@@ -249,7 +293,28 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
                 "subject_id = ? and criterion = ?", [subject["id"], criterion], order_by="ordinal", limit=2,
                 select="rule_id, url, file, line_start, snippet")]
             cells.append(Cell(rel, label.label_set, subject["repo_id"], criterion, expert["class"], row["level"],
-                              expert["link"], expert["notes"], row["summary"], evidence))
+                              expert["link"], expert["notes"], row["summary"], evidence, half, row["confidence"]))
+    return coverage, cells, not_judged
+
+
+def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | None = None,
+             split: str = "all") -> dict:
+    """Agreement of the stored judgements with the label files under `labels_dir`; `split` (study, check or all)
+    chooses the half of the label files the main figures are measured on. The halves are always reported apart."""
+    if split not in (*HALVES, "all"):
+        raise ValueError(f"unknown split {split!r}: study, check or all")
+    files, read_errors = read_label_dir(labels_dir)
+    halves = halves_of(files)
+    crawled = _crawled_models(db)
+    coverage, cells, not_judged = compare(db, files, labels_dir, halves, crawled, criteria)
+    by_half = {name: [c for c in cells if c.half == name] for name in HALVES}
+    halves_view = {name: {**_view(part), "calibration": reliability(part),
+                          "files": len({c.label_file for c in part})}
+                   for name, part in (*by_half.items(), ("all", cells))}
+    if split != "all":
+        cells = by_half[split]
+        coverage = [c for c in coverage if c["half"] == split]
+        files = [label for label in files if halves[label.path][1] == split]
     per_model: dict[str, list] = {}
     for cell in cells:
         if cell.ours != cell.expert:
@@ -265,6 +330,8 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
     sets = sorted({c["label_set"] for c in coverage})
     return {
         **together,
+        "split": split,
+        "halves": halves_view,
         "views": {
             "current_12_criteria": _view([c for c in cells if c.criterion in CURRENT_CRITERIA])["overall"],
             "distinct_cells": _view(distinct_cells(cells))["overall"],
@@ -338,6 +405,40 @@ def _overall_row(name: str, o: dict) -> str:
             f"{o['criteria_above_baseline']} of {o['criteria']} |")
 
 
+def halves_lines(result: dict) -> list[str]:
+    """The study half, the check half and all label files side by side, and the gap between the halves."""
+    halves = result["halves"]
+    lines = ["| half | label files compared | cells | decided | decided share | exact (decided) | linear kappa | "
+             "majority baseline | criteria above baseline | criteria at or below |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in (*HALVES, "all"):
+        o, per = halves[name]["overall"], halves[name]["per_criterion"]
+        below = [c for c, s in per.items() if s["exact_agreement"] is None or
+                 s["exact_agreement"] <= s["majority_baseline"]]
+        lines.append(f"| {name} | {halves[name]['files']} | {o['cells']} | {o['decided']} | "
+                     f"{_pct(o['decided'] / o['cells'] if o['cells'] else None)} | {_pct(o['exact_agreement'])} | "
+                     f"{_num(o['kappa_linear'])} | {_pct(o['majority_baseline'])} | "
+                     f"{o['criteria_above_baseline']} of {o['criteria']} | {', '.join(below) or 'none'} |")
+    study, check = (halves[name]["overall"]["exact_agreement"] for name in HALVES)
+    if study is not None and check is not None:
+        lines += ["", f"Gap (check minus study): {100 * (check - study):+.1f} points exact."]
+    return lines
+
+
+def reliability_lines(result: dict) -> list[str]:
+    """Per half, the reliability table of our confidence, its expected calibration error and the confident cells."""
+    lines = []
+    for name in (*HALVES, "all"):
+        cal = result["halves"][name]["calibration"]
+        lines += [f"**{name}**: expected calibration error {_num(cal['ece'])}; confident (>= {CONFIDENT}): "
+                  f"{cal['confident']} of {cal['decided']} decided cells ({_pct(cal['confident_share'])}), agreeing "
+                  f"{_pct(cal['confident_agreement'])}", "",
+                  "| confidence | cells | mean confidence | agreement |", "|---|---|---|---|"]
+        lines += [f"| {row['bin']} | {row['cells']} | {row['mean_confidence']:.3f} | {_pct(row['agreement'])} |"
+                  for row in cal["bins"]]
+        lines.append("")
+    return lines
+
+
 def disagreement_causes(result: dict, limit: int = 15) -> list[tuple[str, str, str, int]]:
     """The commonest (criterion, expert level -> ours, rule of ours that decided it) among the cells decided
     differently from the experts: where to look next."""
@@ -409,6 +510,25 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
         "",
         "Targets for the product: at least 85% exact, linear kappa at least 0.75, no criterion below its baseline.",
         "",
+        "## Study and check halves",
+        "",
+        "The label files are split in two by model family (`openness evaluate --split study|check|all`): files that "
+        "share an organisation (`org: name`), the owner of their end model on the Hub or GitHub, or a file name are "
+        "one family, and a family's half is read off a hash of its name, so a family is never on both sides. Rules "
+        "are read off the study half's disagreements; a change stays only when the check half does not get worse. "
+        "Counted over the label files compared with their end model.",
+        "",
+        *halves_lines(result),
+        "",
+        "## Confidence against the experts",
+        "",
+        "A judgement's confidence is the agreement with the experts of the rule and level that decided it, measured "
+        "on the study half and smoothed toward its criterion's agreement (`data/rules/calibration.yaml`, written by "
+        "`openness calibrate`). Reliability per bin of confidence over decided cells; the expected calibration error "
+        "weighs each bin's gap between mean confidence and agreement by its cells. The study half is where the "
+        "confidence was measured, so the check half is the honest figure.",
+        "",
+        *reliability_lines(result),
         "## Per criterion (all label sets together)",
         "",
         "| criterion | cells | decided | exact (decided) | exact (strict) | within one | kappa | linear kappa | "

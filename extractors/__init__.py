@@ -9,6 +9,7 @@ each judgement read and turns a `closed` that rests on an unread source into `un
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from extractors.availability import (judge_base_model_data, judge_base_model_wei
 from extractors.documentation import (judge_code_documentation, judge_datasheet, judge_hardware_architecture,
                                       judge_model_card, judge_paper, judge_preprint)
 from extractors.licences import judge_licences
+from extractors.rules import calibration
 from extractors.searched import model_sources, settle
 from extractors.types import Judgement, ModelArtifacts
 
@@ -68,5 +70,14 @@ def assess_model(model: ModelArtifacts) -> list[Judgement]:
             judgement = settle(judgement, model, sources)
         if judgement.criterion != criterion:
             raise ValueError(f"{judge.__name__} judged {judgement.criterion}, expected {criterion}")
-        judgements.append(judgement)
+        judgements.append(calibrated(judgement))
     return judgements
+
+
+def calibrated(judgement: Judgement) -> Judgement:
+    """The judgement with its measured confidence: how often the experts agreed with the rule that decided it (its
+    first evidence) at this level. `unknown` decides nothing, so it keeps the confidence its judge gave."""
+    if judgement.level == "unknown":
+        return judgement
+    measured = calibration().confidence(judgement.criterion, judgement.level, judgement.evidence[0].rule_id)
+    return replace(judgement, confidence=round(measured, 3))

@@ -369,3 +369,39 @@ def venue_rules() -> dict[str, tuple[LinkRule, ...]]:
         _require(bool(rules), name, f"no {group}")
         groups[group] = tuple(rules)
     return groups
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Measured confidence (data/rules/calibration.yaml, written by `openness calibrate`, never by hand): the
+    agreement with the experts of each deciding rule at each level, smoothed toward its criterion's agreement."""
+
+    decisions: dict[tuple[str, str, str], float]  # (criterion, level, rule id) -> confidence
+    criteria: dict[str, float]  # criterion -> its agreement, for a rule the labels never saw decide
+    overall: float
+
+    def confidence(self, criterion: str, level: str, rule_id: str) -> float:
+        found = self.decisions.get((criterion, level, rule_id))
+        return found if found is not None else self.criteria.get(criterion, self.overall)
+
+
+@cache
+def calibration() -> Calibration:
+    name = "calibration.yaml"
+    data = _load_yaml(name)
+
+    def share(value, where: str) -> float:
+        _require(isinstance(value, (int, float)) and 0 <= value <= 1, name, f"{where}: expected a share in [0, 1]")
+        return float(value)
+
+    criteria = data.get("criteria") or {}
+    _require(isinstance(criteria, dict) and criteria, name, "no criteria")
+    decisions = {}
+    for criterion, levels in (data.get("decisions") or {}).items():
+        for level, rules in (levels or {}).items():
+            for rule_id, entry in (rules or {}).items():
+                _require(isinstance(entry, dict), name, f"{criterion}/{level}/{rule_id}: expected a mapping")
+                decisions[(str(criterion), str(level), str(rule_id))] = share(
+                    entry.get("confidence"), f"{criterion}/{level}/{rule_id}")
+    return Calibration(decisions, {str(c): share((e or {}).get("agreement"), str(c)) for c, e in criteria.items()},
+                       share(data.get("overall"), "overall"))

@@ -46,7 +46,7 @@ def test_evaluate_reports_coverage_agreement_baselines_and_disagreements(demo_db
     result = run_openness("evaluate", "--labels", str(LABELS), "--db", str(demo_db), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"overall", "per_criterion", "views", "per_model", "flags", "coverage"}
+    assert set(report) == {"overall", "per_criterion", "views", "per_model", "flags", "coverage", "split", "halves"}
     flags = report["flags"]
     assert flags["high_medium"] == sum(c["severity"] in ("high", "medium") for c in flags["checked"])
     assert flags["high_medium_models_confirmed"] <= flags["high_medium_models"] <= flags["high_medium"]
@@ -170,3 +170,95 @@ def test_docs_accuracy_is_the_generated_report_of_the_current_code(demo_db):
     expected = markdown_report(evaluate(open_db(demo_db), LABELS), "data/labels", "demo.db")
     assert (ROOT / "docs" / "accuracy.md").read_text(encoding="utf-8") == expected, \
         "docs/accuracy.md is stale: run `make accuracy`"
+
+
+def test_the_split_keeps_each_family_on_one_side_and_is_the_same_every_time():
+    """Files sharing an organisation, an end-model owner or a file name are one family, on one side only."""
+    from crawler.evaluate import halves_of, read_label_dir
+
+    files, _ = read_label_dir(LABELS)
+    halves = halves_of(files)
+    assert halves == halves_of(list(reversed(files)))  # the order files are read in changes nothing
+    by_stem, by_org, by_owner = {}, {}, {}
+    for label in files:
+        family, half = halves[label.path]
+        for index, key in ((by_stem, label.path.stem.lower()), (by_org, label.org.lower()),
+                           *[(by_owner, m.split("/")[0].lower()) for m in label.end_models]):
+            if key:
+                index.setdefault(key, set()).add(half)
+    for index in (by_stem, by_org, by_owner):
+        assert all(len(sides) == 1 for sides in index.values())
+    both = {name: sum(h == name for _, h in halves.values()) for name in ("study", "check")}
+    assert min(both.values()) > 0.35 * len(files), both  # neither half a sliver
+    # The same system in two label sets sits on one side.
+    assert halves[LABELS / "eosai" / "mistral-nemo.yaml"] == halves[LABELS / "eosai-14" / "mistral-nemo.yaml"]
+
+
+def test_evaluate_on_one_half_counts_only_its_files_and_reports_both(demo_db):
+    from crawler.evaluate import evaluate
+
+    db = open_db(demo_db)
+    whole, check = evaluate(db, LABELS), evaluate(db, LABELS, split="check")
+    assert {f["half"] for f in check["coverage"]["files"]} == {"check"}
+    assert check["overall"] == whole["halves"]["check"]["overall"]
+    assert whole["halves"]["study"]["overall"]["cells"] + check["overall"]["cells"] == whole["overall"]["cells"]
+    result = run_openness("evaluate", "--labels", str(LABELS), "--db", str(demo_db), "--split", "half")
+    assert result.returncode == 2 and "half" in result.stderr
+
+
+def test_reliability_bins_cells_by_confidence_and_weighs_the_gaps():
+    from crawler.evaluate import Cell, reliability
+
+    def cell(expert, ours, confidence):
+        return Cell("f", "s", "m", "licenses", expert, ours, "", "", "", [], "study", confidence)
+
+    cells = [cell("open", "open", 0.95)] * 9 + [cell("open", "closed", 0.95)] + \
+        [cell("open", "open", 0.45)] * 2 + [cell("closed", "open", 0.45)] * 2 + [cell("open", "unknown", 0.1)]
+    table = reliability(cells)
+    assert table["decided"] == 14 and table["confident"] == 10 and table["confident_agreement"] == 0.9
+    assert [(b["bin"], b["cells"], b["agreement"]) for b in table["bins"]] == [("0.4-0.5", 4, 0.5),
+                                                                               ("0.9-1.0", 10, 0.9)]
+    assert table["ece"] == pytest.approx((4 * 0.05 + 10 * 0.05) / 14)
+
+
+def test_calibration_shrinks_a_rule_toward_its_criterion_and_never_reads_the_check_half(demo_db):
+    from crawler.calibrate import PRIOR_CELLS, calibrate, calibration_table
+    from crawler.evaluate import Cell
+
+    def cell(expert, ours, rule):
+        return Cell("f", "s", "m", "licenses", expert, ours, "", "", "", [{"rule_id": rule}], "study", None)
+
+    cells = [cell("open", "open", "a")] * 5 + [cell("closed", "open", "b")] * 5
+    table = calibration_table(cells)
+    prior = table["criteria"]["licenses"]["agreement"]
+    sure = table["decisions"]["licenses"]["open"]["a"]
+    assert (sure["cells"], sure["agree"]) == (5, 5) and prior < sure["confidence"] < 1
+    assert sure["confidence"] == round((5 + PRIOR_CELLS * prior) / (5 + PRIOR_CELLS), 3)
+    assert table["decisions"]["licenses"]["open"]["b"]["confidence"] < prior
+    measured = calibrate(open_db(demo_db), LABELS)
+    assert measured["half"] == "study"
+    from crawler.evaluate import evaluate
+
+    study = evaluate(open_db(demo_db), LABELS, split="study")["overall"]
+    assert measured["decided_cells"] == study["decided"]
+
+
+def test_the_bundled_calibration_is_the_one_the_current_code_measures(demo_db):
+    """data/rules/calibration.yaml is generated (make accuracy), never hand-set: it must match the current code."""
+    from crawler.calibrate import CALIBRATION_FILE, calibrate, calibration_yaml
+
+    assert CALIBRATION_FILE.read_text(encoding="utf-8") == calibration_yaml(calibrate(open_db(demo_db), LABELS),
+                                                                            "data/labels"), \
+        "data/rules/calibration.yaml is stale: run `make accuracy`"
+
+
+def test_every_decided_judgement_carries_its_rules_measured_confidence(demo_db):
+    from extractors.rules import calibration
+
+    table = calibration()
+    rows = list(open_db(demo_db).query(
+        "select j.criterion, j.level, j.confidence, e.rule_id from judgements j join evidence e on "
+        "e.subject_id = j.subject_id and e.criterion = j.criterion and e.ordinal = 0 where j.level != 'unknown'"))
+    assert rows
+    for row in rows:
+        assert row["confidence"] == round(table.confidence(row["criterion"], row["level"], row["rule_id"]), 3), row
