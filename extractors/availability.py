@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from extractors.cards import base_named_in_text, card_line, card_topics, text_datasets, withheld_data
+from extractors.cards import (base_named_in_text, base_of_another_family, card_line, card_topics, text_datasets,
+                             withheld_data)
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
 from extractors.searched import settle, tree_exhaustive
@@ -204,6 +205,10 @@ def on_base_model(model: ModelArtifacts, criterion: str, judge) -> Judgement:
             return _base_unavailable(model, criterion, "(named in the card's text)", named)
         if (delta := delta_weights(model)) is not None:
             return _base_unavailable(model, criterion, "(unnamed: the one its delta weights apply to)", delta)
+        if (other := base_of_another_family(model)) is not None:
+            statement, tag = other
+            return _base_unavailable(model, criterion, f"(unnamed: fine-tuned from a model of the family its tag "
+                                                       f"`{tag}` names)", statement)
         return _relabel(settle(judge(model), model), criterion, "no separate base model; mirrors the model itself: ")
     root, chain = root_model(model)
     if root is model or root.base_model is not None:

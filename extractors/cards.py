@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from extractors.markdown import URL
-from extractors.rules import card_content_rules, card_section_rules
-from extractors.text import TEXT_MEMO_SIZE, document, front_matter, headings, lines_of, quote
+from extractors.rules import card_content_rules, card_section_rules, family_rules
+from extractors.text import TEXT_MEMO_SIZE, document, front_matter, headings, lines_of, load_json, quote, squash
 from extractors.types import Artifact, Evidence, LinkedDataset, ModelArtifacts
 
 
@@ -200,6 +200,41 @@ def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
     model is then not its own base, and mirroring its own data and weights would judge the wrong model. Usage
     sections (how to fine-tune it further) are not read."""
     return card_line(model, [card_content_rules().base_model_sentence], "base.named-in-text", 0.5, skip_usage=True)
+
+
+def _tags(model: ModelArtifacts) -> list[str]:
+    """The model's tags, from the Hub's model JSON and the card's front matter."""
+    found = []
+    for data in (load_json(model.model_json.text) if model.model_json else None,
+                 front_matter(model.card.text)[0] if model.card else None):
+        tags = data.get("tags") if isinstance(data, dict) else None
+        found += [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    return found
+
+
+def other_family_tag(model: ModelArtifacts) -> str | None:
+    """The first tag naming a model family (data/rules/families.yaml) that is neither the model's organisation nor
+    the start of its name: `mistral` on a model of another organisation called otherwise."""
+    org, _, name = model.repo_id.partition("/")
+    families = family_rules().families
+    for tag in _tags(model):
+        family = squash(tag).rstrip("0123456789")
+        if family in families and family not in squash(org) and not squash(name).startswith(family):
+            return tag
+    return None
+
+
+def base_of_another_family(model: ModelArtifacts) -> tuple[Evidence, str] | None:
+    """A card that says the model was fine-tuned ("fine-tuned with C-RLFT"), outside usage sections, on a model
+    whose tags name another organisation's family: the model is built on a base of that family it does not name,
+    so it is not its own base. (The statement alone is no proof: a family's own card says its chat variants are
+    fine-tuned; the tag alone neither: models trained from scratch share another family's architecture.)"""
+    tag = other_family_tag(model)
+    if tag is None:
+        return None
+    rule = family_rules().fine_tuned_statement
+    found = card_line(model, [rule.pattern], rule.rule_id, 0.5, skip_usage=True)
+    return (found, tag) if found is not None else None
 
 
 def card_passage(model: ModelArtifacts, pattern: re.Pattern, rule_id: str, confidence: float) -> Evidence | None:

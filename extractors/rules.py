@@ -405,3 +405,21 @@ def calibration() -> Calibration:
                     entry.get("confidence"), f"{criterion}/{level}/{rule_id}")
     return Calibration(decisions, {str(c): share((e or {}).get("agreement"), str(c)) for c, e in criteria.items()},
                        share(data.get("overall"), "overall"))
+
+
+@dataclass(frozen=True)
+class FamilyRules:
+    families: frozenset[str]
+    fine_tuned_statement: PatternRule
+
+
+@cache
+def family_rules() -> FamilyRules:
+    name = "families.yaml"
+    data = _load_yaml(name)
+    families = data.get("families")
+    _require(isinstance(families, list) and families, name, "families needs a list of names")
+    statement = {"id": "base.fine-tuned-other-family", "pattern": data.get("fine_tuned_statement"),
+                 "example": data.get("fine_tuned_statement_example")}
+    return FamilyRules(frozenset(str(f).lower() for f in families),
+                       pattern_rules(name, [statement], "fine_tuned_statement")[0])
