@@ -20,6 +20,7 @@ import yaml
 
 from crawler.label_split import HALVES, families, family_keys, half_of
 from crawler.labels import GITHUB_LINK, HF_LINK, normalise_github
+from extractors.claims import claim_rules
 from extractors.text import load_yaml_bounded
 
 # Old opening-up-chatgpt keys -> the index's current keys (reference/criteria.md).
@@ -353,33 +354,55 @@ def evaluate(db: sqlite_utils.Database, labels_dir: Path, criteria: list[str] | 
 
 def flag_precision(db: sqlite_utils.Database, files: list[LabelFile], labels_dir: Path,
                    crawled: dict[str, dict]) -> dict:
-    """Openwashing flags against the experts: a flag on a compared model is confirmed by a label file when every
-    criterion its claim promises is labelled not open (closed or partial) there. Precision over high and medium
-    flags; counts of every stored flag by kind and severity."""
+    """Openwashing flags against the experts, over the label files compared with their end model.
+
+    Precision: a high or medium flag is confirmed when the experts label not open (closed or partial) at least one
+    promised criterion the flag says is broken (the claim is broken, as the flag says); it is confirmed in full when
+    they label every one of them so. Recall: of the models whose own words claim they are open source
+    (our claim reading: the experts' files record no claims) and whose experts label not open at least one of what
+    that claim promises (training code, data, licence), the share flagged high or medium."""
+    from crawler.assess import load_model
+    from extractors.flags import strongest_claim
+
     counts = Counter((r["kind"] or "?", r["severity"]) for r in db.query(
         "select kind, severity from flags where status != 'superseded'"))
-    checked = []
+    promises = claim_rules().kinds["open source"].promises
+    checked, claimed = [], []
     for label in files:
         subject = matched_model(label, crawled)
         if subject is None:
             continue
-        for flag in db.query("select severity, kind, claim, promised from flags where subject_id = ? and "
-                             "status != 'superseded'", [subject["id"]]):
-            promised = [p["criterion"] for p in json.loads(flag["promised"] or "[]")]
-            experts = {c: label.labels[c]["class"] for c in promised if c in label.labels}
-            # Confirmed only when the experts judge every promised criterion, and none of them open.
-            checked.append({"label_file": label.path.relative_to(labels_dir).as_posix(), "model": subject["repo_id"],
-                            "severity": flag["severity"], "kind": flag["kind"], "claim": flag["claim"],
-                            "experts": experts, "confirmed": len(experts) == len(promised) and all(
-                                level != "open" for level in experts.values())})
+        rel = label.path.relative_to(labels_dir).as_posix()
+        flags = list(db.query("select severity, kind, claim, promised, failing_criteria from flags where "
+                              "subject_id = ? and status != 'superseded'", [subject["id"]]))
+        for flag in flags:
+            failing = [item.split("=")[0] for item in (flag["failing_criteria"] or "").split(",") if item]
+            experts = {c: label.labels[c]["class"] for c in failing if c in label.labels}
+            checked.append({"label_file": rel, "model": subject["repo_id"], "severity": flag["severity"],
+                            "kind": flag["kind"], "claim": flag["claim"], "experts": experts,
+                            "confirmed": any(level != "open" for level in experts.values()),
+                            "confirmed_in_full": bool(experts) and len(experts) == len(failing)
+                            and "open" not in experts.values()})
+        row = next(db.query("select * from subjects where id = ?", [subject["id"]]))
+        claim = strongest_claim(load_model(db, row))
+        broken = {c: label.labels[c]["class"] for c in promises if label.labels.get(c, {}).get("class") in
+                  ("closed", "partial")}
+        if claim is not None and claim.kind == "open source" and broken:
+            claimed.append({"label_file": rel, "model": subject["repo_id"], "claim": claim.quote, "experts": broken,
+                            "flagged": next((f["severity"] for f in flags if f["severity"] in ("high", "medium")),
+                                            None)})
     serious = [c for c in checked if c["severity"] in ("high", "medium")]
     models = {c["model"] for c in serious}
     confirmed_models = {m for m in models if all(c["confirmed"] for c in serious if c["model"] == m)}
+    recalled = [c for c in claimed if c["flagged"]]
     return {"by_kind_and_severity": {f"{k} / {s}": n for (k, s), n in sorted(counts.items())},
             "checked": checked, "high_medium": len(serious),
             "high_medium_confirmed": sum(c["confirmed"] for c in serious),
             "precision_high_medium": sum(c["confirmed"] for c in serious) / len(serious) if serious else None,
-            "high_medium_models": len(models), "high_medium_models_confirmed": len(confirmed_models)}
+            "high_medium_confirmed_in_full": sum(c["confirmed_in_full"] for c in serious),
+            "high_medium_models": len(models), "high_medium_models_confirmed": len(confirmed_models),
+            "open_source_claims_broken": claimed, "recalled": len(recalled),
+            "recall_high_medium": len(recalled) / len(claimed) if claimed else None}
 
 
 def _pct(value: float | None) -> str:
@@ -556,18 +579,32 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
     lines += [f"| {why.replace('|', '/')} | {n} |" for why, n in undecided_causes(result)]
     flags = result["flags"]
     lines += ["", "## Openwashing flags against the experts", "",
-              "A flag on a compared model is confirmed when every criterion its claim promises is labelled not open "
-              "(closed or partial) by the experts.", "",
-              f"- high and medium flags checked against label files: {flags['high_medium']}; confirmed: "
-              f"{flags['high_medium_confirmed']} ({_pct(flags['precision_high_medium'])}); distinct flagged models: "
+              "Precision: a high or medium flag is confirmed when the experts label not open (closed or partial) at "
+              "least one promised criterion the flag says is broken (the claim is broken, as the flag says), and "
+              "confirmed in full when they label every one of them so. Recall: of the compared models whose own words "
+              "claim they are open source (our claim reading; the label files record no claims) and whose experts "
+              "label not open at least one of what that claim promises (training code, data, licence), the share "
+              "flagged high or medium. Counted per label file.", "",
+              f"- precision: {flags['high_medium_confirmed']} of {flags['high_medium']} high and medium flags "
+              f"confirmed ({_pct(flags['precision_high_medium'])}), in full: {flags['high_medium_confirmed_in_full']} "
+              f"({_pct(flags['high_medium_confirmed_in_full'] / flags['high_medium'] if flags['high_medium'] else None)}"
+              f"); distinct flagged models: "
               f"{flags['high_medium_models']}, confirmed by every label file: {flags['high_medium_models_confirmed']}",
+              f"- recall: {flags['recalled']} of {len(flags['open_source_claims_broken'])} self-claimed open-source "
+              f"models with a promise the experts judge broken are flagged high or medium "
+              f"({_pct(flags['recall_high_medium'])})",
               "- every stored flag by kind and severity: " + (", ".join(
                   f"{k}: {n}" for k, n in flags["by_kind_and_severity"].items()) or "none"), "",
-              "| label file | model | severity | kind | experts on the promised criteria | confirmed |",
+              "| label file | model | severity | kind | experts on the criteria the flag says are broken | confirmed |",
               "|---|---|---|---|---|---|"]
     lines += [f"| {c['label_file']} | {c['model']} | {c['severity']} | {c['kind']} | "
-              f"{', '.join(f'{k}={v}' for k, v in c['experts'].items())} | {'yes' if c['confirmed'] else 'no'} |"
+              f"{', '.join(f'{k}={v}' for k, v in c['experts'].items())} | "
+              f"{'in full' if c['confirmed_in_full'] else 'yes' if c['confirmed'] else 'no'} |"
               for c in flags["checked"] if c["severity"] in ("high", "medium")]
+    lines += ["", "Self-claimed open-source models whose experts judge a promise broken:", "",
+              "| label file | model | experts on the broken promises | our flag |", "|---|---|---|---|"]
+    lines += [f"| {c['label_file']} | {c['model']} | {', '.join(f'{k}={v}' for k, v in c['experts'].items())} | "
+              f"{c['flagged'] or 'none or low'} |" for c in flags["open_source_claims_broken"]]
     lines += ["", "## Disagreements", "", "| model | label file | criterion | expert | ours | expert's note | our reason |",
               "|---|---|---|---|---|---|---|"]
     for model, rows in result["per_model"].items():

@@ -1,7 +1,8 @@
 """Openwashing flags: the model's own claim of openness, of a known kind, against the criteria that kind promises.
 
 Policy over judgements, kept apart from them (as a licence scanner applies policy after detection): a claim is
-contradicted only by promised criteria that were decided and are not open, never by `unknown`.
+contradicted only by promised criteria that were decided and are not open, never by `unknown`; but `unknown`
+promises beside broken ones do not lower the flag below medium, so it reaches review naming them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class Flag:
     @property
     def kind(self) -> str:
         return self.claim.kind
+
+    @property
+    def undecided(self) -> tuple[str, ...]:
+        """The promised criteria left `unknown`: what review must still look at."""
+        return tuple(c for c, level in self.promised if level == "unknown")
 
 
 def licence_tag_claim(model: ModelArtifacts) -> Claim | None:
@@ -50,14 +56,20 @@ def strongest_claim(model: ModelArtifacts) -> Claim | None:
     return licence_tag_claim(model)
 
 
-def severity(strength: int, promised: int, failing: int) -> str:
-    """High when an open-source claim breaks every promise; medium for open weights / open that break every promise;
-    low when only some promises break, or the claim is a licence tag only."""
-    if failing == promised and strength >= 3:
+def severity(strength: int, promised: tuple[tuple[str, str], ...], failing: int) -> str:
+    """How badly the claim is contradicted, from the promises decided: `unknown` neither breaks nor keeps one.
+
+    - high: an open-source claim that breaks every promise, each decided;
+    - medium: every decided promise broken, the rest `unknown` (the flag names them), for a claim of open source,
+      open weights or open; and an open-source claim that breaks any promise (open source promises all three:
+      training code, data and an open licence; one broken makes the claim false);
+    - low: open weights / open breaking only some decided promises, or a licence tag only."""
+    decided = sum(level != "unknown" for _, level in promised)
+    if strength >= 3 and failing == len(promised):
         return "high"
-    if failing == promised and strength >= 2:
+    if strength >= 2 and failing == decided:
         return "medium"
-    return "low"
+    return "medium" if strength >= 3 else "low"
 
 
 def openwashing_flag(model: ModelArtifacts, judgements: list[Judgement]) -> Flag | None:
@@ -73,4 +85,4 @@ def openwashing_flag(model: ModelArtifacts, judgements: list[Judgement]) -> Flag
     if not failing:
         return None
     rule_ids = (claim.rule_id, *dict.fromkeys(r for c, _ in failing for r in judged[c].rule_ids))
-    return Flag(severity(kind.strength, len(promised), len(failing)), claim, promised, failing, rule_ids)
+    return Flag(severity(kind.strength, promised, len(failing)), claim, promised, failing, rule_ids)

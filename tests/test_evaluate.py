@@ -50,12 +50,13 @@ def test_evaluate_reports_coverage_agreement_baselines_and_disagreements(demo_db
     flags = report["flags"]
     assert flags["high_medium"] == sum(c["severity"] in ("high", "medium") for c in flags["checked"])
     assert flags["high_medium_models_confirmed"] <= flags["high_medium_models"] <= flags["high_medium"]
-    from extractors.claims import claim_rules
-
-    kinds = claim_rules().kinds
-    assert all(c["confirmed"] == (set(c["experts"]) == set(kinds[c["kind"]].promises)
-                                  and "open" not in c["experts"].values())
-               for c in flags["checked"])
+    assert all(c["confirmed"] == any(level != "open" for level in c["experts"].values()) for c in flags["checked"])
+    assert all(c["confirmed"] for c in flags["checked"] if c["confirmed_in_full"])
+    # Recall: every self-claimed open-source model listed has a promise the experts judge broken; the recalled
+    # ones carry a high or medium flag.
+    claimed = flags["open_source_claims_broken"]
+    assert claimed and all(set(c["experts"].values()) <= {"closed", "partial"} and c["experts"] for c in claimed)
+    assert flags["recalled"] == sum(c["flagged"] in ("high", "medium") for c in claimed)
     coverage = report["coverage"]
     assert coverage["matched"] + coverage["unmatched"] == coverage["label_files"] == len(list(LABELS.rglob("*.yaml")))
     assert coverage["matched"] > 0 and all(f["reason"] for f in coverage["files"] if not f["matched"])

@@ -69,6 +69,30 @@ def test_unknown_never_breaks_a_promise():
     assert openwashing_flag(model, judgements) is None
 
 
+def test_broken_promises_beside_unknown_ones_reach_review_as_medium_naming_them():
+    """An open-source claim whose decided promises are all broken, the rest `unknown`, is medium (not low), and the
+    flag names the undecided promises; an open-source claim breaking any promise is at least medium; open weights
+    breaking only some decided promises stays low."""
+    from dataclasses import replace as with_level
+
+    from extractors.flags import severity
+
+    model = artifacts("deepseek-ai/DeepSeek-R1", tree=False)
+    levels = {"trainingcode": "closed", "datasources_endmodel": "unknown", "licenses": "unknown"}
+    judgements = [with_level(j, level=levels[j.criterion]) if j.criterion in levels else j
+                  for j in assess_model(model)]
+    flag = openwashing_flag(model, judgements)
+    assert flag.severity == "medium" and flag.failing == (("trainingcode", "closed"),)
+    assert flag.undecided == ("datasources_endmodel", "licenses")
+    assert severity(3, (("trainingcode", "closed"), ("datasources_endmodel", "closed"), ("licenses", "closed")),
+                    3) == "high"
+    assert severity(3, (("trainingcode", "closed"), ("datasources_endmodel", "open"), ("licenses", "open")),
+                    1) == "medium"
+    assert severity(2, (("weights_endmodel", "partial"), ("licenses", "unknown")), 1) == "medium"
+    assert severity(2, (("weights_endmodel", "partial"), ("licenses", "open")), 1) == "low"
+    assert severity(1, (("licenses", "closed"),), 1) == "low"
+
+
 def test_flags_command_lists_worst_first_filters_and_shows_the_promises(demo_db):
     result = run_openness("flags", "--db", str(demo_db), "--json")
     assert result.returncode == 0, result.stderr
