@@ -726,7 +726,8 @@ def calibrate(labels_dir, db_path, out):
     """Measure how sure each rule is: write the calibration table that sets every judgement's confidence.
 
     For each criterion, level and deciding rule, the agreement with the experts on the study half of the label
-    files (see `evaluate --split`), smoothed toward the criterion's agreement with a prior worth five cells. Judge
+    files (see `evaluate --split`), shrunk toward the criterion's agreement at that level, and that toward the
+    criterion's, with a prior chosen by the Brier score on families of the study half held out in turn. Judge
     again afterwards (`openness assess`; the table is part of the rules, so every model is re-judged) and measure on
     the check half: `openness evaluate --split check`.
     """
@@ -740,9 +741,10 @@ def calibrate(labels_dir, db_path, out):
         raise click.ClickException(f"{db_path}: {exc}") from exc
     target = out or CALIBRATION_FILE
     target.write_text(calibration_yaml(table, str(labels_dir)), encoding="utf-8")
-    rules = sum(len(rules) for levels in table["decisions"].values() for rules in levels.values())
+    rules = sum(len(level["rules"]) for levels in table["decisions"].values() for level in levels.values())
     console.print(f"calibrated {rules} deciding rules on {table['decided_cells']} decided cells of the study half "
-                  f"(overall agreement {100 * table['overall']:.1f}%): {target}")
+                  f"(agreement {100 * table['overall']:.1f}%; prior {table['prior_cells']} cells, chosen on held-out "
+                  f"families): {target}")
     console.print(f"judge again to apply it: openness assess --db {db_path}")
 
 

@@ -546,8 +546,9 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
         "## Confidence against the experts",
         "",
         "A judgement's confidence is the agreement with the experts of the rule and level that decided it, measured "
-        "on the study half and smoothed toward its criterion's agreement (`data/rules/calibration.yaml`, written by "
-        "`openness calibrate`). Reliability per bin of confidence over decided cells; the expected calibration error "
+        "on the study half and shrunk toward its criterion's agreement at that level, and that toward the "
+        "criterion's, with a prior chosen by the Brier score on families of the study half held out in turn "
+        "(`data/rules/calibration.yaml`, written by `openness calibrate`). Reliability per bin of confidence over decided cells; the expected calibration error "
         "weighs each bin's gap between mean confidence and agreement by its cells. The study half is where the "
         "confidence was measured, so the check half is the honest figure.",
         "",

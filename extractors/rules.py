@@ -374,15 +374,19 @@ def venue_rules() -> dict[str, tuple[LinkRule, ...]]:
 @dataclass(frozen=True)
 class Calibration:
     """Measured confidence (data/rules/calibration.yaml, written by `openness calibrate`, never by hand): the
-    agreement with the experts of each deciding rule at each level, smoothed toward its criterion's agreement."""
+    agreement with the experts of each deciding rule at each level, shrunk toward its criterion's at that level."""
 
-    decisions: dict[tuple[str, str, str], float]  # (criterion, level, rule id) -> confidence
-    criteria: dict[str, float]  # criterion -> its agreement, for a rule the labels never saw decide
+    rules: dict[tuple[str, str, str], float]  # (criterion, level, rule id) -> confidence
+    levels: dict[tuple[str, str], float]  # (criterion, level) -> confidence, for a rule the labels never saw decide
+    criteria: dict[str, float]  # criterion -> agreement, for a level the labels never saw it give
     overall: float
 
     def confidence(self, criterion: str, level: str, rule_id: str) -> float:
-        found = self.decisions.get((criterion, level, rule_id))
-        return found if found is not None else self.criteria.get(criterion, self.overall)
+        for found in (self.rules.get((criterion, level, rule_id)), self.levels.get((criterion, level)),
+                      self.criteria.get(criterion)):
+            if found is not None:
+                return found
+        return self.overall
 
 
 @cache
@@ -396,14 +400,16 @@ def calibration() -> Calibration:
 
     criteria = data.get("criteria") or {}
     _require(isinstance(criteria, dict) and criteria, name, "no criteria")
-    decisions = {}
-    for criterion, levels in (data.get("decisions") or {}).items():
-        for level, rules in (levels or {}).items():
-            for rule_id, entry in (rules or {}).items():
-                _require(isinstance(entry, dict), name, f"{criterion}/{level}/{rule_id}: expected a mapping")
-                decisions[(str(criterion), str(level), str(rule_id))] = share(
-                    entry.get("confidence"), f"{criterion}/{level}/{rule_id}")
-    return Calibration(decisions, {str(c): share((e or {}).get("agreement"), str(c)) for c, e in criteria.items()},
+    rules, levels = {}, {}
+    for criterion, by_level in (data.get("decisions") or {}).items():
+        for level, entry in (by_level or {}).items():
+            _require(isinstance(entry, dict), name, f"{criterion}/{level}: expected a mapping")
+            levels[(str(criterion), str(level))] = share(entry.get("confidence"), f"{criterion}/{level}")
+            for rule_id, rule in (entry.get("rules") or {}).items():
+                _require(isinstance(rule, dict), name, f"{criterion}/{level}/{rule_id}: expected a mapping")
+                rules[(str(criterion), str(level), str(rule_id))] = share(
+                    rule.get("confidence"), f"{criterion}/{level}/{rule_id}")
+    return Calibration(rules, levels, {str(c): share((e or {}).get("agreement"), str(c)) for c, e in criteria.items()},
                        share(data.get("overall"), "overall"))
 
 

@@ -222,26 +222,28 @@ def test_reliability_bins_cells_by_confidence_and_weighs_the_gaps():
     assert table["ece"] == pytest.approx((4 * 0.05 + 10 * 0.05) / 14)
 
 
-def test_calibration_shrinks_a_rule_toward_its_criterion_and_never_reads_the_check_half(demo_db):
-    from crawler.calibrate import PRIOR_CELLS, calibrate, calibration_table
-    from crawler.evaluate import Cell
+def test_calibration_shrinks_a_rule_toward_its_level_and_chooses_the_prior_on_held_out_families(demo_db):
+    from crawler.calibrate import PRIOR_GRID, Shrunk, calibrate, calibration_table
+    from crawler.evaluate import Cell, evaluate
 
-    def cell(expert, ours, rule):
-        return Cell("f", "s", "m", "licenses", expert, ours, "", "", "", [{"rule_id": rule}], "study", None)
+    def cell(expert, ours, rule, family):
+        return Cell(family, "s", "m", "licenses", expert, ours, "", "", "", [{"rule_id": rule}], "study", None)
 
-    cells = [cell("open", "open", "a")] * 5 + [cell("closed", "open", "b")] * 5
-    table = calibration_table(cells)
-    prior = table["criteria"]["licenses"]["agreement"]
-    sure = table["decisions"]["licenses"]["open"]["a"]
-    assert (sure["cells"], sure["agree"]) == (5, 5) and prior < sure["confidence"] < 1
-    assert sure["confidence"] == round((5 + PRIOR_CELLS * prior) / (5 + PRIOR_CELLS), 3)
-    assert table["decisions"]["licenses"]["open"]["b"]["confidence"] < prior
+    # Rule a is right in every family, rule b wrong in every family: what holds across families is learnt.
+    cells = [cell("open", "open", "a", f"f{n}") for n in range(10) for _ in range(3)] + \
+        [cell("closed", "open", "b", f"f{n}") for n in range(10)]
+    table = calibration_table(cells, lambda c: c.label_file)
+    assert table["prior_cells"] in PRIOR_GRID
+    assert table["held_out_brier_by_prior"][table["prior_cells"]] == min(table["held_out_brier_by_prior"].values())
+    level = table["decisions"]["licenses"]["open"]
+    assert level["rules"]["a"]["confidence"] > level["confidence"] > level["rules"]["b"]["confidence"]
+    assert level["rules"]["a"]["confidence"] < 1  # never sure from a count alone
+    model = Shrunk(cells, 5)
+    assert model.confidence(("licenses", "open", "a")) == pytest.approx(
+        (30 + 5 * model.confidence(("licenses", "open"))) / (30 + 5))
     measured = calibrate(open_db(demo_db), LABELS)
     assert measured["half"] == "study"
-    from crawler.evaluate import evaluate
-
-    study = evaluate(open_db(demo_db), LABELS, split="study")["overall"]
-    assert measured["decided_cells"] == study["decided"]
+    assert measured["decided_cells"] == evaluate(open_db(demo_db), LABELS, split="study")["overall"]["decided"]
 
 
 def test_the_bundled_calibration_is_the_one_the_current_code_measures(demo_db):
