@@ -222,6 +222,49 @@ def m011_errors_by_subject(db: sqlite_utils.Database) -> None:
 
 
 # The schema's version: its newest migration (`openness --version` and every export say it).
+# A judgement at or above this confidence (its rule's measured agreement with the experts) is shown as confident.
+CONFIDENT = 0.9
+# How many of the most downloaded models of a store have their unsure judgements queued, beside the flagged ones.
+QUEUE_TOP_MODELS = 100
+
+
+@migrations()
+def m012_unsure_judgements_queued(db: sqlite_utils.Database) -> None:
+    # The queue also holds the judgements the machine is least sure of (below CONFIDENT), of flagged models and of
+    # the most downloaded ones: confidence is measured (data/rules/calibration.yaml), so review can start where the
+    # machine is most often wrong. Downloads come from the model's latest Hub JSON.
+    db.execute("""create view if not exists model_downloads as
+                  select s.id as subject_id, max(json_extract(cast(b.content as text), '$.downloads')) as downloads
+                  from subjects s join artifacts a on a.repo_type = 'model' and a.repo_id = s.repo_id
+                       and a.kind = 'model_json' and a.revision is s.revision
+                  join blobs b on b.sha256 = a.content_sha256
+                  where s.kind = 'model' and json_valid(cast(b.content as text))
+                  group by s.id""")
+    db.execute("drop view if exists review_queue")
+    db.execute(f"""create view review_queue as
+                  select 'flag' as item, f.subject_id, null as criterion, f.severity, f.claim as what,
+                         null as level_seen, null as level_now, null as confidence, f.id as flag_id,
+                         f.created_at as since
+                  from flags f where f.status = 'open'
+                  union all
+                  select 'changed judgement', r.subject_id, r.criterion, null, r.note, r.level_seen, j.level,
+                         j.confidence, null, j.assessed_at
+                  from reviews r join judgements j on j.subject_id = r.subject_id and j.criterion = r.criterion
+                  where r.verdict = 'override' and r.id = (select max(id) from reviews where
+                        subject_id = r.subject_id and criterion = r.criterion) and j.level != r.level_seen
+                  union all
+                  select 'unsure judgement', j.subject_id, j.criterion, null, j.summary, null, j.level, j.confidence,
+                         null, j.assessed_at
+                  from judgements j
+                  where j.level != 'unknown' and j.confidence < {CONFIDENT}
+                    and not exists (select 1 from reviews r where r.subject_id = j.subject_id
+                                    and r.criterion = j.criterion)
+                    and (j.subject_id in (select subject_id from flags where status = 'open')
+                         or j.subject_id in (select subject_id from model_downloads where downloads is not null
+                                             order by downloads desc
+                                             limit {QUEUE_TOP_MODELS}))""")
+
+
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 
 

@@ -194,3 +194,32 @@ def test_the_sentence_splitter_forgets_what_it_read_and_splits_the_same_after_re
     assert max(sizes) < 2 * sizes[10] and sizes[-1] < sizes[48]  # bounded, and renewed
     assert [s.text for s in splitter(paragraph)] == first == [
         "This model is fully open source.", "Weights are released under Apache 2.0!", "Data is not."]
+
+
+def test_the_queue_lists_the_least_sure_judgements_of_flagged_and_most_downloaded_models(demo_db, tmp_path):
+    """Unreviewed decided judgements below the confident mark, of flagged models and of the most downloaded ones,
+    least sure first after the flags; confident, unknown and reviewed judgements stay out."""
+    import shutil
+
+    from crawler.review.metadata import REVIEW_QUEUE
+    from crawler.store import CONFIDENT, open_db
+
+    db_file = tmp_path / "queue.db"
+    shutil.copy(demo_db, db_file)
+    db = open_db(db_file)
+    rows = list(db.query(REVIEW_QUEUE))
+    unsure = [r for r in rows if r["item"] == "unsure judgement"]
+    flagged = {r["model"] for r in rows if r["item"] == "flag"}
+    assert unsure and {r["model"] for r in unsure} <= flagged  # the replica's JSON holds no downloads
+    assert all(r["level_now"] != "unknown" and r["confidence"] < CONFIDENT for r in unsure)
+    assert [r["confidence"] for r in unsure] == sorted(r["confidence"] for r in unsure)
+    assert rows.index(unsure[0]) > max(i for i, r in enumerate(rows) if r["item"] == "flag")
+    # A model nobody flagged enters the queue once its Hub JSON says it is among the most downloaded.
+    subject = next(db.query("select s.id, s.repo_id, a.content_sha256 from subjects s join artifacts a on "
+                            "a.repo_id = s.repo_id and a.kind = 'model_json' and a.revision = s.revision where "
+                            "s.kind = 'model' and s.id not in (select subject_id from flags) and exists (select 1 "
+                            "from judgements j where j.subject_id = s.id and j.level != 'unknown') limit 1"))
+    db.execute("update blobs set content = cast(json_set(cast(content as text), '$.downloads', 10) as blob) "
+               "where sha256 = ?", [subject["content_sha256"]])
+    db.conn.commit()
+    assert subject["repo_id"] in {r["model"] for r in db.query(REVIEW_QUEUE) if r["item"] == "unsure judgement"}

@@ -36,10 +36,15 @@ select * from (
 where old_value is not null and run_id = (select max(run_id) from history where run_id is not null)
 order by subject_id, aspect"""
 
+# Changed reviewed judgements, then flags worst first, then the judgements the machine is least sure of (flagged and
+# most downloaded models), least sure and most downloaded first.
 REVIEW_QUEUE = """
-select q.item, s.repo_id as model, q.criterion, q.severity, q.what, q.level_seen, q.level_now, q.flag_id, q.since
-from review_queue q join subjects s on s.id = q.subject_id
-order by q.item = 'flag', case q.severity when 'high' then 0 when 'medium' then 1 else 2 end, s.repo_id"""
+select q.item, s.repo_id as model, q.criterion, q.severity, q.what, q.level_seen, q.level_now, q.confidence,
+       q.flag_id, q.since
+from review_queue q join subjects s on s.id = q.subject_id left join model_downloads d on d.subject_id = q.subject_id
+order by case q.item when 'changed judgement' then 0 when 'flag' then 1 else 2 end,
+         case q.severity when 'high' then 0 when 'medium' then 1 else 2 end, q.confidence, d.downloads desc,
+         s.repo_id, q.criterion"""
 
 FLAG_VERDICT = """
 insert into reviews (subject_id, flag_id, verdict, note, reviewer, created_at, claim_seen)
