@@ -9,7 +9,7 @@ from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from crawler.public import subject_url
-from crawler.store import model_subject_id
+from crawler.store import is_confident, model_subject_id
 from extractors.text import CONTROL
 from extractors.frameworks import verdicts
 
@@ -44,6 +44,7 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
                                                order_by="ordinal")
         ]
         judgements.append({"criterion": row["criterion"], "level": row["level"], "confidence": row["confidence"],
+                           "confident": is_confident(row["level"], row["confidence"]),
                            "summary": row["summary"], "rule_ids": row["rule_ids"].split(",") if row["rule_ids"] else [],
                            "extractor_version": row["extractor_version"], "basis": row.get("basis"),
                            "searched": json.loads(row["searched"]) if row.get("searched") else [],
@@ -93,7 +94,8 @@ def judgement_tables(report: dict) -> list[Table]:
     tables = []
     for judgement in report["judgements"]:
         table = folded_table(f"{judgement['criterion']}: {styled(judgement['level'])} "
-                             f"(confidence {judgement['confidence']:.2f}) — {escape(judgement['summary'])}",
+                             f"(confidence {judgement['confidence']:.2f}"
+                             f"{', confident' if judgement['confident'] else ''}) — {escape(judgement['summary'])}",
                              ("rule", "source at revision", "lines", "quote"), title_justify="left")
         for e in judgement["evidence"]:
             lines = f"{e['line_start']}-{e['line_end']}" if e["line_start"] else ""

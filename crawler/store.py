@@ -224,6 +224,11 @@ def m011_errors_by_subject(db: sqlite_utils.Database) -> None:
 # The schema's version: its newest migration (`openness --version` and every export say it).
 # A judgement at or above this confidence (its rule's measured agreement with the experts) is shown as confident.
 CONFIDENT = 0.9
+def is_confident(level: str, confidence: float | None) -> bool:
+    """A decided judgement whose measured confidence reaches CONFIDENT."""
+    return level != "unknown" and confidence is not None and confidence >= CONFIDENT
+
+
 # How many of the most downloaded models of a store have their unsure judgements queued, beside the flagged ones.
 QUEUE_TOP_MODELS = 100
 

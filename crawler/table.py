@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import sqlite_utils
 from rich.markup import escape as escape_markup
 
+from crawler.store import is_confident
+
 # The criteria in the index's order and groups, each with a two-letter code for narrow screens.
 GROUPS = {
     "availability": [("datasources_basemodel", "BD", "Base Model Data"),
@@ -78,12 +80,14 @@ def rows(db: sqlite_utils.Database, model_ids: list[str] | None = None, sort: st
         where, args = ["s.kind = 'model'", f"s.id in ({', '.join('?' for _ in top)})"], top
     found: dict[str, Row] = {}
     for r in db.query(f"""
-            select s.repo_id, s.revision, j.criterion, j.level, j.summary, e.public_url
+            select s.repo_id, s.revision, j.criterion, j.level, j.confidence, j.summary, e.public_url
             from judgements j join subjects s on s.id = j.subject_id
             left join evidence e on e.subject_id = j.subject_id and e.criterion = j.criterion and e.ordinal = 0
             where {' and '.join(where)}""", args):
         row = found.setdefault(r["repo_id"], Row(r["repo_id"], r["revision"], {}))
-        row.cells[r["criterion"]] = {"level": r["level"], "summary": r["summary"], "url": r["public_url"]}
+        row.cells[r["criterion"]] = {"level": r["level"], "confidence": r["confidence"],
+                                     "confident": is_confident(r["level"], r["confidence"]), "summary": r["summary"],
+                                     "url": r["public_url"]}
     ordered = sorted(found.values(), key=lambda row: row.model.lower())
     if sort == "openness":
         ordered.sort(key=lambda row: -row.score)
@@ -118,9 +122,10 @@ def text(table_rows: list[Row], width: int = 80, colour: bool = False) -> list[s
         for group in GROUPS.values():
             part = ""
             for criterion, _, _ in group:
-                level = row.cells.get(criterion, {}).get("level", "unknown")
-                glyph = GLYPH[level]
-                part += f" [{STYLE[level]}]{glyph}[/] " if colour else f" {glyph} "
+                cell = row.cells.get(criterion, {})
+                level, glyph = cell.get("level", "unknown"), GLYPH[cell.get("level", "unknown")]
+                style = STYLE[level] + (" underline" if cell.get("confident") else "")
+                part += f" [{style}]{glyph}[/] " if colour else f" {glyph} "
             glyphs.append(part)
         names = [escape_markup(n) if colour else n for n in _model_lines(row.model, model_width)]
         score = f"{score_text(row)}".rjust(score_width - 1) + " "
@@ -170,10 +175,13 @@ def html_page(table_rows: list[Row], title: str = "Openness league table") -> st
         cells = []
         for criterion, code, title_ in COLUMNS:
             cell = row.cells.get(criterion, {"level": "unknown", "summary": "not judged", "url": None})
-            hover = esc(f"{title_}: {cell['level']} — {cell['summary']}")
+            sure = (f" (confident, {cell['confidence']:.2f})" if cell.get("confident") else
+                    f" (confidence {cell['confidence']:.2f})" if cell.get("confidence") is not None else "")
+            hover = esc(f"{title_}: {cell['level']}{sure} — {cell['summary']}")
             glyph = esc(GLYPH[cell["level"]])
             inner = f'<a href="{esc(cell["url"])}">{glyph}</a>' if cell.get("url") else glyph
-            cells.append(f'<td class="{esc(cell["level"])}" title="{hover}">{inner}</td>')
+            classes = cell["level"] + (" confident" if cell.get("confident") else "")
+            cells.append(f'<td class="{esc(classes)}" title="{hover}">{inner}</td>')
         body.append(f'<tr><td class="rank">{rank}</td><td class="model">{esc(row.model)}</td>'
                     f'<td class="score">{esc(score_text(row))}</td>{"".join(cells)}</tr>')
     styles = "".join(f"td.{level}{{background:{colour};color:white}}" for level, colour in COLOUR.items())
@@ -184,7 +192,7 @@ def html_page(table_rows: list[Row], title: str = "Openness league table") -> st
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
 table{{border-collapse:collapse}} th,td{{padding:.25em .45em;text-align:center;border:1px solid #ddd}}
 td.model{{text-align:left;white-space:nowrap}} th.group{{text-transform:capitalize;background:#f3f3f3}}
-td a{{color:inherit;text-decoration:none;display:block}} {styles}
+td a{{color:inherit;text-decoration:none;display:block}} {styles} td.confident{{font-weight:bold;outline:2px solid #222;outline-offset:-3px}}
 p.legend{{font-size:.85em;color:#555;max-width:60em}}
 </style></head><body>
 <h1>{esc(title)}</h1>
@@ -195,6 +203,7 @@ of the openness index. Each cell links to its evidence at its revision; hover fo
 <tbody>
 {chr(10).join(body)}
 </tbody></table>
-<p class="legend">✓ open, ~ partial, ✗ closed, ? unknown. {legend_html}.</p>
+<p class="legend">✓ open, ~ partial, ✗ closed, ? unknown; a framed cell is confident (its rule agrees with the
+experts 90% of the time or more on the labels it was measured on). {legend_html}.</p>
 </body></html>
 """

@@ -134,3 +134,27 @@ def test_the_first_rows_chosen_in_sql_are_the_first_rows_of_the_whole_table(demo
         assert table.row_count(db) == len(whole) > 40
         assert [(r.model, r.score, r.cells) for r in table.rows(db, sort=sort, limit=40)] == \
             [(r.model, r.score, r.cells) for r in whole[:40]]
+
+
+def test_a_confident_judgement_is_shown_as_confident_in_show_the_table_and_exports(demo_db, tmp_path):
+    """Confidence >= 0.9 on a decided judgement reads as confident everywhere a judgement is shown; below, not."""
+    db_file = tmp_path / "sure.db"
+    shutil.copy(demo_db, db_file)
+    con = sqlite3.connect(db_file)
+    model, criterion = con.execute("select s.repo_id, j.criterion from judgements j join subjects s on "
+                                   "s.id = j.subject_id where j.level != 'unknown' order by 1, 2 limit 1").fetchone()
+    con.execute("update judgements set confidence = 0.95 where criterion = ? and subject_id = "
+                "(select id from subjects where repo_id = ?)", [criterion, model])
+    con.commit()
+    con.close()
+    shown = json.loads(run_openness("show", model, "--db", str(db_file), "--json").stdout)
+    sure = {j["criterion"]: j["confident"] for j in shown["judgements"]}
+    assert sure[criterion] is True and sum(sure.values()) >= 1
+    assert all(not j["confident"] for j in shown["judgements"] if j["level"] == "unknown")
+    assert "confident)" in run_openness("show", model, "--db", str(db_file)).stdout.replace("\n", "")
+    page = tmp_path / "t.html"
+    assert run_openness("table", model, "--db", str(db_file), "--format", "html", "--out", str(page)).returncode == 0
+    assert re.search(r'<td class="\w+ confident" title="[^"]*\(confident, 0\.95\)', page.read_text())
+    lines = run_openness("export", model, "--format", "jsonl", "--db", str(db_file)).stdout.splitlines()
+    exported = next(r for r in map(json.loads, lines) if "judgements" in r)
+    assert {j["criterion"]: j["confident"] for j in exported["judgements"]}[criterion] is True

@@ -13,7 +13,7 @@ import yaml
 from crawler.evaluate import CURRENT_CRITERIA
 from crawler.public import HUB
 
-CSV_COLUMNS = ["model", "revision", "criterion", "level", "machine_level", "confidence", "summary",
+CSV_COLUMNS = ["model", "revision", "criterion", "level", "machine_level", "confidence", "confident", "summary",
                "evidence_url", "reviewed"]
 LABELS_NOTICE = """\
 # Exported by the openness evidence crawler (machine judgements, each linked to its evidence), in the layout of the
@@ -63,6 +63,7 @@ def csv_rows(records: Iterator[dict]) -> Iterator[str]:
             main = j["evidence"][0]["public_url"] if j["evidence"] else record["public_url"]
             writer.writerow([spreadsheet_safe(value) for value in (
                 record["model"], record["revision"], j["criterion"], j["level"], j["machine_level"], j["confidence"],
+                j["confident"],
                 j["summary"], main, "yes" if j["review"] else "no")])
         yield flush()
 

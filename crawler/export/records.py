@@ -9,7 +9,7 @@ from typing import Iterator
 import sqlite_utils
 
 from crawler.public import subject_url
-from crawler.store import SCHEMA_VERSION, utcnow
+from crawler.store import SCHEMA_VERSION, is_confident, utcnow
 from extractors import CRITERIA, EXTRACTOR_VERSION
 from extractors.frameworks import verdicts
 
@@ -56,7 +56,8 @@ def model_record(db: sqlite_utils.Database, subject: dict, effective: bool = Fal
         override = overrides.get(row["criterion"])
         judgements.append({
             "criterion": row["criterion"], "level": override["level"] if override else row["level"],
-            "machine_level": row["level"], "confidence": row["confidence"], "summary": row["summary"],
+            "machine_level": row["level"], "confidence": row["confidence"],
+            "confident": is_confident(row["level"], row["confidence"]), "summary": row["summary"],
             "basis": row["basis"], "rule_ids": row["rule_ids"].split(",") if row["rule_ids"] else [],
             "searched": json.loads(row["searched"] or "[]"), "evidence": evidence,
             "review": {"reviewer": override["reviewer"], "note": override["review_note"]} if override else None})

@@ -3,6 +3,8 @@ and who may write. Everything the analyst reads from cards and licences is shown
 
 from __future__ import annotations
 
+from crawler.store import CONFIDENT
+
 LABELS_ATTRIBUTION = ("Expert labels used to measure the crawler: European Open Source AI Index (https://osai-index.eu) "
                       "and opening-up-chatgpt (http://opening-up-chatgpt.github.io), CC-BY 4.0; Liesenfeld & "
                       "Dingemanse (2024), FAccT '24, doi:10.1145/3630106.3659005.")
@@ -19,9 +21,10 @@ from flags f join subjects s on s.id = f.subject_id
 where f.status != 'superseded' and (:severity = '' or f.severity = :severity)
 order by {SEVERITY_RANK}, s.repo_id"""
 
-MODEL = """
-select j.criterion, e.level as effective_level, j.level as machine_level, j.summary, ev.snippet, ev.public_url,
-       e.reviewer, e.review_note, ev.rule_id, ev.url as fetched_url
+MODEL = f"""
+select j.criterion, e.level as effective_level, j.level as machine_level, j.confidence,
+       case when j.level != 'unknown' and j.confidence >= {CONFIDENT} then 'confident' else '' end as sure, j.summary,
+       ev.snippet, ev.public_url, e.reviewer, e.review_note, ev.rule_id, ev.url as fetched_url
 from judgements j join subjects s on s.id = j.subject_id
 join effective_judgements e on e.subject_id = j.subject_id and e.criterion = j.criterion
 left join evidence ev on ev.subject_id = j.subject_id and ev.criterion = j.criterion and ev.ordinal = 0
