@@ -54,10 +54,11 @@ def test_csv_text_is_never_a_spreadsheet_formula():
 
     hostile = '=HYPERLINK("http://evil.example/","open")'
     record = {"model": "a/b", "revision": "0" * 40, "public_url": "https://huggingface.co/a/b", "judgements": [
-        {"criterion": "licenses", "level": "open", "machine_level": "open", "confidence": 0.9, "summary": hostile,
+        {"criterion": "licenses", "level": "open", "machine_level": "open", "confidence": 0.9, "confident": True,
+         "summary": hostile,
          "evidence": [], "review": None},
         {"criterion": "code", "level": "closed", "machine_level": "closed", "confidence": 0.5,
-         "summary": "nothing found = closed", "evidence": [], "review": None}]}
+         "confident": False, "summary": "nothing found = closed", "evidence": [], "review": None}]}
     rows = list(csv.DictReader(io.StringIO("".join(csv_rows(iter([record]))))))
     assert rows[0]["summary"] == "'" + hostile  # shown as text, not run
     assert rows[1]["summary"] == "nothing found = closed"  # text that does not start a formula stays verbatim
