@@ -377,14 +377,17 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
         evidence.append(summary)
     if pointer is not None:
         evidence.append(pointer)
-    if model.datasets and documented >= len(model.datasets):
+    # A dataset the Hub does not hold under the name given (a legacy or renamed id) has no card to judge.
+    named = [d for d in model.datasets if d.status != "missing"]
+    if named and documented >= len(named):
         level = "open"
     elif documented or summary is not None or pointer is not None:
         level = "partial"
     else:
         level = "closed"
     # Closed rests on what the cards read lack: it stands only if every named dataset's card was read.
-    return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(model.datasets)} named datasets"
+    return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(named)} named datasets"
+                     f"{f' ({len(model.datasets) - len(named)} not on the Hub)' if len(named) < len(model.datasets) else ''}"
                      f"{', a training-data summary' if summary else ''}"
                      f"{', the card points to documentation of its data' if pointer else ''}", tuple(evidence),
                      basis="absence" if level == "closed" else "evidence")

@@ -143,6 +143,10 @@ def test_datasheet_from_the_named_datasets_cards():
     undocumented = ModelArtifacts(**{**base.__dict__, "datasets": (
         LinkedDataset("o/d", "ok", "http://hub/datasets/o/d", bare),)})
     assert judge_datasheet(undocumented).level == "closed"  # a dataset card that documents no collection
+    # A dataset id the Hub does not hold (a legacy name, `mc4`) has no card to judge: it is not counted.
+    legacy = ModelArtifacts(**{**named.__dict__, "datasets": (
+        *named.datasets, LinkedDataset("mc4", "missing", "http://hub/datasets/mc4"))})
+    assert judge_datasheet(legacy).level == "open"
 
 
 def test_a_public_training_data_summary_is_a_partial_datasheet():
