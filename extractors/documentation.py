@@ -345,8 +345,8 @@ def _training_data_summary(model: ModelArtifacts) -> Evidence | None:
 def judge_datasheet(model: ModelArtifacts) -> Judgement:
     """Datasheets of the training data: the cards of the datasets the model names, by their data-creation
     sections, datasheet files of its own repos, a public training-data summary. Open when every named dataset
-    has a card documenting collection and curation; partial when some do, or a summary is given; closed when the
-    dataset cards read document neither."""
+    has a card documenting collection and curation, or a training-data summary is given; partial when some do;
+    closed when the dataset cards read document neither."""
     cards = [d.card for d in model.datasets if d.card is not None]
     sheets = [a for a in model.code_files if (a.path or "").lower().rsplit("/", 1)[-1].startswith("datasheet")]
     summary = _training_data_summary(model)
@@ -379,9 +379,10 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
         evidence.append(pointer)
     # A dataset the Hub does not hold under the name given (a legacy or renamed id) has no card to judge.
     named = [d for d in model.datasets if d.status != "missing"]
-    if named and documented >= len(named):
+    if summary is not None or (named and documented >= len(named)):
+        # The index's question accepts the public training-data summary in place of datasheets.
         level = "open"
-    elif documented or summary is not None or pointer is not None:
+    elif documented or pointer is not None:
         level = "partial"
     else:
         level = "closed"
