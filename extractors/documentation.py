@@ -379,6 +379,7 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
         evidence.append(pointer)
     # A dataset the Hub does not hold under the name given (a legacy or renamed id) has no card to judge.
     named = [d for d in model.datasets if d.status != "missing"]
+    absent = len(model.datasets) - len(named)
     if summary is not None or (named and documented >= len(named)):
         # The index's question accepts the public training-data summary in place of datasheets.
         level = "open"
@@ -388,7 +389,7 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
         level = "closed"
     # Closed rests on what the cards read lack: it stands only if every named dataset's card was read.
     return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(named)} named datasets"
-                     f"{f' ({len(model.datasets) - len(named)} not on the Hub)' if len(named) < len(model.datasets) else ''}"
+                     f"{f' ({absent} not on the Hub)' if absent else ''}"
                      f"{', a training-data summary' if summary else ''}"
                      f"{', the card points to documentation of its data' if pointer else ''}", tuple(evidence),
                      basis="absence" if level == "closed" else "evidence")
