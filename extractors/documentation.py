@@ -345,8 +345,8 @@ def _training_data_summary(model: ModelArtifacts) -> Evidence | None:
 def judge_datasheet(model: ModelArtifacts) -> Judgement:
     """Datasheets of the training data: the cards of the datasets the model names, by their data-creation
     sections, datasheet files of its own repos, a public training-data summary. Open when every named dataset
-    has a card documenting collection and curation; partial when some do, or a summary is given; closed when the
-    dataset cards read document neither."""
+    has a card documenting collection and curation, or a training-data summary is given; partial when some do;
+    closed when the dataset cards read document neither."""
     cards = [d.card for d in model.datasets if d.card is not None]
     sheets = [a for a in model.code_files if (a.path or "").lower().rsplit("/", 1)[-1].startswith("datasheet")]
     summary = _training_data_summary(model)
@@ -377,14 +377,19 @@ def judge_datasheet(model: ModelArtifacts) -> Judgement:
         evidence.append(summary)
     if pointer is not None:
         evidence.append(pointer)
-    if model.datasets and documented >= len(model.datasets):
+    # A dataset the Hub does not hold under the name given (a legacy or renamed id) has no card to judge.
+    named = [d for d in model.datasets if d.status != "missing"]
+    absent = len(model.datasets) - len(named)
+    if summary is not None or (named and documented >= len(named)):
+        # The index's question accepts the public training-data summary in place of datasheets.
         level = "open"
-    elif documented or summary is not None or pointer is not None:
+    elif documented or pointer is not None:
         level = "partial"
     else:
         level = "closed"
     # Closed rests on what the cards read lack: it stands only if every named dataset's card was read.
-    return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(model.datasets)} named datasets"
+    return Judgement("datasheet", level, 0.5, f"{documented} datasheet(s) for {len(named)} named datasets"
+                     f"{f' ({absent} not on the Hub)' if absent else ''}"
                      f"{', a training-data summary' if summary else ''}"
                      f"{', the card points to documentation of its data' if pointer else ''}", tuple(evidence),
                      basis="absence" if level == "closed" else "evidence")
