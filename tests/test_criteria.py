@@ -184,6 +184,16 @@ def test_an_install_line_counts_for_the_models_own_package_never_for_a_dependenc
     assert judge_package(model).level == "open"
 
 
+def test_a_quoted_install_line_with_extras_counts_for_the_models_own_package():
+    from extractors.access import install_lines
+
+    card = '---\nlicense: cc-by-sa-4.0\n---\n# Use\n\n`pip install "sqlcoder[transformers]"`\n'
+    model = ModelArtifacts("defog/sqlcoder-7b-2", "abc", "http://hub", model_json("defog/sqlcoder-7b-2"),
+                           Artifact("c", "card", "http://hub/c", "abc", "README.md", card))
+    assert [e.rule_id for e in install_lines(model, [])] == ["package.pip-install"]
+    assert judge_package(model).level == "open"
+
+
 def test_every_criterion_is_judged_with_evidence_and_deterministically():
     model = artifacts("meta-llama/Meta-Llama-3-8B", gated="manual")
     first, second = assess_model(model), assess_model(model)
