@@ -70,10 +70,10 @@ def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) 
 
 
 def judge_package(model: ModelArtifacts) -> Judgement:
-    """Open when a package of the model's own can be installed from an index (a versioned package in its own
-    repo, a `pip install` or PyPI page of it, a model runner's line); partial for user-oriented code that is not a
-    versioned package (a declared package without a version, or only a library the Hub names); closed for a code
-    repo with no package, or nothing at all."""
+    """Open when the model installs from an index: a package of its own (a versioned package in its own repo, a
+    `pip install` or PyPI page of it, a model runner's line), or, with no code of its own, the Hub's library name
+    (the model is a release on the Hub that a versioned library from an index loads); partial for a declared
+    package without a version; closed for a code repo with no package, or nothing at all."""
     declared = declared_packages(model)
     versioned = [(a, f) for a, f in declared if f["version"]]
     if versioned:
@@ -97,7 +97,7 @@ def judge_package(model: ModelArtifacts) -> Judgement:
     info = load_json(model.model_json.text) if model.model_json else None
     library = info.get("library_name") if isinstance(info, dict) else None
     if library:
-        return Judgement("package", "partial", 0.3, f"runs with the {library} library", (
+        return Judgement("package", "open", 0.3, f"runs with the {library} library", (
             Evidence("package.library", model.model_json.url, model.revision, None,
                      quote(f'"library_name": "{library}"'), artifact_id=model.model_json.artifact_id),))
     where = model.card or model.model_json

@@ -194,6 +194,18 @@ def test_a_quoted_install_line_with_extras_counts_for_the_models_own_package():
     assert judge_package(model).level == "open"
 
 
+def test_a_hub_model_a_versioned_library_loads_is_a_package_unless_it_has_code_of_its_own():
+    repo = "mistralai/Mistral-7B-Instruct-v0.1"
+    judged = judge_package(artifacts(repo, tree=False, library_name="transformers"))
+    assert judged.level == "open" and judged.evidence[0].rule_id == "package.library"
+    assert '"library_name": "transformers"' in judged.evidence[0].snippet
+    readme = Artifact("r", "readme", "http://api/readme", "h", "README.md", "# Code\n\nTraining scripts.\n", "o/r")
+    tree = Artifact("t", "tree", "http://api/tree", "h", None, "[]", "o/r")
+    with_code = ModelArtifacts(**{**artifacts(repo, tree=False, library_name="transformers").__dict__,
+                                  "code_files": (readme,), "code_trees": (tree,)})
+    assert judge_package(with_code).level == "closed"  # its own code, and no package of it
+
+
 def test_every_criterion_is_judged_with_evidence_and_deterministically():
     model = artifacts("meta-llama/Meta-Llama-3-8B", gated="manual")
     first, second = assess_model(model), assess_model(model)
