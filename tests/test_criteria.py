@@ -194,11 +194,13 @@ def test_a_quoted_install_line_with_extras_counts_for_the_models_own_package():
     assert judge_package(model).level == "open"
 
 
-def test_a_hub_model_a_versioned_library_loads_is_a_package_unless_it_has_code_of_its_own():
-    repo = "mistralai/Mistral-7B-Instruct-v0.1"
+def test_a_hub_model_whose_card_declares_its_library_is_a_package_unless_it_has_code_of_its_own():
+    repo = "mistralai/Mistral-7B-Instruct-v0.1"  # its card's front matter: library_name: transformers
     judged = judge_package(artifacts(repo, tree=False, library_name="transformers"))
-    assert judged.level == "open" and judged.evidence[0].rule_id == "package.library"
-    assert '"library_name": "transformers"' in judged.evidence[0].snippet
+    assert judged.level == "open" and judged.evidence[0].rule_id == "package.card-library"
+    assert (judged.evidence[0].snippet, judged.evidence[0].line_start) == ("library_name: transformers", 2)
+    inferred = judge_package(artifacts(repo, card=False, tree=False, library_name="transformers"))
+    assert inferred.level == "partial" and inferred.evidence[0].rule_id == "package.library"  # the Hub's guess
     readme = Artifact("r", "readme", "http://api/readme", "h", "README.md", "# Code\n\nTraining scripts.\n", "o/r")
     tree = Artifact("t", "tree", "http://api/tree", "h", None, "[]", "o/r")
     with_code = ModelArtifacts(**{**artifacts(repo, tree=False, library_name="transformers").__dict__,
