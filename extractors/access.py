@@ -70,10 +70,11 @@ def install_lines(model: ModelArtifacts, declared: list[tuple[Artifact, dict]]) 
 
 
 def judge_package(model: ModelArtifacts) -> Judgement:
-    """Open when a package of the model's own can be installed from an index (a versioned package in its own
-    repo, a `pip install` or PyPI page of it, a model runner's line); partial for user-oriented code that is not a
-    versioned package (a declared package without a version, or only a library the Hub names); closed for a code
-    repo with no package, or nothing at all."""
+    """Open when the model installs from an index: a package of its own (a versioned package in its own repo, a
+    `pip install` or PyPI page of it, a model runner's line), or, with no code of its own, a library its card declares
+    (`library_name`: the model is a release on the Hub that a versioned library from an index loads); partial for
+    a declared package without a version, or a library only the Hub infers; closed for a code repo with no
+    package, or nothing at all."""
     declared = declared_packages(model)
     versioned = [(a, f) for a, f in declared if f["version"]]
     if versioned:
@@ -94,9 +95,16 @@ def judge_package(model: ModelArtifacts) -> Judgement:
         return Judgement("package", "closed", 0.5, "code of its own, no package", (
             Evidence("package.code-only", tree.url, tree.revision, None, "the model's own repos declare no package "
                      "and no install line names one", artifact_id=tree.artifact_id),))
+    meta, span, _ = front_matter(model.card.text) if model.card else (None, None, None)
+    declared_library = meta.get("library_name") if isinstance(meta, dict) else None
+    if isinstance(declared_library, str) and declared_library.strip():
+        line, text = key_line(model.card.text, "library_name", span) or (None, f"library_name: {declared_library}")
+        return Judgement("package", "open", 0.3, f"the card declares the {declared_library} library that loads it",
+                         (Evidence("package.card-library", model.card.url, model.card.revision, "README.md",
+                                   quote(text), line, line, model.card.artifact_id),))
     info = load_json(model.model_json.text) if model.model_json else None
     library = info.get("library_name") if isinstance(info, dict) else None
-    if library:
+    if library:  # the Hub's own guess from the files, not the publisher's declaration
         return Judgement("package", "partial", 0.3, f"runs with the {library} library", (
             Evidence("package.library", model.model_json.url, model.revision, None,
                      quote(f'"library_name": "{library}"'), artifact_id=model.model_json.artifact_id),))

@@ -189,6 +189,30 @@ def test_an_install_line_counts_for_the_models_own_package_never_for_a_dependenc
     assert judge_package(model).level == "open"
 
 
+def test_a_quoted_install_line_with_extras_counts_for_the_models_own_package():
+    from extractors.access import install_lines
+
+    card = '---\nlicense: cc-by-sa-4.0\n---\n# Use\n\n`pip install "sqlcoder[transformers]"`\n'
+    model = ModelArtifacts("defog/sqlcoder-7b-2", "abc", "http://hub", model_json("defog/sqlcoder-7b-2"),
+                           Artifact("c", "card", "http://hub/c", "abc", "README.md", card))
+    assert [e.rule_id for e in install_lines(model, [])] == ["package.pip-install"]
+    assert judge_package(model).level == "open"
+
+
+def test_a_hub_model_whose_card_declares_its_library_is_a_package_unless_it_has_code_of_its_own():
+    repo = "mistralai/Mistral-7B-Instruct-v0.1"  # its card's front matter: library_name: transformers
+    judged = judge_package(artifacts(repo, tree=False, library_name="transformers"))
+    assert judged.level == "open" and judged.evidence[0].rule_id == "package.card-library"
+    assert (judged.evidence[0].snippet, judged.evidence[0].line_start) == ("library_name: transformers", 2)
+    inferred = judge_package(artifacts(repo, card=False, tree=False, library_name="transformers"))
+    assert inferred.level == "partial" and inferred.evidence[0].rule_id == "package.library"  # the Hub's guess
+    readme = Artifact("r", "readme", "http://api/readme", "h", "README.md", "# Code\n\nTraining scripts.\n", "o/r")
+    tree = Artifact("t", "tree", "http://api/tree", "h", None, "[]", "o/r")
+    with_code = ModelArtifacts(**{**artifacts(repo, tree=False, library_name="transformers").__dict__,
+                                  "code_files": (readme,), "code_trees": (tree,)})
+    assert judge_package(with_code).level == "closed"  # its own code, and no package of it
+
+
 def test_every_criterion_is_judged_with_evidence_and_deterministically():
     model = artifacts("meta-llama/Meta-Llama-3-8B", gated="manual")
     first, second = assess_model(model), assess_model(model)
