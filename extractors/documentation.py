@@ -150,8 +150,9 @@ def _first_line(text: str) -> str:
 def judge_hardware_architecture(model: ModelArtifacts) -> Judgement:
     """The training setup as the index reads it: open when the card, or the training sections of the model's own
     GitHub READMEs, state the training hardware and the setup (hyper-parameters, tokens or steps, parallelism);
-    partial with the hardware alone; closed when neither states training hardware (architecture prose,
-    hyper-parameters or what it takes to run the model are not enough)."""
+    partial with the hardware alone, or without it when the model's own repos hold its whole training pipeline
+    (the system and its training setup open for inspection in code, not written out); closed when neither
+    (architecture prose, hyper-parameters, fine-tuning scripts or what it takes to run the model are not enough)."""
     if model.card is None:
         return _nothing(model, "hardware_architecture", "architecture.none-found", "the card")
     rules = card_content_rules()
@@ -163,9 +164,18 @@ def judge_hardware_architecture(model: ModelArtifacts) -> Judgement:
         hardware += [(readme, line, text) for line, text in repo_hardware]
         setup += [(readme, line, text) for line, text in repo_setup]
     if not hardware:
+        pipeline = training_scope(model)["pretraining"]
+        if pipeline:
+            tree, first = pipeline[0]
+            return Judgement("hardware_architecture", "partial", 0.5, "no training hardware stated, but the model's "
+                             f"own repos hold its training pipeline ({len(pipeline)} files)", (
+                                 Evidence("architecture.training-pipeline-code", tree.url, tree.revision, first,
+                                          quote("; ".join(p for _, p in pipeline[:5])),
+                                          artifact_id=tree.artifact_id),))
         return _nothing(model, "hardware_architecture", "architecture.no-training-hardware",
                         "the card's documentation sections and the training sections of the model's own GitHub "
-                        "READMEs for the training hardware (accelerators and counts, GPU-hours, energy)")
+                        "READMEs for the training hardware (accelerators and counts, GPU-hours, energy), and the "
+                        "model's own repos for a training pipeline")
 
     def cite(rule_id: str, where: Artifact, line: int, text: str) -> Evidence:
         return Evidence(rule_id, where.url, where.revision, where.path or "README.md", quote(text, 200), line, line,

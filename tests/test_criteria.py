@@ -397,6 +397,23 @@ def test_the_training_sections_of_the_models_own_readme_state_its_training_setup
     assert judged.level in ("partial", "open") and judged.evidence[0].url == readme.url
 
 
+def test_a_training_pipeline_of_its_own_documents_the_training_setup_in_part_without_the_hardware():
+    from extractors.documentation import judge_hardware_architecture
+
+    base = artifacts("WizardLM/WizardLM-7B-V1.0", tree=False)  # its card states no training hardware
+
+    def judged(paths):
+        return judge_hardware_architecture(replace(base, code_trees=(tree(paths),)))
+
+    # Real paths of captured GitHub trees: a whole training pipeline is partial, its evidence the pipeline's files.
+    pipeline = judged(["README.md", "WizardCoder/src/train_wizardcoder.py", "WizardLM/src/infer_wizardlm13b.py"])
+    assert pipeline.level == "partial" and pipeline.evidence[0].rule_id == "architecture.training-pipeline-code"
+    assert pipeline.evidence[0].file == "WizardCoder/src/train_wizardcoder.py"
+    # Fine-tuning scripts alone, or code that only runs the model, do not document the system's training setup.
+    assert judged(["finetune/scripts/run_sft_Yi_6b.sh", "finetune/utils/module/lora.py"]).level == "closed"
+    assert judged(["VL/single_inference.py", "demo/web_demo.py"]).level == "closed"
+
+
 def test_a_long_card_one_topic_short_is_open_and_a_thin_card_pointing_to_another_card_is_partial():
     from extractors.documentation import judge_model_card
 
