@@ -26,6 +26,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_RULES = {"examples", "not_examples", "families"}  # lists of data, not rules
+# Rule files that decide no level: claims make flags, frameworks read levels already decided.
+NOT_JUDGING = {"calibration.yaml", "openness_claims.yaml", "frameworks.yaml"}
 
 
 def rule_entries(data, path: tuple = ()) -> Iterator[tuple]:
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, required=True, help="a store holding the labelled models (demo.db)")
     parser.add_argument("--labels", type=Path, default=ROOT / "data" / "labels")
-    parser.add_argument("--only", help="only the rules of this file of data/rules (e.g. venues.yaml)")
+    parser.add_argument("--only", help="only the rules of these files of data/rules, comma-separated (venues.yaml)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ablation-") as scratch:
         work = Path(scratch) / "tree"
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         base = measure(work, db, args.labels.resolve())
         print("file\trule\tstudy\tcheck\tstudy_decided\tcheck_decided\tstudy_delta\tcheck_delta", flush=True)
         for rule_file in sorted((ROOT / "data" / "rules").glob("*.yaml")):
-            if rule_file.name == "calibration.yaml" or (args.only and rule_file.name != args.only):
+            if rule_file.name in NOT_JUDGING or (args.only and rule_file.name not in args.only.split(",")):
                 continue
             data = yaml.safe_load(rule_file.read_text(encoding="utf-8"))
             target = work / "data" / "rules" / rule_file.name
