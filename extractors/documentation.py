@@ -94,6 +94,12 @@ def _nothing(model: ModelArtifacts, criterion: str, rule_id: str, searched: str)
 
 
 TRAINING_HEADING = re.compile(r"\b(train|fine-?tun|pre-?train|sft|reproduc)", re.IGNORECASE)
+# A training section or training folder README (its path and first line) about tuning only (fine-tuning, LoRA, SFT,
+# DPO, post-training), not pre-training: documented, it is the index's partial, "not every step of base and/or end
+# model training and tuning is documented".
+TUNING_ONLY = re.compile(r"\b(fine-?tun|q?lora\b|sft\b|dpo\b|rlhf\b|post-?train|instruction[- ]tun|adapter)",
+                         re.IGNORECASE)
+PRETRAINING = re.compile(r"\bpre-?train(ing)?\b", re.IGNORECASE)
 
 
 def judge_code_documentation(model: ModelArtifacts) -> Judgement:
@@ -126,7 +132,13 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
         evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0], quote("; ".join(docs[:5])),
                                  artifact_id=tree.artifact_id))
     written = f"{_training_docs(sections, training_readmes)}, {len(docs)} docs files"
-    if scope["pretraining"] and (sections or training_readmes):
+    base_training = [text for text in [h.text for h in sections] + [f"{a.path} {_first_line(a.text)}"
+                                                                       for a in training_readmes]
+                     if TRAINING_HEADING.search(text) and (PRETRAINING.search(text) or not TUNING_ONLY.search(text))]
+    if scope["pretraining"] and (sections or training_readmes) and not base_training:
+        return Judgement("code", "partial", 0.5, f"training code with {written}, documenting its tuning only, "
+                         "not the training of the base model", tuple(evidence))
+    if scope["pretraining"] and base_training:
         if (foreign := foreign_base(model)) is not None:
             # The index's partial: not every step of base and end model training is documented when the base
             # was trained by someone else, whose steps these repos do not document.

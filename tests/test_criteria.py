@@ -335,6 +335,30 @@ def test_the_readme_of_a_training_folder_documents_the_training_steps():
                for e in with_folder.evidence)
 
 
+def test_training_code_whose_documentation_covers_tuning_only_is_partial():
+    """Training folder READMEs on LoRA and fine-tuning document some steps, not the training of the base model."""
+    from extractors.documentation import judge_code_documentation
+
+    files = ROOT / "data" / "snapshot" / "github" / "Snowflake-Labs" / "snowflake-arctic" / "files"
+    readme = Artifact("r", "readme", "http://gh/repos/Snowflake-Labs/snowflake-arctic/readme", "def", "README.md",
+                      (files / "README.md").read_text(encoding="utf-8"), "Snowflake-Labs/snowflake-arctic")
+
+    def folder_readme(path: str) -> Artifact:
+        return Artifact(path, "file", f"http://gh/contents/{path}", "def", path,
+                        (files / path).read_text(encoding="utf-8"), "Snowflake-Labs/snowflake-arctic")
+
+    base = artifacts("Snowflake/snowflake-arctic-instruct", tree=False)
+    code = tree(["training/arctic/ds_to_hf_converter.py", "training/llama3.1/run-llama.sh"])
+    judged = judge_code_documentation(replace(base, code_trees=(code,), code_files=(
+        readme, folder_readme("training/arctic/README.md"), folder_readme("training/llama3.1/README.md"))))
+    assert judged.level == "partial" and "tuning only" in judged.summary
+    assert any(e.rule_id == "codedocs.training-folder-readme" for e in judged.evidence)
+    # A README on pretraining beside fine-tuning ("LLM Pretraining and Finetuning") documents the base's training.
+    pretraining = Artifact("t", "file", "http://gh/contents/scripts/train/README.md", "def", "scripts/train/README.md",
+                           "# LLM Pretraining and Finetuning\n", "o/r")
+    assert judge_code_documentation(replace(base, code_trees=(code,), code_files=(readme, pretraining))).level == "open"
+
+
 def github_readme(full_name: str) -> Artifact:
     path = ROOT / "data" / "snapshot" / "github" / full_name / "files" / "README.md"
     return Artifact(f"readme-{full_name}", "readme", f"http://gh/repos/{full_name}/readme", "def", "README.md",
