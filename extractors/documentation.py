@@ -16,6 +16,8 @@ from extractors.text import TEXT_MEMO_SIZE, document, front_matter, is_text, lin
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
+# An open card has a section (a heading of card_sections.yaml's topics) on how the model was trained or tuned.
+OPEN_SECTION_TOPICS = frozenset({"training", "finetuning"})
 
 
 def judge_model_card(model: ModelArtifacts) -> Judgement:
@@ -43,9 +45,16 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
                  card.artifact_id) for topic in topics for line, text in reading.topics[topic][:1])
     broad = (len(topics) >= rules.open_min_topics and reading.words >= rules.open_min_words) or \
         (len(topics) >= rules.open_long_min_topics and reading.words >= rules.open_long_min_words)
-    if broad and set(rules.open_required_topics) <= set(topics):
-        return Judgement(CRITERION, "open", 0.7, f"card documents {', '.join(topics)} in {reading.words} words",
-                         (length, *topic_evidence))
+    # An open card also gives its training a section of its own, not lines in passing: a card that mentions its
+    # training and evaluation beside usage notes and limitations gives partial insight at most.
+    sections = card_topics(card.text, front_matter(card.text)[1])
+    trained = sorted(found for topic in OPEN_SECTION_TOPICS for found in sections.get(topic, ()))
+    if broad and set(rules.open_required_topics) <= set(topics) and trained:
+        line, heading = trained[0]
+        section = Evidence("modelcard.training-section", card.url, card.revision, "README.md", quote(heading, 200),
+                           line, line, card.artifact_id)
+        return Judgement(CRITERION, "open", 0.7, f"card documents {', '.join(topics)} in {reading.words} words, "
+                         f"its training in a section of its own", (length, section, *topic_evidence))
     if reading.words < rules.closed_max_words and len(topics) < rules.closed_max_topics:
         pointer = card_passage(model, rules.named["defers_to_model_card"].pattern, "modelcard.defers-to-card", 0.5)
         if pointer is not None:
@@ -57,7 +66,8 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
                                                                     "README.md", quote(first or "(empty card)"),
                                                                     artifact_id=card.artifact_id), *topic_evidence))
     return Judgement(CRITERION, "partial", 0.6, f"card documents {len(topics)} of {len(rules.topics)} topics in "
-                     f"{reading.words} words", (length, *topic_evidence))
+                     f"{reading.words} words" + ("" if trained else ", no section on its training"),
+                     (length, *topic_evidence))
 
 
 SENTENCE_END = re.compile(r"[.!?](\s|$)")

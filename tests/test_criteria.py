@@ -400,6 +400,17 @@ def test_a_long_card_one_topic_short_is_open_and_a_thin_card_pointing_to_another
     assert pointed.level == "partial" and pointed.evidence[0].rule_id == "modelcard.defers-to-card"
 
 
+def test_an_open_card_gives_its_training_a_section_of_its_own():
+    from extractors.documentation import judge_model_card
+
+    # Broad, but its training only in passing ("trained on the Databricks machine learning platform"): partial.
+    passing = judge_model_card(artifacts("databricks/dolly-v2-7b", tree=False))
+    assert passing.level == "partial" and "no section on its training" in passing.summary
+    sectioned = judge_model_card(artifacts("HuggingFaceH4/zephyr-7b-beta", tree=False))
+    assert sectioned.level == "open"
+    assert any(e.rule_id == "modelcard.training-section" and "Training" in e.snippet for e in sectioned.evidence)
+
+
 def test_internal_data_beside_other_data_is_partial_and_internal_data_alone_is_closed():
     beside = judge_end_model_data(artifacts("DeepFloyd/IF-I-XL-v1.0", tree=False))
     assert beside.level == "partial" and "additional internal" in beside.evidence[0].snippet
