@@ -400,6 +400,14 @@ def test_a_long_card_one_topic_short_is_open_and_a_thin_card_pointing_to_another
     assert pointed.level == "partial" and pointed.evidence[0].rule_id == "modelcard.defers-to-card"
 
 
+def test_a_card_of_usage_and_input_formats_is_closed():
+    from extractors.documentation import judge_model_card
+
+    # Its "Instruction format" section tells how to prompt the model, not how it was tuned.
+    judged = judge_model_card(artifacts("mistralai/Mistral-7B-Instruct-v0.1", tree=False))
+    assert judged.level == "closed" and "finetuning" not in judged.evidence[0].snippet
+
+
 def test_an_open_card_gives_its_training_a_section_of_its_own():
     from extractors.documentation import judge_model_card
 
