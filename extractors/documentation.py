@@ -16,6 +16,8 @@ from extractors.text import TEXT_MEMO_SIZE, document, front_matter, is_text, lin
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
+# An open card has a section (a heading of card_sections.yaml's topics) on how the model was trained or tuned.
+OPEN_SECTION_TOPICS = frozenset({"training", "finetuning"})
 
 
 def judge_model_card(model: ModelArtifacts) -> Judgement:
@@ -43,9 +45,16 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
                  card.artifact_id) for topic in topics for line, text in reading.topics[topic][:1])
     broad = (len(topics) >= rules.open_min_topics and reading.words >= rules.open_min_words) or \
         (len(topics) >= rules.open_long_min_topics and reading.words >= rules.open_long_min_words)
-    if broad and set(rules.open_required_topics) <= set(topics):
-        return Judgement(CRITERION, "open", 0.7, f"card documents {', '.join(topics)} in {reading.words} words",
-                         (length, *topic_evidence))
+    # An open card also gives its training a section of its own, not lines in passing: a card that mentions its
+    # training and evaluation beside usage notes and limitations gives partial insight at most.
+    sections = card_topics(card.text, front_matter(card.text)[1])
+    trained = sorted(found for topic in OPEN_SECTION_TOPICS for found in sections.get(topic, ()))
+    if broad and set(rules.open_required_topics) <= set(topics) and trained:
+        line, heading = trained[0]
+        section = Evidence("modelcard.training-section", card.url, card.revision, "README.md", quote(heading, 200),
+                           line, line, card.artifact_id)
+        return Judgement(CRITERION, "open", 0.7, f"card documents {', '.join(topics)} in {reading.words} words, "
+                         f"its training in a section of its own", (length, section, *topic_evidence))
     if reading.words < rules.closed_max_words and len(topics) < rules.closed_max_topics:
         pointer = card_passage(model, rules.named["defers_to_model_card"].pattern, "modelcard.defers-to-card", 0.5)
         if pointer is not None:
@@ -57,7 +66,8 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
                                                                     "README.md", quote(first or "(empty card)"),
                                                                     artifact_id=card.artifact_id), *topic_evidence))
     return Judgement(CRITERION, "partial", 0.6, f"card documents {len(topics)} of {len(rules.topics)} topics in "
-                     f"{reading.words} words", (length, *topic_evidence))
+                     f"{reading.words} words" + ("" if trained else ", no section on its training"),
+                     (length, *topic_evidence))
 
 
 SENTENCE_END = re.compile(r"[.!?](\s|$)")
@@ -94,6 +104,12 @@ def _nothing(model: ModelArtifacts, criterion: str, rule_id: str, searched: str)
 
 
 TRAINING_HEADING = re.compile(r"\b(train|fine-?tun|pre-?train|sft|reproduc)", re.IGNORECASE)
+# A training section or training folder README (its path and first line) about tuning only (fine-tuning, LoRA, SFT,
+# DPO, post-training), not pre-training: documented, it is the index's partial, "not every step of base and/or end
+# model training and tuning is documented".
+TUNING_ONLY = re.compile(r"\b(fine-?tun|q?lora\b|sft\b|dpo\b|rlhf\b|post-?train|instruction[- ]tun|adapter)",
+                         re.IGNORECASE)
+PRETRAINING = re.compile(r"\bpre-?train(ing)?\b", re.IGNORECASE)
 
 
 def judge_code_documentation(model: ModelArtifacts) -> Judgement:
@@ -126,7 +142,13 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
         evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0], quote("; ".join(docs[:5])),
                                  artifact_id=tree.artifact_id))
     written = f"{_training_docs(sections, training_readmes)}, {len(docs)} docs files"
-    if scope["pretraining"] and (sections or training_readmes):
+    base_training = [text for text in [h.text for h in sections] + [f"{a.path} {_first_line(a.text)}"
+                                                                       for a in training_readmes]
+                     if TRAINING_HEADING.search(text) and (PRETRAINING.search(text) or not TUNING_ONLY.search(text))]
+    if scope["pretraining"] and (sections or training_readmes) and not base_training:
+        return Judgement("code", "partial", 0.5, f"training code with {written}, documenting its tuning only, "
+                         "not the training of the base model", tuple(evidence))
+    if scope["pretraining"] and base_training:
         if (foreign := foreign_base(model)) is not None:
             # The index's partial: not every step of base and end model training is documented when the base
             # was trained by someone else, whose steps these repos do not document.

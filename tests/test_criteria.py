@@ -364,6 +364,30 @@ def test_the_readme_of_a_training_folder_documents_the_training_steps():
                for e in with_folder.evidence)
 
 
+def test_training_code_whose_documentation_covers_tuning_only_is_partial():
+    """Training folder READMEs on LoRA and fine-tuning document some steps, not the training of the base model."""
+    from extractors.documentation import judge_code_documentation
+
+    files = ROOT / "data" / "snapshot" / "github" / "Snowflake-Labs" / "snowflake-arctic" / "files"
+    readme = Artifact("r", "readme", "http://gh/repos/Snowflake-Labs/snowflake-arctic/readme", "def", "README.md",
+                      (files / "README.md").read_text(encoding="utf-8"), "Snowflake-Labs/snowflake-arctic")
+
+    def folder_readme(path: str) -> Artifact:
+        return Artifact(path, "file", f"http://gh/contents/{path}", "def", path,
+                        (files / path).read_text(encoding="utf-8"), "Snowflake-Labs/snowflake-arctic")
+
+    base = artifacts("Snowflake/snowflake-arctic-instruct", tree=False)
+    code = tree(["training/arctic/ds_to_hf_converter.py", "training/llama3.1/run-llama.sh"])
+    judged = judge_code_documentation(replace(base, code_trees=(code,), code_files=(
+        readme, folder_readme("training/arctic/README.md"), folder_readme("training/llama3.1/README.md"))))
+    assert judged.level == "partial" and "tuning only" in judged.summary
+    assert any(e.rule_id == "codedocs.training-folder-readme" for e in judged.evidence)
+    # A README on pretraining beside fine-tuning ("LLM Pretraining and Finetuning") documents the base's training.
+    pretraining = Artifact("t", "file", "http://gh/contents/scripts/train/README.md", "def", "scripts/train/README.md",
+                           "# LLM Pretraining and Finetuning\n", "o/r")
+    assert judge_code_documentation(replace(base, code_trees=(code,), code_files=(readme, pretraining))).level == "open"
+
+
 def github_readme(full_name: str) -> Artifact:
     path = ROOT / "data" / "snapshot" / "github" / full_name / "files" / "README.md"
     return Artifact(f"readme-{full_name}", "readme", f"http://gh/repos/{full_name}/readme", "def", "README.md",
@@ -420,6 +444,25 @@ def test_a_long_card_one_topic_short_is_open_and_a_thin_card_pointing_to_another
     assert judge_model_card(artifacts("DeepFloyd/IF-I-XL-v1.0", tree=False)).level == "open"
     pointed = judge_model_card(artifacts("jondurbin/airoboros-l2-70b-gpt4-1.4.1", tree=False))
     assert pointed.level == "partial" and pointed.evidence[0].rule_id == "modelcard.defers-to-card"
+
+
+def test_a_card_of_usage_and_input_formats_is_closed():
+    from extractors.documentation import judge_model_card
+
+    # Its "Instruction format" section tells how to prompt the model, not how it was tuned.
+    judged = judge_model_card(artifacts("mistralai/Mistral-7B-Instruct-v0.1", tree=False))
+    assert judged.level == "closed" and "finetuning" not in judged.evidence[0].snippet
+
+
+def test_an_open_card_gives_its_training_a_section_of_its_own():
+    from extractors.documentation import judge_model_card
+
+    # Broad, but its training only in passing ("trained on the Databricks machine learning platform"): partial.
+    passing = judge_model_card(artifacts("databricks/dolly-v2-7b", tree=False))
+    assert passing.level == "partial" and "no section on its training" in passing.summary
+    sectioned = judge_model_card(artifacts("HuggingFaceH4/zephyr-7b-beta", tree=False))
+    assert sectioned.level == "open"
+    assert any(e.rule_id == "modelcard.training-section" and "Training" in e.snippet for e in sectioned.evidence)
 
 
 def test_internal_data_beside_other_data_is_partial_and_internal_data_alone_is_closed():
