@@ -3,8 +3,9 @@
 A rule here is an entry of a list in a rule file (a pattern, a glob, a claim or venue rule), not an example or a
 data list. For each, a scratch copy of the extractors and rules with that entry removed judges the store's models
 again (`openness assess` in the copy, on a copy of the store), and `evaluate` measures the study and the check half.
-A rule whose removal does not lower check agreement (and does not lower the decided share) is a candidate for
-removal or merging. Run from the project's root:
+`changed` counts the store's judgements (labelled or not) whose level the removal changes: 0 means the rule
+decides nothing the other rules do not. A rule whose removal does not lower check agreement (and does not lower the
+decided share) is a candidate for removal or merging. Run from the project's root:
 
     python -m crawler.ablation --db demo.db --labels data/labels [--only FILE] > ablation.tsv
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -62,14 +64,21 @@ def label_of(data, path: tuple) -> str:
     return f"{'/'.join(map(str, path))}: {str(text)[:80]}"
 
 
+def levels(db: Path) -> dict[tuple[str, str], str]:
+    with sqlite3.connect(db) as con:
+        return {(s, c): level for s, c, level in con.execute("select subject_id, criterion, level from judgements")}
+
+
 def measure(workdir: Path, db: Path, labels: Path) -> dict:
+    """Judge the store again in `workdir` and measure both halves; `levels` are the whole store's (labelled or not)."""
     python = [sys.executable, "-m", "crawler"]
     subprocess.run([*python, "assess", "--db", str(db)], cwd=workdir, check=True, capture_output=True)
     out = subprocess.run([*python, "evaluate", "--labels", str(labels), "--db", str(db), "--json"], cwd=workdir,
                          check=True, capture_output=True, text=True).stdout
     halves = json.loads(out)["halves"]
-    return {name: (halves[name]["overall"]["exact_agreement"], halves[name]["overall"]["decided"])
-            for name in ("study", "check")}
+    return {"levels": levels(db),
+            **{name: (halves[name]["overall"]["exact_agreement"], halves[name]["overall"]["decided"])
+               for name in ("study", "check")}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         db = Path(scratch) / "store.db"
         shutil.copy(args.db, db)
         base = measure(work, db, args.labels.resolve())
-        print("file\trule\tstudy\tcheck\tstudy_decided\tcheck_decided\tstudy_delta\tcheck_delta", flush=True)
+        print("file\trule\tstudy\tcheck\tstudy_decided\tcheck_decided\tstudy_delta\tcheck_delta\tchanged",
+              flush=True)
         for rule_file in sorted((ROOT / "data" / "rules").glob("*.yaml")):
             if rule_file.name in NOT_JUDGING or (args.only and rule_file.name not in args.only.split(",")):
                 continue
@@ -104,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.copy(rule_file, target)
                 (study, study_n), (check, check_n) = figures["study"], figures["check"]
                 print(f"{rule_file.name}\t{label_of(data, path)}\t{study:.4f}\t{check:.4f}\t{study_n}\t{check_n}\t"
-                      f"{study - base['study'][0]:+.4f}\t{check - base['check'][0]:+.4f}", flush=True)
+                      f"{study - base['study'][0]:+.4f}\t{check - base['check'][0]:+.4f}\t"
+                      f"{sum(figures['levels'].get(k) != v for k, v in base['levels'].items())}",
+                      flush=True)
     return 0
 
 
