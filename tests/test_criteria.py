@@ -559,3 +559,9 @@ def test_a_fine_tune_tagged_with_another_family_is_never_its_own_base():
     # A family's own card says its variants are fine-tuned; without another family's tag it stays its own base.
     own = judge_base_model_data(artifacts("meta-llama/Meta-Llama-3-8B", tree=False))
     assert own.summary.startswith("no separate base model; mirrors the model itself")
+
+
+def test_the_own_paper_rule_reads_a_chinese_card_too():
+    """One rule for "our paper / technical report", in English or Chinese (a real line of a captured card)."""
+    (rule,) = venue_rules()["own_paper"]
+    assert rule.pattern.search("我们的技术报告：") and rule.pattern.search("Please cite our paper if you find it helpful")
