@@ -202,6 +202,30 @@ def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
     return card_line(model, [card_content_rules().base_model_sentence], "base.named-in-text", 0.5, skip_usage=True)
 
 
+# A Hub model named in a base-model sentence: its page URL (not a dataset, Space or other section), else an
+# `org/name` written out with a digit in the name (`mistralai/Mistral-7B-v0.1`).
+HUB_MODEL_URL = re.compile(r"huggingface\.co/(?!(?:datasets|spaces|collections|papers|models|docs|blog)/)"
+                           r"([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
+WRITTEN_ID = re.compile(r"(?<![\w/.])([A-Za-z][\w-]*/[\w.-]*\d[\w.-]*)")
+
+
+def base_id_named_in_text(card_text: str, own_id: str) -> str | None:
+    """The Hub id of the base a card's own sentence says the model was fine-tuned from or built on
+    ("distilled from [stabilityai/stable-diffusion-xl-base-1.0](https://huggingface.co/...)"), outside code and usage
+    sections; None when the sentence names its base by a name alone ("a finetuned version of LLAMA-2"), or names
+    the model itself. For the crawler to follow where no metadata names the base."""
+    found = _first_matching_line(card_text, (card_content_rules().base_model_sentence,), True)
+    if found is None:
+        return None
+    line = found[1]
+    match = card_content_rules().base_model_sentence.search(line)
+    for candidate in (HUB_MODEL_URL.search(line, match.start()), WRITTEN_ID.search(line, match.start())):
+        if candidate is not None:
+            base = candidate.group(1).rstrip(".")
+            return base if base.lower() != own_id.lower() else None
+    return None
+
+
 def _tags(model: ModelArtifacts) -> list[str]:
     """The model's tags, from the Hub's model JSON and the card's front matter."""
     found = []
