@@ -220,6 +220,34 @@ def judge_base_model_weights(model: ModelArtifacts) -> Judgement:
     return on_base_model(model, "weights_basemodel", judge_end_model_weights)
 
 
+HUB_MODEL = re.compile(r"huggingface\.co/([\w.-]+/[\w.-]+)")
+
+
+def tuned_base(model: ModelArtifacts) -> Evidence | None:
+    """Evidence that the model is tuned from an intermediate tuned model (its base names a tuning stage, in the
+    metadata or in the card's sentence naming it; or the crawled base has a base of its own) whose own data is not
+    judged open: that data is a training source of the end model too."""
+    rule = card_content_rules().named["tuned_base_model"]
+    if model.base is not None and (model.base.base_model is not None or rule.pattern.search(model.base.repo_id)):
+        if judge_end_model_data(model.base).level == "open":
+            return None
+    card = model.card or model.model_json
+    if model.base_model is not None:
+        if rule.pattern.search(model.base_model.rsplit("/", 1)[-1]) or (
+                model.base is not None and model.base.base_model is not None):
+            line = key_line(model.card.text, "base_model", front_matter(model.card.text)[1]) if model.card else None
+            return Evidence("data.tuned-base", card.url, card.revision, "README.md" if model.card else None,
+                            quote(line[1] if line else f"base_model: {model.base_model}", 200),
+                            *((line[0], line[0]) if line else (None, None)), card.artifact_id, 0.5)
+        return None
+    named = base_named_in_text(model)
+    first = HUB_MODEL.search(named.snippet) if named is not None else None
+    if first is not None and rule.pattern.search(first.group(1).rsplit("/", 1)[-1]):
+        return Evidence("data.tuned-base", named.url, named.revision, named.file, named.snippet, named.line_start,
+                        named.line_end, named.artifact_id, 0.5)
+    return None
+
+
 def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_endmodel") -> Judgement:
     """Training data: open when every dataset the card names (in its metadata or linked in its text as training
     data) is public; partial when some are gated, missing, private or withheld (internal data); closed when the
@@ -258,6 +286,10 @@ def judge_end_model_data(model: ModelArtifacts, criterion: str = "datasources_en
             "some of the training data is internal, beside other data" if beside else "the training data is "
             "internal") + f"; {len(available)} of {len(named)} named datasets can be had", tuple(evidence))
     if named:
+        if len(available) == len(named) and (tuned := tuned_base(model)) is not None:
+            return Judgement(criterion, "partial", 0.5, f"all {len(named)} named datasets are public, but the model "
+                             "is tuned from an intermediate tuned model whose data is not among them",
+                             (tuned, *evidence))
         if len(available) == len(named):
             return Judgement(criterion, "open", 0.6, f"all {len(named)} named datasets are public ({read} read, "
                              f"{len(named) - read} named but not read)", tuple(evidence))

@@ -210,7 +210,7 @@ def card_content_rules() -> CardContentRules:
 
 # The single-pattern rules of card_content.yaml, each with its `<name>_example`.
 NAMED_CARD_RULES = ("repo_training_sections", "repo_not_training_sections", "withheld_data_beside",
-                    "data_documentation_pointer", "defers_to_model_card")
+                    "data_documentation_pointer", "defers_to_model_card", "tuned_base_model")
 
 
 @dataclass(frozen=True)

@@ -235,7 +235,9 @@ def test_datasets_linked_in_the_card_text_are_named_training_data_benchmarks_are
     model = artifacts("Intel/neural-chat-7b-v3-3", tree=False)  # no `datasets:` metadata; the text links two
     named = [d.repo_id for d, _, _, _ in text_datasets(model)]
     assert named[:2] == ["meta-math/MetaMathQA", "Intel/orca_dpo_pairs"]
-    judged = judge_end_model_data(model)
+    # Tuned from neural-chat-7b-v3-1, an intermediate tuned model whose own data (Open-Orca/SlimOrca) is linked too.
+    intermediate = replace(artifacts("Intel/neural-chat-7b-v3-1", tree=False), base_model="mistralai/Mistral-7B-v0.1")
+    judged = judge_end_model_data(replace(model, base_model="Intel/neural-chat-7b-v3-1", base=intermediate))
     assert judged.level == "open" and judged.evidence[0].rule_id == "data.card-text-link"
     assert judged.evidence[0].line_start == 147
     text = ("---\nlicense: mit\n---\n# Evaluation\n\nScores on [MMLU](https://huggingface.co/datasets/cais/mmlu).\n")
@@ -565,3 +567,18 @@ def test_the_own_paper_rule_reads_a_chinese_card_too():
     """One rule for "our paper / technical report", in English or Chinese (a real line of a captured card)."""
     (rule,) = venue_rules()["own_paper"]
     assert rule.pattern.search("我们的技术报告：") and rule.pattern.search("Please cite our paper if you find it helpful")
+
+
+def test_data_of_a_model_tuned_from_an_intermediate_tuned_model_is_partial():
+    # base_model: HuggingFaceH4/starchat2-15b-sft-v0.1 -- the sft stage's data is a source the card does not name.
+    tuned = judge_end_model_data(replace(artifacts("HuggingFaceH4/starchat2-15b-v0.1", tree=False),
+                                         base_model="HuggingFaceH4/starchat2-15b-sft-v0.1"))
+    assert tuned.level == "partial" and tuned.evidence[0].rule_id == "data.tuned-base"
+    assert "starchat2-15b-sft" in tuned.evidence[0].snippet and tuned.evidence[0].line_start is not None
+    # "Finetuned from model: [Openchat-3.5-0106](https://huggingface.co/openchat/openchat-3.5-0106)" in the text.
+    named = judge_end_model_data(replace(artifacts("Nexusflow/Starling-LM-7B-beta", tree=False), datasets=(
+        LinkedDataset("berkeley-nest/Nectar", "not captured", "https://huggingface.co/datasets/berkeley-nest/Nectar"),)))
+    assert named.level == "partial" and "openchat" in named.evidence[0].snippet
+    # Tuned from a pretrained base (base_model: mistralai/Mistral-7B-v0.1): its own data is all there is.
+    pretrained = replace(artifacts("HuggingFaceH4/zephyr-7b-beta", tree=False), base_model="mistralai/Mistral-7B-v0.1")
+    assert judge_end_model_data(pretrained).level == "open"
