@@ -190,17 +190,14 @@ def _most_restrictive(levels) -> str | None:
     return min(present, key=ORDER.get) if present else None
 
 
-def combine(weights: str | None, code: str | None, split: bool = False) -> tuple[str, str]:
+def combine(weights: str | None, code: str | None) -> tuple[str, str]:
     """The criterion from the weights' and the code's licences: open when every part found is openly licensed
     (a release with no separate code licence is covered by its weights' licence); partial when only some parts
-    are (open weights beside restricted code, open code beside weights that declare no licence, or a code repo
-    that licenses its components apart: open code beside a restricted model licence); closed when the weights are
-    not openly licensed."""
+    are (open weights beside restricted code, or open code beside weights that declare no licence); closed when the
+    weights are not openly licensed."""
     if weights == "open":
         return ("open", "every licence found is open") if code in ("open", None) else \
             ("partial", "weights openly licensed, code not")
-    if split and code == "open":
-        return "partial", "the code repo licenses its parts apart: the code openly, the model not"
     if weights in ("closed", "partial"):
         return "closed", "weights not under an open licence"
     if code == "open":
@@ -290,9 +287,7 @@ def judge_licences(model: ModelArtifacts) -> Judgement:
         # The metadata that would declare the licence could not be read: nothing decides, not even an absence.
         return Judgement(CRITERION, "unknown", 0.0, f"the card's metadata could not be read: {metadata_error}",
                          tuple(evidence))
-    # A code repo holding a licence file of the model's own (MODEL_LICENSE, LICENSE-MODEL) beside its code's.
-    split = any(doc.component == "weights" and doc.artifact in model.code_files for doc in texts)
-    level, why = combine(weights, code, split)
+    level, why = combine(weights, code)
     if tag_level == "open" and weights != "open":
         why += "; the declared licence id is open but a licence text restricts the weights"
     return Judgement(CRITERION, level, 0.8, f"{why} (weights: {weights or 'none'}, code: {code or 'none'})",

@@ -97,23 +97,6 @@ def test_open_weights_with_restricted_code_are_partial():
     assert judge_licences(weights_only).level == "open"  # no separate code licence: the weights' licence covers it
 
 
-def test_a_code_repo_licensing_code_and_model_apart_is_partial():
-    """Open code beside a restricted model licence in the same code repo (LICENSE-CODE, LICENSE-MODEL): only
-    parts are openly licensed. Restricted weights with only a generic code licence beside them stay closed."""
-    repo = "deepseek-ai/DeepSeek-V3"
-    code = text_of("github/deepseek-ai/DeepSeek-V3/files/LICENSE-CODE", "LICENSE-CODE")
-    weights = text_of("github/deepseek-ai/DeepSeek-V3/files/LICENSE-MODEL", "LICENSE-MODEL")
-    split = ModelArtifacts(repo, "abc", "http://hub/x", model_json(repo), code_files=(code.artifact, weights.artifact))
-    judged = judge_licences(split)
-    assert judged.level == "partial" and "licenses its parts apart" in judged.summary
-    assert {"licence.text.mit", "licence.text.rail-use-restrictions"} <= set(judged.rule_ids)
-    gemma = "google/gemma-7b-it"  # a restricted card licence; a root LICENSE of its code repo is MIT
-    generic = text_of("github/deepseek-ai/DeepSeek-V3/files/LICENSE-CODE", "LICENSE")
-    not_split = ModelArtifacts(gemma, "abc", "http://hub/x", model_json(gemma), card_of(gemma),
-                               code_files=(generic.artifact,))
-    assert judge_licences(not_split).level == "closed"
-
-
 @pytest.mark.parametrize("licence_id, level, source", [
     ("apache-2.0", "open", "spdx"), ("MIT", "open", "spdx"), ("cc-by-4.0", "open", "spdx"),
     ("cc-by-nc-4.0", "closed", "spdx"), ("llama3", "closed", "hub-table"), ("openrail", "closed", "hub-table"),
