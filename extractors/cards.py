@@ -202,28 +202,32 @@ def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
     return card_line(model, [card_content_rules().base_model_sentence], "base.named-in-text", 0.5, skip_usage=True)
 
 
-# A Hub model named in a base-model sentence: its page URL (not a dataset, Space or other section), else an
-# `org/name` written out with a digit in the name (`mistralai/Mistral-7B-v0.1`).
-HUB_MODEL_URL = re.compile(r"huggingface\.co/(?!(?:datasets|spaces|collections|papers|models|docs|blog)/)"
-                           r"([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
-WRITTEN_ID = re.compile(r"(?<![\w/.])([A-Za-z][\w-]*/[\w.-]*\d[\w.-]*)")
+# A Hub model page: not a dataset, Space, collection or a section of the site.
+HUB_MODEL_URL = re.compile(r"huggingface\.co/(?!(?:datasets|spaces|collections|papers|models|docs|blog|api|organizations|"
+                           r"settings|login|join|pricing|posts|learn|tasks)/)([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
+LINK_END = re.compile(r"\)")
 
 
 def base_id_named_in_text(card_text: str, own_id: str) -> str | None:
-    """The Hub id of the base a card's own sentence says the model was fine-tuned from or built on
-    ("distilled from [stabilityai/stable-diffusion-xl-base-1.0](https://huggingface.co/...)"), outside code and usage
-    sections; None when the sentence names its base by a name alone ("a finetuned version of LLAMA-2"), or names
-    the model itself. For the crawler to follow where no metadata names the base."""
+    """The Hub id of the base a card's own sentence says the model was fine-tuned from or built on, where the
+    sentence links it: a Hub model URL inside what the base-model rule matched, or as the target of the Markdown
+    link it matched into ("distilled from [stabilityai/stable-diffusion-xl-base-1.0](https://huggingface.co/...)",
+    "**Finetuned from model:** [Openchat-3.5-0106](https://huggingface.co/openchat/openchat-3.5-0106)"). None when
+    the sentence names its base by a name alone ("a finetuned version of LLAMA-2"), writes something else with a
+    slash ("8 A100/H100 GPUs"), or links the model itself. For the crawler to follow where no metadata names the
+    base: an id is followed only where the card links it."""
     found = _first_matching_line(card_text, (card_content_rules().base_model_sentence,), True)
     if found is None:
         return None
     line = found[1]
     match = card_content_rules().base_model_sentence.search(line)
-    for candidate in (HUB_MODEL_URL.search(line, match.start()), WRITTEN_ID.search(line, match.start())):
-        if candidate is not None:
-            base = candidate.group(1).rstrip(".")
-            return base if base.lower() != own_id.lower() else None
-    return None
+    closing = LINK_END.search(line, match.end())
+    window = line[match.start():closing.end() if closing and closing.start() - match.end() <= 200 else match.end()]
+    url = HUB_MODEL_URL.search(window)
+    if url is None:
+        return None
+    base = url.group(1).rstrip(".")
+    return base if base.lower() != own_id.lower() else None
 
 
 def _tags(model: ModelArtifacts) -> list[str]:
@@ -240,12 +244,30 @@ def other_family_tag(model: ModelArtifacts) -> str | None:
     """The first tag naming a model family (data/rules/families.yaml) that is neither the model's organisation nor
     the start of its name: `mistral` on a model of another organisation called otherwise."""
     org, _, name = model.repo_id.partition("/")
-    families = family_rules().families
     for tag in _tags(model):
-        family = squash(tag).rstrip("0123456789")
-        if family in families and family not in squash(org) and not squash(name).startswith(family):
+        family = family_named(tag)
+        if family and family not in squash(org) and not squash(name).startswith(family):
             return tag
     return None
+
+
+def family_named(tag: str) -> str | None:
+    """The family a tag names: the tag itself reduced to letters and digits (`t5`, `gpt_neox`), else the longest
+    family it begins with before a version or a separator (`llama-3`, `qwen2`, `stable-diffusion-xl`; not
+    `optimum` or `gptq`, which only begin with a family's letters)."""
+    squashed = squash(tag)
+    if squashed in family_rules().families:
+        return squashed
+    match = _family_prefix().match(tag.lower())
+    return squash(match.group(1)) if match else None
+
+
+@lru_cache(maxsize=1)
+def _family_prefix() -> re.Pattern:
+    # Each family's letters, separators allowed between them, then a digit, a separator or the end; longest first.
+    spelled = ("[-_ .]?".join(map(re.escape, family)) for family in sorted(family_rules().families, key=len,
+                                                                           reverse=True))
+    return re.compile(f"({'|'.join(spelled)})(?=$|[\\d\\-_ .])")
 
 
 def base_of_another_family(model: ModelArtifacts) -> tuple[Evidence, str] | None:

@@ -104,10 +104,11 @@ class HuggingFaceSpider(EvidenceSpider):
     name = "huggingface"
     source = "huggingface"
     endpoint = ("hf_endpoint", "HF_ENDPOINT")
-    # Not versioned ("" as before stores recorded it): what it fetches of a model has not changed, and a new value
-    # fetches every unchanged model on the Hub again (days of the API budget). Give it one when WANTED_FILES or the
-    # calls per model change.
-    fetch_rules = ""
+    # What the spider fetches of a model, versioned: a complete repo marked under another value is fetched again
+    # once, even when unchanged (spiders.github's fetch_rules does the same). "" was the first; "base-from-text-1"
+    # reads the card for a base its text links by Hub id (the base is then crawled too). A new value costs one
+    # refetch of every unchanged model a store holds: change it only when the calls per model change.
+    fetch_rules = "base-from-text-1"
 
     def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
                  known: Mapping[str, KnownRepo] | None = None,

@@ -558,6 +558,10 @@ def test_a_fine_tune_tagged_with_another_family_is_never_its_own_base():
     assert other_family_tag(artifacts("mistralai/Mistral-7B-v0.1", tree=False, tags=["mistral"])) is None
     assert other_family_tag(artifacts("microsoft/Phi-3-mini-128k-instruct", tree=False, tags=["phi3"])) is None
     assert other_family_tag(artifacts("bigscience/mt0-large", tree=False, tags=["yi", "zh"])) is None
+    from extractors.cards import family_named
+
+    assert [family_named(t) for t in ("t5", "llama-3", "qwen2", "stable-diffusion-xl", "gpt_neox", "optimum",
+                                      "gptq")] == ["t5", "llama", "qwen", "stablediffusion", "gptneox", None, None]
     # A family's own card says its variants are fine-tuned; without another family's tag it stays its own base.
     own = judge_base_model_data(artifacts("meta-llama/Meta-Llama-3-8B", tree=False))
     assert own.summary.startswith("no separate base model; mirrors the model itself")
