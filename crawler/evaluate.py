@@ -18,7 +18,8 @@ from pathlib import Path
 import sqlite_utils
 import yaml
 
-from crawler.label_split import HALVES, families, family_keys, half_of
+from crawler.store import CONFIDENT
+from crawler.label_split import HALVES, family_keys, settled_halves, split
 from crawler.labels import GITHUB_LINK, HF_LINK, normalise_github
 from extractors.claims import claim_rules
 from extractors.text import load_yaml_bounded
@@ -161,8 +162,6 @@ def _scores(cells: list[Cell]) -> dict:
     }
 
 
-# A judgement at or above this confidence is shown as confident (show, the table, exports, the review).
-CONFIDENT = 0.9
 RELIABILITY_BINS = 10  # equal widths over [0, 1], as scikit-learn's calibration_curve
 
 
@@ -258,9 +257,11 @@ def distinct_cells(cells: list[Cell]) -> list[Cell]:
 
 def halves_of(files: list[LabelFile]) -> dict[Path, tuple[str, str]]:
     """Each label file's (family, half): families are formed over every file given, so the split of a file never
-    depends on which others are compared."""
-    keys = {label.path: family_keys(label.org, label.end_models, label.end_repos, label.path.stem) for label in files}
-    return {path: (family, half_of(family)) for path, family in families(keys).items()}
+    depends on which others are compared; a family with a file of the settled split keeps its half."""
+    names = {f"{label.label_set}/{label.path.name}": label for label in files}
+    keys = {name: family_keys(label.org, label.end_models, label.end_repos, label.path.stem)
+            for name, label in names.items()}
+    return {names[name].path: assigned for name, assigned in split(keys, settled_halves()).items()}
 
 
 def compare(db: sqlite_utils.Database, files: list[LabelFile], labels_dir: Path,
@@ -447,6 +448,21 @@ def halves_lines(result: dict) -> list[str]:
     return lines
 
 
+def calibration_note() -> list[str]:
+    """What the calibration table says of itself: the prior chosen and whether any breakdown beat one rate."""
+    from extractors.rules import RULES_DIR
+
+    table = yaml.safe_load((RULES_DIR / "calibration.yaml").read_text(encoding="utf-8"))
+    scores = table.get("held_out_brier_by_prior") or {}
+    verdict = ("beats one overall rate: the rules' records carry over to families they were not measured on"
+               if table.get("beats_one_rate") else
+               "does not beat one overall rate: on families held out, a rule's record on the others says nothing "
+               "more than the overall agreement, so every confidence sits near it and none reaches the confident mark")
+    return [f"Prior chosen: {table.get('prior_cells')} cells (held-out Brier score "
+            f"{scores.get(table.get('prior_cells'), '–')}; one overall rate: {table.get('held_out_brier_one_rate')}); "
+            f"the breakdown by criterion, level and rule {verdict}.", ""]
+
+
 def reliability_lines(result: dict) -> list[str]:
     """Per half, the reliability table of our confidence, its expected calibration error and the confident cells."""
     lines = []
@@ -552,6 +568,7 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
         "weighs each bin's gap between mean confidence and agreement by its cells. The study half is where the "
         "confidence was measured, so the check half is the honest figure.",
         "",
+        *calibration_note(),
         *reliability_lines(result),
         "## Per criterion (all label sets together)",
         "",

@@ -265,3 +265,18 @@ def test_every_decided_judgement_carries_its_rules_measured_confidence(demo_db):
     assert rows
     for row in rows:
         assert row["confidence"] == round(table.confidence(row["criterion"], row["level"], row["rule_id"]), 3), row
+
+
+def test_a_family_keeps_its_settled_half_when_a_new_file_joins_it():
+    """A new label file that joins a family (and changes its smallest key) never moves the family's files to the
+    other half: the split of the bundled files is kept as data."""
+    from crawler.label_split import half_of, settled_halves, split
+
+    keys = {"eosai/Llama.yaml": {"org:meta", "file:llama"}, "eosai/Other.yaml": {"org:acme", "file:other"}}
+    for half in ("study", "check"):
+        joined = split({**keys, "eosai/Code Llama.yaml": {"org:meta", "file:code llama"}},
+                       {"eosai/Llama.yaml": half})
+        assert joined["eosai/Llama.yaml"][1] == joined["eosai/Code Llama.yaml"][1] == half
+        assert joined["eosai/Other.yaml"][1] == half_of("file:other")  # unsettled: its hash
+    bundled = {p.relative_to(LABELS).as_posix() for p in LABELS.rglob("*.yaml")}
+    assert set(settled_halves()) == bundled
