@@ -71,6 +71,17 @@ def held_out_brier(cells: list[Cell], family_of: Callable[[Cell], str], prior: f
     return total / len(cells)
 
 
+def held_out_brier_overall(cells: list[Cell], family_of: Callable[[Cell], str]) -> float:
+    """The Brier score of one rate for everything (the other folds' agreement), on the same held-out folds: what
+    a breakdown by criterion, level and rule must beat to carry information across families."""
+    total = 0.0
+    for fold in family_folds(cells, family_of):
+        rest = [c.ours == c.expert for c in cells if family_of(c) not in fold]
+        rate = sum(rest) / len(rest) if rest else 0.5
+        total += sum((rate - (c.ours == c.expert)) ** 2 for c in cells if family_of(c) in fold)
+    return total / len(cells)
+
+
 def calibration_table(cells: list[Cell], family_of: Callable[[Cell], str]) -> dict:
     """The calibration data from decided cells: the prior chosen by held-out families, the agreement of the half,
     of each criterion and of each criterion at a level, and per deciding rule its cells, agreeing cells and
@@ -80,6 +91,7 @@ def calibration_table(cells: list[Cell], family_of: Callable[[Cell], str]) -> di
         raise ValueError("no decided cells to calibrate on: crawl the labelled models first (openness demo)")
     scores = {prior: round(held_out_brier(decided, family_of, prior), 4) for prior in PRIOR_GRID}
     prior = min(PRIOR_GRID, key=lambda p: (scores[p], p))
+    overall_rate = round(held_out_brier_overall(decided, family_of), 4)
     model = Shrunk(decided, prior)
     criteria, decisions = {}, {}
     for criterion in (c for c in CRITERIA if model.seen[(c,)]):
@@ -95,7 +107,9 @@ def calibration_table(cells: list[Cell], family_of: Callable[[Cell], str]) -> di
         criteria[criterion] = {"cells": model.seen[(criterion,)],
                                "agreement": round(model.confidence((criterion,)), 3)}
         decisions[criterion] = levels
-    return {"half": HALF, "prior_cells": prior, "held_out_brier_by_prior": scores, "decided_cells": len(decided),
+    return {"half": HALF, "prior_cells": prior, "held_out_brier_by_prior": scores,
+            "held_out_brier_one_rate": overall_rate, "beats_one_rate": scores[prior] < overall_rate,
+            "decided_cells": len(decided),
             "overall": round(model.confidence(()), 3), "criteria": criteria, "decisions": decisions}
 
 

@@ -770,6 +770,12 @@ def _print_evaluation(result: dict) -> None:
     console.print(table)
     disagreements = sum(len(v) for v in result["per_model"].values())
     console.print(f"{disagreements} disagreements in {len(result['per_model'])} models (--json or --report for each)")
+    from crawler.evaluate import halves_lines, reliability_lines
+
+    click.echo("\nStudy and check halves (by model family):")
+    click.echo("\n".join(halves_lines(result)))
+    click.echo("\nConfidence against the experts (reliability per bin, expected calibration error):")
+    click.echo("\n".join(reliability_lines(result)))
 
 
 @cli.command()
@@ -797,6 +803,8 @@ def flags(db_path, as_json, kind, severity):
         # Card text is untrusted: escaped, so it prints as written and never as Rich markup.
         promised = "\n".join(f"{p['criterion']}: {p['level']}" + (f" — {escape(p['evidence']['snippet'][:80])}"
                                                                   if p["evidence"] else "") for p in row["promised"])
+        if row["undecided"]:
+            promised += f"\n[bold]still to check: {', '.join(row['undecided'])}[/]"
         table.add_row(row["severity"], escape(row["model"]),
                       f"{escape(row['claim'])}\n[dim]{row['kind']}; {escape(row['claim_location'])}[/]",
                       promised, row["status"])

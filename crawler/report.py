@@ -128,6 +128,8 @@ def flag_rows(db: sqlite_utils.Database, kind: str | None = None, severity: str 
                 limit=1, select="rule_id, url, line_start, snippet")), None)
             item["evidence"] = dict(first) if first else None
         row["promised"] = promised
+        # The promises the machine could not decide: what the analyst must look at beside the broken ones.
+        row["undecided"] = [item["criterion"] for item in promised if item["level"] == "unknown"]
         row["rule_ids"] = (row["rule_ids"] or "").split(",") if row["rule_ids"] else []
         del row["subject_id"]
     return sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -len(r["failing_criteria"].split(",")),

@@ -221,9 +221,11 @@ def m011_errors_by_subject(db: sqlite_utils.Database) -> None:
     db.execute("create index if not exists idx_errors_subject_id on errors (subject_id, id)")
 
 
-# The schema's version: its newest migration (`openness --version` and every export say it).
 # A judgement at or above this confidence (its rule's measured agreement with the experts) is shown as confident.
+# The one place it is set: evaluate, show, the table, exports and the review read it from here.
 CONFIDENT = 0.9
+
+
 def is_confident(level: str, confidence: float | None) -> bool:
     """A decided judgement whose measured confidence reaches CONFIDENT."""
     return level != "unknown" and confidence is not None and confidence >= CONFIDENT
@@ -237,7 +239,10 @@ QUEUE_TOP_MODELS = 100
 def m012_unsure_judgements_queued(db: sqlite_utils.Database) -> None:
     # The queue also holds the judgements the machine is least sure of (below CONFIDENT), of flagged models and of
     # the most downloaded ones: confidence is measured (data/rules/calibration.yaml), so review can start where the
-    # machine is most often wrong. Downloads come from the model's latest Hub JSON.
+    # machine is most often wrong. Downloads come from the model's latest Hub JSON. The view keeps CONFIDENT as it
+    # is now: a new threshold takes a new migration. Stored confidences were hand-set before: every model is judged
+    # again at the next assess or crawl (assess_pending), so none shows as confident on an old number.
+    db.execute("update subjects set assess_pending = 1 where kind = 'model' and revision is not null")
     db.execute("""create view if not exists model_downloads as
                   select s.id as subject_id, max(json_extract(cast(b.content as text), '$.downloads')) as downloads
                   from subjects s join artifacts a on a.repo_type = 'model' and a.repo_id = s.repo_id
@@ -270,6 +275,7 @@ def m012_unsure_judgements_queued(db: sqlite_utils.Database) -> None:
                                              limit {QUEUE_TOP_MODELS}))""")
 
 
+# The schema's version: its newest migration (`openness --version` and every export say it).
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 
 

@@ -16,8 +16,6 @@ from extractors.text import TEXT_MEMO_SIZE, document, front_matter, is_text, lin
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 CRITERION = "modelcard"
-# An open card has a section (a heading of card_sections.yaml's topics) on how the model was trained or tuned.
-OPEN_SECTION_TOPICS = frozenset({"training", "finetuning"})
 
 
 def judge_model_card(model: ModelArtifacts) -> Judgement:
@@ -48,7 +46,7 @@ def judge_model_card(model: ModelArtifacts) -> Judgement:
     # An open card also gives its training a section of its own, not lines in passing: a card that mentions its
     # training and evaluation beside usage notes and limitations gives partial insight at most.
     sections = card_topics(card.text, front_matter(card.text)[1])
-    trained = sorted(found for topic in OPEN_SECTION_TOPICS for found in sections.get(topic, ()))
+    trained = sorted(found for topic in rules.open_section_topics for found in sections.get(topic, ()))
     if broad and set(rules.open_required_topics) <= set(topics) and trained:
         line, heading = trained[0]
         section = Evidence("modelcard.training-section", card.url, card.revision, "README.md", quote(heading, 200),
@@ -104,12 +102,6 @@ def _nothing(model: ModelArtifacts, criterion: str, rule_id: str, searched: str)
 
 
 TRAINING_HEADING = re.compile(r"\b(train|fine-?tun|pre-?train|sft|reproduc)", re.IGNORECASE)
-# A training section or training folder README (its path and first line) about tuning only (fine-tuning, LoRA, SFT,
-# DPO, post-training), not pre-training: documented, it is the index's partial, "not every step of base and/or end
-# model training and tuning is documented".
-TUNING_ONLY = re.compile(r"\b(fine-?tun|q?lora\b|sft\b|dpo\b|rlhf\b|post-?train|instruction[- ]tun|adapter)",
-                         re.IGNORECASE)
-PRETRAINING = re.compile(r"\bpre-?train(ing)?\b", re.IGNORECASE)
 
 
 def judge_code_documentation(model: ModelArtifacts) -> Judgement:
@@ -142,9 +134,11 @@ def judge_code_documentation(model: ModelArtifacts) -> Judgement:
         evidence.append(Evidence("codedocs.docs-folder", tree.url, tree.revision, docs[0], quote("; ".join(docs[:5])),
                                  artifact_id=tree.artifact_id))
     written = f"{_training_docs(sections, training_readmes)}, {len(docs)} docs files"
+    named = card_content_rules().named
     base_training = [text for text in [h.text for h in sections] + [f"{a.path} {_first_line(a.text)}"
                                                                        for a in training_readmes]
-                     if TRAINING_HEADING.search(text) and (PRETRAINING.search(text) or not TUNING_ONLY.search(text))]
+                     if TRAINING_HEADING.search(text) and (named["pretraining_docs"].pattern.search(text)
+                                                          or not named["tuning_only_docs"].pattern.search(text))]
     if scope["pretraining"] and (sections or training_readmes) and not base_training:
         return Judgement("code", "partial", 0.5, f"training code with {written}, documenting its tuning only, "
                          "not the training of the base model", tuple(evidence))

@@ -159,6 +159,7 @@ class CardContentRules:
     # Pattern rules with one example each, by name: the repo training sections, data and card pointers.
     named: dict[str, PatternRule]
     open_required_topics: tuple[str, ...] = ()
+    open_section_topics: tuple[str, ...] = ()
 
     def all_rules(self) -> list[PatternRule]:
         return [*self.skip_sections, *self.topics.values(), *self.training_hardware, *self.training_setup,
@@ -205,12 +206,14 @@ def card_content_rules() -> CardContentRules:
         data["open_long_min_topics"], data["open_long_min_words"],
         {key: pattern_rules(name, [{"id": key, "pattern": data.get(key), "example": data.get(f"{key}_example")}],
                             key)[0] for key in NAMED_CARD_RULES},
-        tuple(data.get("open_required_topics") or ()))
+        tuple(data.get("open_required_topics") or ()),
+        tuple(data.get("open_section_topics") or ()))
 
 
 # The single-pattern rules of card_content.yaml, each with its `<name>_example`.
 NAMED_CARD_RULES = ("repo_training_sections", "repo_not_training_sections", "withheld_data_beside",
-                    "data_documentation_pointer", "defers_to_model_card", "tuned_base_model")
+                    "data_documentation_pointer", "defers_to_model_card", "tuned_base_model", "tuning_only_docs",
+                    "pretraining_docs")
 
 
 @dataclass(frozen=True)

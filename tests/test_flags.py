@@ -69,7 +69,7 @@ def test_unknown_never_breaks_a_promise():
     assert openwashing_flag(model, judgements) is None
 
 
-def test_broken_promises_beside_unknown_ones_reach_review_as_medium_naming_them():
+def test_broken_promises_beside_unknown_ones_reach_review_as_medium_naming_them(demo_db):
     """An open-source claim whose decided promises are all broken, the rest `unknown`, is medium (not low), and the
     flag names the undecided promises; an open-source claim breaking any promise is at least medium; open weights
     breaking only some decided promises stays low."""
@@ -84,6 +84,7 @@ def test_broken_promises_beside_unknown_ones_reach_review_as_medium_naming_them(
     flag = openwashing_flag(model, judgements)
     assert flag.severity == "medium" and flag.failing == (("trainingcode", "closed"),)
     assert flag.undecided == ("datasources_endmodel", "licenses")
+    assert {"undecided"} <= set(json.loads(run_openness("flags", "--db", str(demo_db), "--json").stdout)[0])
     assert severity(3, (("trainingcode", "closed"), ("datasources_endmodel", "closed"), ("licenses", "closed")),
                     3) == "high"
     assert severity(3, (("trainingcode", "closed"), ("datasources_endmodel", "open"), ("licenses", "open")),
