@@ -257,7 +257,7 @@ def test_a_spider_exception_is_recorded_against_its_url(replica_url, db_path):
 
     (db_path.parent / "break_cards.py").write_text(
         "import spiders.huggingface as hf\n"
-        "def broken(self, response, repo):\n"
+        "def broken(self, response, repo, **kwargs):\n"
         "    raise ValueError('card parser broke')\n"
         "hf.HuggingFaceSpider.parse_card = broken\n")
     runner = db_path.parent / "run_broken.py"
