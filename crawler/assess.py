@@ -109,11 +109,9 @@ def _page_number(row: dict) -> int:
 
 
 def _linked(db: sqlite_utils.Database, subject_id: str, relation: str) -> list[str]:
-    """What a subject links under `relation` (and its refinements, `base_model:merge`), declared links before those
-    read off the card's text (`:named-in-text`): metadata that names a base outweighs a sentence."""
     return [r["to_subject"] for r in db.query(
         "select to_subject from links where from_subject = ? and (relation = ? or relation like ? || ':%') "
-        "order by relation like '%:named-in-text', to_subject", [subject_id, relation, relation])]
+        "order by to_subject", [subject_id, relation, relation])]
 
 
 def _datasets(db: sqlite_utils.Database, subject_id: str) -> tuple[LinkedDataset, ...]:

@@ -202,34 +202,6 @@ def base_named_in_text(model: ModelArtifacts) -> Evidence | None:
     return card_line(model, [card_content_rules().base_model_sentence], "base.named-in-text", 0.5, skip_usage=True)
 
 
-# A Hub model page: not a dataset, Space, collection or a section of the site.
-HUB_MODEL_URL = re.compile(r"huggingface\.co/(?!(?:datasets|spaces|collections|papers|models|docs|blog|api|organizations|"
-                           r"settings|login|join|pricing|posts|learn|tasks)/)([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)")
-LINK_END = re.compile(r"\)")
-
-
-def base_id_named_in_text(card_text: str, own_id: str) -> str | None:
-    """The Hub id of the base a card's own sentence says the model was fine-tuned from or built on, where the
-    sentence links it: a Hub model URL inside what the base-model rule matched, or as the target of the Markdown
-    link it matched into ("distilled from [stabilityai/stable-diffusion-xl-base-1.0](https://huggingface.co/...)",
-    "**Finetuned from model:** [Openchat-3.5-0106](https://huggingface.co/openchat/openchat-3.5-0106)"). None when
-    the sentence names its base by a name alone ("a finetuned version of LLAMA-2"), writes something else with a
-    slash ("8 A100/H100 GPUs"), or links the model itself. For the crawler to follow where no metadata names the
-    base: an id is followed only where the card links it."""
-    found = _first_matching_line(card_text, (card_content_rules().base_model_sentence,), True)
-    if found is None:
-        return None
-    line = found[1]
-    match = card_content_rules().base_model_sentence.search(line)
-    closing = LINK_END.search(line, match.end())
-    window = line[match.start():closing.end() if closing and closing.start() - match.end() <= 200 else match.end()]
-    url = HUB_MODEL_URL.search(window)
-    if url is None:
-        return None
-    base = url.group(1).rstrip(".")
-    return base if base.lower() != own_id.lower() else None
-
-
 def _tags(model: ModelArtifacts) -> list[str]:
     """The model's tags, from the Hub's model JSON and the card's front matter."""
     found = []

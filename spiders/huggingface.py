@@ -1,8 +1,7 @@
 """The Hugging Face spider: a model and what it points to, crawled completely, politely and incrementally.
 
 Per repo (model or dataset): its JSON, its card at the repo's sha, its whole file tree, its licence, policy and
-config files. It follows `base_model` (or, where no metadata names one, a base the card's own sentence names by
-its Hub id) and `datasets` to a bounded depth, and records the GitHub repos and arXiv
+config files. It follows `base_model` and `datasets` to a bounded depth, and records the GitHub repos and arXiv
 papers that the card, tags or `license_link` name as links (the GitHub spider crawls those). Weight files are never
 downloaded: the tree says what is there.
 
@@ -25,7 +24,6 @@ from scrapy.exceptions import DontCloseSpider
 from crawler.items import ErrorItem, LinkItem, SubjectItem
 from crawler.hub_json import siblings_name_every_file
 from crawler.labels import GITHUB_LINK, github_repos_linked, normalise_github
-from extractors.cards import base_id_named_in_text
 from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, id_list, max_size, subject_id
 
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
@@ -104,11 +102,10 @@ class HuggingFaceSpider(EvidenceSpider):
     name = "huggingface"
     source = "huggingface"
     endpoint = ("hf_endpoint", "HF_ENDPOINT")
-    # What the spider fetches of a model, versioned: a complete repo marked under another value is fetched again
-    # once, even when unchanged (spiders.github's fetch_rules does the same). "" was the first; "base-from-text-1"
-    # reads the card for a base its text links by Hub id (the base is then crawled too). A new value costs one
-    # refetch of every unchanged model a store holds: change it only when the calls per model change.
-    fetch_rules = "base-from-text-1"
+    # Not versioned ("" as before stores recorded it): what it fetches of a model has not changed, and a new value
+    # fetches every unchanged model on the Hub again (days of the API budget). Give it one when WANTED_FILES or the
+    # calls per model change.
+    fetch_rules = ""
 
     def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
                  known: Mapping[str, KnownRepo] | None = None,
@@ -335,9 +332,7 @@ class HuggingFaceSpider(EvidenceSpider):
             card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
             license_link = next(iter(_strings(card_data.get("license_link"))), None)
             siblings = [s.get("rfilename") for s in info.get("siblings") or [] if isinstance(s, dict)]
-            names_base = any(target_type == "model" for target_type, _, _ in graph_targets(info))
-            yield self._request(repo, self._file_url(repo, "README.md"), self.parse_card, "card", "resolvers",
-                                names_base=names_base)
+            yield self._request(repo, self._file_url(repo, "README.md"), self.parse_card, "card", "resolvers")
             if siblings_name_every_file(info):
                 # The Hub's siblings name every file of the repo at this sha: the tree call (API budget) would
                 # only add sizes, which no judgement needs.
@@ -405,7 +400,7 @@ class HuggingFaceSpider(EvidenceSpider):
             return True
         return (yield from self._not_the_blob(response, repo, kind, etag_of(response)))
 
-    def parse_card(self, response, repo: Repo, names_base: bool = True):
+    def parse_card(self, response, repo: Repo):
         if response.status == 200 and (yield from self._suspect_file(response, repo, "card")):
             yield from self._done(repo)
             return
@@ -413,8 +408,6 @@ class HuggingFaceSpider(EvidenceSpider):
             yield self._artifact(response, repo, "card", path="README.md")
             text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
             yield from self._card_links(response, repo, text)
-            if not names_base:
-                yield from self._base_named_in_text(response, repo, text)
         else:
             yield from self._failed_file(response, repo, "card")
         yield from self._done(repo)
@@ -425,19 +418,6 @@ class HuggingFaceSpider(EvidenceSpider):
             yield LinkItem(repo.subject, f"gh:{github_repo}", "code_repo", response.url, repo.revision)
         for paper in sorted({m.group(1) for m in ARXIV.finditer(text)}):
             yield LinkItem(repo.subject, f"arxiv:{paper}", "paper", response.url, repo.revision)
-
-    def _base_named_in_text(self, response, repo: Repo, text: str):
-        """A base the card's own sentence names by its Hub id ("fine-tuned from [org/name](https://huggingface.co/
-        org/name)") where no metadata names one: linked as `base_model:named-in-text` and crawled like a declared base,
-        so the model's base criteria are judged on that base, not left unknown."""
-        base = base_id_named_in_text(text, repo.repo_id)
-        if base is None or not REPO_ID.fullmatch(base) or ".." in base:
-            return
-        yield LinkItem(repo.subject, subject_id("model", base), "base_model:named-in-text", response.url, repo.revision)
-        if repo.depth < self.max_depth:
-            request = self._repo_request("model", base, repo.depth + 1)
-            if request:
-                yield request
 
     def parse_tree(self, response, repo: Repo, page: int, siblings: list, license_link: str | None, paths=()):
         if response.status != 200:
