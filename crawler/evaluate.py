@@ -9,7 +9,6 @@ scikit-learn would bring numpy and scipy into the product for them.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,9 +17,9 @@ from pathlib import Path
 import sqlite_utils
 import yaml
 
-from crawler.store import CONFIDENT
 from crawler.label_split import HALVES, family_keys, settled_halves, split
 from crawler.labels import GITHUB_LINK, HF_LINK, normalise_github
+from crawler.store import CONFIDENT
 from extractors.claims import claim_rules
 from extractors.text import load_yaml_bounded
 
@@ -195,8 +194,7 @@ def _confusion(cells: list[Cell]) -> dict[str, dict[str, int]]:
 
 
 def _crawled_models(db: sqlite_utils.Database) -> dict[str, dict]:
-    return {row["repo_id"].lower(): row for row in db.query(
-        "select id, repo_id, status, revision from subjects where kind = 'model'")}
+    return {row["repo_id"].lower(): row for row in db.query("select * from subjects where kind = 'model'")}
 
 
 def _captured_models(db: sqlite_utils.Database) -> set[str]:
@@ -384,8 +382,7 @@ def flag_precision(db: sqlite_utils.Database, files: list[LabelFile], labels_dir
                             "confirmed": any(level != "open" for level in experts.values()),
                             "confirmed_in_full": bool(experts) and len(experts) == len(failing)
                             and "open" not in experts.values()})
-        row = next(db.query("select * from subjects where id = ?", [subject["id"]]))
-        claim = strongest_claim(load_model(db, row))
+        claim = strongest_claim(load_model(db, subject))
         broken = {c: label.labels[c]["class"] for c in promises if label.labels.get(c, {}).get("class") in
                   ("closed", "partial")}
         if claim is not None and claim.kind == "open source" and broken:
@@ -433,7 +430,8 @@ def halves_lines(result: dict) -> list[str]:
     """The study half, the check half and all label files side by side, and the gap between the halves."""
     halves = result["halves"]
     lines = ["| half | label files compared | cells | decided | decided share | exact (decided) | linear kappa | "
-             "majority baseline | criteria above baseline | criteria at or below |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "majority baseline | criteria above baseline | criteria at or below |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in (*HALVES, "all"):
         o, per = halves[name]["overall"], halves[name]["per_criterion"]
         below = [c for c, s in per.items() if s["exact_agreement"] is None or
@@ -459,7 +457,8 @@ def calibration_note() -> list[str]:
                "does not beat one overall rate: on families held out, a rule's record on the others says nothing "
                "more than the overall agreement, so every confidence sits near it and none reaches the confident mark")
     return [f"Prior chosen: {table.get('prior_cells')} cells (held-out Brier score "
-            f"{scores.get(table.get('prior_cells'), '–')}; one overall rate: {table.get('held_out_brier_one_rate')}); "
+            f"{scores.get(table.get('prior_cells'), '–')}; one overall rate: "
+            f"{table.get('held_out_brier_one_rate')}); "
             f"the breakdown by criterion, level and rule {verdict}.", ""]
 
 
@@ -564,8 +563,9 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
         "A judgement's confidence is the agreement with the experts of the rule and level that decided it, measured "
         "on the study half and shrunk toward its criterion's agreement at that level, and that toward the "
         "criterion's, with a prior chosen by the Brier score on families of the study half held out in turn "
-        "(`data/rules/calibration.yaml`, written by `openness calibrate`). Reliability per bin of confidence over decided cells; the expected calibration error "
-        "weighs each bin's gap between mean confidence and agreement by its cells. The study half is where the "
+        "(`data/rules/calibration.yaml`, written by `openness calibrate`). Reliability per bin of confidence over "
+        "decided cells; the expected calibration error weighs each bin's gap between mean confidence and agreement "
+        "by its cells. The study half is where the "
         "confidence was measured, so the check half is the honest figure.",
         "",
         *calibration_note(),
@@ -596,6 +596,7 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
     lines += ["", "Cells left `unknown`, by the source that was not read:", "", "| unread source | cells |", "|---|---|"]
     lines += [f"| {why.replace('|', '/')} | {n} |" for why, n in undecided_causes(result)]
     flags = result["flags"]
+    in_full = flags["high_medium_confirmed_in_full"] / flags["high_medium"] if flags["high_medium"] else None
     lines += ["", "## Openwashing flags against the experts", "",
               "Precision: a high or medium flag is confirmed when the experts label not open (closed or partial) at "
               "least one promised criterion the flag says is broken (the claim is broken, as the flag says), and "
@@ -604,9 +605,8 @@ def markdown_report(result: dict, labels_dir: str, db_path: str) -> str:
               "label not open at least one of what that claim promises (training code, data, licence), the share "
               "flagged high or medium. Counted per label file.", "",
               f"- precision: {flags['high_medium_confirmed']} of {flags['high_medium']} high and medium flags "
-              f"confirmed ({_pct(flags['precision_high_medium'])}), in full: {flags['high_medium_confirmed_in_full']} "
-              f"({_pct(flags['high_medium_confirmed_in_full'] / flags['high_medium'] if flags['high_medium'] else None)}"
-              f"); distinct flagged models: "
+              f"confirmed ({_pct(flags['precision_high_medium'])}), in full: "
+              f"{flags['high_medium_confirmed_in_full']} ({_pct(in_full)}); distinct flagged models: "
               f"{flags['high_medium_models']}, confirmed by every label file: {flags['high_medium_models_confirmed']}",
               f"- recall: {flags['recalled']} of {len(flags['open_source_claims_broken'])} self-claimed open-source "
               f"models with a promise the experts judge broken are flagged high or medium "

@@ -192,7 +192,8 @@ def html_page(table_rows: list[Row], title: str = "Openness league table") -> st
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
 table{{border-collapse:collapse}} th,td{{padding:.25em .45em;text-align:center;border:1px solid #ddd}}
 td.model{{text-align:left;white-space:nowrap}} th.group{{text-transform:capitalize;background:#f3f3f3}}
-td a{{color:inherit;text-decoration:none;display:block}} {styles} td.confident{{font-weight:bold;outline:2px solid #222;outline-offset:-3px}}
+td a{{color:inherit;text-decoration:none;display:block}} {styles}
+td.confident{{font-weight:bold;outline:2px solid #222;outline-offset:-3px}}
 p.legend{{font-size:.85em;color:#555;max-width:60em}}
 </style></head><body>
 <h1>{esc(title)}</h1>

@@ -48,6 +48,13 @@ def _require(condition: bool, path: str, message: str) -> None:
         raise RuleFileError(f"{RULES_DIR / path}: {message}")
 
 
+def name_set(name: str, data: dict, key: str, what: str) -> frozenset[str]:
+    """A rule file's non-empty list of names, in lower case."""
+    names = data.get(key)
+    _require(isinstance(names, list) and names, name, f"{key} needs a list of {what}")
+    return frozenset(str(n).lower() for n in names)
+
+
 @dataclass(frozen=True)
 class WeightRule:
     rule_id: str
@@ -226,9 +233,8 @@ class PackageRules:
 def package_rules() -> PackageRules:
     name = "packages.yaml"
     data = _load_yaml(name)
-    common = data.get("common_dependencies")
-    _require(isinstance(common, list) and common, name, "common_dependencies needs a list of package names")
-    return PackageRules(pattern_rules(name, data.get("install"), "install"), frozenset(str(c).lower() for c in common))
+    return PackageRules(pattern_rules(name, data.get("install"), "install"),
+                        name_set(name, data, "common_dependencies", "package names"))
 
 
 @dataclass(frozen=True)
@@ -426,9 +432,7 @@ class FamilyRules:
 def family_rules() -> FamilyRules:
     name = "families.yaml"
     data = _load_yaml(name)
-    families = data.get("families")
-    _require(isinstance(families, list) and families, name, "families needs a list of names")
     statement = {"id": "base.fine-tuned-other-family", "pattern": data.get("fine_tuned_statement"),
                  "example": data.get("fine_tuned_statement_example")}
-    return FamilyRules(frozenset(str(f).lower() for f in families),
+    return FamilyRules(name_set(name, data, "families", "names"),
                        pattern_rules(name, [statement], "fine_tuned_statement")[0])

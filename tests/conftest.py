@@ -107,6 +107,14 @@ def db_path(tmp_path) -> Path:
 
 
 @pytest.fixture
+def demo_copy(demo_db, tmp_path) -> Path:
+    """A copy of the demo store that a test may change."""
+    copy = tmp_path / "demo-copy.db"
+    shutil.copy(demo_db, copy)
+    return copy
+
+
+@pytest.fixture
 def corpus_copy(tmp_path) -> Path:
     """A writable copy of a few snapshot folders, for tests that plant bad input."""
     target = tmp_path / "corpus"

@@ -570,7 +570,8 @@ def test_a_fine_tune_tagged_with_another_family_is_never_its_own_base():
 def test_the_own_paper_rule_reads_a_chinese_card_too():
     """One rule for "our paper / technical report", in English or Chinese (a real line of a captured card)."""
     (rule,) = venue_rules()["own_paper"]
-    assert rule.pattern.search("我们的技术报告：") and rule.pattern.search("Please cite our paper if you find it helpful")
+    assert rule.pattern.search("我们的技术报告：")
+    assert rule.pattern.search("Please cite our paper if you find it helpful")
 
 
 def test_data_of_a_model_tuned_from_an_intermediate_tuned_model_is_partial():

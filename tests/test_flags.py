@@ -197,17 +197,13 @@ def test_the_sentence_splitter_forgets_what_it_read_and_splits_the_same_after_re
         "This model is fully open source.", "Weights are released under Apache 2.0!", "Data is not."]
 
 
-def test_the_queue_lists_the_least_sure_judgements_of_flagged_and_most_downloaded_models(demo_db, tmp_path):
+def test_the_queue_lists_the_least_sure_judgements_of_flagged_and_most_downloaded_models(demo_copy):
     """Unreviewed decided judgements below the confident mark, of flagged models and of the most downloaded ones,
     least sure first after the flags; confident, unknown and reviewed judgements stay out."""
-    import shutil
-
     from crawler.review.metadata import REVIEW_QUEUE
     from crawler.store import CONFIDENT, open_db
 
-    db_file = tmp_path / "queue.db"
-    shutil.copy(demo_db, db_file)
-    db = open_db(db_file)
+    db = open_db(demo_copy)
     rows = list(db.query(REVIEW_QUEUE))
     unsure = [r for r in rows if r["item"] == "unsure judgement"]
     flagged = {r["model"] for r in rows if r["item"] == "flag"}

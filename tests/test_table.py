@@ -136,10 +136,9 @@ def test_the_first_rows_chosen_in_sql_are_the_first_rows_of_the_whole_table(demo
             [(r.model, r.score, r.cells) for r in whole[:40]]
 
 
-def test_a_confident_judgement_is_shown_as_confident_in_show_the_table_and_exports(demo_db, tmp_path):
+def test_a_confident_judgement_is_shown_as_confident_in_show_the_table_and_exports(demo_copy, tmp_path):
     """Confidence >= 0.9 on a decided judgement reads as confident everywhere a judgement is shown; below, not."""
-    db_file = tmp_path / "sure.db"
-    shutil.copy(demo_db, db_file)
+    db_file = demo_copy
     con = sqlite3.connect(db_file)
     model, criterion = con.execute("select s.repo_id, j.criterion from judgements j join subjects s on "
                                    "s.id = j.subject_id where j.level != 'unknown' order by 1, 2 limit 1").fetchone()
