@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from itemadapter import ItemAdapter
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.items import ArtifactItem, CompletedItem, ErrorItem, LinkItem, SubjectItem
 from crawler.store import Store, open_db
@@ -28,14 +31,16 @@ def write_item(store: Store, run_id: int, item) -> None:
 
 
 class StorePipeline:
-    def __init__(self, db_path: str, run_id: int):
+    def __init__(self, db_path: str, run_id: int, crawler=None):
         self.db_path = db_path
         self.run_id = run_id
+        self.crawler = crawler
         self.store: Store | None = None
+        self.failed = ""
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.settings["OPENNESS_DB"], crawler.settings.getint("OPENNESS_RUN_ID"))
+        return cls(crawler.settings["OPENNESS_DB"], crawler.settings.getint("OPENNESS_RUN_ID"), crawler)
 
     def open_spider(self, spider=None):
         self.store = Store(open_db(self.db_path))
@@ -44,5 +49,16 @@ class StorePipeline:
         self.store.db.close()
 
     def process_item(self, item, spider=None):
-        write_item(self.store, self.run_id, item)
+        if self.failed:
+            return item  # the store failed: the crawl is closing, and nothing more can be written
+        try:
+            write_item(self.store, self.run_id, item)
+        except sqlite3.DatabaseError as exc:
+            # A store that fails (a full disk, a read-only file, an I/O error) fails every later write too: the crawl
+            # stops at the first, its reason in the stats for the command to report (crawler.store.guarded_store),
+            # instead of a traceback per item.
+            self.failed = str(exc)
+            if self.crawler is not None:
+                self.crawler.stats.set_value("openness/store_failed", self.failed)
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_failed"))
         return item
