@@ -935,7 +935,7 @@ def review(db_path, host, port, config_path):
     reading = "anyone reads" if config["anonymous_read"] else "login to read"
     console.print(f"review of {db_path} at http://{host}:{port}/ ({reading}; {len(config['accounts'])} analyst "
                   f"accounts); Ctrl-C stops it", markup=False)
-    sys.exit(serve(db_path, host, port, config, preexec_fn=_die_with_parent))
+    sys.exit(serve(db_path, host, port, config))
 
 
 @cli.command()
