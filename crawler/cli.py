@@ -27,10 +27,18 @@ console = Console(stderr=False)
 errors = Console(stderr=True)
 
 
+DB_PATH = "openness.db_path"  # where a command's --db is kept in click's context, for Commands to name it
+
+
+def _remember_db(ctx, param, value: Path) -> Path:
+    ctx.meta[DB_PATH] = value
+    return value
+
+
 def db_option(default: str = DEFAULT_DB, creates: bool = False):
     where = "created if missing" if creates else "an existing one: crawl first"
     return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=default,
-                        show_default=True, help=f"SQLite file of the evidence store ({where}).")
+                        show_default=True, callback=_remember_db, help=f"SQLite file of the evidence store ({where}).")
 
 
 class Refused(click.ClickException):
@@ -50,6 +58,16 @@ def _require_store(db_path: Path) -> None:
         check_store(db_path)
     except StoreError as exc:
         raise Refused(str(exc)) from exc
+
+
+def output_path(ctx, param, value: Path | None) -> Path | None:
+    """A file option the command writes (--out, --report): a link, a folder or a device refused before any work."""
+    from crawler.files import OutputError, check_file_target
+
+    try:
+        return value and check_file_target(value)
+    except OutputError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
@@ -115,10 +133,12 @@ class Commands(click.Group):
             return super().invoke(ctx)
         except Exception as exc:
             from crawler.files import OutputError
-            from crawler.store import StoreError
+            from crawler.store import StoreError, failed_store, is_store_failure
 
             if isinstance(exc, (StoreError, OutputError)):
                 raise Refused(str(exc)) from exc
+            if is_store_failure(exc) and ctx.meta.get(DB_PATH):  # a write refused half-way (read-only, disk full)
+                raise Refused(str(failed_store(ctx.meta[DB_PATH], exc))) from exc
             raise
 
 
@@ -281,6 +301,7 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
     """Crawl, print the run's table and counts, and return the exit code for schedulers (README: exit codes)."""
     from crawler.ops.lock import LockHeld
     from crawler.run import count_lines, crawl
+    from crawler.pipelines import STORE_FAILED
     from crawler.store import NotAStore, StoreError, check_store, guarded_store, open_db
 
     options.log_level = "INFO" if verbose else "WARNING"
@@ -288,8 +309,9 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
         check_store(db_path)  # before the lock file is made beside it
         with guarded_store(db_path):
             result = crawl(db_path, options, command=["openness", *sys.argv[1:]])
-            if failure := result.counts.get("openness/store_failed"):
-                raise StoreError(f"{db_path}: the store cannot be written: {failure}; run {result.run_id} failed")
+            if failed := [key.removeprefix(STORE_FAILED) for key in result.counts if key.startswith(STORE_FAILED)]:
+                raise StoreError(f"{db_path}: the store cannot be written: {failed[0]}; run {result.run_id} marked "
+                                 f"failed")
     except (LockHeld, StoreError) as exc:
         verdict = "failed" if isinstance(exc, StoreError) and not isinstance(exc, NotAStore) else "refused"
         errors.print(f"{verdict}: {exc} (exit 2)", markup=False, soft_wrap=True)
@@ -601,7 +623,8 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "html", "json"]), default="text",
               show_default=True, help="text: the terminal's width (80 columns when piped), two-letter codes with a "
                                       "legend; html: one self-contained page, cells linked to their evidence.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of the "
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), callback=output_path,
+              help="Write to this file instead of the "
                                                                              "terminal.")
 @click.option("--run", "run_id", type=click.IntRange(min=1), metavar="RUN_ID",
               help="Only the models crawl run RUN_ID touched (the number a crawl prints as `run N`).")
@@ -705,7 +728,7 @@ def errors_command(db_path, run_id, kind, cause, as_json):
 @db_option()
 @json_option
 @click.option("--criteria", help="Comma-separated criteria to compare (default: all 14).")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), callback=output_path,
               help="Also write the report as Markdown to this file (docs/accuracy.md).")
 @click.option("--split", type=click.Choice(["study", "check", "all"]), default="all", show_default=True,
               help="Measure on this half of the label files: read disagreements from `study` only, keep a rule change "
@@ -748,7 +771,7 @@ def evaluate(labels_dir, db_path, as_json, criteria, report, split):
 @click.option("--labels", "labels_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="Directory of expert label YAML files (e.g. data/labels); only their study half is read.")
 @db_option()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=output_path,
               help="Where to write the table (default: the rules' data/rules/calibration.yaml).")
 def calibrate(labels_dir, db_path, out):
     """Measure how sure each rule is: write the calibration table that sets every judgement's confidence.

@@ -9,7 +9,10 @@ from itemadapter import ItemAdapter
 from scrapy.utils.defer import deferred_from_coro
 
 from crawler.items import ArtifactItem, CompletedItem, ErrorItem, LinkItem, SubjectItem
-from crawler.store import Store, open_db
+from crawler.store import Store, is_store_failure, open_db
+
+
+STORE_FAILED = "openness/store_failed/"  # a count whose key ends with the reason the store refused a write
 
 
 def write_item(store: Store, run_id: int, item) -> None:
@@ -54,11 +57,14 @@ class StorePipeline:
         try:
             write_item(self.store, self.run_id, item)
         except sqlite3.DatabaseError as exc:
+            if not is_store_failure(exc):
+                raise
             # A store that fails (a full disk, a read-only file, an I/O error) fails every later write too: the crawl
-            # stops at the first, its reason in the stats for the command to report (crawler.store.guarded_store),
+            # stops at the first, its reason in the stats for the command to report (cli._run_crawl),
             # instead of a traceback per item.
             self.failed = str(exc)
             if self.crawler is not None:
-                self.crawler.stats.set_value("openness/store_failed", self.failed)
+                # SQLite's own short reason in the key: the run's counts keep numbers only.
+                self.crawler.stats.set_value(f"{STORE_FAILED}{self.failed}", 1)
                 deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_failed"))
         return item

@@ -346,6 +346,17 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     return db
 
 
+# SQLite's answers that say the store itself fails (its file or disk), not that a statement is wrong (a bug).
+STORE_FAILURES = {sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
+                  sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB}
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """A read-only file or folder, a full disk, an I/O error, a damaged or foreign file."""
+    return isinstance(exc, sqlite3.DatabaseError) and (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in \
+        STORE_FAILURES
+
+
 @contextmanager
 def store_errors(path: Path | str):
     """SQLite's own failures to read or write the store (read-only, disk full, I/O error, not a database) as a
@@ -353,6 +364,8 @@ def store_errors(path: Path | str):
     try:
         yield
     except sqlite3.DatabaseError as exc:
+        if not is_store_failure(exc):
+            raise
         raise StoreError(f"{path}: the store cannot be used: {exc}") from None
 
 
@@ -366,9 +379,17 @@ def guarded_store(path: Path | str):
     except NotAStore:
         raise
     except (sqlite3.DatabaseError, StoreError) as exc:
-        message = str(exc) if isinstance(exc, StoreError) else f"{path}: the store cannot be written: {exc}"
-        marked = fail_own_runs(path, message)
-        raise StoreError(message + "".join(f"; run {run_id} marked failed" for run_id in marked)) from None
+        if isinstance(exc, sqlite3.DatabaseError) and not is_store_failure(exc):
+            raise  # a statement of ours is wrong: a bug, with its traceback
+        raise failed_store(path, exc) from None
+
+
+def failed_store(path: Path | str, exc: Exception) -> StoreError:
+    """The StoreError to end a command with when the store failed under it, this process's unfinished runs marked
+    failed."""
+    message = str(exc) if isinstance(exc, StoreError) else f"{path}: the store cannot be written: {exc}"
+    marked = fail_own_runs(path, message)
+    return StoreError(message + "".join(f"; run {run_id} marked failed" for run_id in marked))
 
 
 def fail_own_runs(path: Path | str, reason: str) -> list[int]:

@@ -93,11 +93,12 @@ def index_yaml(record: dict, criteria: int = 12) -> str:
     `class`, `link` (our evidence) and `notes` (why, generated). The end model's weights link names the model
     first, so the file is matched to it."""
     model, page = record["model"], f"{HUB}/{record['model']}"
+    owner, _, name = model.rpartition("/")  # an odd id a store may hold has no owner: its org is left empty
     wanted = CURRENT_CRITERIA if criteria == 12 else [j["criterion"] for j in record["judgements"]]
     document = {
-        "system": {"name": model.split("/", 1)[1], "link": page, "endmodelname": model.split("/", 1)[1],
+        "system": {"name": name, "link": page, "endmodelname": name,
                    "notes": f"judged by the openness evidence crawler at revision {record['revision']}"},
-        "org": {"name": model.split("/", 1)[0], "link": f"{HUB}/{model.split('/', 1)[0]}"},
+        "org": {"name": owner, "link": f"{HUB}/{owner}"},
     }
     for j in record["judgements"]:
         if j["criterion"] not in wanted or j["level"] not in ("open", "partial", "closed"):

@@ -12,7 +12,7 @@ import sqlite_utils
 from crawler.export import formats, spdx3
 from crawler.export.cyclonedx import bom
 from crawler.export.records import header, records
-from crawler.files import OutputFolder, output_file, write_text
+from crawler.files import OutputFolder, check_file_target, output_file, write_text
 
 STREAMS = ("jsonl", "csv")
 FOLDERS = ("index-yaml", "cyclonedx", "spdx3", "badges")
@@ -53,6 +53,8 @@ def export(db: sqlite_utils.Database, export_format: str, out: str, model_ids: l
 def _stream(export_format: str, out: str, head: dict, models) -> int:
     if out == "-":
         return _write_stream(export_format, sys.stdout, head, models)
+    if export_format == "csv":
+        check_file_target(f"{out}.meta.json")  # refused before the CSV is written, not after
     with output_file(out, newline="") as handle:
         count = _write_stream(export_format, handle, head, models)
     if export_format == "csv":
