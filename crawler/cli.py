@@ -624,8 +624,7 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
               show_default=True, help="text: the terminal's width (80 columns when piped), two-letter codes with a "
                                       "legend; html: one self-contained page, cells linked to their evidence.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), callback=output_path,
-              help="Write to this file instead of the "
-                                                                             "terminal.")
+              help="Write to this file instead of the terminal.")
 @click.option("--run", "run_id", type=click.IntRange(min=1), metavar="RUN_ID",
               help="Only the models crawl run RUN_ID touched (the number a crawl prints as `run N`).")
 def table_command(model_ids, db_path, sort, output_format, out, run_id):
@@ -904,7 +903,9 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
     ids = [repo.repo_id for repo in corpus.models.values()]
     github_repos = [repo.full_name for repo in corpus.github.values()]
     from crawler.run import CrawlOptions
+    from crawler.store import check_store
 
+    check_store(db_path)  # a store that cannot be one is refused before the replica starts
     proc, url = start_replica(corpus_dir, replica_delay)
     console.print(f"replica serving {corpus_dir} at {url}; crawling {len(ids)} models and {len(github_repos)} "
                   f"GitHub repos into {db_path}")
