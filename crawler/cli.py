@@ -27,23 +27,47 @@ console = Console(stderr=False)
 errors = Console(stderr=True)
 
 
+DB_PATH = "openness.db_path"  # where a command's --db is kept in click's context, for Commands to name it
+
+
+def _remember_db(ctx, param, value: Path) -> Path:
+    ctx.meta[DB_PATH] = value
+    return value
+
+
 def db_option(default: str = DEFAULT_DB, creates: bool = False):
     where = "created if missing" if creates else "an existing one: crawl first"
     return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=default,
-                        show_default=True, help=f"SQLite file of the evidence store ({where}).")
+                        show_default=True, callback=_remember_db, help=f"SQLite file of the evidence store ({where}).")
+
+
+class Refused(click.ClickException):
+    """A store or an output that cannot be used as given: one line naming the path, exit 2 (as for bad options)."""
+
+    exit_code = 2
 
 
 def _require_store(db_path: Path) -> None:
     """The commands that read a store: a clear one-line error for a missing file, a folder, a file that is not a
     database, or another program's database (which is never touched)."""
-    from crawler.store import NotAStore, check_store
+    from crawler.store import StoreError, check_store
 
     if not db_path.exists():
-        raise click.ClickException(f"{db_path}: no such store; crawl first (e.g. make demo)")
+        raise Refused(f"{db_path}: no such store; crawl first (e.g. make demo)")
     try:
         check_store(db_path)
-    except NotAStore as exc:
-        raise click.ClickException(str(exc)) from exc
+    except StoreError as exc:
+        raise Refused(str(exc)) from exc
+
+
+def output_path(ctx, param, value: Path | None) -> Path | None:
+    """A file option the command writes (--out, --report): a link, a folder or a device refused before any work."""
+    from crawler.files import OutputError, check_file_target
+
+    try:
+        return value and check_file_target(value)
+    except OutputError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
@@ -100,7 +124,25 @@ def print_version(ctx, param, value) -> None:
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """Every command: a store or an output that cannot be used (crawler.store.StoreError, crawler.files.OutputError:
+    a read-only or full store, a symbolic link as --out, a full disk) ends in one line naming the path, exit 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from crawler.files import OutputError
+            from crawler.store import StoreError, failed_store, is_store_failure
+
+            if isinstance(exc, (StoreError, OutputError)):
+                raise Refused(str(exc)) from exc
+            if is_store_failure(exc) and ctx.meta.get(DB_PATH):  # a write refused half-way (read-only, disk full)
+                raise Refused(str(failed_store(ctx.meta[DB_PATH], exc))) from exc
+            raise
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_version,
               help="Print the tool, extractor and schema versions and exit.")
 def cli():
@@ -259,15 +301,20 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
     """Crawl, print the run's table and counts, and return the exit code for schedulers (README: exit codes)."""
     from crawler.ops.lock import LockHeld
     from crawler.run import count_lines, crawl
-    from crawler.store import open_db
+    from crawler.pipelines import STORE_FAILED
+    from crawler.store import NotAStore, StoreError, check_store, guarded_store, open_db
 
     options.log_level = "INFO" if verbose else "WARNING"
-    from crawler.store import NotAStore
-
     try:
-        result = crawl(db_path, options, command=["openness", *sys.argv[1:]])
-    except (LockHeld, NotAStore) as exc:
-        errors.print(f"refused: {exc} (exit 2)", markup=False)
+        check_store(db_path)  # before the lock file is made beside it
+        with guarded_store(db_path):
+            result = crawl(db_path, options, command=["openness", *sys.argv[1:]])
+            if failed := [key.removeprefix(STORE_FAILED) for key in result.counts if key.startswith(STORE_FAILED)]:
+                raise StoreError(f"{db_path}: the store cannot be written: {failed[0]}; run {result.run_id} marked "
+                                 f"failed")
+    except (LockHeld, StoreError) as exc:
+        verdict = "failed" if isinstance(exc, StoreError) and not isinstance(exc, NotAStore) else "refused"
+        errors.print(f"{verdict}: {exc} (exit 2)", markup=False, soft_wrap=True)
         return 2
     for run_id in result.abandoned:
         errors.print(f"run {run_id} had been left running by a process that died: marked abandoned; this run "
@@ -417,9 +464,8 @@ def ingest(redis_url, db_path, wait, recheck_days, workers):
     """
     from crawler.ops.distributed import DistributedError, ingest as run_ingest
     from crawler.ops.lock import LockHeld
-    from crawler.store import NotAStore
     from crawler.run import count_lines
-    from crawler.store import open_db
+    from crawler.store import StoreError, check_store, guarded_store, open_db
 
     progress = {"next": 0}
 
@@ -429,10 +475,12 @@ def ingest(redis_url, db_path, wait, recheck_days, workers):
             progress["next"] = written + 1000
 
     try:
-        result = run_ingest(db_path, redis_url, shlex_command(), wait=wait, on_progress=report,
-                            recheck_days=recheck_days, workers=workers)
-    except (LockHeld, DistributedError, NotAStore) as exc:
-        errors.print(f"refused: {exc} (exit 2)", markup=False)
+        check_store(db_path)  # before the lock file is made beside it
+        with guarded_store(db_path):
+            result = run_ingest(db_path, redis_url, shlex_command(), wait=wait, on_progress=report,
+                                recheck_days=recheck_days, workers=workers)
+    except (LockHeld, DistributedError, StoreError) as exc:
+        errors.print(f"refused: {exc} (exit 2)", markup=False, soft_wrap=True)
         sys.exit(2)
     for run_id in result.abandoned:
         errors.print(f"run {run_id} had been left running by a process that died: marked abandoned")
@@ -575,8 +623,8 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "html", "json"]), default="text",
               show_default=True, help="text: the terminal's width (80 columns when piped), two-letter codes with a "
                                       "legend; html: one self-contained page, cells linked to their evidence.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of the "
-                                                                             "terminal.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), callback=output_path,
+              help="Write to this file instead of the terminal.")
 @click.option("--run", "run_id", type=click.IntRange(min=1), metavar="RUN_ID",
               help="Only the models crawl run RUN_ID touched (the number a crawl prints as `run N`).")
 def table_command(model_ids, db_path, sort, output_format, out, run_id):
@@ -584,6 +632,7 @@ def table_command(model_ids, db_path, sort, output_format, out, run_id):
     availability, documentation, access) with ✓ open, ~ partial, ✗ closed, ? unknown, and each model's score.
     MODEL_ID (ids or Hub URLs) narrows it to those models."""
     from crawler import table
+    from crawler.files import write_text
     from crawler.store import open_db
 
     _require_store(db_path)
@@ -596,7 +645,7 @@ def table_command(model_ids, db_path, sort, output_format, out, run_id):
     rendered = {"markdown": table.markdown, "json": table.as_json, "html": table.html_page,
                 "text": lambda r: "\n".join(table.text(r)) + "\n"}[output_format](rows)
     if out:
-        out.write_text(rendered, encoding="utf-8")
+        write_text(out, rendered)
         console.print(f"{len(rows)} models written to {out}", markup=False)
     else:
         click.echo(rendered, nl=False)
@@ -678,7 +727,7 @@ def errors_command(db_path, run_id, kind, cause, as_json):
 @db_option()
 @json_option
 @click.option("--criteria", help="Comma-separated criteria to compare (default: all 14).")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), callback=output_path,
               help="Also write the report as Markdown to this file (docs/accuracy.md).")
 @click.option("--split", type=click.Choice(["study", "check", "all"]), default="all", show_default=True,
               help="Measure on this half of the label files: read disagreements from `study` only, keep a rule change "
@@ -699,6 +748,7 @@ def evaluate(labels_dir, db_path, as_json, criteria, report, split):
     every disagreement with our evidence beside the expert's link and note.
     """
     from crawler.evaluate import CRITERIA, evaluate as run_evaluation, markdown_report
+    from crawler.files import write_text
     from crawler.store import open_db
 
     chosen = [c.strip() for c in criteria.split(",")] if criteria else None
@@ -707,7 +757,7 @@ def evaluate(labels_dir, db_path, as_json, criteria, report, split):
     _require_store(db_path)
     result = run_evaluation(open_db(db_path), labels_dir, chosen, split)
     if report:
-        report.write_text(markdown_report(result, str(labels_dir), str(db_path)), encoding="utf-8")
+        write_text(report, markdown_report(result, str(labels_dir), str(db_path)))
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
@@ -720,7 +770,7 @@ def evaluate(labels_dir, db_path, as_json, criteria, report, split):
 @click.option("--labels", "labels_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="Directory of expert label YAML files (e.g. data/labels); only their study half is read.")
 @db_option()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, callback=output_path,
               help="Where to write the table (default: the rules' data/rules/calibration.yaml).")
 def calibrate(labels_dir, db_path, out):
     """Measure how sure each rule is: write the calibration table that sets every judgement's confidence.
@@ -732,6 +782,7 @@ def calibrate(labels_dir, db_path, out):
     the check half: `openness evaluate --split check`.
     """
     from crawler.calibrate import CALIBRATION_FILE, calibrate as measure, calibration_yaml
+    from crawler.files import write_text
     from crawler.store import open_db
 
     _require_store(db_path)
@@ -740,7 +791,7 @@ def calibrate(labels_dir, db_path, out):
     except ValueError as exc:
         raise click.ClickException(f"{db_path}: {exc}") from exc
     target = out or CALIBRATION_FILE
-    target.write_text(calibration_yaml(table, str(labels_dir)), encoding="utf-8")
+    write_text(target, calibration_yaml(table, str(labels_dir)))
     rules = sum(len(level["rules"]) for levels in table["decisions"].values() for level in levels.values())
     console.print(f"calibrated {rules} deciding rules on {table['decided_cells']} decided cells of the study half "
                   f"(agreement {100 * table['overall']:.1f}%; prior {table['prior_cells']} cells, chosen on held-out "
@@ -852,7 +903,9 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
     ids = [repo.repo_id for repo in corpus.models.values()]
     github_repos = [repo.full_name for repo in corpus.github.values()]
     from crawler.run import CrawlOptions
+    from crawler.store import check_store
 
+    check_store(db_path)  # a store that cannot be one is refused before the replica starts
     proc, url = start_replica(corpus_dir, replica_delay)
     console.print(f"replica serving {corpus_dir} at {url}; crawling {len(ids)} models and {len(github_repos)} "
                   f"GitHub repos into {db_path}")
@@ -861,6 +914,8 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    if status == 2:
+        sys.exit(status)  # refused or failed (the line above says why): no store to show
     page = _write_table_page(db_path)
     console.print(f"league table page: {page.resolve()}", markup=False, soft_wrap=True)
     console.print(f"review it in the browser: openness review --db {db_path}", markup=False, soft_wrap=True)
@@ -869,11 +924,12 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
 
 def _write_table_page(db_path: Path) -> Path:
     from crawler import table
+    from crawler.files import write_text
     from crawler.store import open_db
 
     page = db_path.with_name(f"{db_path.stem}-table.html")
     db = open_db(db_path)
-    page.write_text(table.html_page(table.rows(db)), encoding="utf-8")
+    write_text(page, table.html_page(table.rows(db)))
     db.close()
     return page
 
@@ -903,7 +959,7 @@ def review(db_path, host, port, config_path):
     reading = "anyone reads" if config["anonymous_read"] else "login to read"
     console.print(f"review of {db_path} at http://{host}:{port}/ ({reading}; {len(config['accounts'])} analyst "
                   f"accounts); Ctrl-C stops it", markup=False)
-    sys.exit(serve(db_path, host, port, config, preexec_fn=_die_with_parent))
+    sys.exit(serve(db_path, host, port, config))
 
 
 @cli.command()

@@ -12,6 +12,7 @@ import os
 import socket
 import sqlite3
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -279,16 +280,25 @@ def m012_unsure_judgements_queued(db: sqlite_utils.Database) -> None:
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 
 
-class NotAStore(ValueError):
-    """A path that is not an openness store (another SQLite database, not a database, a folder); the message
-    names it. Nothing is written to it."""
+class StoreError(ValueError):
+    """A store that cannot be used: not one, or not writable (read-only, disk full); the message is one line naming
+    its path."""
+
+
+class NotAStore(StoreError):
+    """A path that is not an openness store (another SQLite database, not a database, a folder, a device); the
+    message names it. Nothing is written to it."""
 
 
 def check_store(path: Path | str) -> None:
-    """Refuse anything but a missing or empty file, or a SQLite file that is ours (or has no table yet)."""
+    """Refuse anything but a missing or empty regular file, or a SQLite file that is ours (or has no table yet).
+    A device (`/dev/null`), a pipe or a socket is refused before anything is created beside it (a lock, a
+    journal)."""
     path = Path(path)
     if path.is_dir():
         raise NotAStore(f"{path} is a folder, not a store file")
+    if path.exists() and not path.is_file():
+        raise NotAStore(f"{path} is not a regular file (a device, a pipe or a socket), not a store file")
     if not path.exists() or path.stat().st_size == 0:
         return
     with path.open("rb") as handle:
@@ -300,6 +310,10 @@ def check_store(path: Path | str) -> None:
         ours = "_sqlite_migrations" in tables and con.execute(
             "select count(*) from _sqlite_migrations where migration_set = 'openness'").fetchone()[0] > 0
     except sqlite3.DatabaseError as exc:
+        if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            # SQLite cannot even read a WAL store whose folder it cannot write (its -shm file): say so.
+            raise StoreError(f"{path}: the store is read-only (its file or its folder cannot be written): "
+                             f"{exc}") from None
         raise NotAStore(f"{path} is not a readable SQLite database ({exc}): nothing was changed") from exc
     finally:
         con.close()
@@ -317,17 +331,85 @@ def open_store(path: Path | str) -> sqlite_utils.Database:
 
 def open_db(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) a store: WAL so readers never block the crawl, foreign keys on, migrated.
-    Anything that is not a store is refused (NotAStore) before a byte is written."""
+    Anything that is not a store is refused (NotAStore) before a byte is written; a store that cannot be written
+    (a read-only file or folder, a full disk) raises StoreError naming it."""
     check_store(path)
-    db = sqlite_utils.Database(path)
-    db.execute("PRAGMA foreign_keys = ON")
-    db.enable_wal()
-    # In WAL mode NORMAL cannot corrupt the store and a killed process loses nothing; a power cut may lose the
-    # last commits, which the next run writes again (every write is idempotent). FULL syncs the disk at every
-    # commit, and a crawl commits every document it fetches.
-    db.execute("PRAGMA synchronous = NORMAL")
-    migrations.apply(db)
+    with store_errors(path):
+        db = sqlite_utils.Database(path)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.enable_wal()
+        # In WAL mode NORMAL cannot corrupt the store and a killed process loses nothing; a power cut may lose the
+        # last commits, which the next run writes again (every write is idempotent). FULL syncs the disk at every
+        # commit, and a crawl commits every document it fetches.
+        db.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(db)
     return db
+
+
+# SQLite's answers that say the store itself fails (its file or disk), not that a statement is wrong (a bug).
+STORE_FAILURES = {sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
+                  sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB}
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """A read-only file or folder, a full disk, an I/O error, a damaged or foreign file."""
+    return isinstance(exc, sqlite3.DatabaseError) and (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in \
+        STORE_FAILURES
+
+
+@contextmanager
+def store_errors(path: Path | str):
+    """SQLite's own failures to read or write the store (read-only, disk full, I/O error, not a database) as a
+    StoreError naming its path, in one line."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if not is_store_failure(exc):
+            raise
+        raise StoreError(f"{path}: the store cannot be used: {exc}") from None
+
+
+@contextmanager
+def guarded_store(path: Path | str):
+    """Around a command that writes the store: a SQLite failure under it (a full disk, a read-only file or folder,
+    an I/O error) ends it as one StoreError naming the path, with the runs this process left unfinished marked
+    failed."""
+    try:
+        yield
+    except NotAStore:
+        raise
+    except (sqlite3.DatabaseError, StoreError) as exc:
+        if isinstance(exc, sqlite3.DatabaseError) and not is_store_failure(exc):
+            raise  # a statement of ours is wrong: a bug, with its traceback
+        raise failed_store(path, exc) from None
+
+
+def failed_store(path: Path | str, exc: Exception) -> StoreError:
+    """The StoreError to end a command with when the store failed under it, this process's unfinished runs marked
+    failed."""
+    message = str(exc) if isinstance(exc, StoreError) else f"{path}: the store cannot be written: {exc}"
+    marked = fail_own_runs(path, message)
+    return StoreError(message + "".join(f"; run {run_id} marked failed" for run_id in marked))
+
+
+def fail_own_runs(path: Path | str, reason: str) -> list[int]:
+    """Mark the runs this process left `running` or `assessing` as failed, after the store failed under them (a
+    disk that filled up): best effort, as the store may still refuse; a run it cannot mark is marked abandoned by
+    the next one (its process is dead by then). Returns the runs marked."""
+    try:
+        con = sqlite3.connect(path, timeout=5)
+        try:
+            with con:
+                ids = [r[0] for r in con.execute(
+                    "select id from crawl_runs where pid = ? and host = ? and status in ('running', 'assessing')",
+                    [os.getpid(), socket.gethostname()])]
+                con.executemany("update crawl_runs set status = 'failed', finished_at = ?, exit_code = 2, note = ? "
+                                "where id = ?", [(utcnow(), reason, run_id) for run_id in ids])
+            return ids
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return []
 
 
 def model_subject_id(repo_id: str) -> str:

@@ -110,7 +110,7 @@ def test_tokens_appear_in_no_output_of_a_crawl(replica_url, db_path, tmp_path):
     outputs += [p.read_text(encoding="utf-8", errors="replace") for p in written]
     with start_review_server(db_path, env=env) as base:
         for page in ("", "/flagged_models", "/review_queue", "/model?model=Qwen%2FQwen2.5-32B",
-                     "/errors.json?_shape=array", "/crawl_runs.json?_shape=array"):
+                     "/errors.json?_shape=array", "/history.json?_shape=array"):  # crawl_runs: analysts only
             with urllib.request.urlopen(base + page, timeout=30) as answer:
                 outputs.append(answer.read().decode("utf-8", "replace"))
         assert "license: apache-2.0" in outputs[-3]  # the model page shows its evidence

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from cyclonedx.model import ExternalReference, ExternalReferenceType, Property, XsUri
 from cyclonedx.model.bom import Bom
@@ -34,12 +35,18 @@ def _licences(declared: dict) -> list:
     return licences
 
 
+def uri(url: str) -> XsUri:
+    """A URL as the schema's `iri-reference`: characters no URL holds as such (controls, spaces, an id stored before
+    ids were checked may carry them) percent-encoded, what is already encoded kept."""
+    return XsUri(quote(url, safe=":/?#[]@!$&'()*+,;=%~"))
+
+
 def bom(record: dict, header: dict) -> str:
     """The ML-BOM as JSON text: the model (`machine-learning-model`, with our judgements and framework verdicts as
     properties and a `modelCard` naming its datasets), its datasets (`data`) and base models, validated."""
     model = Component(type=ComponentType.MACHINE_LEARNING_MODEL, name=record["model"], version=record["revision"],
                       bom_ref="model", licenses=_licences(record["declared_licence"]))
-    model.external_references.add(ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(record["public_url"])))
+    model.external_references.add(ExternalReference(type=ExternalReferenceType.WEBSITE, url=uri(record["public_url"])))
     for j in record["judgements"]:
         model.properties.add(Property(name=f"openness:{j['criterion']}", value=j["level"]))
     for key, verdict in record["frameworks"].items():
@@ -50,7 +57,7 @@ def bom(record: dict, header: dict) -> str:
         ref = f"dataset-{number}"
         component = Component(type=ComponentType.DATA, name=dataset["id"], bom_ref=ref)
         component.external_references.add(ExternalReference(type=ExternalReferenceType.WEBSITE,
-                                                            url=XsUri(f"{HUB}/datasets/{dataset['id']}")))
+                                                            url=uri(f"{HUB}/datasets/{dataset['id']}")))
         component.properties.add(Property(name="openness:crawl_status", value=dataset["status"]))
         document.components.add(component)
         datasets.append({"ref": ref})

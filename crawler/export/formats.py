@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -68,9 +69,23 @@ def csv_rows(records: Iterator[dict]) -> Iterator[str]:
         yield flush()
 
 
+# A model's file stem: its id with `/` as `__` when that is plain and short (what people look for), else a bounded
+# safe prefix of it and a hash of the whole id, so two ids never share a file (`a/b+c` and `a/b_c`), an odd id
+# stored before ids were checked (311 characters, `..`, control characters) never makes a name the filesystem
+# refuses (NAME_MAX is 255 bytes, and the longest suffix a format adds is `.documentation.json`).
+FILE_STEM_MAX = 120
+PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def file_name(model: str) -> str:
-    """A file name for a model id: `owner__name`, nothing outside [A-Za-z0-9._-]."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", model.replace("/", "__"))
+    """A file name stem for a model id: `owner__name`, nothing outside [A-Za-z0-9._-], at most FILE_STEM_MAX
+    characters, distinct for distinct ids."""
+    plain = model.replace("/", "__")
+    if PLAIN_ID.fullmatch(model) and "__" not in model and len(plain) <= FILE_STEM_MAX:
+        return plain
+    digest = hashlib.sha256(model.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", plain).lstrip(".")[: FILE_STEM_MAX - len(digest) - 1]
+    return f"{safe}-{digest}" if safe else digest
 
 
 def index_yaml(record: dict, criteria: int = 12) -> str:
@@ -78,11 +93,12 @@ def index_yaml(record: dict, criteria: int = 12) -> str:
     `class`, `link` (our evidence) and `notes` (why, generated). The end model's weights link names the model
     first, so the file is matched to it."""
     model, page = record["model"], f"{HUB}/{record['model']}"
+    owner, _, name = model.rpartition("/")  # an odd id a store may hold has no owner: its org is left empty
     wanted = CURRENT_CRITERIA if criteria == 12 else [j["criterion"] for j in record["judgements"]]
     document = {
-        "system": {"name": model.split("/", 1)[1], "link": page, "endmodelname": model.split("/", 1)[1],
+        "system": {"name": name, "link": page, "endmodelname": name,
                    "notes": f"judged by the openness evidence crawler at revision {record['revision']}"},
-        "org": {"name": model.split("/", 1)[0], "link": f"{HUB}/{model.split('/', 1)[0]}"},
+        "org": {"name": owner, "link": f"{HUB}/{owner}"},
     }
     for j in record["judgements"]:
         if j["criterion"] not in wanted or j["level"] not in ("open", "partial", "closed"):

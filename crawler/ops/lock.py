@@ -8,7 +8,7 @@ import os
 import socket
 from pathlib import Path
 
-from crawler.store import utcnow
+from crawler.store import StoreError, utcnow
 
 
 class LockHeld(RuntimeError):
@@ -29,8 +29,12 @@ class StoreLock:
         self.previous: dict | None = None  # what a dead holder left in the file, when we took its lock over
 
     def acquire(self) -> "StoreLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+", encoding="utf-8")
+        except OSError as exc:  # a read-only or full folder: the store cannot be written there either
+            raise StoreError(f"{self.path.with_suffix('')}: cannot make its lock file {self.path}: "
+                             f"{exc.strerror or exc}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -10,6 +10,12 @@ LABELS_ATTRIBUTION = ("Expert labels used to measure the crawler: European Open 
                       "Dingemanse (2024), FAccT '24, doi:10.1145/3630106.3659005.")
 SEVERITY_RANK = "case f.severity when 'high' then 0 when 'medium' then 1 else 2 end"
 LOGGED_IN = {"id": "*"}  # any actor: datasette-auth-passwords signs one in after a password check
+# What anyone may read when reading is anonymous: the analysts' tables and views. Every other table of the store
+# (crawl_runs: commands with file paths, hosts, pids and endpoints; blobs; the migrations) and any table a later
+# migration adds is for logged-in analysts only, and so is SQL of one's own (Datasette's `execute-sql`, also
+# behind `?_where=`): anonymous readers get the tables below, the pages (canned queries) and nothing else.
+ANALYST_TABLES = ("subjects", "links", "artifacts", "judgements", "evidence", "flags", "reviews", "history",
+                  "errors", "effective_judgements", "model_licences", "review_queue", "model_downloads")
 
 FLAGGED = f"""
 select f.id as flag_id, f.severity, s.repo_id as model, f.kind, f.claim,
@@ -59,8 +65,11 @@ select j.subject_id, j.criterion, 'override', :level, j.level, :note, :_actor_id
 from judgements j join subjects s on s.id = j.subject_id where s.repo_id = :model and j.criterion = :criterion"""
 
 
-def metadata(db_name: str, anonymous_read: bool, accounts: dict) -> dict:
-    """Datasette metadata for the store `db_name` (its file name without `.db`)."""
+def metadata(db_name: str, anonymous_read: bool, accounts: dict, tables: list[str] = (),
+             throttle: dict | None = None) -> dict:
+    """Datasette metadata for the store `db_name` (its file name without `.db`) holding `tables` (tables and views).
+    `accounts`: user -> a Datasette secret reference (`{"$env": NAME}`), never the hash itself: Datasette serves
+    this metadata at /-/metadata.json and resolves references only when the plugin asks for its config."""
     write = {"write": True, "allow": LOGGED_IN}
     return {
         "title": "Openness evidence: review",
@@ -72,9 +81,11 @@ def metadata(db_name: str, anonymous_read: bool, accounts: dict) -> dict:
         "license_url": "https://creativecommons.org/licenses/by/4.0/",
         "source": "openness evidence crawler",
         **({} if anonymous_read else {"allow": LOGGED_IN}),
-        "plugins": {"datasette-auth-passwords": {f"{user}_password_hash": secret for user, secret in accounts.items()}},
+        "allow_sql": LOGGED_IN,
+        "plugins": {"datasette-auth-passwords": {f"{user}_password_hash": secret for user, secret in accounts.items()},
+                    "openness-review": {"login_throttle": throttle or {}}},
         "databases": {db_name: {
-            "tables": {
+            "tables": {**{table: {"allow": LOGGED_IN} for table in tables if table not in ANALYST_TABLES},
                 "judgements": {
                     "title": "Judgements (the machine's; see effective_judgements for analysts' overrides)",
                     "facets": ["criterion", "level", "basis"], "sort": "subject_id",
@@ -95,10 +106,10 @@ def metadata(db_name: str, anonymous_read: bool, accounts: dict) -> dict:
                                         "reviewer": "the logged-in analyst"}},
                 "history": {"title": "Change history", "facets": ["aspect"], "sort_desc": "id"},
                 "errors": {"facets": ["kind", "http_status"], "sort_desc": "id"},
-                "crawl_runs": {"sort_desc": "id"},
+                "crawl_runs": {"sort_desc": "id", "allow": LOGGED_IN},
                 "effective_judgements": {"facets": ["criterion", "level"]},
                 "model_licences": {"title": "Declared licences and their class", "facets": ["licence_class"]},
-                "blobs": {"hidden": True},
+                "blobs": {"hidden": True, "allow": LOGGED_IN},
             },
             "queries": {
                 "flagged_models": {"title": "Flagged models, worst first", "sql": FLAGGED, "hide_sql": True,

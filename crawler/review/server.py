@@ -1,18 +1,27 @@
-"""Start Datasette over a store, the way people start it (`datasette serve`), with the review metadata and login."""
+"""Serve the review: Datasette over a store, in this process (what `datasette serve` does: build the app, run its
+startup hooks, run it under uvicorn), with the review metadata, datasette-auth-passwords' login and our login
+throttle.
+
+Nothing is written to disk, so nothing is left behind however the server stops (Ctrl-C, SIGTERM, a kill): the
+metadata is handed to Datasette in memory, and the analysts' password hashes reach datasette-auth-passwords as
+Datasette's own secret references (`{"$env": NAME}`, resolved from this process's environment only when the plugin
+asks for its config), so what Datasette serves as metadata (/-/metadata.json) names variables, never hashes."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import secrets
-import subprocess
-import sys
-import tempfile
+import sqlite3
 from pathlib import Path
 
 import yaml
 
+from crawler.review import throttle
 from crawler.review.metadata import metadata
+
+HASH_VARIABLE = "OPENNESS_REVIEW_PASSWORD_HASH_{}"
+THROTTLE_KEYS = set(throttle.DEFAULTS)
 
 
 class ReviewConfigError(ValueError):
@@ -20,10 +29,12 @@ class ReviewConfigError(ValueError):
 
 
 def read_config(path: Path | None) -> dict:
-    """`anonymous_read` (default true) and `accounts`: user -> a password hash from `datasette hash-password`, or
-    `{"$env": "VARIABLE"}` naming the environment variable that holds it. Passwords never go into the DB."""
+    """`anonymous_read` (default true), `accounts`: user -> a password hash from `datasette hash-password`, or
+    `{"$env": "VARIABLE"}` naming the environment variable that holds it (passwords never go into the DB), and
+    `login_throttle`: `max_failures` per client address (default 5), `max_account_failures` per account from any
+    address (default 10), `lockout_seconds` (default 900)."""
     if path is None:
-        return {"anonymous_read": True, "accounts": {}}
+        return {"anonymous_read": True, "accounts": {}, "login_throttle": {}}
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -35,30 +46,59 @@ def read_config(path: Path | None) -> dict:
                 not (isinstance(secret, dict) and set(secret) == {"$env"}):
             raise ReviewConfigError(f"{path}: account {user!r}: give a hash from `datasette hash-password` or "
                                     f"{{$env: VARIABLE}}, never a password")
-    return {"anonymous_read": bool(config.get("anonymous_read", True)), "accounts": config.get("accounts", {})}
+    limits = config.get("login_throttle") or {}
+    if not isinstance(limits, dict) or set(limits) - THROTTLE_KEYS or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in limits.values()):
+        raise ReviewConfigError(f"{path}: `login_throttle` takes positive numbers for "
+                                f"{', '.join(sorted(THROTTLE_KEYS))}")
+    return {"anonymous_read": bool(config.get("anonymous_read", True)), "accounts": config.get("accounts", {}),
+            "login_throttle": limits}
 
 
-def datasette_command(db_path: Path, metadata_path: Path, host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "datasette", "serve", str(db_path), "--metadata", str(metadata_path),
-            "--host", host, "--port", str(port)]
+def secret_references(accounts: dict, environ=os.environ) -> dict:
+    """Each account's hash as a Datasette secret reference: a hash given in the config is put in this process's
+    environment under a variable of ours; a `{$env: NAME}` is kept as it is."""
+    references = {}
+    for number, (user, secret) in enumerate(accounts.items()):
+        if isinstance(secret, str):
+            environ[HASH_VARIABLE.format(number)] = secret
+            secret = {"$env": HASH_VARIABLE.format(number)}
+        references[user] = secret
+    return references
 
 
-def serve(db_path: Path, host: str, port: int, config: dict, preexec_fn=None) -> int:
-    """Run Datasette until it stops; returns its exit code. The cookie secret is DATASETTE_SECRET when set (logins
-    then survive restarts), else new for each start."""
-    with tempfile.TemporaryDirectory(prefix="openness-review-") as folder:
-        metadata_path = Path(folder) / "metadata.json"
-        metadata_path.write_text(json.dumps(metadata(db_path.stem, config["anonymous_read"], config["accounts"]),
-                                            indent=2), encoding="utf-8")
-        env = {**os.environ, "DATASETTE_SECRET": os.environ.get("DATASETTE_SECRET") or secrets.token_hex(32)}
-        proc = subprocess.Popen(datasette_command(db_path, metadata_path, host, port), env=env,
-                                preexec_fn=preexec_fn)
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            return proc.wait(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=10)
+def tables_of(db_path: Path) -> list[str]:
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return [r[0] for r in con.execute("select name from sqlite_master where type in ('table', 'view')")]
+    finally:
+        con.close()
+
+
+def review_app(db_path: Path, config: dict):
+    """The Datasette instance of the review. The cookie secret is DATASETTE_SECRET when set (logins then survive
+    restarts), else new for each start."""
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    if not pm.is_registered(throttle):
+        pm.register(throttle, name=throttle.PLUGIN)
+    document = metadata(db_path.stem, config["anonymous_read"], secret_references(config["accounts"]),
+                        tables_of(db_path), config.get("login_throttle"))
+    # allow_download: the whole file is never served (it is anyway refused for a store Datasette may write).
+    return Datasette([str(db_path)], metadata=document, settings={"allow_download": False},
+                     secret=os.environ.get("DATASETTE_SECRET") or secrets.token_hex(32))
+
+
+def serve(db_path: Path, host: str, port: int, config: dict) -> int:
+    """Run the review until it is stopped (Ctrl-C or SIGTERM: uvicorn shuts down cleanly); returns 0."""
+    import uvicorn
+
+    app = review_app(db_path, config)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(app.invoke_startup())
+    finally:
+        loop.close()
+    uvicorn.run(app.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)
+    return 0
