@@ -2,9 +2,11 @@
 
 A repo is complete when every request made for it has been answered (or recorded as failed); its revision is then
 the mark an incremental crawl compares against. Which repos are claimed and how many requests each has open is
-kept in a ledger: in this process (`LocalLedger`), or shared by every crawler process of a distributed crawl
-(`crawler.ops.distributed.RedisLedger`), so each repo is crawled once and completed by whichever process answers
-its last request.
+kept in a ledger (`Ledger`): in this process (`LocalLedger`), or shared by every crawler process of a distributed
+crawl (`crawler.ops.distributed.RedisLedger`), so each repo is crawled once and completed by whichever process
+answers its last request. The spiders import nothing of the distributed mode: its settings name the function that
+hands a spider the shared ledger (`OPENNESS_SPIDER_CONTEXT`), so the imports point one way, from the distributed
+mode to the spiders.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import sqlite3
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import scrapy
+from scrapy.utils.misc import load_object
 
 from crawler.gitblob import git_blob_sha1
 from crawler.items import ArtifactItem, CompletedItem, ErrorItem
@@ -121,6 +125,26 @@ class ClaimedKeys:
         return self._db.execute("INSERT OR IGNORE INTO claimed VALUES (?)", (key,)).rowcount == 1
 
 
+class Ledger(Protocol):
+    """The bookkeeping a spider needs, kept in this process (`LocalLedger`) or shared by the processes of a
+    distributed crawl (`crawler.ops.distributed.RedisLedger`). Keys are compared without case."""
+
+    def claim(self, key: str) -> bool:
+        """True for the first claim of `key` in this crawl (a repo, a listing page, a page read)."""
+
+    def opened(self, subject: str) -> None:
+        """One more request of the repo is open."""
+
+    def closed(self, subject: str) -> int:
+        """One request of the repo answered; how many remain open."""
+
+    def mark_failed(self, subject: str) -> None:
+        """The repo's revision is incomplete: the next run asks again."""
+
+    def has_failed(self, subject: str) -> bool:
+        """Whether mark_failed was called for the repo in this crawl."""
+
+
 class LocalLedger:
     """The crawl's bookkeeping in this process: claimed keys (a repo, a listing page), open requests per repo, and
     repos hit by a transient failure (a network failure or a 5xx other than 501 NotCaptured leaves the revision
@@ -160,7 +184,8 @@ class EvidenceSpider(scrapy.Spider):
     endpoint = ("", "")  # (spider argument, Scrapy setting) of the API base URL
     fetch_rules = ""  # what the spider fetches of a repo, recorded with each complete mark (FetchedAlike)
 
-    def __init__(self, known: Mapping[str, KnownRepo] | None = None, full: bool = False, ledger=None, **kwargs):
+    def __init__(self, known: Mapping[str, KnownRepo] | None = None, full: bool = False, ledger: Ledger | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         # A mapping that may ask the store: never its length.
         self.known = {} if full or known is None else FetchedAlike(known, self.fetch_rules)
@@ -169,17 +194,16 @@ class EvidenceSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         """Arguments as Python values (from `openness crawl`) or as `-a name=value` strings (`scrapy crawl`,
-        Scrapyd). In a distributed crawl (setting OPENNESS_REDIS_URL), what the run shares and no argument gave
-        (the ledger, what the store knows, the watermark, GitHub targets) comes from Redis."""
+        Scrapyd). In a distributed crawl, what the run shares and no argument gave (the ledger, what the store
+        knows, the watermark, GitHub targets) comes from the function the setting OPENNESS_SPIDER_CONTEXT names
+        (`crawler.ops.distributed.spider_context`), called with the settings, the spider's name and arguments."""
         kwargs = cls.parse_arguments(kwargs)
         argument, setting = cls.endpoint
         if not kwargs.get(argument) and crawler.settings.get(setting):
             kwargs[argument] = crawler.settings[setting]  # one endpoint: the one the token middleware guards
-        url = crawler.settings.get("OPENNESS_REDIS_URL")
-        if url and kwargs.get("ledger") is None:
-            from crawler.ops.distributed import spider_context
-
-            kwargs = {**spider_context(url, cls.name, kwargs), **kwargs}
+        context = crawler.settings.get("OPENNESS_SPIDER_CONTEXT")
+        if context and kwargs.get("ledger") is None:
+            kwargs = {**load_object(context)(crawler.settings, cls.name, kwargs), **kwargs}
         return super().from_crawler(crawler, *args, **kwargs)
 
     @classmethod
