@@ -45,6 +45,7 @@ ENDPOINTS = PREFIX + "endpoints"
 CLAIMS = PREFIX + "claims"
 PENDING = PREFIX + "pending"
 FAILED = PREFIX + "failed"
+TALLIES = PREFIX + "tallies"
 GITHUB_TARGETS = PREFIX + "github-targets"
 CRAWLER = PREFIX + "crawler:"  # + name: heartbeat, expires unless refreshed
 CRAWLERS_SEEN = PREFIX + "crawlers-seen"
@@ -86,6 +87,9 @@ class RedisLedger:
 
     def has_failed(self, subject: str) -> bool:
         return bool(self.server.sismember(FAILED, subject.lower()))
+
+    def tally(self, key: str) -> int:
+        return int(self.server.hincrby(TALLIES, key.lower(), 1))
 
 
 # A sliding-window budget shared by every process, on the Redis server's clock: at most `quota` sends in any
