@@ -690,13 +690,14 @@ def export(model_ids, export_format, db_path, out, effective, criteria):
 @db_option()
 @click.option("--run", "run_id", type=int, help="The run (default: the latest).")
 @click.option("--kind", help="Only this artifact kind (model_json, card, tree, file, gh_repo_json, spider, …).")
-@click.option("--cause", type=click.Choice(["not captured", "missing repo", "missing file", "gated",
-                                            "failed after retries", "parse", "spider exception"]),
+@click.option("--cause", type=click.Choice(["not captured", "missing repo", "missing file", "gated", "refused id",
+                                            "bound", "failed after retries", "parse", "spider exception"]),
               help="Only errors of this cause.")
 @json_option
 def errors_command(db_path, run_id, kind, cause, as_json):
     """List a run's recorded errors with their cause, URL and reason. Expected in a working crawl: not captured
-    (a replica or mirror holds no copy), missing repo or file (404), gated; failures: failed after retries, parse,
+    (a replica or mirror holds no copy), missing repo or file (404), gated, refused id (a card names a path, a URL
+    or a look-alike as a repo), bound (a bound on links or pages reached); failures: failed after retries, parse,
     spider exception."""
     from crawler.ops.runs import CAUSE_SQL, CAUSES
     from crawler.report import escape, folded_table

@@ -42,3 +42,11 @@ ITEM_PIPELINES = {
 # A rename or a CDN is one or two hops; a chain longer than this is a loop, recorded and not followed further.
 REDIRECT_MAX_TIMES = 5
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+# Bounds on what a third party's answers can make the crawl ask for, each recorded when reached (an `errors` row of
+# kind `bound` naming the answer and the setting, and the run's count `openness/bounds/<setting>/<key>`):
+# pages read of one paginated answer (a Hub tree, a repo's releases, the model listing; for a GitHub tree GitHub
+# truncated, the sub-tree levels walked per repo), and links followed from one answer (a card's text, a repo JSON's
+# card data and tags): a card naming 3,000 GitHub repos or 5,000 base models costs at most the cap. The defaults are
+# far above what real repos need (the snapshot's largest: 18 GitHub links, 10 datasets, one base model).
+PAGES_PER_RESOURCE = {"tree": 500, "gh_tree": 1000, "gh_releases": 10, "listing": 10000}
+LINKS_PER_CARD = {"github": 50, "base_model": 20, "dataset": 100, "paper": 100}

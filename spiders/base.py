@@ -2,24 +2,37 @@
 
 A repo is complete when every request made for it has been answered (or recorded as failed); its revision is then
 the mark an incremental crawl compares against. Which repos are claimed and how many requests each has open is
-kept in a ledger: in this process (`LocalLedger`), or shared by every crawler process of a distributed crawl
-(`crawler.ops.distributed.RedisLedger`), so each repo is crawled once and completed by whichever process answers
-its last request.
+kept in a ledger (`Ledger`): in this process (`LocalLedger`), or shared by every crawler process of a distributed
+crawl (`crawler.ops.distributed.RedisLedger`), so each repo is crawled once and completed by whichever process
+answers its last request. The spiders import nothing of the distributed mode: its settings name the function that
+hands a spider the shared ledger (`OPENNESS_SPIDER_CONTEXT`), so the imports point one way, from the distributed
+mode to the spiders.
+
+What a server answers never steers a request: ids pass the hosts' rules (`crawler.ids`) before they are registered,
+URLs are built from quoted parts (`crawler.urls`), `Link: rel="next"` is followed only on the spider's endpoint and
+never back to a page read already, and pages per answer and links per card are bounded by settings
+(PAGES_PER_RESOURCE, LINKS_PER_CARD); a refusal is recorded against the answer's URL, a bound reached too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import scrapy
+from scrapy.utils.misc import load_object
 
+from crawler import settings as default_settings
 from crawler.gitblob import git_blob_sha1
+from crawler.ids import BadId, repo_id_of
 from crawler.items import ArtifactItem, CompletedItem, ErrorItem
 from crawler.signals import subject_done, subject_found
+from crawler.urls import UnsafeUrl, next_page, page_key
 
 
 # The most a document of each kind may weigh: past it Scrapy stops the download and the spider records the
@@ -51,6 +64,21 @@ def error_reason(response) -> str:
 def subject_id(repo_type: str, repo_id: str) -> str:
     """`hf:model:<id>`, `hf:dataset:<id>`, `gh:<owner/repo>`."""
     return f"gh:{repo_id}" if repo_type == "github" else f"hf:{repo_type}:{repo_id}"
+
+
+class Refusals:
+    """The ids an answer names that break their host's rules: how many, and the first few in words (a card naming
+    100,000 look-alikes costs a count, not 100,000 messages kept)."""
+
+    SHOWN = 5
+
+    def __init__(self):
+        self.count, self.first = 0, []
+
+    def append(self, why: str) -> None:
+        self.count += 1
+        if len(self.first) < self.SHOWN:
+            self.first.append(why)
 
 
 @dataclass(frozen=True)
@@ -121,6 +149,29 @@ class ClaimedKeys:
         return self._db.execute("INSERT OR IGNORE INTO claimed VALUES (?)", (key,)).rowcount == 1
 
 
+class Ledger(Protocol):
+    """The bookkeeping a spider needs, kept in this process (`LocalLedger`) or shared by the processes of a
+    distributed crawl (`crawler.ops.distributed.RedisLedger`). Keys are compared without case."""
+
+    def claim(self, key: str) -> bool:
+        """True for the first claim of `key` in this crawl (a repo, a listing page, a page read)."""
+
+    def opened(self, subject: str) -> None:
+        """One more request of the repo is open."""
+
+    def closed(self, subject: str) -> int:
+        """One request of the repo answered; how many remain open."""
+
+    def mark_failed(self, subject: str) -> None:
+        """The repo's revision is incomplete: the next run asks again."""
+
+    def has_failed(self, subject: str) -> bool:
+        """Whether mark_failed was called for the repo in this crawl."""
+
+    def tally(self, key: str) -> int:
+        """Count one more of `key` (e.g. the sub-tree levels walked of a repo); the count now."""
+
+
 class LocalLedger:
     """The crawl's bookkeeping in this process: claimed keys (a repo, a listing page), open requests per repo, and
     repos hit by a transient failure (a network failure or a 5xx other than 501 NotCaptured leaves the revision
@@ -130,6 +181,8 @@ class LocalLedger:
         self.claimed = ClaimedKeys()
         self.pending: Counter = Counter()
         self.failed: set[str] = set()
+        # In memory: kept only for what is rare (a GitHub tree truncated), never one entry per repo.
+        self.tallies: Counter = Counter()
 
     def claim(self, key: str) -> bool:
         """True for the first claim of `key` in this crawl."""
@@ -152,6 +205,10 @@ class LocalLedger:
     def has_failed(self, subject: str) -> bool:
         return subject.lower() in self.failed
 
+    def tally(self, key: str) -> int:
+        self.tallies[key.lower()] += 1
+        return self.tallies[key.lower()]
+
 
 class EvidenceSpider(scrapy.Spider):
     """Base of our spiders: subclasses set `source` and call `_register`, `_request`, `_artifact`, `_done`."""
@@ -160,26 +217,32 @@ class EvidenceSpider(scrapy.Spider):
     endpoint = ("", "")  # (spider argument, Scrapy setting) of the API base URL
     fetch_rules = ""  # what the spider fetches of a repo, recorded with each complete mark (FetchedAlike)
 
-    def __init__(self, known: Mapping[str, KnownRepo] | None = None, full: bool = False, ledger=None, **kwargs):
+    def __init__(self, known: Mapping[str, KnownRepo] | None = None, full: bool = False, ledger: Ledger | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         # A mapping that may ask the store: never its length.
         self.known = {} if full or known is None else FetchedAlike(known, self.fetch_rules)
         self.ledger = ledger or LocalLedger()
 
+    @property
+    def base_url(self) -> str:
+        """The endpoint this spider asks (without a trailing slash): every URL it builds starts with it, and a
+        pagination link is followed only when it does."""
+        raise NotImplementedError
+
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         """Arguments as Python values (from `openness crawl`) or as `-a name=value` strings (`scrapy crawl`,
-        Scrapyd). In a distributed crawl (setting OPENNESS_REDIS_URL), what the run shares and no argument gave
-        (the ledger, what the store knows, the watermark, GitHub targets) comes from Redis."""
+        Scrapyd). In a distributed crawl, what the run shares and no argument gave (the ledger, what the store
+        knows, the watermark, GitHub targets) comes from the function the setting OPENNESS_SPIDER_CONTEXT names
+        (`crawler.ops.distributed.spider_context`), called with the settings, the spider's name and arguments."""
         kwargs = cls.parse_arguments(kwargs)
         argument, setting = cls.endpoint
         if not kwargs.get(argument) and crawler.settings.get(setting):
             kwargs[argument] = crawler.settings[setting]  # one endpoint: the one the token middleware guards
-        url = crawler.settings.get("OPENNESS_REDIS_URL")
-        if url and kwargs.get("ledger") is None:
-            from crawler.ops.distributed import spider_context
-
-            kwargs = {**spider_context(url, cls.name, kwargs), **kwargs}
+        context = crawler.settings.get("OPENNESS_SPIDER_CONTEXT")
+        if context and kwargs.get("ledger") is None:
+            kwargs = {**load_object(context)(crawler.settings, cls.name, kwargs), **kwargs}
         return super().from_crawler(crawler, *args, **kwargs)
 
     @classmethod
@@ -190,7 +253,14 @@ class EvidenceSpider(scrapy.Spider):
         return kwargs
 
     def _register(self, repo_type: str, repo_id: str, depth: int = 0, priority: int = 0) -> Repo | None:
-        """The repo, claimed for this crawl; None when it was claimed already (each repo is crawled once)."""
+        """The repo, claimed for this crawl; None when it was claimed already (each repo is crawled once), or when
+        its id breaks its host's rules (callers check and record ids where they read them: this is the last gate,
+        so that no id becomes a URL or a stored id unchecked)."""
+        try:
+            repo_id_of(repo_type, repo_id)
+        except BadId:
+            self.crawler.stats.inc_value("openness/refused_ids")
+            return None
         repo = Repo(repo_type, repo_id, depth, priority=priority)
         if not self.ledger.claim(repo.subject):
             return None
@@ -226,6 +296,63 @@ class EvidenceSpider(scrapy.Spider):
         if repo:
             self.ledger.mark_failed(repo.subject)
             yield from self._done(repo)
+
+    def _cap(self, setting: str, key: str) -> int:
+        """A bound of a dict setting (PAGES_PER_RESOURCE, LINKS_PER_CARD), the project's default where unset."""
+        return int({**getattr(default_settings, setting), **self.settings.getdict(setting)}[key])
+
+    def _bound(self, url: str, subject: str | None, status: int | None, setting: str, key: str,
+               what: str) -> ErrorItem:
+        """A bound reached: counted in the run's stats and recorded against the answer that reached it."""
+        self.crawler.stats.inc_value(f"openness/bounds/{setting.lower()}/{key}")
+        return ErrorItem(self.source, subject, url, "bound", status,
+                         f"{what}: the bound {setting}[{key!r}] = {self._cap(setting, key)} was reached; the rest is "
+                         "not followed")
+
+    def _unreadable_answer(self, response, repo: Repo | None, kind: str, why: str) -> ErrorItem:
+        """An answer holding a value that may not become a URL, a path or an id, or a value of the wrong type: a
+        parse error of that answer, named by its URL. Its repo is left incomplete, so what was stored before stays
+        its last complete state and the next run asks again."""
+        if repo is not None:
+            self.ledger.mark_failed(repo.subject)
+        return ErrorItem(self.source, repo.subject if repo else None, response.url, kind, response.status,
+                         f"{kind} unreadable: {why}")
+
+    def _refused_ids(self, url: str, status: int | None, subject: str | None, refusals: Refusals):
+        """The ids an answer at `url` names (a card's base models, datasets, GitHub links; the run's arguments at
+        `<spider>: start`) that break their host's rules: neither linked nor crawled; one row per answer, naming
+        the first few and how many."""
+        if not refusals.count:
+            return
+        self.crawler.stats.inc_value("openness/refused_ids", refusals.count)
+        more = f"; and {refusals.count - len(refusals.first)} more" if refusals.count > len(refusals.first) else ""
+        yield ErrorItem(self.source, subject, url, "refused_id", status,
+                        f"{refusals.count} id(s) named here refused, neither linked nor crawled: "
+                        + "; ".join(refusals.first) + more)
+
+    def _next_page(self, response, repo: Repo | None, kind: str, page: int) -> tuple[str | None, list[ErrorItem]]:
+        """The URL of the page after this one (`page`, counted from 0) of a paginated answer, or None; and what is
+        to be recorded. Followed only on this spider's endpoint, never to a page read already in this crawl (a
+        loop stops: the pages read stand), and at most PAGES_PER_RESOURCE[kind] pages (a bound, recorded)."""
+        link = response.headers.get(b"Link", b"").decode("latin-1")
+        subject = repo.subject if repo else None
+        try:
+            url = next_page(link, response.url, self.base_url)
+        except UnsafeUrl as exc:
+            return None, [self._unreadable_answer(response, repo, kind, str(exc))]
+        if url is None:
+            return None, []
+        # Pages are claimed by a digest of their canonical URL: the ledger compares keys without case, a cursor
+        # does not.
+        self.ledger.claim(f"page:{hashlib.sha1(page_key(response.url).encode()).hexdigest()}")
+        if not self.ledger.claim(f"page:{hashlib.sha1(page_key(url).encode()).hexdigest()}"):
+            return None, [ErrorItem(self.source, subject, response.url, kind, response.status,
+                                    f'{kind} unreadable: its Link rel="next" {url[:200]!r} is a page read already '
+                                    "in this crawl: a loop, not followed")]
+        if page + 2 > self._cap("PAGES_PER_RESOURCE", kind):
+            return None, [self._bound(response.url, subject, response.status, "PAGES_PER_RESOURCE", kind,
+                                      f"{kind}: {page + 1} pages read")]
+        return url, []
 
     def _failed(self, response, repo: Repo, kind: str):
         if response.status >= 500 and response.status != 501:

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from fnmatch import fnmatch
 from hashlib import sha256
-from urllib.parse import quote
 
-from crawler.items import ArtifactItem, ErrorItem, LinkItem, SubjectItem
-from spiders.base import EvidenceSpider, KnownRepo, Repo, id_list
+from crawler.ids import BadId, git_ref, git_sha, github_repo, shown
+from crawler.items import ArtifactItem, LinkItem, SubjectItem
+from crawler.urls import endpoint_url, safe_path
+from spiders.base import EvidenceSpider, KnownRepo, Refusals, Repo, id_list
 
 RAW = {"Accept": "application/vnd.github.raw"}
 JSON = {"Accept": "application/vnd.github+json"}
@@ -73,14 +74,51 @@ def root_readme(paths) -> str | None:
     return next((at_root[name] for name in README_NAMES if name in at_root), None)
 
 
-def safe_path(path: str) -> bool:
-    """A repo path that can become part of a URL: relative, no `..` or empty segment, no control character."""
-    return isinstance(path, str) and bool(path) and not path.startswith("/") and \
-        all(part not in ("", ".", "..") for part in path.split("/")) and not any(ord(c) < 32 for c in path)
-
-
 def is_vendored(path: str) -> bool:
     return any(part.lower() in VENDORED for part in path.split("/")[:-1])
+
+
+def repo_json_problem(info: dict, asked: str, redirected: bool) -> str | None:
+    """Why a GitHub repo JSON cannot be used, or None: its full_name becomes the repo's URLs and stored id, its
+    default branch part of the head's URL; each is checked by its host's rule, and `archived` for its type. A
+    full_name other than the repo `asked` (but for case) is a rename only when GitHub redirected the request."""
+    try:
+        if "full_name" in info:
+            github_repo(info["full_name"])
+            if info["full_name"].lower() != asked.lower() and not redirected:
+                return f"its full_name {info['full_name']!r} is not the repo asked for, and no redirect said it moved"
+        if info.get("default_branch") is not None:
+            git_ref(info["default_branch"], "default branch")
+    except BadId as exc:
+        return str(exc)
+    if info.get("archived") is not None and not isinstance(info["archived"], bool):
+        return f"its archived is a {type(info['archived']).__name__}, not a boolean"
+    return None
+
+
+def tree_problem(tree: dict, prefix: str) -> str | None:
+    """Why a GitHub tree answer (a whole tree, or one level of a truncated one) cannot be used, or None: its
+    entries a list, `truncated` a boolean, the sha of a truncated tree (the next request's URL) a git object id, and
+    every entry's path a repo path (no `..`, absolute or empty segment) and every sub-tree's sha a git object id.
+    GitHub sends none of these otherwise: such an answer is not read at all."""
+    entries = tree.get("tree")
+    if entries is not None and not isinstance(entries, list):
+        return f"its tree is a {type(entries).__name__}, not a list"
+    if tree.get("truncated") is not None and not isinstance(tree["truncated"], bool):
+        return f"its truncated is a {type(tree['truncated']).__name__}, not a boolean"
+    try:
+        if tree.get("truncated"):
+            git_sha(tree.get("sha"), "sha of the truncated tree")
+        for entry in entries or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+                continue  # not an entry: nothing of it is used
+            if not safe_path(prefix + entry["path"]):
+                return f"an entry whose path is not a repo path: {shown(entry['path'], 60)}"
+            if entry.get("type") == "tree":
+                git_sha(entry.get("sha"), f"sha of the sub-tree {shown(entry['path'], 60)}")
+    except BadId as exc:
+        return str(exc)
+    return None
 
 
 def wanted_paths(paths) -> list[str]:
@@ -128,20 +166,32 @@ class GithubSpider(EvidenceSpider):
             kwargs["repos"] = [(name, target_priority("label")) for name in id_list(kwargs["repos"])]
         return kwargs
 
-    def _repo_api(self, repo: Repo) -> str:
-        return f"{self.api}/repos/{self.canonical.get(repo.subject, repo.repo_id)}"
+    @property
+    def base_url(self) -> str:
+        return self.api
+
+    def _repo_api(self, repo: Repo, *parts: str, query=None) -> str:
+        return endpoint_url(self.api, "repos", self.canonical.get(repo.subject, repo.repo_id), *parts, query=query)
 
     async def start(self):
+        refused = Refusals()
         for full_name, priority in sorted(self.wanted, key=lambda r: -r[1]):
+            try:
+                github_repo(full_name)
+            except BadId as exc:
+                refused.append(str(exc))
+                continue
             repo = self._register("github", full_name, priority=priority)
             if repo is None or (priority < target_priority("label") and self._missing_lately(repo)):
                 continue  # a label's repo is always asked; a linked one that answered 404 lately is not
-            request = self._request(repo, f"{self.api}/repos/{full_name}", self.parse_repo, "gh_repo_json",
+            request = self._request(repo, self._repo_api(repo), self.parse_repo, "gh_repo_json",
                                     priority=PRIORITY["repo_json"], headers=JSON)
             known = self.known.get(repo.subject.lower())
             if known and known.json_etag:
                 request.headers[b"If-None-Match"] = known.json_etag.encode("latin-1")
             yield request
+        for item in self._refused_ids(f"{self.name}: start", None, None, refused):
+            yield item
 
     def parse_repo(self, response, repo: Repo):
         known = self.known.get(repo.subject.lower())
@@ -159,10 +209,12 @@ class GithubSpider(EvidenceSpider):
             yield from self._done(repo)
             return
         info = self._json(response, repo, "gh_repo_json", dict)
-        if info is None:
+        asked = self.canonical.get(repo.subject, repo.repo_id)
+        problem = None if info is None else repo_json_problem(info, asked, bool(response.meta.get("redirect_urls")))
+        if info is None or problem is not None:
             yield SubjectItem(repo.subject, "code", "github", repo.repo_id, self._page(repo), status="error",
                               note="the repo JSON could not be read")
-            yield from self._unreadable(response, repo, "gh_repo_json")
+            yield from self._unreadable(response, repo, "gh_repo_json", problem)
             return
         canonical = info.get("full_name") or repo.repo_id
         if canonical.lower() != repo.repo_id.lower():
@@ -171,7 +223,7 @@ class GithubSpider(EvidenceSpider):
         branch = info.get("default_branch") or "HEAD"
         # The repo JSON is stored at the head revision, known only from the next answer: it travels with that
         # request as an item (requests may be serialized into a shared queue, responses may not).
-        yield self._request(repo, f"{self._repo_api(repo)}/commits/{quote(branch)}", self.parse_head,
+        yield self._request(repo, self._repo_api(repo, "commits", branch), self.parse_head,
                             "gh_head", priority=PRIORITY["head"], headers={"Accept": "application/vnd.github.sha"},
                             repo_json=self._artifact(response, repo, "repo_json", path=None), info=info)
         yield from self._done(repo)
@@ -183,8 +235,10 @@ class GithubSpider(EvidenceSpider):
             return
         head = response.text.strip() if response.body[:1] != b"{" else \
             (self._json(response, repo, "gh_head", dict) or {}).get("sha")
-        if not isinstance(head, str) or not re.fullmatch(r"[0-9a-f]{40}", head):
-            yield from self._unreadable(response, repo, "gh_head")
+        try:
+            git_sha(head, "head commit sha")
+        except BadId as exc:
+            yield from self._unreadable(response, repo, "gh_head", str(exc))
             return
         repo.revision = head
         yield replace(repo_json, revision=head)
@@ -195,10 +249,11 @@ class GithubSpider(EvidenceSpider):
             self._count_repo("unchanged")
         else:
             self._count_repo("changed" if known else "new")
-            yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{head}?recursive=1",
+            yield self._request(repo, self._repo_api(repo, "git", "trees", head, query={"recursive": "1"}),
                                 self.parse_tree, "gh_tree", priority=PRIORITY["tree"], headers=JSON, prefix="")
-            yield self._request(repo, f"{self._repo_api(repo)}/releases?per_page=100", self.parse_releases,
-                                "gh_releases", priority=PRIORITY["releases"], headers=JSON, page=0)
+            yield self._request(repo, self._repo_api(repo, "releases", query={"per_page": "100"}),
+                                self.parse_releases, "gh_releases", priority=PRIORITY["releases"], headers=JSON,
+                                page=0)
         yield from self._done(repo)
 
     def parse_tree(self, response, repo: Repo, prefix: str):
@@ -208,19 +263,30 @@ class GithubSpider(EvidenceSpider):
             yield from self._done(repo)
             return
         tree = self._json(response, repo, "gh_tree", dict)
-        if tree is None:
-            yield from self._unreadable(response, repo, "gh_tree")
+        problem = None if tree is None else tree_problem(tree, prefix)
+        if tree is None or problem is not None:
+            yield from self._unreadable(response, repo, "gh_tree", problem)
             return
         yield self._artifact(response, repo, "tree", path=f"tree:{prefix}")
         entries = tree.get("tree") or []
         if tree.get("truncated"):
             self.crawler.stats.inc_value("openness/truncated_trees")
             # Start again from this level without recursion; every sub-tree is then fetched the same way.
-            yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{tree['sha']}", self.parse_level,
-                                "gh_tree", priority=PRIORITY["tree"], headers=JSON, prefix=prefix)
+            yield from self._level_request(response, repo, tree["sha"], prefix)
         else:
             yield from self._file_requests(repo, blob_paths(entries, prefix))
         yield from self._done(repo)
+
+    def _level_request(self, response, repo: Repo, sha: str, prefix: str):
+        """The request of one sub-tree level of a truncated tree: at most PAGES_PER_RESOURCE['gh_tree'] per repo
+        (a bound, recorded: a hostile tree can name sub-trees without end)."""
+        if self.ledger.tally(f"levels:{repo.subject}") > self._cap("PAGES_PER_RESOURCE", "gh_tree"):
+            if self.ledger.claim(f"levels-bound:{repo.subject}"):  # recorded once per repo
+                yield self._bound(response.url, repo.subject, response.status, "PAGES_PER_RESOURCE", "gh_tree",
+                                  f"{repo.repo_id}: the sub-tree levels of a truncated tree")
+            return
+        yield self._request(repo, self._repo_api(repo, "git", "trees", sha), self.parse_level, "gh_tree",
+                            priority=PRIORITY["tree"], headers=JSON, prefix=prefix)
 
     def parse_level(self, response, repo: Repo, prefix: str):
         if response.status != 200:
@@ -228,20 +294,18 @@ class GithubSpider(EvidenceSpider):
             yield from self._done(repo)
             return
         level = self._json(response, repo, "gh_tree", dict)
-        if level is None:
-            yield from self._unreadable(response, repo, "gh_tree")
+        problem = None if level is None else tree_problem({**level, "truncated": None}, prefix)
+        if level is None or problem is not None:
+            yield from self._unreadable(response, repo, "gh_tree", problem)
             return
         yield self._artifact(response, repo, "tree", path=f"level:{prefix}")
         entries = level.get("tree") or []
-        for entry in entries if isinstance(entries, list) else []:
-            if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and
-                    re.fullmatch(r"[0-9a-f]{40}", str(entry.get("sha")))) or not safe_path(prefix + entry["path"]):
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
                 continue
             path = prefix + entry["path"]
             if entry.get("type") == "tree" and not is_vendored(path + "/x"):
-                yield self._request(repo, f"{self._repo_api(repo)}/git/trees/{entry['sha']}",
-                                    self.parse_level, "gh_tree", priority=PRIORITY["tree"], headers=JSON,
-                                    prefix=path + "/")
+                yield from self._level_request(response, repo, entry["sha"], path + "/")
         yield from self._file_requests(repo, blob_paths(entries, prefix), at_root=prefix == "")
         yield from self._done(repo)
 
@@ -253,12 +317,11 @@ class GithubSpider(EvidenceSpider):
             return None
         return value if isinstance(value, shape) else None
 
-    def _unreadable(self, response, repo: Repo, kind: str):
-        """A truncated or malformed answer: recorded against its URL, the repo left incomplete (the next run asks
-        again), never a crash."""
-        self.ledger.mark_failed(repo.subject)
-        yield ErrorItem(self.source, repo.subject, response.url, kind, response.status,
-                        f"{kind} unreadable: not JSON of the expected shape ({len(response.body)} bytes)")
+    def _unreadable(self, response, repo: Repo, kind: str, why: str | None = None):
+        """A truncated or malformed answer, or one holding a value that may not become a URL or an id (`why`):
+        recorded against its URL, the repo left incomplete (the next run asks again), never a crash."""
+        yield self._unreadable_answer(response, repo, kind,
+                                      why or f"not JSON of the expected shape ({len(response.body)} bytes)")
         yield from self._done(repo)
 
     def _file_requests(self, repo: Repo, blobs: dict[str, str | None], at_root: bool = True):
@@ -270,7 +333,7 @@ class GithubSpider(EvidenceSpider):
         if readme:
             chosen.insert(0, (readme, "readme"))
         for path, kind in chosen:
-            url = f"{self._repo_api(repo)}/contents/{quote(path)}?ref={repo.revision}"
+            url = self._repo_api(repo, "contents", path, query={"ref": repo.revision})
             yield self._request(repo, url, self.parse_file, f"gh_{kind}", priority=PRIORITY[kind], headers=RAW,
                                 path=path, artifact_kind=kind, blob_sha=safe[path])
 
@@ -292,9 +355,9 @@ class GithubSpider(EvidenceSpider):
             yield from self._done(repo)
             return
         yield self._artifact(response, repo, "releases", path=f"page-{page}")
-        link = response.headers.get(b"Link", b"").decode("latin-1")
-        if 'rel="next"' in link:
-            next_url = [p for p in link.split(",") if 'rel="next"' in p][0].split(";")[0].strip().strip("<>")
+        next_url, recorded = self._next_page(response, repo, "gh_releases", page)
+        yield from recorded
+        if next_url is not None:
             yield self._request(repo, next_url, self.parse_releases, "gh_releases", headers=JSON, page=page + 1)
         yield from self._done(repo)
 
@@ -306,5 +369,5 @@ class GithubSpider(EvidenceSpider):
         yield from self._failed(response, repo, "gh_repo_json")
 
     def _page(self, repo: Repo) -> str:
-        return f"https://github.com/{repo.repo_id}"
+        return endpoint_url("https://github.com", repo.repo_id)
 

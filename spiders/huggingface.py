@@ -15,22 +15,23 @@ import json
 import re
 from collections.abc import Mapping
 from fnmatch import fnmatch
-from urllib.parse import quote, urlencode
+from itertools import islice
 
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
+from crawler.ids import BadId, arxiv_id, git_sha, github_repo, hub_repo_id, repo_id_of, shown
 from crawler.items import ErrorItem, LinkItem, SubjectItem
 from crawler.hub_json import siblings_name_every_file
 from crawler.labels import GITHUB_LINK, github_repos_linked, normalise_github
-from spiders.base import EvidenceSpider, KnownRepo, Repo, error_reason, id_list, max_size, subject_id
+from crawler.urls import endpoint_url, safe_path
+from spiders.base import (EvidenceSpider, KnownRepo, Refusals, Repo, error_reason, id_list, max_size,
+                          subject_id)
 
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
 WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
-# A Hub repo id as it may go into a URL: `name` (legacy, no owner) or `owner/name`, of letters, digits, `-_.`.
-REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 LISTING_EXPAND = ("sha", "gated", "disabled", "private", "lastModified", "tags", "cardData", "library_name",
                   "pipeline_tag", "siblings", "author")
 
@@ -65,6 +66,37 @@ def parse_time(value) -> dt.datetime | None:
 def _strings(value) -> list[str]:
     values = value if isinstance(value, list) else [value]
     return [v.strip() for v in values if isinstance(v, str) and v.strip()]
+
+
+def json_problem(info: object) -> str | None:
+    """Why a Hub repo JSON (or a listing row) cannot be used, or None. Its sha becomes part of every file URL, its
+    id a stored id, its siblings file URLs: each is checked by its host's rule; the fields read are checked for
+    their type (a `siblings` that is a string, a `cardData` that is a list). Card data values themselves (base
+    models, datasets) are the card's: checked one by one where they are followed."""
+    if not isinstance(info, dict):
+        return f"not a JSON object but a {type(info).__name__}"
+    try:
+        git_sha(info.get("sha"))
+        if "id" in info:
+            hub_repo_id(info["id"])
+    except BadId as exc:
+        return str(exc)
+    for field, shape in (("siblings", list), ("cardData", dict), ("tags", list)):
+        if info.get(field) is not None and not isinstance(info[field], shape):
+            return f"its {field} is a {type(info[field]).__name__}, not a {shape.__name__}"
+    if not all(isinstance(s, dict) and isinstance(s.get("rfilename"), str) for s in info.get("siblings") or []):
+        return "its siblings are not all objects with a string rfilename"
+    if refused := unsafe_paths(s["rfilename"] for s in info.get("siblings") or []):
+        return f"siblings that are not repo paths: {', '.join(refused)}"
+    if not all(isinstance(t, str) for t in info.get("tags") or []):
+        return "its tags are not all strings"
+    return None
+
+
+def unsafe_paths(paths) -> list[str]:
+    """The first few paths of a file list that may not become part of a URL (`..`, absolute, empty segments),
+    quoted."""
+    return [shown(p, 60) for p in islice((p for p in paths if not safe_path(p)), 5)]
 
 
 def wanted_files(paths, license_link: str | None) -> list[str]:
@@ -130,6 +162,10 @@ class HuggingFaceSpider(EvidenceSpider):
         self.listed_open: set[str] = set()
         self.held_listing: scrapy.Request | None = None
 
+    @property
+    def base_url(self) -> str:
+        return self.hf_endpoint
+
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
@@ -153,15 +189,29 @@ class HuggingFaceSpider(EvidenceSpider):
         return kwargs
 
     async def start(self):
+        refused = Refusals()
         for model_id in self.model_ids:
+            try:
+                hub_repo_id(model_id, "Hugging Face model id")
+            except BadId as exc:
+                refused.append(str(exc))
+                continue
             request = self._repo_request("model", model_id, depth=0)
             if request:
                 yield request
         if self.discover is not None and (request := self._listing_request(self._listing_url(), taken=0)):
             yield request
         for full_name in self.github_repos:
-            yield SubjectItem(f"gh:{full_name}", "code", "github", full_name, f"https://github.com/{full_name}",
-                              status="queued", note="named by a label file; crawled by the GitHub spider")
+            try:
+                github_repo(full_name)
+            except BadId as exc:
+                refused.append(str(exc))
+                continue
+            yield SubjectItem(f"gh:{full_name}", "code", "github", full_name,
+                              endpoint_url("https://github.com", full_name), status="queued",
+                              note="named by a label file; crawled by the GitHub spider")
+        for item in self._refused_ids(f"{self.name}: start", None, None, refused):
+            yield item
 
     # -- discovery -----------------------------------------------------------------------------------------------
     def _listing_url(self) -> str:
@@ -171,18 +221,18 @@ class HuggingFaceSpider(EvidenceSpider):
         limit = self.discover.get("limit")
         params.append(("limit", str(min(limit, 1000) if limit else 1000)))
         params += [("expand", field) for field in LISTING_EXPAND]
-        return f"{self.hf_endpoint}/api/models?{urlencode(params)}"
+        return endpoint_url(self.hf_endpoint, "api", "models", query=params)
 
-    def _listing_request(self, url: str, taken: int) -> scrapy.Request | None:
+    def _listing_request(self, url: str, taken: int, page: int = 0) -> scrapy.Request | None:
         """A listing page not asked for yet in this crawl (by any crawler process)."""
         if not self.ledger.claim(f"listing:{url}"):
             return None
         self._count("listing")
         return scrapy.Request(url, callback=self.parse_listing, errback=self.on_listing_failure,
-                              cb_kwargs={"taken": taken}, dont_filter=True,
+                              cb_kwargs={"taken": taken, "page": page}, dont_filter=True,
                               meta={"kind": "listing", "budget": "api", "download_maxsize": max_size("listing")})
 
-    def parse_listing(self, response, taken: int):
+    def parse_listing(self, response, taken: int, page: int = 0):
         """One listing page gives the metadata of many models: no per-model JSON request is needed."""
         if response.status != 200:
             self.listing_failed = True
@@ -203,9 +253,9 @@ class HuggingFaceSpider(EvidenceSpider):
                 continue
             if self._past_watermark(row):
                 return  # sorted newest change first: every row from here on is older than the last run
-            if not isinstance(row.get("sha"), str) or not REPO_ID.fullmatch(row["id"]):
+            if (problem := json_problem(row)) is not None:
                 yield ErrorItem("huggingface", None, response.url, "model_json", response.status,
-                                f"listing row unreadable: {json.dumps(row)[:120]}")
+                                f"listing row unreadable: {problem}: {json.dumps(row)[:120]}")
                 continue
             repo = self._register("model", row["id"], depth=0)
             if repo is None:
@@ -214,9 +264,14 @@ class HuggingFaceSpider(EvidenceSpider):
             self._opened(repo)
             self.listed_open.add(repo.subject.lower())
             yield from self._on_repo_json(response, repo, row, json.dumps(row, sort_keys=True).encode())
-        link = response.headers.get(b"Link", b"").decode("latin-1")
-        if 'rel="next"' in link and not (limit and taken >= limit):
-            self.held_listing = self._listing_request(link.split(";")[0].strip().strip("<>"), taken)
+        if limit and taken >= limit:
+            return
+        next_url, recorded = self._next_page(response, None, "listing", page)
+        if recorded:
+            self.listing_failed = True  # a next page refused or not taken: the walk is not whole
+            yield from recorded
+        if next_url is not None:
+            self.held_listing = self._listing_request(next_url, taken, page + 1)
             yield from self._release_listing()
 
     def _release_listing(self):
@@ -266,8 +321,8 @@ class HuggingFaceSpider(EvidenceSpider):
         repo = self._register(repo_type, repo_id, depth)
         if repo is None or (depth > 0 and self._missing_lately(repo)):
             return None  # crawled already in this run, or a followed link that answered 404 lately
-        request = self._request(repo, f"{self.hf_endpoint}/api/{repo_type}s/{repo_id}", self.parse_repo_json,
-                                f"{repo_type}_json", "api")
+        request = self._request(repo, endpoint_url(self.hf_endpoint, "api", f"{repo_type}s", repo_id),
+                                self.parse_repo_json, f"{repo_type}_json", "api")
         known = self.known.get(repo.subject.lower())
         if known and known.json_etag:
             request.headers[b"If-None-Match"] = known.json_etag.encode("latin-1")
@@ -300,10 +355,13 @@ class HuggingFaceSpider(EvidenceSpider):
             return
         try:
             info = json.loads(response.body)
-            assert isinstance(info, dict) and isinstance(info.get("sha"), str)
-        except (ValueError, AssertionError):
-            yield ErrorItem("huggingface", repo.subject, response.url, kind, response.status,
-                            f"{kind} unreadable: not a JSON object with a sha")
+        except ValueError:
+            info, problem = None, "not JSON"
+        else:
+            problem = json_problem(info)
+        if problem is not None:
+            # Not stored, nothing followed: what was stored before stays the repo's last complete state.
+            yield self._unreadable_answer(response, repo, kind, problem)
             yield SubjectItem(repo.subject, repo.repo_type, "huggingface", repo.repo_id, self._page_url(repo),
                               status="error", note=f"{kind} unreadable")
             yield from self._done(repo)
@@ -331,7 +389,7 @@ class HuggingFaceSpider(EvidenceSpider):
             self._count_repo("changed" if known else "new")
             card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
             license_link = next(iter(_strings(card_data.get("license_link"))), None)
-            siblings = [s.get("rfilename") for s in info.get("siblings") or [] if isinstance(s, dict)]
+            siblings = [s["rfilename"] for s in info.get("siblings") or []]
             yield self._request(repo, self._file_url(repo, "README.md"), self.parse_card, "card", "resolvers")
             if siblings_name_every_file(info):
                 # The Hub's siblings name every file of the repo at this sha: the tree call (API budget) would
@@ -366,28 +424,66 @@ class HuggingFaceSpider(EvidenceSpider):
         if isinstance(new_id, str) and new_id.lower() != repo.repo_id.lower():
             yield LinkItem(repo.subject, subject_id(repo.repo_type, new_id), "renamed_to", response.url, info["sha"])
 
+    def _capped(self, response, repo: Repo, group: str, values: list, bounds: list) -> list:
+        """The first LINKS_PER_CARD[group] of the links an answer names; the rest dropped, the bound reached added
+        to `bounds` (recorded by the caller once its links are out)."""
+        cap = self._cap("LINKS_PER_CARD", group)
+        if len(values) > cap:
+            bounds.append(self._bound(response.url, repo.subject, response.status, "LINKS_PER_CARD", group,
+                                      f"{len(values)} {group} links named"))
+        return values[:cap]
+
     def _follow_json_links(self, response, repo: Repo, info: dict, crawl: bool = True):
         """Base models and datasets named in the card data, arXiv papers in the tags: link, and crawl to depth;
         nothing for an unchanged repo a nightly run does not follow (`crawl` False): its links at this revision are
-        stored already."""
+        stored already. An id that breaks its host's rules (a path, a URL, 311 characters, a Cyrillic letter) is
+        refused and recorded; at most LINKS_PER_CARD of each kind are followed."""
         if not crawl:
             return
+        refused, targets = Refusals(), {"base_model": [], "dataset": []}
         for target_type, target_id, rel in graph_targets(info):
-            if not REPO_ID.fullmatch(target_id) or ".." in target_id:
-                continue  # not a repo id (a URL, a path, `../x`): nothing to crawl, never a URL of ours
-            yield LinkItem(repo.subject, subject_id(target_type, target_id), rel, response.url, repo.revision)
-            if repo.depth < self.max_depth:
-                request = self._repo_request(target_type, target_id, repo.depth + 1)
-                if request:
-                    yield request
+            try:
+                repo_id_of(target_type, target_id)
+            except BadId as exc:
+                refused.append(f"{rel}: {exc}")
+                continue
+            targets["dataset" if target_type == "dataset" else "base_model"].append((target_type, target_id, rel))
+        papers, licence_repos = [], []
         for tag in _strings(info.get("tags")):
             if tag.startswith("arxiv:"):
-                yield LinkItem(repo.subject, tag, "paper", response.url, repo.revision)
+                try:
+                    papers.append(f"arxiv:{arxiv_id(tag[6:])}")
+                except BadId as exc:
+                    refused.append(f"tag: {exc}")
         card_data = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
         for link in _strings(card_data.get("license_link")):
-            for match in GITHUB_LINK.finditer(link):
-                yield LinkItem(repo.subject, f"gh:{normalise_github(match.group(1), match.group(2))}", "licence_link",
-                               response.url, repo.revision)
+            licence_repos += self._github_repos(GITHUB_LINK.finditer(link), refused)
+        bounds = []
+        for group, found in targets.items():
+            for target_type, target_id, rel in self._capped(response, repo, group, found, bounds):
+                yield LinkItem(repo.subject, subject_id(target_type, target_id), rel, response.url, repo.revision)
+                if repo.depth < self.max_depth:
+                    request = self._repo_request(target_type, target_id, repo.depth + 1)
+                    if request:
+                        yield request
+        for paper in self._capped(response, repo, "paper", papers, bounds):
+            yield LinkItem(repo.subject, paper, "paper", response.url, repo.revision)
+        for github in self._capped(response, repo, "github", licence_repos, bounds):
+            yield LinkItem(repo.subject, f"gh:{github}", "licence_link", response.url, repo.revision)
+        yield from bounds
+        yield from self._refused_ids(response.url, response.status, repo.subject, refused)
+
+    @staticmethod
+    def _github_repos(matches, refused: Refusals) -> list[str]:
+        """owner/repo of GitHub link matches, once each, by GitHub's rules (the others added to `refused`)."""
+        found = {}
+        for match in matches:
+            name = normalise_github(match.group(1), match.group(2))
+            try:
+                found.setdefault(github_repo(name).lower(), name)
+            except BadId as exc:
+                refused.append(f"GitHub link: {exc}")
+        return list(found.values())
 
     # -- files ---------------------------------------------------------------------------------------------------
     def _suspect_file(self, response, repo: Repo, kind: str):
@@ -413,11 +509,22 @@ class HuggingFaceSpider(EvidenceSpider):
         yield from self._done(repo)
 
     def _card_links(self, response, repo: Repo, text: str):
-        """GitHub repos and arXiv papers the card links to."""
-        for github_repo in github_repos_linked(text):
-            yield LinkItem(repo.subject, f"gh:{github_repo}", "code_repo", response.url, repo.revision)
-        for paper in sorted({m.group(1) for m in ARXIV.finditer(text)}):
+        """GitHub repos and arXiv papers the card links to: those that break GitHub's rules refused and recorded,
+        at most LINKS_PER_CARD of each kind."""
+        refused, repos = Refusals(), []
+        for name in github_repos_linked(text):
+            try:
+                repos.append(github_repo(name))
+            except BadId as exc:
+                refused.append(f"GitHub link: {exc}")
+        bounds = []
+        for name in self._capped(response, repo, "github", repos, bounds):
+            yield LinkItem(repo.subject, f"gh:{name}", "code_repo", response.url, repo.revision)
+        papers = sorted({m.group(1) for m in ARXIV.finditer(text)})
+        for paper in self._capped(response, repo, "paper", papers, bounds):
             yield LinkItem(repo.subject, f"arxiv:{paper}", "paper", response.url, repo.revision)
+        yield from bounds
+        yield from self._refused_ids(response.url, response.status, repo.subject, refused)
 
     def parse_tree(self, response, repo: Repo, page: int, siblings: list, license_link: str | None, paths=()):
         if response.status != 200:
@@ -438,12 +545,18 @@ class HuggingFaceSpider(EvidenceSpider):
                             f"tree page unreadable: not a JSON list ({len(response.body)} bytes)")
             yield from self._done(repo)
             return
+        if refused := unsafe_paths(page_paths):
+            # Neither stored nor followed, as a page that does not parse: no Hub file is named `../x`.
+            yield self._unreadable_answer(response, repo, "tree", f"paths that are not repo paths: "
+                                                                  f"{', '.join(refused)}")
+            yield from self._done(repo)
+            return
         yield self._artifact(response, repo, "tree", path=f"page-{page}")
         paths = [*paths, *page_paths]
-        link = response.headers.get(b"Link", b"").decode("latin-1")
-        if 'rel="next"' in link:
-            url = link.split(";")[0].strip().strip("<>")
-            yield self._request(repo, url, self.parse_tree, "tree", "api", page=page + 1, siblings=siblings,
+        next_url, recorded = self._next_page(response, repo, "tree", page)
+        yield from recorded
+        if next_url is not None:
+            yield self._request(repo, next_url, self.parse_tree, "tree", "api", page=page + 1, siblings=siblings,
                                 license_link=license_link, paths=paths)
         else:
             yield from self._file_requests(repo, paths, license_link)
@@ -472,14 +585,15 @@ class HuggingFaceSpider(EvidenceSpider):
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _prefix(self, repo: Repo) -> str:
-        return f"{self.hf_endpoint}/datasets/{repo.repo_id}" if repo.repo_type == "dataset" else \
-            f"{self.hf_endpoint}/{repo.repo_id}"
+        return endpoint_url(self.hf_endpoint, "datasets", repo.repo_id) if repo.repo_type == "dataset" else \
+            endpoint_url(self.hf_endpoint, repo.repo_id)
 
     def _file_url(self, repo: Repo, path: str) -> str:
-        return f"{self._prefix(repo)}/resolve/{repo.revision}/{quote(path)}"
+        return endpoint_url(self._prefix(repo), "resolve", repo.revision, path)
 
     def _tree_url(self, repo: Repo) -> str:
-        return f"{self.hf_endpoint}/api/{repo.repo_type}s/{repo.repo_id}/tree/{quote(repo.revision, safe='')}?recursive=true"
+        return endpoint_url(self.hf_endpoint, "api", f"{repo.repo_type}s", repo.repo_id, "tree", repo.revision,
+                            query={"recursive": "true"})
 
     def _page_url(self, repo: Repo) -> str:
         return self._prefix(repo)

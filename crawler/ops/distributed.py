@@ -45,6 +45,7 @@ ENDPOINTS = PREFIX + "endpoints"
 CLAIMS = PREFIX + "claims"
 PENDING = PREFIX + "pending"
 FAILED = PREFIX + "failed"
+TALLIES = PREFIX + "tallies"
 GITHUB_TARGETS = PREFIX + "github-targets"
 CRAWLER = PREFIX + "crawler:"  # + name: heartbeat, expires unless refreshed
 CRAWLERS_SEEN = PREFIX + "crawlers-seen"
@@ -66,8 +67,8 @@ def connect(url: str) -> redis.Redis:
 
 
 class RedisLedger:
-    """The spiders' bookkeeping shared by every crawler process: each repo and listing page is claimed once in a
-    run, and a repo completes in whichever process answers its last open request."""
+    """The spiders' bookkeeping (`spiders.base.Ledger`) shared by every crawler process: each repo and listing page
+    is claimed once in a run, and a repo completes in whichever process answers its last open request."""
 
     def __init__(self, server: redis.Redis):
         self.server = server
@@ -86,6 +87,9 @@ class RedisLedger:
 
     def has_failed(self, subject: str) -> bool:
         return bool(self.server.sismember(FAILED, subject.lower()))
+
+    def tally(self, key: str) -> int:
+        return int(self.server.hincrby(TALLIES, key.lower(), 1))
 
 
 # A sliding-window budget shared by every process, on the Redis server's clock: at most `quota` sends in any
@@ -145,6 +149,9 @@ def crawler_settings(url: str) -> dict:
         "SCHEDULER_DUPEFILTER_KEY": PREFIX + "%(spider)s:dupefilter",
         "REDIS_URL": url,
         "OPENNESS_REDIS_URL": url,
+        # What a spider takes from the run (spiders.base.EvidenceSpider.from_crawler): named here, so the spiders
+        # import nothing of this module.
+        "OPENNESS_SPIDER_CONTEXT": "crawler.ops.distributed.spider_context",
         "ITEM_PIPELINES": {"crawler.ops.distributed.GithubTargetsPipeline": 200,
                            "crawler.ops.distributed.RedisItemPipeline": 300},
         "EXTENSIONS": {"crawler.ops.distributed.CrawlerPresence": 500},
@@ -330,10 +337,10 @@ class CrawlerPresence:
         self.heartbeat.stop()
 
 
-def spider_context(url: str, spider_name: str, arguments: dict) -> dict:
+def spider_context(settings, spider_name: str, arguments: dict) -> dict:
     """What a spider of a distributed crawl takes from the run the ingester opened, for what its arguments did not
     say: the shared ledger, what the store knows, the watermark (nightly mode) and, for GitHub, the targets."""
-    server = connect(url)
+    server = connect(settings["OPENNESS_REDIS_URL"])
     _, known, watermark = wait_for_run(server, timeout=float(arguments.pop("wait_for_run", 600)))
     context = {"ledger": RedisLedger(server), "known": known}
     if spider_name == "huggingface" and arguments.get("follow_unchanged") is False:

@@ -54,6 +54,10 @@ CAUSES = {
     "missing repo": (True, "a repo the graph names does not exist (404)"),
     "missing file": (True, "a file the repo names is not there (404)"),
     "gated": (True, "the files need approval (401 GatedRepo)"),
+    "refused id": (True, "a card or the run's arguments name something that is not a repo id by its host's rules "
+                         "(a path, a URL, too long, a look-alike): refused, neither linked nor crawled"),
+    "bound": (True, "a bound on what a third party controls was reached (the setting is named): the rest was not "
+                    "followed"),
     "failed after retries": (False, "5xx, 429 or a network failure that outlasted the retries"),
     "parse": (False, "an answer that could not be read"),
     "spider exception": (False, "a bug of ours on some input, recorded against the URL"),
@@ -64,6 +68,8 @@ CAUSE_SQL = """case
     when http_status = 404 then 'missing file'
     when http_status in (401, 403) and lower(reason) like '%gated%' then 'gated'
     when kind = 'spider' then 'spider exception'
+    when kind = 'refused_id' then 'refused id'
+    when kind = 'bound' then 'bound'
     when kind = 'parse' or reason like '%unreadable%' or reason like '%not a JSON%' then 'parse'
     else 'failed after retries' end"""
 
