@@ -64,20 +64,62 @@ SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # refused as unreadable, before anything is built from it.
 YAML_MAX_DEPTH = 64
 YAML_MAX_NODES = 100_000
+# An integer written with more characters than this stays its text: no card means a number of thousands of digits,
+# and Python refuses to turn one back into text (`int_max_str_digits`), in a judge or in JSON.
+YAML_MAX_INT_CHARS = 100
 
 
 class UnsafeYaml(ValueError):
-    """YAML beyond the bounds (too deep, or aliases expanding too far)."""
+    """YAML refused: beyond the bounds (too deep, aliases expanding too far), or holding a value that cannot be
+    built (the message says which)."""
+
+
+def _text_of(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return loader.construct_scalar(node)
+
+
+def _or_text(construct, max_chars: int | None = None):
+    """A scalar constructor that keeps the scalar's text where `construct` cannot build it (`!!float abc`,
+    `!!bool maybe`, `!!int 0x`) or where it is longer than `max_chars`."""
+    def build(loader: yaml.SafeLoader, node: yaml.Node):
+        if isinstance(node, yaml.ScalarNode) and max_chars is not None and len(node.value) > max_chars:
+            return loader.construct_scalar(node)
+        try:
+            return construct(loader, node)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            return loader.construct_scalar(node)
+    return build
+
+
+class CardYamlLoader(yaml.SafeLoader):
+    """The safe constructor, with no scalar that can fail to build: a date or time stays the text it is written as
+    (`release_date: 2024-02-30` is a date that does not exist, and cards quote dates, never compute with them); an
+    integer of more than YAML_MAX_INT_CHARS characters, and a number, boolean or binary that does not build, stay
+    their text. Tags outside the safe schema are refused as before (a ConstructorError)."""
+
+
+CardYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _text_of)
+CardYamlLoader.add_constructor("tag:yaml.org,2002:int",
+                               _or_text(yaml.SafeLoader.construct_yaml_int, YAML_MAX_INT_CHARS))
+for _tag, _construct in (("float", yaml.SafeLoader.construct_yaml_float), ("bool", yaml.SafeLoader.construct_yaml_bool),
+                         ("binary", yaml.SafeLoader.construct_yaml_binary)):
+    CardYamlLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _or_text(_construct))
 
 
 def load_yaml_bounded(text: str):
     """`yaml.safe_load` within bounds: the node graph is composed (aliases are not expanded by composing), walked
     counting every node as construction would expand it, and built only when within YAML_MAX_DEPTH and
-    YAML_MAX_NODES. Raises yaml.YAMLError for invalid YAML and UnsafeYaml beyond the bounds."""
+    YAML_MAX_NODES, by CardYamlLoader (no scalar fails to build). Raises yaml.YAMLError for invalid YAML and
+    UnsafeYaml beyond the bounds or for anything else the libraries raise on it: text written by anyone must never
+    stop the judge (a lone surrogate makes libyaml raise UnicodeEncodeError)."""
     try:
         root = yaml.compose(text, Loader=SafeLoader)
+    except yaml.YAMLError:
+        raise
     except RecursionError as exc:
         raise UnsafeYaml(f"nested deeper than the parser can follow (limit {YAML_MAX_DEPTH})") from exc
+    except Exception as exc:  # noqa: BLE001 (any failure on this text is the text's: see the docstring)
+        raise UnsafeYaml(f"unreadable ({type(exc).__name__}: {quote(str(exc), 120)})") from exc
     if root is None:
         return None
     stack, visited = [(root, 1)], 0
@@ -92,7 +134,12 @@ def load_yaml_bounded(text: str):
             stack.extend((child, depth + 1) for child in node.value)
         elif isinstance(node, yaml.MappingNode):
             stack.extend((part, depth + 1) for pair in node.value for part in pair)
-    return yaml.SafeLoader("").construct_document(root)  # the safe constructor, on the graph already checked
+    try:
+        return CardYamlLoader("").construct_document(root)  # the safe constructor, on the graph already checked
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any failure on this text is the text's: see the docstring)
+        raise UnsafeYaml(f"a value cannot be built ({type(exc).__name__}: {quote(str(exc), 120)})") from exc
 
 
 @lru_cache(maxsize=128)
