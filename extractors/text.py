@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from itertools import islice
 
 import yaml
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
@@ -34,11 +35,34 @@ def squash(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+# How much of a text a quote reads, per character quoted: enough for the whitespace and control characters that
+# folding drops, and a bound, so quoting a line of megabytes costs what quoting a short one does.
+QUOTE_READS = 20
+
+
 def quote(text: str, limit: int = MAX_SNIPPET) -> str:
     """A short quote: control characters (terminal escapes among them) dropped, whitespace folded, cut at `limit`
     characters. Quotes are shown in terminals and pages: they must print as the text, never act on the screen."""
-    folded = " ".join(CONTROL.sub("", text).split())
+    folded = " ".join(CONTROL.sub("", text[:limit * QUOTE_READS]).split())
     return folded if len(folded) <= limit else folded[: limit - 1] + "…"
+
+
+# How much of a document is judged: its first MAX_JUDGED_LINES lines, at most MAX_JUDGED_CHARS characters. A card
+# or README of the Hub runs to a few thousand lines (the largest bundled, 88 kB); the bounds keep what one document
+# costs to judge small whatever its owner writes (a card of megabytes, of a million lines). A document cut is judged
+# on its head, and each judgement citing it says so (extractors.within_bounds, extractors.bound_notes).
+MAX_JUDGED_CHARS = 500_000
+MAX_JUDGED_LINES = 20_000
+
+
+def judged_part(text: str) -> str:
+    """The head of a text that is judged (the text itself when within the bounds)."""
+    if len(text) <= MAX_JUDGED_CHARS and text.count("\n") + text.count("\r") < MAX_JUDGED_LINES:
+        return text
+    head = text[:MAX_JUDGED_CHARS]
+    breaks = LINE_BREAK.finditer(head)
+    last = next(islice(breaks, MAX_JUDGED_LINES - 1, None), None)  # the break that ends the last line judged
+    return head[:last.start()] if last is not None else head
 
 
 def split_front_matter(text: str) -> tuple[str | None, int]:
