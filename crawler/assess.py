@@ -370,9 +370,9 @@ def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending
                 judging_now = start_judging([(loaded.model, loaded.subject.get("gated")) for loaded in changed])
                 current = (changed, judging_now)
                 for loaded, judged_model in zip(*previous):
-                    _save(db, loaded, judged_model, run_id)
+                    saved = _save(db, loaded, judged_model, run_id)
                     judged += 1
-                    if isinstance(judged_model, Failed) and on_failure:
+                    if isinstance(saved, Failed) and on_failure:
                         on_failure(loaded.subject["id"])
                     if on_progress:
                         on_progress()
@@ -518,18 +518,25 @@ def judging(workers: int):
         yield lambda models: pool.imap(judge, models, chunksize=JUDGE_BATCH)
 
 
-def _save(db: sqlite_utils.Database, loaded: _Loaded, judged: Judged | Failed, run_id: int | None) -> None:
-    """Write a judged model inside the caller's transaction: judgements, evidence, flag, history, inputs."""
-    if isinstance(judged, Failed):
-        _save_failed(db, loaded.subject, judged, run_id, loaded.fingerprint)
-        return
+def _save(db: sqlite_utils.Database, loaded: _Loaded, judged: Judged | Failed, run_id: int | None) -> Failed | None:
+    """Write a judged model inside the caller's transaction: judgements, evidence, flag, history, inputs. Writing
+    is part of judging: a judgement the store cannot hold (a string no UTF-8 can encode, read from an answer's JSON
+    escapes) fails this model alone, its writes undone (a savepoint). Returns the model's failure, if any."""
     subject = loaded.subject
-    public_urls = save_judgements(db, subject["id"], judged.judgements, subject["revision"])
-    save_flag(db, subject["id"], judged.flag)
-    history.record(db, run_id, subject["id"], history_values(subject, judged.judgements, judged.facts, public_urls),
-                   EXTRACTOR_VERSION)
-    db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",
-               [loaded.fingerprint, subject["id"]])
+    if isinstance(judged, Judged):
+        try:
+            with db.atomic():
+                public_urls = save_judgements(db, subject["id"], judged.judgements, subject["revision"])
+                save_flag(db, subject["id"], judged.flag)
+                history.record(db, run_id, subject["id"],
+                               history_values(subject, judged.judgements, judged.facts, public_urls), EXTRACTOR_VERSION)
+                db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",
+                           [loaded.fingerprint, subject["id"]])
+            return None
+        except Exception as exc:  # noqa: BLE001 (recorded against the model: one model never stops the others)
+            judged = failure("saving", exc, (loaded.model,), subject["url"], subject["revision"])
+    _save_failed(db, subject, judged, run_id, loaded.fingerprint)
+    return judged
 
 
 def _save_failed(db: sqlite_utils.Database, subject: dict, failed: Failed, run_id: int | None,

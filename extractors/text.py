@@ -214,11 +214,30 @@ def headings(text: str, start_line: int = 0) -> list[tuple[int, str]]:
     return [(b.line_start, b.text) for b in document(text, start_line).headings()]
 
 
+# A JSON escape of a UTF-16 surrogate (`\ud800`): alone, it decodes to a character no UTF-8 can encode, which the
+# store cannot hold and a page cannot show. (A pair, as JSON writes an emoji, decodes to the emoji.)
+ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value):
+    """The value with each lone surrogate of its strings written as its escape (`\\ud800`), as text."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
 @lru_cache(maxsize=32)
 def load_json(text: str):
-    """The JSON value of a text, None when it is not JSON. Memoised by text (a model's JSON and tree pages are read
-    by several judges; 32, as a tree page parsed can weigh megabytes): callers read it and never change it."""
+    """The JSON value of a text, None when it is not JSON; a lone surrogate escaped in it stays an escape, as text.
+    Memoised by text (a model's JSON and tree pages are read by several judges; 32, as a tree page parsed can weigh
+    megabytes): callers read it and never change it."""
     try:
-        return json.loads(text)
-    except ValueError:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser follows
         return None
+    return _without_lone_surrogates(value) if ESCAPED_SURROGATE.search(text) else value

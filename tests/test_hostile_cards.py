@@ -212,6 +212,66 @@ def test_a_model_the_judge_fails_on_is_recorded_and_never_blocks_another(stage, 
         in " ".join(again.stderr.split()), again.stderr[-3000:]
 
 
+SURROGATES = b"# Model\n\nFine-tuned with DPO.\n"
+
+
+def with_lone_surrogates(request, real):
+    """The model JSON with lone surrogates escaped in a tag and the card metadata (`\\ud800`), as JSON allows."""
+    answer = real()
+    payload = json.loads(answer.body)
+    payload["tags"] = [*payload.get("tags", []), "llama-\ud800"]
+    payload["cardData"] = {"license": "x\ud800", "license_name": "y\udc00"}
+    answer.body = json.dumps(payload).encode()  # ensure_ascii: the surrogates stay escapes on the wire
+    return answer
+
+
+def test_lone_surrogates_escaped_in_an_answer_are_judged_and_stored_as_their_escapes(corpus_copy, tmp_path):
+    """A string no UTF-8 can encode (the store cannot hold it) came out of the model JSON into a judgement's text,
+    and the write stopped the whole assessment."""
+    model = plant(corpus_copy, "surrogates", SURROGATES)
+    db = tmp_path / "store.db"
+    with HostileServer(Corpus(corpus_copy)) as server:
+        server.override(r"/api/models/badinput/surrogates(\?|$)", with_lone_surrogates)
+        result = crawl(server, db, model, CLEAN)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    con = sqlite3.connect(db)
+    judged = dict(con.execute("select criterion, summary from judgements where subject_id = ?", [f"hf:model:{model}"]))
+    assert len(judged) == 14 and judged["licenses"] == "weights not under an open licence (weights: closed, code: none)"
+    snippets = [r[0] for r in con.execute("select snippet from evidence where subject_id = ? and criterion = "
+                                          "'licenses'", [f"hf:model:{model}"])]
+    assert "\"license\": 'x\\\\ud800'" in snippets, snippets
+    assert "its tag `llama-\\ud800` names" in judged["weights_basemodel"]
+    assert not con.execute("select * from errors where kind = 'judge'").fetchall()
+
+
+def test_a_judgement_the_store_cannot_hold_fails_its_model_alone(corpus_copy, tmp_path, monkeypatch):
+    """Writing is part of judging: a judgement that cannot be written is the model's failure, its writes undone."""
+    import crawler.assess
+    from crawler.store import open_db
+
+    db_path = tmp_path / "store.db"
+    with HostileServer(Corpus(corpus_copy)) as server:
+        assert crawl(server, db_path, CLEAN, "meta-llama/Meta-Llama-3-8B").returncode == 0
+    judge_all = crawler.assess.assess_model
+
+    def unwritable(model):
+        judged = judge_all(model)
+        if model.repo_id != CLEAN:
+            return judged
+        return [type(j)(j.criterion, j.level, j.confidence, "\ud800", j.evidence) for j in judged]
+
+    monkeypatch.setattr(crawler.assess, "assess_model", unwritable)
+    db, failed = open_db(db_path), []
+    assert crawler.assess.assess(db, force=True, on_failure=failed.append) == 2
+    assert failed == [f"hf:model:{CLEAN}"]
+    reason, = db.execute("select reason from errors where kind = 'judge'").fetchone()
+    assert reason.startswith("the judge failed saving the model, on http://127.0.0.1:")
+    assert reason.endswith("UnicodeEncodeError: 'utf-8' codec can't encode character '\\ud800' in position 0: "
+                           "surrogates not allowed")
+    levels = dict(db.execute("select subject_id, group_concat(distinct level) from judgements group by 1").fetchall())
+    assert levels[f"hf:model:{CLEAN}"] == "unknown" and levels["hf:model:meta-llama/Meta-Llama-3-8B"] != "unknown"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The cost of judging one card.
 
