@@ -248,4 +248,4 @@ def tag_claims(model: ModelArtifacts) -> list[Claim]:
     info = load_json(model.model_json.text) if model.model_json else None
     tags = info.get("tags") if isinstance(info, dict) else None
     return [Claim("claim.tag", rules.tags[t.lower()], f"tag: {t}", model.model_json, None, model.model_json.url)
-            for t in tags or [] if isinstance(t, str) and t.lower() in rules.tags]
+            for t in (tags if isinstance(tags, list) else []) if isinstance(t, str) and t.lower() in rules.tags]

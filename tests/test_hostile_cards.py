@@ -21,7 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -270,6 +270,28 @@ def test_a_judgement_the_store_cannot_hold_fails_its_model_alone(corpus_copy, tm
                            "surrogates not allowed")
     levels = dict(db.execute("select subject_id, group_concat(distinct level) from judgements group by 1").fetchall())
     assert levels[f"hf:model:{CLEAN}"] == "unknown" and levels["hf:model:meta-llama/Meta-Llama-3-8B"] != "unknown"
+
+
+SHAPES = [
+    # (id, model JSON fields, the GitHub tree of the model's own repo)
+    ("model-json-tags-int", {"tags": 5}, {"sha": "h", "tree": []}),
+    ("model-json-tags-float", {"tags": 1.5}, {"sha": "h", "tree": []}),
+    ("model-json-card-data-list", {"cardData": [1, 2]}, {"sha": "h", "tree": []}),
+    ("model-json-siblings-junk", {"siblings": [{"rfilename": 5}, None, "x"]}, {"sha": "h", "tree": []}),
+    ("gh-tree-not-a-list", {}, {"sha": "h", "tree": 5}),
+    ("gh-tree-path-a-list", {}, {"sha": "h", "tree": [5, None, {"path": ["a"], "type": "blob"}]}),
+]
+
+
+@pytest.mark.parametrize("case, fields_, code_tree", SHAPES, ids=[c[0] for c in SHAPES])
+def test_a_stored_answer_of_any_shape_is_judged_never_a_failure(case, fields_, code_tree):
+    model = card_model(HEAD + "# Model\n\nCode: https://github.com/acme/model\n", readme=True)
+    model_json = Artifact("j", "model_json", "http://hub/api/models/acme/model", "abc", None,
+                          json.dumps({"id": "acme/model", "sha": "abc", **fields_}))
+    tree = Artifact("t", "tree", "https://api.github.com/repos/acme/model/git/trees/h", "h", None,
+                    json.dumps(code_tree), "acme/model")
+    judged = judge((replace(model, model_json=model_json, code_trees=(tree,)), None))
+    assert isinstance(judged, Judged) and [j.criterion for j in judged.judgements] == list(CRITERIA)
 
 
 # ---------------------------------------------------------------------------------------------------------------
