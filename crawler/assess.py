@@ -20,12 +20,12 @@ from crawler.hub_json import siblings_name_every_file
 from crawler.ops import history
 from crawler.public import subject_url, with_lines
 from crawler.store import blob_text, decode_text, utcnow
-from extractors import EXTRACTOR_VERSION, assess_model, judge_fingerprint
+from extractors import CRITERIA, EXTRACTOR_VERSION, assess_model, judge_fingerprint, within_bounds
 from extractors.facts import code_repo_facts, model_facts, unreadable
 from extractors.flags import Flag, openwashing_flag
 from extractors.ownership import is_own_repo
-from extractors.text import load_json
-from extractors.types import Artifact, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
+from extractors.text import load_json, quote
+from extractors.types import Artifact, Evidence, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
 
 
 # The load path asks the store in plain SQL (`db.query`): sqlite-utils' `rows_where` and `get` ask the schema for the
@@ -149,9 +149,11 @@ def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN
     for row in rows:
         if row["kind"] == "tree":
             tree_rows.setdefault(_page_number(row), row)
-    # The latest failure of each kind; an artifact of that kind, when stored, outweighs it in the extractors.
+    # The latest failure of each kind of fetch; an artifact of that kind, when stored, outweighs it in the extractors.
+    # (The judge's own failures are no input of the judge: `_save_failed`.)
     failures = {row["kind"]: Failure(row["url"], row["reason"], row["http_status"])
-                for row in db.query("select * from errors where subject_id = ? order by id", [subject["id"]])}
+                for row in db.query("select * from errors where subject_id = ? and kind != 'judge' order by id",
+                                    [subject["id"]])}
     files = tuple(_artifact(db, r) for r in latest_per_path(rows, "file"))
     code_files, code_trees = [], []
     repos = own_code_repos(db, subject)
@@ -342,14 +344,17 @@ JUDGE_BATCH = 4
 
 
 def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending: bool = False,
-           run_id: int | None = None, on_progress=None, force: bool = False, workers: int = 1) -> int:
+           run_id: int | None = None, on_progress=None, force: bool = False, workers: int = 1,
+           on_failure=None) -> int:
     """Assess models: those named, or (`pending`) those written since their last assessment, or else every
     crawled model. A model whose inputs are unchanged since its last assessment is not judged again (unless
     `force`): same artifacts, same judgements. Every write is idempotent and a model's pending mark is cleared in
     the transaction that writes its judgements, so a run killed during assessment loses nothing: the next one
     assesses again the models left pending, to the same result. `run_id` is the run the history rows belong to.
     With `workers` above 1 the judging runs in that many processes; this one still reads and writes the store
-    alone, in the same order, so the store ends the same. Returns the number of models judged."""
+    alone, in the same order, so the store ends the same. A model the judge fails on (loading or judging it) is
+    recorded as failed (`_save_failed`), `on_failure` is called with its subject id, and the others go on. Returns
+    the number of models judged."""
     if pending:
         record_code_repos(db, run_id)
     where, args = assess_selection(repo_ids, pending)
@@ -361,12 +366,14 @@ def assess(db: sqlite_utils.Database, repo_ids: list[str] | None = None, pending
         # judgements: the processes judge while this one reads and writes. Loading reads nothing that writing does.
         for chunk in [*chunks, []]:
             with db.atomic():  # one transaction per chunk (sqlite-utils nests its own writes as savepoints)
-                changed = _load_chunk(db, chunk, run_id, force, on_progress)
+                changed = _load_chunk(db, chunk, run_id, force, on_progress, on_failure)
                 judging_now = start_judging([(loaded.model, loaded.subject.get("gated")) for loaded in changed])
                 current = (changed, judging_now)
                 for loaded, judged_model in zip(*previous):
-                    _save(db, loaded, judged_model, run_id)
+                    saved = _save(db, loaded, judged_model, run_id)
                     judged += 1
+                    if isinstance(saved, Failed) and on_failure:
+                        on_failure(loaded.subject["id"])
                     if on_progress:
                         on_progress()
             previous = current
@@ -383,29 +390,40 @@ class _Loaded:
 
 
 def _load_chunk(db: sqlite_utils.Database, chunk: list[str], run_id: int | None, force: bool,
-                on_progress) -> list[_Loaded]:
+                on_progress, on_failure=None) -> list[_Loaded]:
     """The models of a chunk of subject ids whose inputs changed, loaded in id order."""
     changed = []
     for subject in list(db.query(f"select * from subjects where id in ({', '.join('?' for _ in chunk)}) "
                                  "order by id", chunk)):
         loaded = _load_changed(db, subject, run_id, force)
-        if loaded is not None:
+        if isinstance(loaded, _Loaded):
             changed.append(loaded)
-        elif on_progress:
+            continue
+        if isinstance(loaded, Failed) and on_failure:
+            on_failure(subject["id"])
+        if on_progress:
             on_progress()
     return changed
 
 
-def _load_changed(db: sqlite_utils.Database, subject: dict, run_id: int | None, force: bool) -> _Loaded | None:
+def _load_changed(db: sqlite_utils.Database, subject: dict, run_id: int | None,
+                  force: bool) -> _Loaded | Failed | None:
     """Load a model inside the caller's transaction; None (its pending mark cleared) when its inputs are unchanged.
     A document it cannot read is recorded now, before the next model is loaded: a model built on this one reads
-    that failure among its base's, as when each model was judged and written before the next was loaded."""
-    model = load_model(db, subject)
-    fingerprint = inputs_fingerprint(model)
-    if not force and subject.get("assessed_inputs") == fingerprint:
-        db.execute("update subjects set assess_pending = 0 where id = ?", [subject["id"]])
-        return None
-    record_unreadable(db, run_id, subject["id"], model)
+    that failure among its base's, as when each model was judged and written before the next was loaded. A model
+    that cannot even be loaded is saved as failed (`_save_failed`), and its failure returned."""
+    model = None
+    try:
+        model = load_model(db, subject)
+        fingerprint = inputs_fingerprint(model)
+        if not force and subject.get("assessed_inputs") == fingerprint:
+            db.execute("update subjects set assess_pending = 0 where id = ?", [subject["id"]])
+            return None
+        record_unreadable(db, run_id, subject["id"], model)
+    except Exception as exc:  # noqa: BLE001 (recorded against the model: one model never stops the others)
+        failed = failure("loading", exc, (model,), subject["url"], subject["revision"])
+        _save_failed(db, subject, failed, run_id, None)
+        return failed
     return _Loaded(subject, model, fingerprint)
 
 
@@ -418,11 +436,70 @@ class Judged:
     facts: dict[str, tuple[str, str]]
 
 
-def judge(model_and_gated: tuple[ModelArtifacts, str | None]) -> Judged:
-    """Judge a model (with its subject's `gated` state): pure, so any process can compute it."""
+@dataclass(frozen=True)
+class Failed:
+    """A model the judge failed on: when (loading or judging), the exception (type and message), and the stored
+    document it was reading when the traceback says which (else the model's page). Plain strings, so a judging
+    process can send it back."""
+
+    stage: str
+    error: str
+    url: str
+    revision: str | None = None
+    path: str | None = None
+    artifact_id: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return f"the judge failed {self.stage} the model, on {self.path or self.url}: {self.error}"
+
+
+def _documents(model: ModelArtifacts | None):
+    """Every artifact a model holds, down its base chain."""
+    while model is not None:
+        yield from (a for a in (model.model_json, model.card, *model.tree_pages, *model.files, *model.code_files,
+                                *model.code_trees, *(d.card for d in model.datasets)) if a is not None)
+        model = model.base
+
+
+def failure(stage: str, exc: BaseException, models: tuple[ModelArtifacts | None, ...], page_url: str,
+            revision: str | None) -> Failed:
+    """What failed, and on which document: the innermost frame of the traceback holding one of the model's
+    artifacts, or the text of one (the judges pass texts down: `front_matter(card.text)`), names it. The judges take
+    the whole model, so the traceback is the one place that knows which document they were reading."""
+    artifacts = {id(a): a for model in models for a in _documents(model)}
+    texts = {id(a.text): a for a in artifacts.values()}
+    frames, tb = [], exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    found = next((artifacts.get(id(value)) or texts.get(id(value)) for frame in reversed(frames)
+                  for value in frame.f_locals.values() if id(value) in artifacts or id(value) in texts), None)
+    error = quote(f"{type(exc).__name__}: {exc}", 300)
+    if found is None:
+        return Failed(stage, error, page_url, revision)
+    return Failed(stage, error, found.url, found.revision, found.path or found.kind, found.artifact_id)
+
+
+def judge(model_and_gated: tuple[ModelArtifacts, str | None]) -> Judged | Failed:
+    """Judge a model (with its subject's `gated` state): pure, so any process can compute it. Any exception is the
+    model's failure, returned as such: what one model's documents hold never stops the others being judged."""
     model, gated = model_and_gated
-    judgements = assess_model(model)
-    return Judged(judgements, openwashing_flag(model, judgements), model_facts(model, gated))
+    bounded = None
+    try:
+        bounded = within_bounds(model)  # the flag and the facts read the documents as the judgements do
+        judgements = assess_model(bounded)
+        return Judged(judgements, openwashing_flag(bounded, judgements), model_facts(bounded, gated))
+    except Exception as exc:  # noqa: BLE001 (recorded against the model: see the docstring)
+        return failure("judging", exc, (bounded, model), model.page_url, model.revision)
+
+
+def failed_judgements(failed: Failed) -> list[Judgement]:
+    """The model's judgements when the judge failed on it: `unknown`, each naming the failure and its document."""
+    evidence = (Evidence("judge.failed", failed.url, failed.revision, failed.path, quote(failed.error),
+                         artifact_id=failed.artifact_id, confidence=0.0),)
+    return [Judgement(criterion, "unknown", 0.0, f"not judged: {failed.reason}", evidence)
+            for criterion in CRITERIA]
 
 
 @contextmanager
@@ -441,12 +518,42 @@ def judging(workers: int):
         yield lambda models: pool.imap(judge, models, chunksize=JUDGE_BATCH)
 
 
-def _save(db: sqlite_utils.Database, loaded: _Loaded, judged: Judged, run_id: int | None) -> None:
-    """Write a judged model inside the caller's transaction: judgements, evidence, flag, history, inputs."""
+def _save(db: sqlite_utils.Database, loaded: _Loaded, judged: Judged | Failed, run_id: int | None) -> Failed | None:
+    """Write a judged model inside the caller's transaction: judgements, evidence, flag, history, inputs. Writing
+    is part of judging: a judgement the store cannot hold (a string no UTF-8 can encode, read from an answer's JSON
+    escapes) fails this model alone, its writes undone (a savepoint). Returns the model's failure, if any."""
     subject = loaded.subject
-    public_urls = save_judgements(db, subject["id"], judged.judgements, subject["revision"])
-    save_flag(db, subject["id"], judged.flag)
-    history.record(db, run_id, subject["id"], history_values(subject, judged.judgements, judged.facts, public_urls),
-                   EXTRACTOR_VERSION)
+    if isinstance(judged, Judged):
+        try:
+            with db.atomic():
+                public_urls = save_judgements(db, subject["id"], judged.judgements, subject["revision"])
+                save_flag(db, subject["id"], judged.flag)
+                history.record(db, run_id, subject["id"],
+                               history_values(subject, judged.judgements, judged.facts, public_urls), EXTRACTOR_VERSION)
+                db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",
+                           [loaded.fingerprint, subject["id"]])
+            return None
+        except Exception as exc:  # noqa: BLE001 (recorded against the model: one model never stops the others)
+            judged = failure("saving", exc, (loaded.model,), subject["url"], subject["revision"])
+    _save_failed(db, subject, judged, run_id, loaded.fingerprint)
+    return judged
+
+
+def _save_failed(db: sqlite_utils.Database, subject: dict, failed: Failed, run_id: int | None,
+                 fingerprint: str | None) -> None:
+    """Write a model the judge failed on (inside the caller's transaction): the failure in `errors` (kind `judge`,
+    once a run), its judgements `unknown` naming it, no flag, its pending mark cleared. With the fingerprint of its
+    inputs (a judging failure), a later run judges it again only when its inputs or the judge change; a model that
+    could not be loaded has none, and is tried again by the next assessment of every model."""
+    known = db.execute("select 1 from errors where subject_id = ? and kind = 'judge' and reason = ? and run_id is ?",
+                       [subject["id"], failed.reason, run_id]).fetchone()
+    if not known:
+        db["errors"].insert({"run_id": run_id, "source": "huggingface", "subject_id": subject["id"],
+                             "url": failed.url, "kind": "judge", "http_status": None, "reason": failed.reason,
+                             "at": utcnow()})
+    judgements = failed_judgements(failed)
+    public_urls = save_judgements(db, subject["id"], judgements, subject["revision"])
+    save_flag(db, subject["id"], None)
+    history.record(db, run_id, subject["id"], history_values(subject, judgements, {}, public_urls), EXTRACTOR_VERSION)
     db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",
-               [loaded.fingerprint, subject["id"]])
+               [fingerprint, subject["id"]])

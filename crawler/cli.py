@@ -531,13 +531,19 @@ def assess(model_ids, force, workers, db_path):
                                                     TimeElapsedColumn(), console=errors,
                                                     disable=not errors.is_terminal) as progress:
             task = progress.add_task("assess", total=total)
+            failed: list[str] = []
             count = assess_models(db, wanted, force=force, workers=workers,
-                                  on_progress=lambda: progress.advance(task))
+                                  on_progress=lambda: progress.advance(task), on_failure=failed.append)
     except LockHeld as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False)
         sys.exit(2)
     console.print(f"assessed {count} models in {db_path}{in_processes(workers, count)}" + (
         f" ({total - count} unchanged since their last assessment, kept)" if total > count else ""))
+    if failed:
+        errors.print(f"the judge failed on {len(failed)} model{'s' * (len(failed) != 1)}, their judgements left "
+                     f"unknown: {', '.join(failed)} "
+                     "(recorded in the errors table, kind judge) (exit 1)", markup=False)
+        sys.exit(1)
 
 
 @cli.command()
@@ -691,14 +697,15 @@ def export(model_ids, export_format, db_path, out, effective, criteria):
 @click.option("--run", "run_id", type=int, help="The run (default: the latest).")
 @click.option("--kind", help="Only this artifact kind (model_json, card, tree, file, gh_repo_json, spider, …).")
 @click.option("--cause", type=click.Choice(["not captured", "missing repo", "missing file", "gated", "refused id",
-                                            "bound", "failed after retries", "parse", "spider exception"]),
+                                            "bound", "failed after retries", "parse", "spider exception",
+                                            "judge exception"]),
               help="Only errors of this cause.")
 @json_option
 def errors_command(db_path, run_id, kind, cause, as_json):
     """List a run's recorded errors with their cause, URL and reason. Expected in a working crawl: not captured
     (a replica or mirror holds no copy), missing repo or file (404), gated, refused id (a card names a path, a URL
     or a look-alike as a repo), bound (a bound on links or pages reached); failures: failed after retries, parse,
-    spider exception."""
+    spider exception, judge exception."""
     from crawler.ops.runs import CAUSE_SQL, CAUSES
     from crawler.report import escape, folded_table
     from crawler.store import open_db

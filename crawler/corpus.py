@@ -19,8 +19,8 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from crawler import safe_yaml
 from crawler.labels import GITHUB_LINK, normalise_github
-from extractors.text import UnsafeYaml, load_yaml_bounded, split_front_matter
 
 # Files in a Hub repo folder that describe the capture rather than being files of the repo.
 CAPTURE_METADATA = {"capture.json", "PROVENANCE.md", "files.tsv", "facts.json"}
@@ -73,7 +73,8 @@ class HubRepoCapture:
         if not card.exists():
             card_state = "none"
         else:
-            card_state = "full" if split_front_matter(card.read_text(encoding="utf-8", errors="replace"))[0] else "partial"
+            card_state = "full" if safe_yaml.front_matter_text(card.read_text(encoding="utf-8", errors="replace")) \
+                is not None else "partial"
         return {"card": card_state, "files": "none", "licence_files": [], "facts": False, "source": "inferred"}
 
     @property
@@ -90,12 +91,12 @@ class HubRepoCapture:
         """The card's YAML front matter, or None when not captured; raises CorpusError when it does not parse."""
         if self.card_bytes is None:
             return None
-        yaml_text, _ = split_front_matter(self.card_bytes.decode("utf-8", errors="replace"))
+        yaml_text = safe_yaml.front_matter_text(self.card_bytes.decode("utf-8", errors="replace"))
         if yaml_text is None:
             return None
         try:
-            data = load_yaml_bounded(yaml_text)  # a card is written by anyone: bounded depth and alias expansion
-        except (yaml.YAMLError, UnsafeYaml) as exc:
+            data = safe_yaml.load(yaml_text)  # a card is written by anyone: bounded, every scalar JSON can hold
+        except (yaml.YAMLError, safe_yaml.YamlRefused) as exc:
             raise CorpusError(f"{self.corpus_path}/README.md: front matter is not valid YAML: {exc}") from exc
         if data is not None and not isinstance(data, dict):
             raise CorpusError(f"{self.corpus_path}/README.md: front matter is not a mapping")

@@ -21,7 +21,7 @@ from twisted.internet import defer
 from crawler import settings as default_settings
 from crawler.assess import assess, assess_selection
 from crawler.ops.lock import StoreLock
-from crawler.ops.runs import abandon_dead_runs, add_stat, error_split, errors_line, outcome
+from crawler.ops.runs import Outcome, abandon_dead_runs, add_stat, error_split, errors_line, outcome
 from crawler.items import ErrorItem
 from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
@@ -241,22 +241,29 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         for error in fetched.callback_errors:
             write_item(store, run_id, error)
         status, counts, newest = fetched.status, fetched.counts, fetched.newest
-        counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
         result = CrawlResult(run_id, status, counts, abandoned=abandoned,
                              lock_note=f"took over the lock of a process that died: {lock.previous}"
                              if lock.previous else "")
-        split = error_split(db, run_id)
-        counts.update({f"openness/errors_by_cause/{cause}": n for cause, n in split["causes"].items()})
-        ending = outcome(run_id, status, counts, split)
+        ending = run_ending(db, run_id, status, counts)
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
             result.assessed = assess_with_progress(db, run_id, options.show_progress, options.workers)
+            # What assessing recorded (documents it could not read, models the judge failed on) counts too.
+            ending = run_ending(db, run_id, status, counts)
         marks = [m for m in (watermark, newest) if parse_time(m)]
         mark = max(marks, key=parse_time) if marks and ending.status == "completed" else None
         store.finish_run(run_id, ending.status, counts, exit_code=ending.exit_code, watermark=mark)
         db.close()
         result.status, result.exit_code, result.final_line = ending.status, ending.exit_code, ending.line
         return result
+
+
+def run_ending(db: sqlite_utils.Database, run_id: int, status: str, counts: dict) -> Outcome:
+    """How the run ends from what it recorded so far: its errors counted into `counts`, by cause."""
+    counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
+    split = error_split(db, run_id)
+    counts.update({f"openness/errors_by_cause/{cause}": n for cause, n in split["causes"].items()})
+    return outcome(run_id, status, counts, split)
 
 
 def assess_with_progress(db: sqlite_utils.Database, run_id: int, show: bool, workers: int = 1) -> int:

@@ -21,10 +21,11 @@ from extractors.documentation import (judge_code_documentation, judge_datasheet,
 from extractors.licences import judge_licences
 from extractors.rules import calibration
 from extractors.searched import model_sources, settle
-from extractors.types import Judgement, ModelArtifacts
+from extractors.text import MAX_JUDGED_CHARS, MAX_JUDGED_LINES, judged_part
+from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 # Bump when a rule or an extractor changes what it decides, so stored judgements say which logic made them.
-EXTRACTOR_VERSION = "0.4.0"
+EXTRACTOR_VERSION = "0.4.1"
 
 
 @cache
@@ -40,6 +41,10 @@ def judge_fingerprint() -> str:
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
+
+# Pieces of evidence kept a judgement: the rest are counted in a last one. The bundled models' judgements cite at
+# most 24; a card naming thousands of datasets would otherwise store thousands of rows for one judgement.
+MAX_EVIDENCE = 50
 
 # The 14 criteria of the index, in its order, each with its judge.
 JUDGES = {
@@ -61,7 +66,68 @@ JUDGES = {
 CRITERIA = tuple(JUDGES)
 
 
+def _bounded(artifact: Artifact | None) -> Artifact | None:
+    """The artifact with only the head of its text that is judged (extractors.text.judged_part); JSON is read whole
+    (its own parser is linear, and a cut would make it unreadable)."""
+    if artifact is None or artifact.full_length or artifact.kind in ("model_json", "tree") or \
+            (artifact.path or "").lower().endswith(".json"):
+        return artifact
+    head = judged_part(artifact.text)
+    return artifact if head is artifact.text else replace(artifact, text=head, full_length=len(artifact.text))
+
+
+def within_bounds(model: ModelArtifacts | None) -> ModelArtifacts | None:
+    """The model with every document it holds (card, licence and policy files, its repos' READMEs and files, its
+    datasets' cards, down its base chain) cut to the head that is judged: what a judge costs stays bounded whatever
+    a document's owner writes. The model itself when nothing is cut; cutting a model twice cuts nothing more."""
+    if model is None:
+        return None
+    card, files, code_files = _bounded(model.card), tuple(map(_bounded, model.files)), \
+        tuple(map(_bounded, model.code_files))
+    datasets = tuple(replace(d, card=_bounded(d.card)) if d.card is not None else d for d in model.datasets)
+    base = within_bounds(model.base)
+    if card is model.card and base is model.base and all(a is b for a, b in zip(files, model.files)) and \
+            all(a is b for a, b in zip(code_files, model.code_files)) and \
+            all(a.card is b.card for a, b in zip(datasets, model.datasets)):
+        return model
+    return replace(model, card=card, files=files, code_files=code_files, datasets=datasets, base=base)
+
+
+def _cut_artifacts(model: ModelArtifacts | None) -> dict[str, Artifact]:
+    """The artifacts of a bounded model whose text was cut, by id."""
+    found = {}
+    while model is not None:
+        for artifact in (model.card, *model.files, *model.code_files, *(d.card for d in model.datasets)):
+            if artifact is not None and artifact.full_length:
+                found[artifact.artifact_id] = artifact
+        model = model.base
+    return found
+
+
+def bound_notes(judgement: Judgement, cut: dict[str, Artifact]) -> Judgement:
+    """The judgement saying, in its summary and as evidence, which documents it cites were judged on their head
+    only; and keeping at most MAX_EVIDENCE pieces of evidence (a card listing thousands of datasets names each)."""
+    cited = list({e.artifact_id: cut[e.artifact_id] for e in judgement.evidence if e.artifact_id in cut}.values())
+    evidence = judgement.evidence
+    if len(evidence) > MAX_EVIDENCE:
+        dropped = evidence[MAX_EVIDENCE - 1]
+        evidence = (*evidence[:MAX_EVIDENCE - 1], Evidence(
+            "evidence.more", dropped.url, dropped.revision, dropped.file,
+            f"and {len(evidence) - MAX_EVIDENCE + 1} more pieces of evidence, not listed (at most {MAX_EVIDENCE} "
+            "a judgement)", artifact_id=dropped.artifact_id, confidence=dropped.confidence))
+    if not cited:
+        return replace(judgement, evidence=evidence) if evidence is not judgement.evidence else judgement
+    said = [f"{a.path or a.kind} judged on its first {len(a.text):,} of {a.full_length:,} characters" for a in cited]
+    notes = tuple(Evidence("text.bounded", a.url, a.revision, a.path, f"{line} (a document is judged up to "
+                           f"{MAX_JUDGED_LINES:,} lines and {MAX_JUDGED_CHARS:,} characters)",
+                           artifact_id=a.artifact_id) for a, line in zip(cited, said))
+    return replace(judgement, summary=f"{judgement.summary} ({'; '.join(said)})", evidence=(*evidence, *notes))
+
+
 def assess_model(model: ModelArtifacts) -> list[Judgement]:
+    """The 14 judgements of a model, on the heads of its documents (within_bounds)."""
+    model = within_bounds(model)
+    cut = _cut_artifacts(model)
     judgements, sources = [], None
     for criterion, judge in JUDGES.items():
         judgement = judge(model)
@@ -70,7 +136,7 @@ def assess_model(model: ModelArtifacts) -> list[Judgement]:
             judgement = settle(judgement, model, sources)
         if judgement.criterion != criterion:
             raise ValueError(f"{judge.__name__} judged {judgement.criterion}, expected {criterion}")
-        judgements.append(calibrated(judgement))
+        judgements.append(bound_notes(calibrated(judgement), cut))
     return judgements
 
 

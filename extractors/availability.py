@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from extractors.cards import (base_named_in_text, base_of_another_family, card_line, card_topics, text_datasets,
-                             withheld_data)
+from extractors.cards import (HeadingPaths, base_named_in_text, base_of_another_family, card_line, card_topics,
+                              text_datasets, withheld_data)
 from extractors.code import code_paths, training_scope
 from extractors.rules import card_content_rules, weight_rules
 from extractors.searched import settle, tree_exhaustive
@@ -106,12 +106,13 @@ def download_link(model: ModelArtifacts) -> Evidence | None:
     rule = weight_rules().download_link[0]
     _, span, _ = front_matter(model.card.text)
     doc = document(model.card.text, span)
+    paths = HeadingPaths(doc)
     lines = lines_of(model.card.text)
     own = re.compile(rf"huggingface\.co/{re.escape(model.repo_id)}(?:/tree/[^/\s]+)?/?$", re.IGNORECASE)
-    for line, url, _ in doc.links:
+    for line, url, _, _ in doc.links:
         if not own.search(url.split("#")[0]) or line > len(lines):
             continue
-        heading = next((h.text for h in reversed(doc.headings()) if h.line_start <= line), "")
+        heading = (paths.at(line) or ("",))[-1]  # the last heading at or above the line
         if rule.pattern.search(lines[line - 1]) or rule.pattern.search(heading):
             return Evidence(rule.rule_id, model.card.url, model.card.revision, "README.md", quote(lines[line - 1], 200),
                             line, line, model.card.artifact_id, 0.5)

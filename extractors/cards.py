@@ -154,16 +154,18 @@ def _linked_datasets(text: str, start: int, named: frozenset[str]) -> tuple[tupl
     seen = set(named)
     paths = HeadingPaths(doc)
     found = []
-    for line, url, _ in doc.links:
+    about_evaluation: dict[int, bool] = {}  # by line: a line holding thousands of links is read once
+    for _, url, _, number in doc.links:
         match = HUB_DATASET.search(url)
         elsewhere = match is None and rules.dataset_page.search(url)
         key = match.group(1).rstrip(".").lower() if match else url
         if not (match or elsewhere) or key in seen or FILE_URL.search(url):
             continue
-        number = next((n for n in range(line, min(line + 40, len(lines) + 1)) if url in lines[n - 1]), line)
         line_text = lines[number - 1] if number <= len(lines) else url
         under = paths.at(number)
-        if rules.not_training_data.search(line_text) or any(rules.not_training_data.search(h) for h in under[-1:]) or \
+        if number not in about_evaluation:
+            about_evaluation[number] = rules.not_training_data.search(line_text) is not None
+        if about_evaluation[number] or any(rules.not_training_data.search(h) for h in under[-1:]) or \
                 in_skipped_section(under):
             continue
         seen.add(key)

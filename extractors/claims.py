@@ -7,9 +7,11 @@ sentencizer; what a sentence claims, and whether it is about this model, are rul
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from extractors.lookalikes import read_as_shown
 from extractors.rules import _load_yaml, _require, compile_pattern
 from extractors.text import TEXT_MEMO_SIZE, document, front_matter, load_json, quote
 from extractors.types import Artifact, ModelArtifacts
@@ -133,7 +135,9 @@ def _spelled(word: str) -> str:
     return r"[\s-]?".join(re.escape(part) for part in re.findall(r"[a-z]+|\d+|[^a-z\d]+", word))
 
 
-NOT_PROSE = re.compile(r"\S+@\S+|https?://\S+")  # e-mail addresses and URLs (opensource@...) are not words
+# E-mail addresses and URLs (opensource@...) are not words. An address starts where a word does (after a space or
+# an `@`): `\S+@` tried at every character of a long word without `@` would cost its length squared.
+NOT_PROSE = re.compile(r"(?<![^\s@])[^\s@]+@\S+|https?://\S+")
 
 
 def classify_sentence(sentence: str, names: set[str], first_heading: bool = False) -> ClaimRule | None:
@@ -162,27 +166,57 @@ def could_claim(text: str) -> bool:
     return any(r.pattern.search(prose) for r in claim_rules().claims)
 
 
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence or heading of a document: its line, its text as written, as read (extractors.lookalikes), what
+    was done to read it, and whether it is the document's title."""
+
+    line: int
+    text: str
+    read: str
+    changes: tuple[str, ...]
+    title: bool
+
+
 @lru_cache(maxsize=TEXT_MEMO_SIZE)
-def _sentences(text: str, start: int, titled: bool) -> tuple[tuple[int, str, bool], ...]:
-    """(line, sentence, is the title) of the document's headings and prose, code and tables skipped. The first
-    heading is the title only where `titled` (the model's card; a code repo's README is titled by the codebase).
-    Memoised by text: the READMEs of an organisation's repos are read for each of its models."""
+def _sentences(text: str, start: int, titled: bool) -> tuple[Sentence, ...]:
+    """The document's headings and the sentences of its prose, code and tables skipped, each read as shown
+    (look-alike letters, invisible characters and right-to-left overrides undone). The first heading is the title
+    only where `titled` (the model's card; a code repo's README is titled by the codebase). Memoised by text: the
+    READMEs of an organisation's repos are read for each of its models."""
     found, first = [], titled
     for block in document(text, start).blocks:
         if block.kind == "heading":
-            found.append((block.line_start, block.text, first))
+            reading = read_as_shown(block.text)
+            found.append(Sentence(block.line_start, block.text, reading.text,
+                                  reading.changes(0, len(block.text)), first))
             first = False
-        elif block.kind in ("prose", "html") and could_claim(block.text[:MAX_PARAGRAPH]):
+        elif block.kind in ("prose", "html"):
             # spaCy refuses a text over its max_length (a hostile card may be one huge paragraph): a claim about
             # the model stands early in a paragraph, so the paragraph is read up to a bound.
-            for sentence in split_sentences(block.text[:MAX_PARAGRAPH]):
-                sentence_text = sentence.text.strip()
-                if sentence_text:
-                    begins = block.text.find(sentence_text, sentence.start_char)  # past the whitespace spaCy keeps
-                    line = block.line_start + block.text.count("\n", 0, begins) if block.kind == "prose" \
-                        else block.line_start
-                    found.append((line, sentence_text, False))
+            found += _paragraph_sentences(block, read_as_shown(block.text[:MAX_PARAGRAPH]))
     return tuple(found)
+
+
+LINE_BREAKS = re.compile("\n")
+
+
+def _paragraph_sentences(block, reading) -> list[Sentence]:
+    """The sentences of a paragraph that could make a claim, split as read, each quoted from the original text."""
+    read_text = reading.text[:MAX_PARAGRAPH]  # NFKC can lengthen a text (one ligature reads as 18 letters)
+    if not could_claim(read_text):
+        return []
+    breaks = [m.start() for m in LINE_BREAKS.finditer(reading.original)] if block.kind == "prose" else []
+    found = []
+    for sentence in split_sentences(read_text):
+        read = sentence.text.strip()
+        if not read:
+            continue
+        begins = sentence.start_char + len(sentence.text) - len(sentence.text.lstrip())  # past spaCy's whitespace
+        start, end = reading.span(begins, begins + len(read))
+        line = block.line_start + bisect_left(breaks, start)  # the line breaks before the sentence
+        found.append(Sentence(line, reading.original[start:end], read, reading.changes(start, end), False))
+    return found
 
 
 def text_claims(model: ModelArtifacts) -> list[Claim]:
@@ -192,12 +226,21 @@ def text_claims(model: ModelArtifacts) -> list[Claim]:
     documents += [(a, 0, False) for a in model.code_files if a.kind == "readme"]
     found = []
     for artifact, start, titled in documents:
-        for line, sentence, first_heading in _sentences(artifact.text, start, titled):
-            rule = classify_sentence(sentence, names, first_heading)
+        for sentence in _sentences(artifact.text, start, titled):
+            rule = classify_sentence(sentence.read, names, sentence.title)
             if rule is not None:
-                found.append(Claim(rule.rule_id, rule.kind, quote(sentence, 240), artifact, line,
-                                   f"{artifact.url}#L{line}"))
+                found.append(Claim(rule.rule_id, rule.kind, claim_quote(sentence), artifact, sentence.line,
+                                   f"{artifact.url}#L{sentence.line}"))
     return found
+
+
+def claim_quote(sentence: Sentence) -> str:
+    """The sentence as written; where it was read otherwise (look-alikes, invisible characters, an override), also
+    how it was read and why, so review sees both the text and the trick."""
+    if not sentence.changes:
+        return quote(sentence.text, 240)
+    return quote(f"{quote(sentence.text, 200)} [read as: {quote(sentence.read, 200)}; "
+                 f"{'; '.join(sentence.changes[:4])}{'; …' if len(sentence.changes) > 4 else ''}]", 600)
 
 
 def tag_claims(model: ModelArtifacts) -> list[Claim]:
@@ -205,4 +248,4 @@ def tag_claims(model: ModelArtifacts) -> list[Claim]:
     info = load_json(model.model_json.text) if model.model_json else None
     tags = info.get("tags") if isinstance(info, dict) else None
     return [Claim("claim.tag", rules.tags[t.lower()], f"tag: {t}", model.model_json, None, model.model_json.url)
-            for t in tags or [] if isinstance(t, str) and t.lower() in rules.tags]
+            for t in (tags if isinstance(tags, list) else []) if isinstance(t, str) and t.lower() in rules.tags]

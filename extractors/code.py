@@ -14,8 +14,9 @@ def code_paths(model: ModelArtifacts) -> list[tuple[Artifact, str]]:
     for tree in model.code_trees:
         data = load_json(tree.text)
         prefix = (tree.path or "").split(":", 1)[1] if ":" in (tree.path or "") else ""
-        for entry in (data or {}).get("tree", []) if isinstance(data, dict) else []:
-            if isinstance(entry, dict) and entry.get("type") == "blob":
+        entries = data.get("tree") if isinstance(data, dict) else None
+        for entry in entries if isinstance(entries, list) else []:  # a stored answer of any shape: skip the junk
+            if isinstance(entry, dict) and entry.get("type") == "blob" and isinstance(entry.get("path"), str):
                 found.append((tree, prefix + entry["path"]))
     return found
 

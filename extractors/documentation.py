@@ -4,6 +4,7 @@ preprint, peer-reviewed paper, model card, datasheet."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -284,14 +285,19 @@ def _papers_in_text(text: str, start: int, citation_file: bool, group: str) -> t
     cited = _citation_lines(text, start, citation_file)
     lines = lines_of(text)
     entries = bibtex_entries(lines, cited)
+    firsts = [first for first, _ in entries]
+    squashed: dict[tuple[int, int], str] = {}  # each entry's text, squashed once (an entry may hold many lines)
     found = []
     for number, line in enumerate(lines[start:], start=start + 1):
         match = next((m for r in patterns if (m := r.pattern.search(line))), None)
         if match is None:
             continue
         before = line[max(0, match.start() - 120):match.end()]
-        entry = next((e for e in entries if e[0] <= number <= e[1]), None)
-        among_several = squash(" ".join(lines[entry[0] - 1:entry[1]])) if entry and len(entries) > 1 else None
+        index = bisect_right(firsts, number) - 1  # entries are in order and apart: the one starting last before
+        entry = entries[index] if index >= 0 and number <= entries[index][1] else None
+        if entry and len(entries) > 1 and entry not in squashed:
+            squashed[entry] = squash(" ".join(lines[entry[0] - 1:entry[1]]))
+        among_several = squashed[entry] if entry and len(entries) > 1 else None
         if number in cited or any(r.pattern.search(before) for r in rules["own_paper"]):
             presented = "own"
         elif any(r.pattern.search(before) for r in rules["component_paper"]):

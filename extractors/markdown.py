@@ -42,7 +42,8 @@ class Section:
 @dataclass(frozen=True)
 class Document:
     blocks: tuple[Block, ...]
-    links: tuple[tuple[int, str, str], ...]  # (line, url, link text)
+    # (line of the block holding it, url, link text, the line it stands on)
+    links: tuple[tuple[int, str, str, int], ...]
 
     def headings(self) -> list[Block]:
         return [b for b in self.blocks if b.kind == "heading"]
@@ -95,21 +96,31 @@ def _html_lines(html: str) -> tuple[list[tuple[int, str]], list[tuple[int, str, 
     return [(line, " ".join(parts)) for line, parts in sorted(by_line.items())], links
 
 
-def _inline_links(token) -> list[tuple[str, str]]:
-    found, href, text = [], None, []
+def _inline_links(token) -> list[tuple[str, str, int]]:
+    """(url, link text, line offset in the block) of every link of an inline token: Markdown links, `<a href>`
+    tags, then the bare URLs not already linked. Linear in the token: a card may hold 100,000 links."""
+    found, href, text, offset, hrefs = [], None, [], 0, set()
     for child in token.children or []:
-        if child.type == "link_open":
-            href, text = child.attrs.get("href", ""), []
+        if child.type in ("softbreak", "hardbreak"):
+            offset += 1
+        elif child.type == "link_open":
+            href, text, at = child.attrs.get("href", ""), [], offset
         elif child.type == "link_close" and href is not None:
-            found.append((str(href), "".join(text)))
+            found.append((str(href), "".join(text), at))
             href = None
         elif child.type in ("text", "code_inline") and href is not None:
             text.append(child.content)
         elif child.type == "html_inline":
-            found += _inline_html(child.content)[1]
+            found += [(url, label, offset) for url, label in _inline_html(child.content)[1]]
+            offset += child.content.count("\n")
+    hrefs.update(url for url, _, _ in found)
+    line, counted = 0, 0
     for match in URL.finditer(token.content):  # bare URLs, which CommonMark does not link
-        if all(match.group(0) != url for url, _ in found):
-            found.append((match.group(0), ""))
+        if match.group(0) not in hrefs:
+            hrefs.add(match.group(0))
+            line += token.content.count("\n", counted, match.start())  # counted from the last URL on: linear
+            counted = match.start()
+            found.append((match.group(0), "", line))
     return found
 
 
@@ -141,7 +152,7 @@ def parse(text: str, first_line: int = 1) -> Document:
         if token.type == "heading_open":
             inline = tokens[index + 1]
             blocks.append(Block("heading", _plain(inline), start, end, int(token.tag[1])))
-            links += [(start, url, label) for url, label in _inline_links(inline)]
+            links += [(start, url, label, start) for url, label, _ in _inline_links(inline)]
             index += 3
             continue
         if token.type in ("fence", "code_block"):
@@ -149,7 +160,7 @@ def parse(text: str, first_line: int = 1) -> Document:
         elif token.type == "html_block":
             lines, html_links = _html_lines(token.content)
             blocks += [Block("html", text, start + line, start + line) for line, text in lines]
-            links += [(start + line, url, label) for line, url, label in html_links]
+            links += [(start + line, url, label, start + line) for line, url, label in html_links]
         elif token.type == "table_open":
             close = next(j for j in range(index, len(tokens)) if tokens[j].type == "table_close")
             row_line, cells = start, []
@@ -158,7 +169,7 @@ def parse(text: str, first_line: int = 1) -> Document:
                     row_line = cell.map[0] + offset if cell.map else row_line + 1
                 elif cell.type == "inline":
                     cells.append(cell)
-                    links += [(row_line, url, label) for url, label in _inline_links(cell)]
+                    links += [(row_line, url, label, row_line) for url, label, _ in _inline_links(cell)]
                 elif cell.type == "tr_close":  # one block per row, so evidence cites the row's own line
                     blocks.append(Block("table", " | ".join(_plain(c) for c in cells), row_line, row_line))
                     cells = []
@@ -168,6 +179,6 @@ def parse(text: str, first_line: int = 1) -> Document:
             para = tokens[index - 1]
             p_start, p_end = para.map[0] + offset, para.map[1] + offset - 1
             blocks.append(Block("prose", _plain(token, keep_lines=True), p_start, p_end))
-            links += [(p_start, url, label) for url, label in _inline_links(token)]
+            links += [(p_start, url, label, p_start + at) for url, label, at in _inline_links(token)]
         index += 1
     return Document(tuple(blocks), tuple(links))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from itertools import islice
 
 import yaml
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
@@ -34,11 +35,34 @@ def squash(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+# How much of a text a quote reads, per character quoted: enough for the whitespace and control characters that
+# folding drops, and a bound, so quoting a line of megabytes costs what quoting a short one does.
+QUOTE_READS = 20
+
+
 def quote(text: str, limit: int = MAX_SNIPPET) -> str:
     """A short quote: control characters (terminal escapes among them) dropped, whitespace folded, cut at `limit`
     characters. Quotes are shown in terminals and pages: they must print as the text, never act on the screen."""
-    folded = " ".join(CONTROL.sub("", text).split())
+    folded = " ".join(CONTROL.sub("", text[:limit * QUOTE_READS]).split())
     return folded if len(folded) <= limit else folded[: limit - 1] + "…"
+
+
+# How much of a document is judged: its first MAX_JUDGED_LINES lines, at most MAX_JUDGED_CHARS characters. A card
+# or README of the Hub runs to a few thousand lines (the largest bundled, 88 kB); the bounds keep what one document
+# costs to judge small whatever its owner writes (a card of megabytes, of a million lines). A document cut is judged
+# on its head, and each judgement citing it says so (extractors.within_bounds, extractors.bound_notes).
+MAX_JUDGED_CHARS = 500_000
+MAX_JUDGED_LINES = 20_000
+
+
+def judged_part(text: str) -> str:
+    """The head of a text that is judged (the text itself when within the bounds)."""
+    if len(text) <= MAX_JUDGED_CHARS and text.count("\n") + text.count("\r") < MAX_JUDGED_LINES:
+        return text
+    head = text[:MAX_JUDGED_CHARS]
+    breaks = LINE_BREAK.finditer(head)
+    last = next(islice(breaks, MAX_JUDGED_LINES - 1, None), None)  # the break that ends the last line judged
+    return head[:last.start()] if last is not None else head
 
 
 def split_front_matter(text: str) -> tuple[str | None, int]:
@@ -64,20 +88,62 @@ SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # refused as unreadable, before anything is built from it.
 YAML_MAX_DEPTH = 64
 YAML_MAX_NODES = 100_000
+# An integer written with more characters than this stays its text: no card means a number of thousands of digits,
+# and Python refuses to turn one back into text (`int_max_str_digits`), in a judge or in JSON.
+YAML_MAX_INT_CHARS = 100
 
 
 class UnsafeYaml(ValueError):
-    """YAML beyond the bounds (too deep, or aliases expanding too far)."""
+    """YAML refused: beyond the bounds (too deep, aliases expanding too far), or holding a value that cannot be
+    built (the message says which)."""
+
+
+def _text_of(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return loader.construct_scalar(node)
+
+
+def _or_text(construct, max_chars: int | None = None):
+    """A scalar constructor that keeps the scalar's text where `construct` cannot build it (`!!float abc`,
+    `!!bool maybe`, `!!int 0x`) or where it is longer than `max_chars`."""
+    def build(loader: yaml.SafeLoader, node: yaml.Node):
+        if isinstance(node, yaml.ScalarNode) and max_chars is not None and len(node.value) > max_chars:
+            return loader.construct_scalar(node)
+        try:
+            return construct(loader, node)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+            return loader.construct_scalar(node)
+    return build
+
+
+class CardYamlLoader(yaml.SafeLoader):
+    """The safe constructor, with no scalar that can fail to build: a date or time stays the text it is written as
+    (`release_date: 2024-02-30` is a date that does not exist, and cards quote dates, never compute with them); an
+    integer of more than YAML_MAX_INT_CHARS characters, and a number, boolean or binary that does not build, stay
+    their text. Tags outside the safe schema are refused as before (a ConstructorError)."""
+
+
+CardYamlLoader.add_constructor("tag:yaml.org,2002:timestamp", _text_of)
+CardYamlLoader.add_constructor("tag:yaml.org,2002:int",
+                               _or_text(yaml.SafeLoader.construct_yaml_int, YAML_MAX_INT_CHARS))
+for _tag, _construct in (("float", yaml.SafeLoader.construct_yaml_float), ("bool", yaml.SafeLoader.construct_yaml_bool),
+                         ("binary", yaml.SafeLoader.construct_yaml_binary)):
+    CardYamlLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _or_text(_construct))
 
 
 def load_yaml_bounded(text: str):
     """`yaml.safe_load` within bounds: the node graph is composed (aliases are not expanded by composing), walked
     counting every node as construction would expand it, and built only when within YAML_MAX_DEPTH and
-    YAML_MAX_NODES. Raises yaml.YAMLError for invalid YAML and UnsafeYaml beyond the bounds."""
+    YAML_MAX_NODES, by CardYamlLoader (no scalar fails to build). Raises yaml.YAMLError for invalid YAML and
+    UnsafeYaml beyond the bounds or for anything else the libraries raise on it: text written by anyone must never
+    stop the judge (a lone surrogate makes libyaml raise UnicodeEncodeError)."""
     try:
         root = yaml.compose(text, Loader=SafeLoader)
+    except yaml.YAMLError:
+        raise
     except RecursionError as exc:
         raise UnsafeYaml(f"nested deeper than the parser can follow (limit {YAML_MAX_DEPTH})") from exc
+    except Exception as exc:  # noqa: BLE001 (any failure on this text is the text's: see the docstring)
+        raise UnsafeYaml(f"unreadable ({type(exc).__name__}: {quote(str(exc), 120)})") from exc
     if root is None:
         return None
     stack, visited = [(root, 1)], 0
@@ -92,7 +158,12 @@ def load_yaml_bounded(text: str):
             stack.extend((child, depth + 1) for child in node.value)
         elif isinstance(node, yaml.MappingNode):
             stack.extend((part, depth + 1) for pair in node.value for part in pair)
-    return yaml.SafeLoader("").construct_document(root)  # the safe constructor, on the graph already checked
+    try:
+        return CardYamlLoader("").construct_document(root)  # the safe constructor, on the graph already checked
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any failure on this text is the text's: see the docstring)
+        raise UnsafeYaml(f"a value cannot be built ({type(exc).__name__}: {quote(str(exc), 120)})") from exc
 
 
 @lru_cache(maxsize=128)
@@ -143,11 +214,30 @@ def headings(text: str, start_line: int = 0) -> list[tuple[int, str]]:
     return [(b.line_start, b.text) for b in document(text, start_line).headings()]
 
 
+# A JSON escape of a UTF-16 surrogate (`\ud800`): alone, it decodes to a character no UTF-8 can encode, which the
+# store cannot hold and a page cannot show. (A pair, as JSON writes an emoji, decodes to the emoji.)
+ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value):
+    """The value with each lone surrogate of its strings written as its escape (`\\ud800`), as text."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
+
+
 @lru_cache(maxsize=32)
 def load_json(text: str):
-    """The JSON value of a text, None when it is not JSON. Memoised by text (a model's JSON and tree pages are read
-    by several judges; 32, as a tree page parsed can weigh megabytes): callers read it and never change it."""
+    """The JSON value of a text, None when it is not JSON; a lone surrogate escaped in it stays an escape, as text.
+    Memoised by text (a model's JSON and tree pages are read by several judges; 32, as a tree page parsed can weigh
+    megabytes): callers read it and never change it."""
     try:
-        return json.loads(text)
-    except ValueError:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser follows
         return None
+    return _without_lone_surrogates(value) if ESCAPED_SURROGATE.search(text) else value

@@ -20,6 +20,9 @@ class Artifact:
     # text, and a model's repr (the inputs fingerprint of crawler.assess) stays short.
     text: str = field(repr=False)
     repo_id: str = ""  # set for artifacts of linked subjects (a GitHub repo)
+    # The length of the stored text when `text` holds only the head of it that is judged (extractors.within_bounds),
+    # else 0. Left out of the repr: it follows from the text and the judge's code, which the fingerprint names.
+    full_length: int = field(default=0, repr=False)
 
 
 @dataclass(frozen=True)

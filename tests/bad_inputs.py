@@ -13,7 +13,8 @@ import json
 from crawler.middlewares import REDIRECT_HOSTS
 from crawler.replica.limits import STATUS_FAULTS, TRANSPORT_FAULTS
 from crawler.settings import REDIRECT_MAX_TIMES
-from extractors.text import YAML_MAX_DEPTH, YAML_MAX_NODES
+from extractors import MAX_EVIDENCE
+from extractors.text import MAX_JUDGED_CHARS, MAX_JUDGED_LINES, YAML_MAX_DEPTH, YAML_MAX_INT_CHARS, YAML_MAX_NODES
 from spiders.base import MAX_BYTES, MAX_JSON_BYTES
 
 VALID_HEAD = "---\nlicense: apache-2.0\n---\n"
@@ -83,6 +84,16 @@ CARD_CASES = [
      b"code: https://github.com/../../etc/passwd and https://github.com/a/../b\n", "licence:open"),
     ("extra-gated-huge", "a 100 kB gating prompt", b"---\nextra_gated_prompt: '" + b"agree " * 17000 + b"'\n---\n",
      "licence:closed,unknown,partial"),
+    ("yaml-date-not-a-date", "a front-matter date that does not exist (2024-02-30)",
+     b"---\nlicense: apache-2.0\nrelease_date: 2024-02-30\n---\n# M\n", "licence:open"),
+    ("yaml-int-5000-digits", "a front-matter integer of 5,000 digits",
+     b"---\nlicense: apache-2.0\nparameters: " + b"9" * 5000 + b"\n---\n# M\n", "licence:open"),
+    ("yaml-tags-unbuildable", "front-matter values tagged as what they are not (!!float abc, !!bool maybe)",
+     b"---\nlicense: apache-2.0\na: !!float abc\nb: !!bool maybe\nc: !!timestamp x\n---\n# M\n", "licence:open"),
+    ("yaml-recursive-alias", "a front-matter alias inside itself", b"---\nlicense: mit\na: &x [*x]\n---\n# M\n",
+     "parse licence:unknown"),
+    ("lookalike-claim", "an open-source claim spelt with a Cyrillic o",
+     VALID_HEAD.encode() + "# M\n\nOur model is \u043epen source.\n".encode(), "licence:open"),
 ]
 
 # Licence files planted beside a card that declares no licence: (id, what, file name, bytes, yields).
@@ -166,7 +177,12 @@ def render() -> str:
               "| kind | at most |", "|---|---|"]
     lines += [f"| `{kind}` | {size / 1e6:g} MB |" for kind, size in MAX_BYTES.items()]
     lines += [f"| any other (repo JSON, head, releases) | {MAX_JSON_BYTES / 1e6:g} MB |", "",
-              f"YAML: at most {YAML_MAX_DEPTH} levels and {YAML_MAX_NODES:,} nodes after alias expansion; every "
+              f"YAML: at most {YAML_MAX_DEPTH} levels and {YAML_MAX_NODES:,} nodes after alias expansion; dates, "
+              f"integers of more than {YAML_MAX_INT_CHARS} characters and values that do not build are kept as their "
+              "text. Judging: a document is judged up to its first "
+              f"{MAX_JUDGED_LINES:,} lines and {MAX_JUDGED_CHARS:,} characters (each judgement citing a document cut "
+              f"says so), a judgement keeps at most {MAX_EVIDENCE} pieces of evidence; a model the judge fails on is "
+              "recorded (`errors` kind `judge`), its judgements `unknown`, and the others are judged. Every "
               "request times out (`crawl --download-timeout`, default 60 s); weight files are never downloaded.", "",
               "Redirects are followed only to the endpoints' own hosts and " + ", ".join(f"`{h}`" for h in REDIRECT_HOSTS)
               + " (and their subdomains; more with `crawl --allow-redirect-host`), at most "

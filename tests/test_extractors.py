@@ -320,7 +320,7 @@ def test_inline_html_is_read_for_its_links_and_text_without_parsing_every_tag():
     doc = parse(text)
     row = next(b for b in doc.blocks if b.kind == "table" and b.line_start == line)
     assert "HF Link" in row.text and "<a" not in row.text and "target=" not in row.text
-    assert (line, "https://huggingface.co/WizardLM/WizardCoder-Python-34B-V1.0", "") in doc.links
+    assert (line, "https://huggingface.co/WizardLM/WizardCoder-Python-34B-V1.0", "", line) in doc.links
     tags = {child.content for card in MODELS.glob("*/*/README.md")
             for token in MarkdownIt("commonmark").enable("table").parse(card.read_text(encoding="utf-8"))
             for child in token.children or [] if child.type == "html_inline"}

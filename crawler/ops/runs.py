@@ -61,6 +61,7 @@ CAUSES = {
     "failed after retries": (False, "5xx, 429 or a network failure that outlasted the retries"),
     "parse": (False, "an answer that could not be read"),
     "spider exception": (False, "a bug of ours on some input, recorded against the URL"),
+    "judge exception": (False, "the judge failed on a model's documents: its judgements are unknown, naming it"),
 }
 CAUSE_SQL = """case
     when http_status = 501 then 'not captured'
@@ -70,6 +71,7 @@ CAUSE_SQL = """case
     when kind = 'spider' then 'spider exception'
     when kind = 'refused_id' then 'refused id'
     when kind = 'bound' then 'bound'
+    when kind = 'judge' then 'judge exception'
     when kind = 'parse' or reason like '%unreadable%' or reason like '%not a JSON%' then 'parse'
     else 'failed after retries' end"""
 
