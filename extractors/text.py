@@ -15,7 +15,9 @@ from extractors.markdown import parse
 MAX_SNIPPET = 300
 
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters, and the bidi embeddings, overrides and isolates that reorder how a terminal or a page shows
+# the text around them (a quote must read as its characters run, never flip what follows it).
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")

@@ -32,7 +32,8 @@ from crawler.corpus import Corpus
 from extractors import CRITERIA, MAX_EVIDENCE, assess_model
 from extractors.claims import text_claims
 from extractors.flags import openwashing_flag
-from extractors.text import MAX_JUDGED_CHARS, MAX_JUDGED_LINES, front_matter
+from crawler.report import escape
+from extractors.text import MAX_JUDGED_CHARS, MAX_JUDGED_LINES, front_matter, quote
 from extractors.types import Artifact, ModelArtifacts
 from hostile_server import HostileServer
 from test_reliability import plant
@@ -488,6 +489,18 @@ LOOKALIKE_CASES = [
 ]
 
 
+BIDI_CONTROLS = {chr(c) for c in (*range(0x202a, 0x202f), *range(0x2066, 0x206a))}
+
+
+@pytest.mark.parametrize("control", sorted(BIDI_CONTROLS), ids=lambda c: f"U+{ord(c):04X}")
+def test_quotes_and_terminal_text_drop_bidi_controls_that_would_reorder_what_follows(control):
+    """An embedding, override or isolate left in a quote flips how a terminal or a page shows the text after it
+    (and the rest of the line: `Trojan Source`): evidence quotes and text shown in the terminal drop them."""
+    text = f"Licence: {control}TIM{chr(0x202c)} see LICENSE"
+    assert quote(text) == "Licence: TIM see LICENSE"
+    assert escape(text) == "Licence: TIM see LICENSE"
+
+
 def claims_of(sentence: str) -> list:
     return text_claims(card_model(f"{HEAD}# Model\n\nSome words first.\n{sentence}\n"))
 
@@ -499,7 +512,8 @@ def test_an_open_source_claim_spelt_to_be_missed_is_read_as_shown_and_quoted_as_
     assert [(c.rule_id, c.kind, c.line) for c in found] == [("claim.open-source", "open source", 7)]
     quoted = found[0].quote
     written = sentence.replace("\u202c", "").replace("\u202e", "")  # quotes drop no letter; bidi aside
-    assert quoted.replace("\u202c", "").replace("\u202e", "").startswith(written.strip()), quoted
+    assert quoted.startswith(written.strip()), quoted
+    assert not set(quoted) & BIDI_CONTROLS, quoted
     assert f"[read as: {CLAIMED}" in quoted and mark in quoted, quoted
     assert found[0].location.endswith("/README.md#L7")
 
