@@ -21,7 +21,7 @@ from twisted.internet import defer
 from crawler import settings as default_settings
 from crawler.assess import assess, assess_selection
 from crawler.ops.lock import StoreLock
-from crawler.ops.runs import Outcome, abandon_dead_runs, add_stat, error_split, errors_line, outcome
+from crawler.ops.runs import abandon_dead_runs, add_stat, errors_line, run_ending
 from crawler.items import ErrorItem
 from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
@@ -256,14 +256,6 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         db.close()
         result.status, result.exit_code, result.final_line = ending.status, ending.exit_code, ending.line
         return result
-
-
-def run_ending(db: sqlite_utils.Database, run_id: int, status: str, counts: dict) -> Outcome:
-    """How the run ends from what it recorded so far: its errors counted into `counts`, by cause."""
-    counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
-    split = error_split(db, run_id)
-    counts.update({f"openness/errors_by_cause/{cause}": n for cause, n in split["causes"].items()})
-    return outcome(run_id, status, counts, split)
 
 
 def assess_with_progress(db: sqlite_utils.Database, run_id: int, show: bool, workers: int = 1) -> int:

@@ -36,6 +36,7 @@ from crawler.report import escape
 from extractors.text import MAX_JUDGED_CHARS, MAX_JUDGED_LINES, front_matter, quote
 from extractors.types import Artifact, ModelArtifacts
 from hostile_server import HostileServer
+from test_nightly import redis_url  # noqa: F401 (a fixture: a real redis-server)
 from test_reliability import plant
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -211,6 +212,29 @@ def test_a_model_the_judge_fails_on_is_recorded_and_never_blocks_another(stage, 
     assert [row[0] for row in errors] == ([1, None] if stage == "judging" else [1, 2, None])
     assert again.returncode == 1 and f"the judge failed on 1 model, their judgements left unknown: hf:model:{failing}" \
         in " ".join(again.stderr.split()), again.stderr[-3000:]
+
+
+def test_a_distributed_run_whose_judge_fails_on_a_model_ends_as_a_local_one(redis_url, corpus_copy, tmp_path):
+    """The ingester judges after the crawlers are done: what assessing records counts in how its run ends."""
+    (tmp_path / "fault").mkdir()
+    (tmp_path / "fault" / "sitecustomize.py").write_text(FAULT.format(root=str(ROOT), stage="judging"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "fault"), os.environ.get("PYTHONPATH", "")])}
+    failing = plant(corpus_copy, "judge-fails", FAILING)
+    db = tmp_path / "store.db"
+    with HostileServer(Corpus(corpus_copy)) as server:
+        ingester = subprocess.Popen([sys.executable, "-m", "crawler", "ingest", "--redis", redis_url, "--db", str(db),
+                                     "--wait", "120"], cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        crawler = run_openness("crawl", "--distributed", redis_url, failing, CLEAN, "--depth", "0", "--hf-endpoint",
+                               server.url, "--github-endpoint", server.url, env=env)
+        out, err = ingester.communicate(timeout=300)
+    assert crawler.returncode == 0, crawler.stderr[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert ingester.returncode == 1 and out.rstrip().endswith("(exit 1)"), out[-2000:]
+    con = sqlite3.connect(db)
+    assert con.execute("select status, exit_code from crawl_runs").fetchall() == [("completed", 1)]
+    assert con.execute("select count(*) from errors where kind = 'judge'").fetchone()[0] == 1
+    assert len(levels(db, CLEAN)) == 14 and set(levels(db, failing).values()) == {"unknown"}
 
 
 SURROGATES = b"# Model\n\nFine-tuned with DPO.\n"

@@ -385,7 +385,7 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
     `crawler.run.CrawlResult`."""
     from crawler.assess import assess
     from crawler.ops.lock import StoreLock
-    from crawler.ops.runs import abandon_dead_runs, error_split, outcome
+    from crawler.ops.runs import abandon_dead_runs, run_ending
     from crawler.pipelines import write_item
     from crawler.run import RECHECK_DAYS, CrawlResult, known_github_due, known_repos, last_watermark
     from crawler.store import Store, open_db
@@ -416,20 +416,19 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
         counts = run_counts(server)
         counts["openness/items_ingested"] = written
         counts["openness/crawlers"] = int(server.scard(CRAWLERS_SEEN))
-        counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
         endpoints = {k.decode(): v.decode() for k, v in server.hgetall(ENDPOINTS).items()}
         if endpoints:
             db["crawl_runs"].update(run_id, endpoints)
         server.delete(RUN)  # a crawler started from now on waits for the next run
-        split = error_split(db, run_id)
-        counts.update({f"openness/errors_by_cause/{cause}": n for cause, n in split["causes"].items()})
-        ending = outcome(run_id, "completed", counts, split)
+        ending = run_ending(db, run_id, "completed", counts)
         result = CrawlResult(run_id, ending.status, counts, abandoned=abandoned,
                              lock_note=f"took over the lock of a process that died: {lock.previous}"
                              if lock.previous else "")
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
             result.assessed = assess(db, pending=True, run_id=run_id, workers=workers)
+            # What assessing recorded (documents it could not read, models the judge failed on) counts too.
+            ending = run_ending(db, run_id, "completed", counts)
         marks = [m for m in (watermark, *newest_listed(server)) if parse_time(m)]
         mark = max(marks, key=parse_time) if marks and ending.status == "completed" else None
         store.finish_run(run_id, ending.status, counts, exit_code=ending.exit_code, watermark=mark)

@@ -84,7 +84,8 @@ def error_causes(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
 
 
 def error_split(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
-    """The run's recorded errors: `absent` (expected causes: not captured, missing, gated) and `failed` (the rest)."""
+    """The run's recorded errors: `absent` (expected causes: not captured, missing, gated, a refused id, a bound
+    reached) and `failed` (the rest)."""
     causes = error_causes(db, run_id)
     absent = sum(n for cause, n in causes.items() if CAUSES[cause][0])
     return {"absent": absent, "failed": sum(causes.values()) - absent, "causes": causes}
@@ -128,4 +129,13 @@ def outcome(run_id: int, status: str, counts: dict, errors: dict[str, int]) -> O
                                                  f"(and {errors['absent']} absences); see the errors table "
                                                  f"(exit {EXIT_WITH_ERRORS})")
     return Outcome(status, EXIT_OK, f"run {run_id}: completed; {errors['absent']} absences recorded (repos or files "
-                                    f"that do not exist or were not captured) (exit {EXIT_OK})")
+                                    f"that do not exist or were not captured, ids refused, bounds reached) "
+                                    f"(exit {EXIT_OK})")
+
+
+def run_ending(db, run_id: int, status: str, counts: dict) -> Outcome:
+    """How the run ends from what it recorded so far: its errors counted into `counts`, by cause."""
+    counts["openness/errors"] = db["errors"].count_where("run_id = ?", [run_id])
+    split = error_split(db, run_id)
+    counts.update({f"openness/errors_by_cause/{cause}": n for cause, n in split["causes"].items()})
+    return outcome(run_id, status, counts, split)
