@@ -130,7 +130,9 @@ def _stop_on_sigterm(signum, frame):
 @click.option("--fault", "faults", multiple=True, metavar="KIND:RATE[:key=value]",
               help="Inject failures, repeatable, drawn with --seed: KIND is 429 (with retry-after=S or "
                    "ratelimit-reset=S), 500, 502, 503, 504, reset, timeout (seconds=S), truncate, badjson, html or "
-                   "slow (seconds=S between pieces); e.g. 429:0.2:retry-after=1, timeout:0.05:seconds=3.")
+                   "slow (seconds=S between pieces), or outage (after=N:requests=M or after=N:seconds=S: every answer "
+                   "of that stretch 503); e.g. 429:0.2:retry-after=1, timeout:0.05:seconds=3, "
+                   "outage:1:after=100:requests=200.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the fault draws: the same seed, the same faults.")
 @click.option("--synthetic", default=0, show_default=True, type=click.IntRange(min=0),
               help="Add N synthetic models (ids and shapes from a real Hub listing, cards from real captures; "
