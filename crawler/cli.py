@@ -50,18 +50,13 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def base_url(ctx, param, value: str) -> str:
-    """An endpoint is an http(s) URL with a host and a valid port: anything else is a configuration error (exit 2)
-    before any request, not a crawl that fails request by request."""
-    from urllib.parse import urlsplit
+    """A bad endpoint is a configuration error (exit 2) before any request (`crawler.endpoints.check_endpoint`)."""
+    from crawler.endpoints import EndpointError, check_endpoint
 
     try:
-        parts = urlsplit(value.strip())
-        parts.port  # raises ValueError for a port out of range or not a number
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a URL: {exc}") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"{value!r} is not an http(s) URL with a host (e.g. https://huggingface.co)")
-    return value.strip().rstrip("/")
+        return check_endpoint(value)
+    except EndpointError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def endpoint_options(func):
