@@ -64,6 +64,7 @@ class CrawlOptions:
     # nightly mode) a GitHub repo crawled before that no model of this run links. 0: ask every run.
     recheck_days: float = RECHECK_DAYS
     workers: int = 1  # processes judging the run's models once it is fetched (`crawler.assess.assess`)
+    settings: dict = field(default_factory=dict)  # Scrapy settings set on the command line (`crawl --set`)
 
 
 @dataclass
@@ -197,8 +198,26 @@ def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = F
     return sorted(priorities.values(), key=lambda r: (-r[1], r[0].lower()))
 
 
+def setting_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`NAME=VALUE` pairs (`crawl --set`) as settings, each the name of a setting of the project's or Scrapy's (a
+    typo must not pass silently). Values stay text: Scrapy's getint / getfloat / getlist read them."""
+    from scrapy.settings import default_settings as scrapy_defaults
+
+    known = {name for module in (default_settings, scrapy_defaults) for name in vars(module) if name.isupper()}
+    overrides = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        name = name.strip()
+        if not equals or name not in known:
+            raise ValueError(f"{pair!r}: expected NAME=VALUE with NAME a setting of crawler/settings.py or Scrapy's "
+                             f"(e.g. MAX_WAIT=600)")
+        overrides[name] = value.strip()
+    return overrides
+
+
 def crawl_settings(options: CrawlOptions, extra: dict) -> Settings:
-    """The project's Scrapy settings with a run's endpoints, log level, budgets and timeout, and `extra`."""
+    """The project's Scrapy settings with a run's endpoints, log level, budgets and timeout, `extra`, and the
+    settings given on the command line (`--set`), which win."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
     settings.update({"HF_ENDPOINT": options.hf_endpoint, "GITHUB_API_URL": options.github_endpoint,
@@ -211,6 +230,7 @@ def crawl_settings(options: CrawlOptions, extra: dict) -> Settings:
         settings.set("DOWNLOAD_TIMEOUT", options.download_timeout)
     if options.redirect_hosts:
         settings.set("OPENNESS_REDIRECT_HOSTS", options.redirect_hosts)
+    settings.setdict(options.settings, priority="cmdline")
     return settings
 
 
@@ -378,8 +398,8 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
 
 
 def count_lines(counts: dict, run_id: int | None = None) -> list[str]:
-    """The run's counts in words: requests by endpoint kind, 304s, bytes, retries, errors by cause (what a working
-    crawl expects, and failures), repos by change."""
+    """The run's counts in words: requests by endpoint kind, 304s, bytes, retries, the bounds hit, errors by cause
+    (what a working crawl expects, and failures), repos by change."""
     requests = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/requests/")}
     repos = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/repos/")}
     causes = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/errors_by_cause/")}
@@ -390,6 +410,8 @@ def count_lines(counts: dict, run_id: int | None = None) -> list[str]:
         f"retries: {counts.get('retry/count', 0) + counts.get('openness/ratelimit/retries', 0)}; "
         f"rate-limit pauses: {counts.get('openness/ratelimit/pauses', 0)}; "
         f"requests held to stay in budget: {counts.get('openness/ratelimit/budget_waits', 0)}",
+        f"given up as outages: {counts.get('openness/bounds/max_wait', 0)} asked to wait past MAX_WAIT, "
+        f"{counts.get('openness/bounds/max_request_time', 0)} past MAX_REQUEST_TIME",
         errors_line(run_id, causes) if run_id is not None else f"errors: {counts.get('openness/errors', 0)}",
         "repos: " + ", ".join(f"{repos.get(k, 0)} {k}" for k in ("new", "changed", "unchanged")),
     ]
