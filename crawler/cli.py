@@ -74,18 +74,13 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def base_url(ctx, param, value: str) -> str:
-    """An endpoint is an http(s) URL with a host and a valid port: anything else is a configuration error (exit 2)
-    before any request, not a crawl that fails request by request."""
-    from urllib.parse import urlsplit
+    """A bad endpoint is a configuration error (exit 2) before any request (`crawler.endpoints.check_endpoint`)."""
+    from crawler.endpoints import EndpointError, check_endpoint
 
     try:
-        parts = urlsplit(value.strip())
-        parts.port  # raises ValueError for a port out of range or not a number
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a URL: {exc}") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"{value!r} is not an http(s) URL with a host (e.g. https://huggingface.co)")
-    return value.strip().rstrip("/")
+        return check_endpoint(value)
+    except EndpointError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def endpoint_options(func):
@@ -172,7 +167,9 @@ def _stop_on_sigterm(signum, frame):
 @click.option("--fault", "faults", multiple=True, metavar="KIND:RATE[:key=value]",
               help="Inject failures, repeatable, drawn with --seed: KIND is 429 (with retry-after=S or "
                    "ratelimit-reset=S), 500, 502, 503, 504, reset, timeout (seconds=S), truncate, badjson, html or "
-                   "slow (seconds=S between pieces); e.g. 429:0.2:retry-after=1, timeout:0.05:seconds=3.")
+                   "slow (seconds=S between pieces), or outage (after=N:requests=M or after=N:seconds=S: every answer "
+                   "of that stretch 503); e.g. 429:0.2:retry-after=1, timeout:0.05:seconds=3, "
+                   "outage:1:after=100:requests=200.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the fault draws: the same seed, the same faults.")
 @click.option("--synthetic", default=0, show_default=True, type=click.IntRange(min=0),
               help="Add N synthetic models (ids and shapes from a real Hub listing, cards from real captures; "
@@ -378,6 +375,9 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
               help="Also follow redirects to this host and its subdomains (repeatable). Redirects are followed only "
                    "to the endpoints' hosts and the Hub's and GitHub's own content hosts; any other is refused and "
                    "recorded in errors.")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="Set a Scrapy setting of crawler/settings.py or Scrapy's for this run (repeatable), e.g. the bounds "
+                   "MAX_WAIT=600 (longest wait for a rate limit, in seconds), MAX_REQUEST_TIME, RETRY_TIMES.")
 @click.option("--wait-for-run", default=600.0, show_default=True, type=click.FloatRange(min=0),
               help="With --distributed: seconds to wait for `openness ingest` to open a run on the Redis.")
 @db_option(creates=True)
@@ -385,8 +385,8 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @workers_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
 def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, incremental,
-          recheck_days, github, api_budget, resolver_budget, download_timeout, redirect_hosts, redis_url, wait_for_run,
-          db_path, hf_endpoint, github_endpoint, workers, verbose):
+          recheck_days, github, api_budget, resolver_budget, download_timeout, redirect_hosts, overrides, redis_url,
+          wait_for_run, db_path, hf_endpoint, github_endpoint, workers, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
     For each model: its JSON, card, whole file tree, licence / policy / config files; then its base models and
@@ -399,8 +399,12 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
     failures recorded in the errors table; 2 failed (nothing was answered, bad configuration, or the DB is locked
     by another crawl). The last line says which.
     """
-    from crawler.run import CrawlOptions
+    from crawler.run import CrawlOptions, setting_overrides
 
+    try:
+        settings = setting_overrides(overrides)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from exc
     ids, label_repos = _model_ids(model_ids, seeds, labels)
     listing = {"author": author, "search": search, "pipeline_tag": pipeline_tag, "sort": sort, "limit": limit}
     if any(listing.values()) and not (discover or incremental):
@@ -418,7 +422,7 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
                            api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental,
                            download_timeout=download_timeout, redirect_hosts=list(redirect_hosts),
-                           recheck_days=recheck_days, workers=workers)
+                           recheck_days=recheck_days, workers=workers, settings=settings)
     if redis_url:
         if click.get_current_context().get_parameter_source("workers") != click.core.ParameterSource.DEFAULT:
             raise click.UsageError("--workers judges a local crawl's models; a distributed run is judged by "

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import shlex
+import signal
 import sqlite3
+import threading
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +25,7 @@ from twisted.internet import defer
 from crawler import settings as default_settings
 from crawler.assess import assess, assess_selection
 from crawler.ops.lock import StoreLock
-from crawler.ops.runs import abandon_dead_runs, add_stat, errors_line, run_ending
+from crawler.ops.runs import abandon_dead_runs, add_stat, errors_line, outcome, run_ending
 from crawler.items import ErrorItem
 from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
@@ -64,6 +68,7 @@ class CrawlOptions:
     # nightly mode) a GitHub repo crawled before that no model of this run links. 0: ask every run.
     recheck_days: float = RECHECK_DAYS
     workers: int = 1  # processes judging the run's models once it is fetched (`crawler.assess.assess`)
+    settings: dict = field(default_factory=dict)  # Scrapy settings set on the command line (`crawl --set`)
 
 
 @dataclass
@@ -197,8 +202,26 @@ def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = F
     return sorted(priorities.values(), key=lambda r: (-r[1], r[0].lower()))
 
 
+def setting_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """`NAME=VALUE` pairs (`crawl --set`) as settings, each the name of a setting of the project's or Scrapy's (a
+    typo must not pass silently). Values stay text: Scrapy's getint / getfloat / getlist read them."""
+    from scrapy.settings import default_settings as scrapy_defaults
+
+    known = {name for module in (default_settings, scrapy_defaults) for name in vars(module) if name.isupper()}
+    overrides = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        name = name.strip()
+        if not equals or name not in known:
+            raise ValueError(f"{pair!r}: expected NAME=VALUE with NAME a setting of crawler/settings.py or Scrapy's "
+                             f"(e.g. MAX_WAIT=600)")
+        overrides[name] = value.strip()
+    return overrides
+
+
 def crawl_settings(options: CrawlOptions, extra: dict) -> Settings:
-    """The project's Scrapy settings with a run's endpoints, log level, budgets and timeout, and `extra`."""
+    """The project's Scrapy settings with a run's endpoints, log level, budgets and timeout, `extra`, and the
+    settings given on the command line (`--set`), which win."""
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
     settings.update({"HF_ENDPOINT": options.hf_endpoint, "GITHUB_API_URL": options.github_endpoint,
@@ -211,6 +234,7 @@ def crawl_settings(options: CrawlOptions, extra: dict) -> Settings:
         settings.set("DOWNLOAD_TIMEOUT", options.download_timeout)
     if options.redirect_hosts:
         settings.set("OPENNESS_REDIRECT_HOSTS", options.redirect_hosts)
+    settings.setdict(options.settings, priority="cmdline")
     return settings
 
 
@@ -221,29 +245,42 @@ def _settings(db_path: Path, run_id: int, options: CrawlOptions) -> Settings:
 def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResult:
     """One run, crash-safe: the store's lock is held throughout (a second crawl is refused); runs left by dead
     processes are marked `abandoned` and their work completed here; the run is `completed` only once every model it
-    wrote is assessed. Raises LockHeld when another live process holds the store."""
-    with StoreLock(db_path, "crawl") as lock:
+    wrote is assessed. Ctrl-C or SIGTERM at any time ends it `interrupted` (exit 130), for the same command to
+    complete. Raises LockHeld when another live process holds the store."""
+    with StoreLock(db_path, "crawl") as lock, sigterm_as_interrupt():
         db = open_db(db_path)
         abandoned = abandon_dead_runs(db)
         requested = options.model_ids or [f"discover:{options.discover}"]
-        store = Store(db)
-        run_id = store.start_run(shlex.join(command), options.hf_endpoint, options.github_endpoint, requested)
-        watermark = last_watermark(db) if options.incremental else None
-        known = KnownRepos.read_only(db_path, options.recheck_days)
+        run_id = Store(db).start_run(shlex.join(command), options.hf_endpoint, options.github_endpoint, requested)
         db.close()
+        result = CrawlResult(run_id, "running", abandoned=abandoned,
+                             lock_note=f"took over the lock of a process that died: {lock.previous}"
+                             if lock.previous else "")
         try:
-            fetched = fetch(_settings(db_path, run_id, options), options, known, watermark,
-                            targets=lambda: _github_targets(db_path, run_id, options.incremental, options.recheck_days))
-        finally:
-            known.close()
-        db = open_db(db_path)
+            _fetch_and_assess(db_path, options, result)
+        except KeyboardInterrupt:
+            _interrupted(db_path, result)
+        return result
+
+
+def _fetch_and_assess(db_path: Path, options: CrawlOptions, result: CrawlResult) -> None:
+    run_id = result.run_id
+    db = open_db(db_path)
+    watermark = last_watermark(db) if options.incremental else None
+    db.close()
+    known = KnownRepos.read_only(db_path, options.recheck_days)
+    try:
+        fetched = fetch(_settings(db_path, run_id, options), options, known, watermark,
+                        targets=lambda: _github_targets(db_path, run_id, options.incremental, options.recheck_days))
+    finally:
+        known.close()
+    db = open_db(db_path)
+    try:
         store = Store(db)
         for error in fetched.callback_errors:
             write_item(store, run_id, error)
         status, counts, newest = fetched.status, fetched.counts, fetched.newest
-        result = CrawlResult(run_id, status, counts, abandoned=abandoned,
-                             lock_note=f"took over the lock of a process that died: {lock.previous}"
-                             if lock.previous else "")
+        result.counts = counts
         ending = run_ending(db, run_id, status, counts)
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
@@ -253,9 +290,39 @@ def crawl(db_path: Path, options: CrawlOptions, command: list[str]) -> CrawlResu
         marks = [m for m in (watermark, newest) if parse_time(m)]
         mark = max(marks, key=parse_time) if marks and ending.status == "completed" else None
         store.finish_run(run_id, ending.status, counts, exit_code=ending.exit_code, watermark=mark)
+    finally:
+        db.close()  # on Ctrl-C too: what a write had begun is rolled back
+    result.status, result.exit_code, result.final_line = ending.status, ending.exit_code, ending.line
+
+
+def _interrupted(db_path: Path, result: CrawlResult) -> None:
+    """Ctrl-C or SIGTERM outside the fetch (which stops gracefully by itself): the run ends `interrupted` with the
+    counts it had, so the next run of the same command completes it, not `running` until then."""
+    db = open_db(db_path)
+    try:
+        ending = outcome(result.run_id, "interrupted", result.counts, {})
+        counts = result.counts or json.loads(db["crawl_runs"].get(result.run_id)["counts"] or "{}")
+        Store(db).finish_run(result.run_id, ending.status, counts, exit_code=ending.exit_code)
+    finally:
         db.close()
-        result.status, result.exit_code, result.final_line = ending.status, ending.exit_code, ending.line
-        return result
+    result.status, result.exit_code, result.final_line = ending.status, ending.exit_code, ending.line
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (a scheduler's or systemd's stop) ends a run as Ctrl-C does, not as a kill that leaves it `running`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def assess_with_progress(db: sqlite_utils.Database, run_id: int, show: bool, workers: int = 1) -> int:
@@ -282,6 +349,54 @@ def last_watermark(db: sqlite_utils.Database) -> str | None:
     row = next(iter(db.query("select watermark from crawl_runs where status = 'completed' and watermark is not "
                              "null order by id desc limit 1")), None)
     return row["watermark"] if row else None
+
+
+class Stopper:
+    """Ctrl-C and SIGTERM while the spiders run: the first stops the crawl gracefully (Scrapy's stop: answers on
+    their way are kept, nothing new is sent, waits end within a second, `crawler.middlewares.Waits`), and after
+    SHUTDOWN_GRACE seconds stops the reactor whatever is still on its way; a second stops it at once. In place of
+    Scrapy's handlers, whose graceful stop waits for every request in progress however long it takes, and whose
+    forced stop leaves the run looking failed, not interrupted."""
+
+    def __init__(self, process: CrawlerProcess, grace: float):
+        self.process, self.grace = process, grace
+        self.received: int | None = None  # the first signal
+
+    @contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signals reach the main thread only
+            return
+        previous = {number: signal.signal(number, self._handle) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _handle(self, signum, frame) -> None:
+        from twisted.internet import reactor
+
+        first = self.received is None
+        self.received = self.received or signum
+        # What a signal handler may do with the reactor: hand it a call (Scrapy's own handlers do the same).
+        reactor.callFromThread(self._stop if first else self._force)
+
+    def _stop(self) -> None:
+        from twisted.internet import reactor
+
+        self.process.stop()
+        reactor.callLater(self.grace, self._force)
+
+    @staticmethod
+    def _force() -> None:
+        from twisted.internet import reactor
+        from twisted.internet.error import ReactorNotRunning
+
+        try:
+            reactor.stop()
+        except ReactorNotRunning:
+            pass
 
 
 @dataclass
@@ -330,6 +445,8 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
                                 signal=subject_found, weak=False)
         crawler.signals.connect(lambda: progress.advance(task), signal=subject_done, weak=False)
 
+    stopper = Stopper(process, settings.getfloat("SHUTDOWN_GRACE", 5.0))
+
     @defer.inlineCallbacks
     def hub_then_github():
         """The Hub first (it finds the GitHub repos), then GitHub; an interruption stops both."""
@@ -337,7 +454,7 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
                             github_repos=options.github_repos, known=known, max_depth=options.max_depth,
                             full=options.full, discover=options.discover, watermark=watermark,
                             follow_unchanged=not options.incremental, ledger=ledger)
-        if options.github and close_reasons.get("huggingface") == "finished":
+        if options.github and close_reasons.get("huggingface") == "finished" and stopper.received is None:
             yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets(),
                                 known=known, full=options.full, ledger=ledger)
         from twisted.internet import reactor  # the one CrawlerProcess installed
@@ -346,18 +463,18 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
         try:
             reactor.stop()
         except ReactorNotRunning:
-            pass  # Ctrl-C: Scrapy's shutdown handler stopped it already
+            pass  # Ctrl-C: the Stopper stopped it already
 
     failures = []
-    with progress:
+    with progress, stopper.installed():
         hub_then_github().addErrback(failures.append)
-        process.start(stop_after_crawl=False)
+        process.start(stop_after_crawl=False, install_signal_handlers=False)
     if failures:
         failures[0].raiseException()  # a bug in the orchestration itself: fail loudly
 
     reasons = set(close_reasons.values())
-    status = "interrupted" if "shutdown" in reasons else "completed" if reasons <= {"finished"} and reasons \
-        else "failed"
+    status = "interrupted" if stopper.received or "shutdown" in reasons else \
+        "completed" if reasons <= {"finished"} and reasons else "failed"
     counts: dict = {}
     for crawler in (hub_crawler, github_crawler):
         try:
@@ -377,8 +494,8 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
 
 
 def count_lines(counts: dict, run_id: int | None = None) -> list[str]:
-    """The run's counts in words: requests by endpoint kind, 304s, bytes, retries, errors by cause (what a working
-    crawl expects, and failures), repos by change."""
+    """The run's counts in words: requests by endpoint kind, 304s, bytes, retries, the bounds hit, errors by cause
+    (what a working crawl expects, and failures), repos by change."""
     requests = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/requests/")}
     repos = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/repos/")}
     causes = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/errors_by_cause/")}
@@ -389,6 +506,8 @@ def count_lines(counts: dict, run_id: int | None = None) -> list[str]:
         f"retries: {counts.get('retry/count', 0) + counts.get('openness/ratelimit/retries', 0)}; "
         f"rate-limit pauses: {counts.get('openness/ratelimit/pauses', 0)}; "
         f"requests held to stay in budget: {counts.get('openness/ratelimit/budget_waits', 0)}",
+        f"given up as outages: {counts.get('openness/bounds/max_wait', 0)} asked to wait past MAX_WAIT, "
+        f"{counts.get('openness/bounds/max_request_time', 0)} past MAX_REQUEST_TIME",
         errors_line(run_id, causes) if run_id is not None else f"errors: {counts.get('openness/errors', 0)}",
         "repos: " + ", ".join(f"{repos.get(k, 0)} {k}" for k in ("new", "changed", "unchanged")),
     ]

@@ -20,14 +20,39 @@ LISTING_PENDING_REPOS = 500
 # GitHub repo no changed model links): `crawl --recheck-days` / `ingest --recheck-days`.
 RECHECK_DAYS = 7.0
 # Spiders look at every status themselves (a 401 GatedRepo is evidence, not an error); 501 NotCaptured and 404
-# are not retried, transient ones are.
+# are not retried, transient failures are.
 HTTPERROR_ALLOW_ALL = True
-RETRY_TIMES = 3
-# 429 is not retried by Scrapy: HubRateLimitMiddleware retries it after the wait the Hub asks for.
+# Transient failures are retried with Scrapy's retry machinery (crawler.middlewares.BackoffRetryMiddleware, in place of
+# Scrapy's RetryMiddleware): these statuses, RETRY_EXCEPTIONS (resets, timeouts, bodies cut short of their
+# Content-Length: DOWNLOAD_FAIL_ON_DATALOSS), and a 200 that is not what was asked for (an HTML page, JSON that does
+# not parse). Each retry waits longer: RETRY_BACKOFF_BASE seconds doubling up to RETRY_BACKOFF_MAX, times a random
+# 0.5-1 (jitter: clients that failed together do not come back together); a 503's Retry-After is honoured. Ten
+# retries ride out minutes of outage; what still fails is recorded and its repo left incomplete for the next run.
+RETRY_TIMES = 10
+# 429 is not retried here: the rate-limit middlewares retry it after the wait the server asks for.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 60.0
+DOWNLOAD_FAIL_ON_DATALOSS = True
+# The longest one request waits, in seconds, for a pause a server asks for (Retry-After, RateLimit's t, GitHub's
+# x-ratelimit-reset), a budget holds it or a backoff: the Hub's rate windows are 5 minutes. A longer wait (a reset
+# in the year 5000, `t=inf`) is an outage: the request fails at once, transiently (recorded; the next run asks
+# again), and the run goes on.
+MAX_WAIT = 360
+# The most time one request may take, in seconds, from its first try through its retries and waits; past it, it
+# fails as transient (recorded; the next run asks again).
+MAX_REQUEST_TIME = 900
+# On Ctrl-C or SIGTERM, the seconds given to answers on their way before the run stops without them (a second Ctrl-C
+# stops it at once). Waits end at once.
+SHUTDOWN_GRACE = 5
+# GitHub's secondary rate limit answered without a hint: wait this long, doubling with each retry (GitHub's docs:
+# at least a minute).
+GITHUB_SECONDARY_LIMIT_WAIT = 60
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RedirectPolicyMiddleware": 440,  # before the token is added
     "crawler.middlewares.TokenMiddleware": 450,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
     "crawler.middlewares.HubRateLimitMiddleware": 560,
     "crawler.middlewares.GithubRateLimitMiddleware": 565,
 }

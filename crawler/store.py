@@ -301,15 +301,17 @@ def check_store(path: Path | str) -> None:
         raise NotAStore(f"{path} is not a regular file (a device, a pipe or a socket), not a store file")
     if not path.exists() or path.stat().st_size == 0:
         return
-    with path.open("rb") as handle:
-        if handle.read(16) != b"SQLite format 3\x00":
-            raise NotAStore(f"{path} is not a SQLite database: nothing was changed")
+    # Only SQLite opens the file: closing a descriptor of it opened any other way drops every lock this process's
+    # connections hold on it (POSIX locks are per process), and a reader elsewhere closing last then deletes the
+    # WAL under the writer, whose later commits are lost (seen with a crawl's read-only KnownRepos connection open).
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
         ours = "_sqlite_migrations" in tables and con.execute(
             "select count(*) from _sqlite_migrations where migration_set = 'openness'").fetchone()[0] > 0
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise NotAStore(f"{path} is not a SQLite database: nothing was changed") from exc
         if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
             # SQLite cannot even read a WAL store whose folder it cannot write (its -shm file): say so.
             raise StoreError(f"{path}: the store is read-only (its file or its folder cannot be written): "

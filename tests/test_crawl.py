@@ -97,19 +97,23 @@ def test_tokens_go_only_to_their_own_host_and_are_never_stored(replica_url, db_p
         assert SECRET.encode() not in path.read_bytes()
 
 
-def test_token_middleware_sends_each_token_to_its_own_host_only():
-    from scrapy import Request
+def test_token_middleware_sends_each_token_to_its_own_endpoint_only(monkeypatch):
+    from scrapy import Request, Spider
+    from scrapy.utils.test import get_crawler
 
-    middleware = TokenMiddleware({"hub.example": "hf-token", "api.github.example": "gh-token"})
+    monkeypatch.setenv("HF_TOKEN", "hf-token")
+    monkeypatch.setenv("GITHUB_TOKEN", "gh-token")
+    settings = {"HF_ENDPOINT": "https://hub.example", "GITHUB_API_URL": "https://hub.example/github/"}
+    middleware = TokenMiddleware.from_crawler(get_crawler(Spider, settings))
     hub = Request("https://hub.example/api/models/x/y")
-    github = Request("https://api.github.example/repos/x/y")
+    github = Request("https://hub.example/github/repos/x/y")
     elsewhere = Request("https://elsewhere.example/file", headers={"Authorization": "Bearer hf-token"})
-    for request in (hub, github, elsewhere):
+    other_port = Request("https://hub.example:8443/api/models/x/y")
+    for request in (hub, github, elsewhere, other_port):
         middleware.process_request(request)
     assert hub.headers[b"Authorization"] == b"Bearer hf-token"
     assert github.headers[b"Authorization"] == b"Bearer gh-token"
-    assert b"Authorization" not in elsewhere.headers
-
+    assert b"Authorization" not in elsewhere.headers and b"Authorization" not in other_port.headers
 
 
 def test_a_big_crawl_prints_the_first_rows_of_its_table_and_how_to_see_the_rest(replica_url, db_path, tmp_path):

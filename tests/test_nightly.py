@@ -256,7 +256,8 @@ def test_a_second_crawl_on_a_locked_db_exits_2_naming_the_holder(slow_replica, c
 
 
 def test_a_crawl_nothing_answered_fails_with_exit_2(tmp_path):
-    result = run_openness("crawl", "Qwen/Qwen2.5-32B", "--db", str(tmp_path / "x.db"),
+    # a refused connection is retried like any transient failure: one quick retry here
+    result = run_openness("crawl", "Qwen/Qwen2.5-32B", "--db", str(tmp_path / "x.db"), "-s", "RETRY_TIMES=1",
                           "--hf-endpoint", "http://127.0.0.1:1", "--github-endpoint", "http://127.0.0.1:1")
     assert result.returncode == 2
     assert "failed: no request was answered" in result.stdout and result.stdout.rstrip().endswith("(exit 2)")
