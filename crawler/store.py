@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
 from collections import OrderedDict
@@ -220,6 +221,27 @@ def m011_errors_by_subject(db: sqlite_utils.Database) -> None:
     # Loading a model to assess it reads its failed fetches and those of its own code repos: without this index each
     # read scanned the whole errors table (an unchanged model cost 2.7 ms at 10k models, growing with the store).
     db.execute("create index if not exists idx_errors_subject_id on errors (subject_id, id)")
+
+
+# The columns where an endpoint given with `user:password@` (refused since crawler.endpoints.check_endpoint) may
+# have been written by an older version: the run's endpoints and command line, and every URL built on them.
+URL_COLUMNS = {"crawl_runs": ("command", "hf_endpoint", "github_endpoint"), "artifacts": ("url", "public_url"),
+               "subjects": ("url",), "evidence": ("url", "public_url"), "flags": ("claim_location",),
+               "errors": ("url", "reason")}
+USERINFO = re.compile(r"(?<=://)[^/?#\s@]*@")
+
+
+@migrations()
+def m013_no_endpoint_passwords(db: sqlite_utils.Database) -> None:
+    # A password in a stored URL is shown by `openness errors`, the review and exports: drop the user:password@
+    # part wherever a URL column holds one (a URL of a card's text is quoted in snippets, never in these columns).
+    db.conn.create_function("without_userinfo", 1, lambda v: USERINFO.sub("", v) if isinstance(v, str) else v,
+                            deterministic=True)
+    for table, columns in URL_COLUMNS.items():
+        present = set(db[table].columns_dict) if db[table].exists() else set()
+        for column in (c for c in columns if c in present):
+            db.execute(f"update [{table}] set [{column}] = without_userinfo([{column}]) "
+                       f"where [{column}] like '%://%@%'")
 
 
 # A judgement at or above this confidence (its rule's measured agreement with the experts) is shown as confident.

@@ -98,3 +98,27 @@ def test_a_model_is_found_by_its_id_in_any_case_and_never_as_the_github_repo_of_
         assert model_report(store.db, asked)["subject_id"] == "hf:model:THUDM/chatglm-6b"
     with pytest.raises(NotCrawled):
         model_report(store.db, "THUDM/ChatGLM2-6B")
+
+
+def test_a_store_written_with_an_endpoint_password_loses_it_at_the_next_open(db_path):
+    """Endpoints with `user:password@` are refused now (crawler.endpoints); a store an older version wrote with one
+    holds it in the run, its errors and every URL built on it: opening the store drops it, and only it."""
+    db = open_db(db_path)
+    store = Store(db)
+    run_id = store.start_run("openness crawl --hf-endpoint https://bob:s3cret@hub.example x/y",
+                             "https://bob:s3cret@hub.example", "https://api.github.com", ["x/y"])
+    db["errors"].insert({"run_id": run_id, "url": "https://bob:s3cret@hub.example/api/models/x/y",
+                         "kind": "model_json", "reason": "HTTP 500 from https://bob:s3cret@hub.example/api/models/x/y"})
+    db["subjects"].insert({"id": "hf:model:x/y", "kind": "model", "repo_id": "x/y",
+                           "url": "https://bob:s3cret@hub.example/x/y"}, alter=False)
+    db["subjects"].insert({"id": "hf:model:a/b", "kind": "model", "repo_id": "a/b",
+                           "url": "https://hub.example/a/b#mail@example.org"}, alter=False)
+    db.execute("delete from _sqlite_migrations where name = 'm013_no_endpoint_passwords'")
+    db.conn.commit()
+    db.close()
+    db = open_db(db_path)
+    dump = "\n".join(db.conn.iterdump())
+    assert "s3cret" not in dump and "bob" not in dump
+    assert db["crawl_runs"].get(run_id)["hf_endpoint"] == "https://hub.example"
+    assert db["errors"].rows.__next__()["reason"] == "HTTP 500 from https://hub.example/api/models/x/y"
+    assert db["subjects"].get("hf:model:a/b")["url"] == "https://hub.example/a/b#mail@example.org"
