@@ -159,43 +159,78 @@ def without_ports(value) -> str:
     return re.sub(r"http://127\.0\.0\.1:\d+", "http://replica", repr(value))
 
 
-FAULT_MIX = ["503:0.04", "502:0.02", "429:0.03:retry-after=1", "429:0.02:ratelimit-reset=1", "reset:0.03",
-             "timeout:0.02:seconds=2", "truncate:0.03", "badjson:0.03", "html:0.03", "slow:0.03:seconds=0.01"]
+# The fault mix of issue 30's acceptance: a third of the answers fail, each way a network and an API fail.
+FAULT_MIX = ["500:0.15", "503:0.05", "429:0.1:retry-after=1", "reset:0.05", "truncate:0.05", "badjson:0.03",
+             "slow:0.05"]
 
 
-def test_a_heavy_fault_mix_ends_with_the_clean_crawls_judgements(clean_run, tmp_path):
-    """Every fault kind at once: what the retries recover is recovered, what they do not is recorded with its URL
-    and reason (exit 1) and its repo left incomplete; the next run completes it, to the clean crawl's store."""
-    db = tmp_path / "faulty.db"
-    args = [part for fault in FAULT_MIX for part in ("--fault", fault)]
-    proc, url = start_replica(SNAPSHOT, *args, "--seed", "5")
-    started = time.monotonic()
-    try:
-        faulty = run_openness("crawl", *MODELS, "--db", str(db), "--hf-endpoint", url, "--github-endpoint", url,
-                              "--download-timeout", "1", timeout=600)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert faulty.returncode == 1, faulty.stderr[-2000:]  # finished, and says failures remain
-    assert "Traceback" not in faulty.stderr and time.monotonic() - started < 300
-    con = sqlite3.connect(db)
-    recorded = con.execute("select kind, url, reason from errors where run_id = 1 and http_status is not 501 "
-                           "and http_status is not 404").fetchall()
-    assert recorded and all(url.startswith("http://127.0.0.1:") and reason for _, url, reason in recorded)
-    proc, url = start_replica(SNAPSHOT)
-    try:
-        resumed = run_openness("crawl", *MODELS, "--db", str(db), "--hf-endpoint", url, "--github-endpoint", url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
-    # The same judgements and evidence, whichever replica port each crawl fetched from (a GitHub JSON answer embeds
-    # the endpoint's URL, so its stored copy, and the id it is cited by, differ with the port).
+def same_as_clean(db: Path, clean_db: Path) -> None:
+    """The same judgements and evidence, whichever replica port each crawl fetched from (a GitHub JSON answer embeds
+    the endpoint's URL, so its stored copy, and the id it is cited by, differ with the port)."""
     judgements, evidence = stored_state(db)[:2]
-    clean_judgements, clean_evidence = stored_state(clean_run)[:2]
+    clean_judgements, clean_evidence = stored_state(clean_db)[:2]
     assert without_ports(judgements) == without_ports(clean_judgements)
     assert without_ports([e[:3] + e[4:] for e in evidence]) == without_ports([e[:3] + e[4:] for e in clean_evidence])
+
+
+def crawl_through(db: Path, *replica_options: str, crawl_options: tuple[str, ...] = ()):
+    proc, url = start_replica(SNAPSHOT, *replica_options)
+    try:
+        return run_openness("crawl", *MODELS, "--db", str(db), "--hf-endpoint", url, "--github-endpoint", url,
+                            *crawl_options, timeout=600)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_one_run_through_the_fault_mix_ends_with_the_clean_crawls_judgements(clean_run, tmp_path):
+    """Every answer drawn against the mix: retried with backoff (5xx, resets, bodies cut short, JSON that does not
+    parse) or after the wait asked for (429), until the one run has every answer a clean crawl has."""
+    db = tmp_path / "faulty.db"
+    args = [part for fault in FAULT_MIX for part in ("--fault", fault)]
+    started = time.monotonic()
+    faulty = crawl_through(db, *args, "--seed", "5")
+    assert faulty.returncode == 0, faulty.stdout[-2000:] + faulty.stderr[-2000:]
+    assert "Traceback" not in faulty.stderr and time.monotonic() - started < 300
+    con = sqlite3.connect(db)
+    assert con.execute("select count(*) from errors where http_status is not 501").fetchone()[0] == 0
+    counts = json.loads(con.execute("select counts from crawl_runs").fetchone()[0])
+    assert counts["retry/count"] > 50 and counts["openness/ratelimit/retries"] > 5  # the faults did happen
+    assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+    con.close()
+    same_as_clean(db, clean_run)
+
+
+# (case, the outage, crawl options, exit code of the run through it)
+OUTAGES = [
+    # Every answer 503 for 150 requests, past what two quick retries ride out: failures recorded, repos left
+    # incomplete, and the next run completes them.
+    ("outage-outlasting-the-retries", "outage:1:after=60:requests=150",
+     ("-s", "RETRY_TIMES=2", "-s", "RETRY_BACKOFF_BASE=0.1"), 1),
+    # Every answer 503 for 6 seconds: the default backoff rides it out within the run.
+    ("outage-of-6-seconds", "outage:1:after=60:seconds=6", (), 0),
+]
+
+
+@pytest.mark.parametrize("case, outage, options, exit_code", OUTAGES, ids=[c[0] for c in OUTAGES])
+def test_a_503_outage_mid_crawl_ends_with_the_clean_crawls_judgements_after_the_next_run(case, outage, options,
+                                                                                       exit_code, clean_run,
+                                                                                       tmp_path):
+    db = tmp_path / "outage.db"
+    through = crawl_through(db, "--fault", outage, crawl_options=options)
+    assert through.returncode == exit_code, through.stdout[-2000:] + through.stderr[-2000:]
+    assert "Traceback" not in through.stderr
+    con = sqlite3.connect(db)
+    failed = con.execute("select count(*) from errors where http_status = 503").fetchone()[0]
+    incomplete = con.execute("select count(distinct s.id) from errors e join subjects s on s.id = e.subject_id "
+                             "where e.http_status = 503 and s.complete_revision is not s.revision").fetchone()[0]
+    counts = json.loads(con.execute("select counts from crawl_runs").fetchone()[0])
+    assert counts["retry/reason_count/503 Service Unavailable"] >= 8  # the outage was met, every slot by it
+    assert (failed > 0 and incomplete > 0) if exit_code else failed == 0
+    con.close()
+    after = crawl_through(db)
+    assert after.returncode == 0, after.stderr[-2000:]
+    same_as_clean(db, clean_run)
 
 
 # -- the defects found by trying the tool as a hostile user would ----------------------------------------------------
