@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from crawler.middlewares import REDIRECT_HOSTS
+from crawler import settings
 from crawler.replica.limits import STATUS_FAULTS, TRANSPORT_FAULTS
 from crawler.settings import REDIRECT_MAX_TIMES
 from extractors.text import YAML_MAX_DEPTH, YAML_MAX_NODES
@@ -159,6 +160,8 @@ def render() -> str:
                                                  "(`ratelimit-reset=S`)" if status == 429 else "") + " |"
               for status in STATUS_FAULTS]
     lines += [f"| `{kind}` | {text} |" for kind, text in TRANSPORT_FAULTS.items()]
+    lines += ["| `outage` | every answer 503 (or `status=S`) for a stretch of the crawl: after `after=N` requests, "
+              "for `requests=M` more or `seconds=S` |"]
     lines += ["", "## Bounds", "", "Download caps per artifact kind (`spiders/base.py` MAX_BYTES; past one, Scrapy stops "
               "the download and the error is recorded, nothing is stored; "
               "`test_a_document_past_its_size_cap_is_cut_off_and_recorded`):", "",
@@ -169,15 +172,26 @@ def render() -> str:
               "request times out (`crawl --download-timeout`, default 60 s); weight files are never downloaded.", "",
               "Redirects are followed only to the endpoints' own hosts and " + ", ".join(f"`{h}`" for h in REDIRECT_HOSTS)
               + " (and their subdomains; more with `crawl --allow-redirect-host`), at most "
-              f"{REDIRECT_MAX_TIMES} hops; a token goes only to its own endpoint's host, never through a redirect "
+              f"{REDIRECT_MAX_TIMES} hops; a token goes only to its own endpoint (base URL and path: also when both "
+              "endpoints share a host), never through a redirect off it "
               "(`test_redirects_are_followed_only_to_allowed_hosts_without_the_token_and_loops_are_recorded`), and "
               "neither token appears in the DB, logs, error messages, `show`, `errors`, the table page, any export or "
               "the review pages (`test_tokens_appear_in_no_output_of_a_crawl`)."]
-    lines += ["", "The test `test_a_heavy_fault_mix_ends_with_the_clean_crawls_judgements` crawls 30 snapshot models "
-              "under all of them at once (rates in the test); 5xx, resets, timeouts and truncated bodies are retried; "
-              "429s wait as told; a body that is not JSON or an HTML page is recorded in `errors` with its URL and "
-              "reason and its repo left incomplete, so the next run fetches it again: the faulty run exits 1, and the "
-              "next run ends with the judgements and evidence of a clean crawl.", "",
+    lines += ["", "Waits: no request waits more than MAX_WAIT "
+              f"({settings.MAX_WAIT} s) at once, for a server's `Retry-After`, `RateLimit` or `x-ratelimit-reset` or a "
+              "budget, nor takes more than MAX_REQUEST_TIME "
+              f"({settings.MAX_REQUEST_TIME} s) through its retries; a longer wait is an outage: the request fails "
+              "at once, recorded, its repo left incomplete for the next run (`tests/test_hostile_network.py`). "
+              "Ctrl-C or SIGTERM end a run within seconds at any time, `interrupted` (exit 130).", "",
+              "`test_one_run_through_the_fault_mix_ends_with_the_clean_crawls_judgements` crawls 30 snapshot models "
+              "through the fault mix of issue 30 (rates in the test): 5xx, 408, resets, timeouts, truncated bodies, "
+              "JSON that does not parse and HTML pages are retried with exponential backoff and jitter "
+              f"(RETRY_TIMES {settings.RETRY_TIMES}, from {settings.RETRY_BACKOFF_BASE:g} s doubling to "
+              f"{settings.RETRY_BACKOFF_MAX:g} s), 429s wait as told, and the one run ends with the judgements and "
+              "evidence of a clean crawl. "
+              "`test_a_503_outage_mid_crawl_ends_with_the_clean_crawls_judgements_after_the_next_run`: an outage the "
+              "retries ride out changes nothing; one past them is recorded in `errors` with its URL and reason, its "
+              "repos left incomplete (exit 1), and the next run ends with the judgements of a clean crawl.", "",
               f"## Bad inputs ({len(CARD_CASES) + len(LICENCE_CASES) + len(SHAPE_CASES) + len(REDIRECT_CASES) + len(ID_CASES)} cases)", "",
               "Yields: `parse` — a `parse` row in `errors` naming the document's URL; `licence:L` / `card:L` — the "
               "licences / model card judgement is one of L; `error kind K` — a recorded error of kind K naming the "
