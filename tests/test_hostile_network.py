@@ -375,10 +375,15 @@ def stop_when(condition, proc: subprocess.Popen, how: int, timeout: float = 60,
     """Once `condition()` holds, and `settle` seconds later, send `how` to the crawl's process group (Ctrl-C at a
     terminal reaches the whole foreground group); how long it then took to end, and its output."""
     deadline = time.monotonic() + timeout
-    while not condition():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the point to stop at was never reached"
-        time.sleep(0.02)
+    try:
+        while not condition():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the point to stop at was never reached"
+            time.sleep(0.02)
+    except AssertionError:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # no crawl left behind by a failed test
+        raise
     time.sleep(settle)
     sent = time.monotonic()
     os.killpg(proc.pid, how)
@@ -422,6 +427,28 @@ def test_ctrl_c_ends_a_run_within_seconds_and_the_next_run_completes_it(case, ta
         again = crawl(server.url, db)
     assert again.returncode == 0, again.stderr[-2000:]
     assert state(db) == clean
+
+
+def test_a_failure_between_the_spiders_ends_the_process_instead_of_leaving_it_idle(server, tmp_path):
+    """The store's folder removed while the Hub is crawled: opening it for the GitHub targets fails. That failure
+    is raised, and the process ends; the reactor was left running, idle, for ever."""
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    db = folder / "store.db"
+    server.override(CARD, Faulty(1, hold(3)))
+    proc = start_crawl(server.url, db)
+    try:
+        while not server.requests_to(CARD):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1 and "unable to open database file" in err, err[-2000:]
 
 
 def test_ctrl_c_while_assessing_ends_the_run_interrupted_and_the_next_run_completes_it(snapshot_corpus, tmp_path):
