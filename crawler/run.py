@@ -380,23 +380,24 @@ class Stopper:
         first = self.received is None
         self.received = self.received or signum
         # What a signal handler may do with the reactor: hand it a call (Scrapy's own handlers do the same).
-        reactor.callFromThread(self._stop if first else self._force)
+        reactor.callFromThread(self._stop if first else stop_reactor)
 
     def _stop(self) -> None:
         from twisted.internet import reactor
 
         self.process.stop()
-        reactor.callLater(self.grace, self._force)
+        reactor.callLater(self.grace, stop_reactor)
 
-    @staticmethod
-    def _force() -> None:
-        from twisted.internet import reactor
-        from twisted.internet.error import ReactorNotRunning
 
-        try:
-            reactor.stop()
-        except ReactorNotRunning:
-            pass
+def stop_reactor() -> None:
+    """Stop the reactor CrawlerProcess installed, unless it is stopped or stopping already."""
+    from twisted.internet import reactor
+    from twisted.internet.error import ReactorNotRunning
+
+    try:
+        reactor.stop()
+    except ReactorNotRunning:
+        pass
 
 
 @dataclass
@@ -449,21 +450,18 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
 
     @defer.inlineCallbacks
     def hub_then_github():
-        """The Hub first (it finds the GitHub repos), then GitHub; an interruption stops both."""
-        yield process.crawl(hub_crawler, hf_endpoint=options.hf_endpoint, model_ids=options.model_ids,
-                            github_repos=options.github_repos, known=known, max_depth=options.max_depth,
-                            full=options.full, discover=options.discover, watermark=watermark,
-                            follow_unchanged=not options.incremental, ledger=ledger)
-        if options.github and close_reasons.get("huggingface") == "finished" and stopper.received is None:
-            yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets(),
-                                known=known, full=options.full, ledger=ledger)
-        from twisted.internet import reactor  # the one CrawlerProcess installed
-        from twisted.internet.error import ReactorNotRunning
-
+        """The Hub first (it finds the GitHub repos), then GitHub; an interruption stops both. The reactor is
+        stopped however this ends: a failure here (raised again below) must not leave the process running idle."""
         try:
-            reactor.stop()
-        except ReactorNotRunning:
-            pass  # Ctrl-C: the Stopper stopped it already
+            yield process.crawl(hub_crawler, hf_endpoint=options.hf_endpoint, model_ids=options.model_ids,
+                                github_repos=options.github_repos, known=known, max_depth=options.max_depth,
+                                full=options.full, discover=options.discover, watermark=watermark,
+                                follow_unchanged=not options.incremental, ledger=ledger)
+            if options.github and close_reasons.get("huggingface") == "finished" and stopper.received is None:
+                yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets(),
+                                    known=known, full=options.full, ledger=ledger)
+        finally:
+            stop_reactor()  # if Ctrl-C has not already
 
     failures = []
     with progress, stopper.installed():

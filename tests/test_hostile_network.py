@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OPENNESS, ROOT, run_openness
+from conftest import OPENNESS, ROOT, SNAPSHOT, run_openness
 from crawler.replica.http import Answer, hub_error
 from crawler.replica.limits import Fault
 from hostile_server import HostileServer
@@ -370,15 +370,21 @@ def start_crawl(url: str, db: Path, *extra: str) -> subprocess.Popen:
                             text=True, start_new_session=True)
 
 
-def stop_when(condition, proc: subprocess.Popen, how: int, timeout: float = 60) -> tuple[float, str, str]:
-    """Once `condition()` holds, send `how` to the crawl's process group (Ctrl-C at a terminal reaches the whole
-    foreground group); how long it then took to end, and its output."""
+def stop_when(condition, proc: subprocess.Popen, how: int, timeout: float = 60,
+              settle: float = 0.5) -> tuple[float, str, str]:
+    """Once `condition()` holds, and `settle` seconds later, send `how` to the crawl's process group (Ctrl-C at a
+    terminal reaches the whole foreground group); how long it then took to end, and its output."""
     deadline = time.monotonic() + timeout
-    while not condition():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the point to stop at was never reached"
-        time.sleep(0.05)
-    time.sleep(0.5)
+    try:
+        while not condition():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the point to stop at was never reached"
+            time.sleep(0.02)
+    except AssertionError:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # no crawl left behind by a failed test
+        raise
+    time.sleep(settle)
     sent = time.monotonic()
     os.killpg(proc.pid, how)
     out, err = proc.communicate(timeout=60)
@@ -423,12 +429,35 @@ def test_ctrl_c_ends_a_run_within_seconds_and_the_next_run_completes_it(case, ta
     assert state(db) == clean
 
 
-def test_ctrl_c_while_assessing_ends_the_run_interrupted_and_the_next_run_completes_it(snapshot_corpus, tmp_path):
-    from test_nightly import MODELS
+def test_a_failure_between_the_spiders_ends_the_process_instead_of_leaving_it_idle(server, tmp_path):
+    """The store's folder removed while the Hub is crawled: opening it for the GitHub targets fails. That failure
+    is raised, and the process ends; the reactor was left running, idle, for ever."""
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    db = folder / "store.db"
+    server.override(CARD, Faulty(1, hold(3)))
+    proc = start_crawl(server.url, db)
+    try:
+        while not server.requests_to(CARD):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1 and "unable to open database file" in err, err[-2000:]
 
+
+def test_ctrl_c_while_assessing_ends_the_run_interrupted_and_the_next_run_completes_it(snapshot_corpus, tmp_path):
+    # every model of the snapshot, for an assessment long enough to be caught in
+    models = sorted(path.parent.relative_to(SNAPSHOT / "huggingface" / "models").as_posix()
+                    for path in (SNAPSHOT / "huggingface" / "models").glob("*/*/README.md"))
     db = tmp_path / "assessing.db"
     with HostileServer(snapshot_corpus) as server:
-        proc = subprocess.Popen([*OPENNESS, "crawl", *MODELS, "--db", str(db), "--hf-endpoint", server.url,
+        proc = subprocess.Popen([*OPENNESS, "crawl", *models, "--db", str(db), "--hf-endpoint", server.url,
                                  "--github-endpoint", server.url, "--no-github", "--depth", "0"], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -439,15 +468,15 @@ def test_ctrl_c_while_assessing_ends_the_run_interrupted_and_the_next_run_comple
             except sqlite3.OperationalError:
                 return False  # the schema is being made
 
-        took, out, err = stop_when(assessing, proc, signal.SIGINT, timeout=120)
+        took, out, err = stop_when(assessing, proc, signal.SIGINT, timeout=180, settle=0)
         assert proc.returncode == 130, out[-1500:] + err[-1500:]
         assert took < 15 and "Traceback" not in err
         assert query(db, "select status, exit_code from crawl_runs") == [("interrupted", 130)]
         (judged,), = query(db, "select count(distinct subject_id) from judgements")
-        again = run_openness("crawl", *MODELS, "--db", str(db), "--hf-endpoint", server.url, "--github-endpoint",
+        again = run_openness("crawl", *models, "--db", str(db), "--hf-endpoint", server.url, "--github-endpoint",
                              server.url, "--no-github", "--depth", "0")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert judged < len(MODELS) == query(db, "select count(distinct subject_id) from judgements")[0][0]
+    assert judged < len(models) == query(db, "select count(distinct subject_id) from judgements")[0][0]
 
 
 # -- credentials: each token to its own endpoint, and none in an endpoint ------------------------------------------
