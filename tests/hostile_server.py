@@ -4,7 +4,7 @@ A test registers overrides (a regular expression on the request target, and a fu
 the replica's own answer and returns the answer to send); everything else is the replica's real answer. Every
 request is recorded (method, target, headers, the Host it was sent to), so a test can assert what the crawler asked
 for, where, and with which credentials. The crawler is run against `server.url` as users run it (`openness crawl
---endpoint URL --github-api URL`), in a subprocess, while the server answers from a thread of the test.
+--hf-endpoint URL --github-endpoint URL`), in a subprocess, while the server answers from a thread of the test.
 """
 
 from __future__ import annotations
