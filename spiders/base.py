@@ -31,6 +31,7 @@ from crawler import settings as default_settings
 from crawler.gitblob import git_blob_sha1
 from crawler.ids import BadId, repo_id_of
 from crawler.items import ArtifactItem, CompletedItem, ErrorItem
+from crawler.middlewares import html_page
 from crawler.signals import subject_done, subject_found
 from crawler.urls import UnsafeUrl, next_page, page_key
 
@@ -362,9 +363,8 @@ class EvidenceSpider(scrapy.Spider):
     def _html_instead(self, response, repo: Repo, kind: str):
         """An HTML page where a file or JSON was asked for (a proxy's or a portal's error page answered 200): never
         stored as the document; recorded, and the repo left incomplete so the next run asks again."""
-        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
-        start = response.body[:200].lstrip().lower()
-        if "text/html" in content_type and start.startswith((b"<!doctype html", b"<html")):
+        if html_page(response):
+            content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
             self.ledger.mark_failed(repo.subject)
             yield ErrorItem(self.source, repo.subject, response.url, kind, response.status,
                             f"an HTML page (Content-Type {content_type}) instead of the {kind}")
