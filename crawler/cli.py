@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,127 +13,18 @@ import click
 from rich.console import Console
 
 from crawler.corpus import Corpus, CorpusError
+from crawler.cli_options import (Commands, require_store, db_option, endpoint_options, in_processes, json_option,
+                                  output_path, print_version, workers_option)
 from crawler.settings import RECHECK_DAYS
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SNAPSHOT_DIR = DATA_DIR / "snapshot"
-DEFAULT_DB = "openness.db"
 # The 14 criteria, listed here so `--help` works without importing the extractors (spaCy is slow to load).
 CRITERIA_CHOICES = ("datasources_basemodel", "datasources_endmodel", "weights_basemodel", "weights_endmodel",
                     "trainingcode", "code", "hardware_architecture", "preprint", "paper", "modelcard", "datasheet",
                     "package", "api", "licenses")
 console = Console(stderr=False)
 errors = Console(stderr=True)
-
-
-DB_PATH = "openness.db_path"  # where a command's --db is kept in click's context, for Commands to name it
-
-
-def _remember_db(ctx, param, value: Path) -> Path:
-    ctx.meta[DB_PATH] = value
-    return value
-
-
-def db_option(default: str = DEFAULT_DB, creates: bool = False):
-    where = "created if missing" if creates else "an existing one: crawl first"
-    return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=default,
-                        show_default=True, callback=_remember_db, help=f"SQLite file of the evidence store ({where}).")
-
-
-class Refused(click.ClickException):
-    """A store or an output that cannot be used as given: one line naming the path, exit 2 (as for bad options)."""
-
-    exit_code = 2
-
-
-def _require_store(db_path: Path) -> None:
-    """The commands that read a store: a clear one-line error for a missing file, a folder, a file that is not a
-    database, or another program's database (which is never touched)."""
-    from crawler.store import StoreError, check_store
-
-    if not db_path.exists():
-        raise Refused(f"{db_path}: no such store; crawl first (e.g. make demo)")
-    try:
-        check_store(db_path)
-    except StoreError as exc:
-        raise Refused(str(exc)) from exc
-
-
-def output_path(ctx, param, value: Path | None) -> Path | None:
-    """A file option the command writes (--out, --report): a link, a folder or a device refused before any work."""
-    from crawler.files import OutputError, check_file_target
-
-    try:
-        return value and check_file_target(value)
-    except OutputError as exc:
-        raise click.BadParameter(str(exc)) from exc
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-
-
-def base_url(ctx, param, value: str) -> str:
-    """A bad endpoint is a configuration error (exit 2) before any request (`crawler.endpoints.check_endpoint`)."""
-    from crawler.endpoints import EndpointError, check_endpoint
-
-    try:
-        return check_endpoint(value)
-    except EndpointError as exc:
-        raise click.BadParameter(str(exc)) from exc
-
-
-def endpoint_options(func):
-    func = click.option("--github-endpoint", envvar="GITHUB_API_URL", default="https://api.github.com",
-                        show_default=True, callback=base_url,
-                        help="GitHub REST API base URL (env GITHUB_API_URL).")(func)
-    func = click.option("--hf-endpoint", envvar="HF_ENDPOINT", default="https://huggingface.co", show_default=True,
-                        callback=base_url,
-                        help="Hugging Face Hub base URL (env HF_ENDPOINT); e.g. a loopback replica.")(func)
-    return func
-
-
-def workers_option(func):
-    """`--workers N`, one meaning for every command that judges: 0 becomes the number of cores."""
-    return click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
-                        callback=lambda ctx, param, value: value or os.cpu_count() or 1,
-                        help="Judge in this many processes (0: one per core). This process still reads and writes "
-                             "the store alone, so the store ends the same whatever the number.")(func)
-
-
-def in_processes(workers: int, judged: int) -> str:
-    return f" (judged in {workers} processes)" if workers > 1 and judged else ""
-
-
-def print_version(ctx, param, value) -> None:
-    """`--version`: the tool, the extractors that judge, and the store's schema (its newest migration)."""
-    if not value or ctx.resilient_parsing:
-        return
-    from importlib.metadata import version
-
-    from crawler.store import SCHEMA_VERSION
-    from extractors import EXTRACTOR_VERSION
-
-    click.echo(f"openness-crawler {version('openness-crawler')}; extractors {EXTRACTOR_VERSION}; "
-               f"schema {SCHEMA_VERSION}")
-    ctx.exit()
-
-
-class Commands(click.Group):
-    """Every command: a store or an output that cannot be used (crawler.store.StoreError, crawler.files.OutputError:
-    a read-only or full store, a symbolic link as --out, a full disk) ends in one line naming the path, exit 2."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except Exception as exc:
-            from crawler.files import OutputError
-            from crawler.store import StoreError, failed_store, is_store_failure
-
-            if isinstance(exc, (StoreError, OutputError)):
-                raise Refused(str(exc)) from exc
-            if is_store_failure(exc) and ctx.meta.get(DB_PATH):  # a write refused half-way (read-only, disk full)
-                raise Refused(str(failed_store(ctx.meta[DB_PATH], exc))) from exc
-            raise
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -526,7 +416,7 @@ def assess(model_ids, force, workers, db_path):
     from crawler.ops.lock import LockHeld, StoreLock
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     db = open_db(db_path)
     wanted = list(model_ids) or None
     total = db["subjects"].count_where(*assess_selection(wanted))
@@ -561,7 +451,7 @@ def show(model_id, db_path, as_json, history):
     from crawler.report import NotCrawled, changes_table, escape, judgement_tables, model_report
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     db = open_db(db_path)
     try:
         report = model_report(db, _hub_model(model_id))
@@ -603,7 +493,7 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
     from crawler.report import changes_table
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     since_run = since_date = None
     if since:
         if since.isdigit():
@@ -645,7 +535,7 @@ def table_command(model_ids, db_path, sort, output_format, out, run_id):
     from crawler.files import write_text
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     db = open_db(db_path)
     ids = [_hub_model(m) for m in model_ids] or None
     if output_format == "text" and out is None:
@@ -686,7 +576,7 @@ def export(model_ids, export_format, db_path, out, effective, criteria):
     from crawler.export.writer import ExportError, export as write_export
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     try:
         count = write_export(open_db(db_path), export_format, out, [_hub_model(m) for m in model_ids] or None,
                              effective, int(criteria))
@@ -714,7 +604,7 @@ def errors_command(db_path, run_id, kind, cause, as_json):
     from crawler.report import escape, folded_table
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     db = open_db(db_path)
     run_id = run_id or db.execute("select max(id) from crawl_runs").fetchone()[0]
     rows = [dict(r) for r in db.query(
@@ -766,7 +656,7 @@ def evaluate(labels_dir, db_path, as_json, criteria, report, split):
     chosen = [c.strip() for c in criteria.split(",")] if criteria else None
     if chosen and (unknown := set(chosen) - set(CRITERIA)):
         raise click.BadParameter(f"unknown criteria: {', '.join(sorted(unknown))}; known: {', '.join(CRITERIA)}")
-    _require_store(db_path)
+    require_store(db_path)
     result = run_evaluation(open_db(db_path), labels_dir, chosen, split)
     if report:
         write_text(report, markdown_report(result, str(labels_dir), str(db_path)))
@@ -797,7 +687,7 @@ def calibrate(labels_dir, db_path, out):
     from crawler.files import write_text
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     try:
         table = measure(open_db(db_path), labels_dir)
     except ValueError as exc:
@@ -855,7 +745,7 @@ def flags(db_path, as_json, kind, severity):
     from crawler.report import escape, flag_rows, folded_table
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     rows = flag_rows(open_db(db_path), kind, severity)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -962,7 +852,7 @@ def review(db_path, host, port, config_path):
     from crawler.review.server import ReviewConfigError, read_config, serve
     from crawler.store import open_db
 
-    _require_store(db_path)
+    require_store(db_path)
     try:
         config = read_config(config_path)
     except ReviewConfigError as exc:
