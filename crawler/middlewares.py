@@ -127,6 +127,15 @@ def html_page(response) -> bool:
     return "text/html" in content_type and start.startswith((b"<!doctype html", b"<html"))
 
 
+def answer_json(body: bytes):
+    """An answer's JSON. Nesting deeper than the parser's recursion (a few kB of `[`) raises ValueError like any
+    JSON that does not parse, not RecursionError, so every reader records it as a parse error of that answer."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deep to read") from None
+
+
 JSON_TYPE = re.compile(r"application/([\w.-]+\+)?json\b")
 
 
@@ -140,7 +149,7 @@ def unfit_answer(response) -> str | None:
     content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
     if JSON_TYPE.match(content_type.strip()):
         try:
-            json.loads(response.body)
+            answer_json(response.body)
         except ValueError:
             return "a JSON answer that does not parse"
     return None

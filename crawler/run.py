@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import shlex
 import signal
 import sqlite3
@@ -203,20 +204,41 @@ def github_targets(db: sqlite_utils.Database, run_id: int, every_known: bool = F
 
 
 def setting_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """`NAME=VALUE` pairs (`crawl --set`) as settings, each the name of a setting of the project's or Scrapy's (a
-    typo must not pass silently). Values stay text: Scrapy's getint / getfloat / getlist read them."""
+    """`NAME=VALUE` pairs (`crawl --set`) as settings: NAME a setting of the project's or Scrapy's (a typo must not
+    pass silently) whose default is a number, a flag or text, and VALUE of that kind (`MAX_WAIT=10m` is refused
+    here, not a traceback mid-crawl). Tables (middlewares, pipelines, per-resource bounds) are the code's: a
+    command line that dropped the token or retry middleware would crawl without them, silently."""
     from scrapy.settings import default_settings as scrapy_defaults
 
-    known = {name for module in (default_settings, scrapy_defaults) for name in vars(module) if name.isupper()}
+    defaults = {name: value for module in (scrapy_defaults, default_settings) for name, value in vars(module).items()
+                if name.isupper()}
     overrides = {}
     for pair in pairs:
         name, equals, value = pair.partition("=")
-        name = name.strip()
-        if not equals or name not in known:
+        name, value = name.strip(), value.strip()
+        if not equals or name not in defaults:
             raise ValueError(f"{pair!r}: expected NAME=VALUE with NAME a setting of crawler/settings.py or Scrapy's "
                              f"(e.g. MAX_WAIT=600)")
-        overrides[name] = value.strip()
+        overrides[name] = _setting_value(name, value, defaults[name])
     return overrides
+
+
+def _setting_value(name: str, value: str, default) -> str:
+    """VALUE, checked to be of the kind of the setting's default (kept as text: Scrapy's getint / getfloat read it)."""
+    if isinstance(default, (dict, list, tuple, set)):
+        raise ValueError(f"{name} is a table of the code ({type(default).__name__}), not set from the command line")
+    if isinstance(default, bool):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"{name}={value!r}: expected true or false")
+    elif isinstance(default, (int, float)):
+        try:
+            number = int(value) if isinstance(default, int) else float(value)
+        except ValueError:
+            kind = "a whole number" if isinstance(default, int) else "a number"
+            raise ValueError(f"{name}={value!r}: expected {kind} (default {default})") from None
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"{name}={value!r}: expected a finite number, 0 or more")
+    return value
 
 
 def crawl_settings(options: CrawlOptions, extra: dict) -> Settings:
@@ -461,7 +483,10 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
                 yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets(),
                                     known=known, full=options.full, ledger=ledger)
         finally:
-            stop_reactor()  # if Ctrl-C has not already
+            # If Ctrl-C has not already; once running: a spider that fails while it is built fails here before
+            # the reactor starts, and a stop asked then would leave the reactor, started next, idle for ever.
+            from twisted.internet import reactor
+            reactor.callWhenRunning(stop_reactor)
 
     failures = []
     with progress, stopper.installed():

@@ -38,16 +38,16 @@ DOWNLOAD_FAIL_ON_DATALOSS = True
 # x-ratelimit-reset), a budget holds it or a backoff: the Hub's rate windows are 5 minutes. A longer wait (a reset
 # in the year 5000, `t=inf`) is an outage: the request fails at once, transiently (recorded; the next run asks
 # again), and the run goes on.
-MAX_WAIT = 360
+MAX_WAIT = 360.0
 # The most time one request may take, in seconds, from its first try through its retries and waits; past it, it
 # fails as transient (recorded; the next run asks again).
-MAX_REQUEST_TIME = 900
+MAX_REQUEST_TIME = 900.0
 # On Ctrl-C or SIGTERM, the seconds given to answers on their way before the run stops without them (a second Ctrl-C
 # stops it at once). Waits end at once.
-SHUTDOWN_GRACE = 5
+SHUTDOWN_GRACE = 5.0
 # GitHub's secondary rate limit answered without a hint: wait this long, doubling with each retry (GitHub's docs:
 # at least a minute).
-GITHUB_SECONDARY_LIMIT_WAIT = 60
+GITHUB_SECONDARY_LIMIT_WAIT = 60.0
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RedirectPolicyMiddleware": 440,  # before the token is added
     "crawler.middlewares.TokenMiddleware": 450,
@@ -58,7 +58,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 # Requests per 5-minute window, per Hub budget. Unset: the Hub's published defaults (anonymous 500 API / 3000
 # resolver calls; with HF_TOKEN 1000 / 5000). The CLI sets them from --api-budget / --resolver-budget.
-HUB_BUDGET_WINDOW = 300
+HUB_BUDGET_WINDOW = 300.0
 HUB_RATELIMIT_RETRIES = 10
 GITHUB_RATELIMIT_RETRIES = 10
 ITEM_PIPELINES = {

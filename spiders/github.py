@@ -9,7 +9,6 @@ complete crawl is not fetched again (unless it was fetched under other file rule
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -18,6 +17,7 @@ from hashlib import sha256
 
 from crawler.ids import BadId, git_ref, git_sha, github_repo, shown
 from crawler.items import ArtifactItem, LinkItem, SubjectItem
+from crawler.middlewares import answer_json
 from crawler.urls import endpoint_url, safe_path
 from spiders.base import EvidenceSpider, KnownRepo, Refusals, Repo, id_list
 
@@ -312,7 +312,7 @@ class GithubSpider(EvidenceSpider):
     def _json(self, response, repo: Repo, kind: str, shape: type):
         """The answer's JSON when it is of the expected shape, else None (the caller records it)."""
         try:
-            value = json.loads(response.body)
+            value = answer_json(response.body)
         except ValueError:
             return None
         return value if isinstance(value, shape) else None

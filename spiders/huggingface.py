@@ -23,6 +23,7 @@ from scrapy.exceptions import DontCloseSpider
 
 from crawler.ids import BadId, arxiv_id, git_sha, github_repo, hub_repo_id, repo_id_of, shown
 from crawler.items import ErrorItem, LinkItem, SubjectItem
+from crawler.middlewares import answer_json
 from crawler.hub_json import siblings_name_every_file
 from crawler.labels import GITHUB_LINK, github_repos_linked, normalise_github
 from crawler.urls import endpoint_url, safe_path
@@ -239,7 +240,7 @@ class HuggingFaceSpider(EvidenceSpider):
             yield ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
             return
         try:
-            rows = json.loads(response.body)
+            rows = answer_json(response.body)
             assert isinstance(rows, list)
         except (ValueError, AssertionError):
             self.listing_failed = True
@@ -354,7 +355,7 @@ class HuggingFaceSpider(EvidenceSpider):
             yield from self._done(repo)
             return
         try:
-            info = json.loads(response.body)
+            info = answer_json(response.body)
         except ValueError:
             info, problem = None, "not JSON"
         else:
@@ -534,7 +535,7 @@ class HuggingFaceSpider(EvidenceSpider):
             yield from self._done(repo)
             return
         try:
-            entries = json.loads(response.body)
+            entries = answer_json(response.body)
             assert isinstance(entries, list)
             page_paths = [e["path"] for e in entries if isinstance(e, dict) and e.get("type") == "file"
                           and isinstance(e.get("path"), str)]

@@ -195,9 +195,9 @@ def render() -> str:
               "neither token appears in the DB, logs, error messages, `show`, `errors`, the table page, any export or "
               "the review pages (`test_tokens_appear_in_no_output_of_a_crawl`)."]
     lines += ["", "Waits: no request waits more than MAX_WAIT "
-              f"({settings.MAX_WAIT} s) at once, for a server's `Retry-After`, `RateLimit` or `x-ratelimit-reset` or a "
+              f"({settings.MAX_WAIT:g} s) at once, for a server's `Retry-After`, `RateLimit` or `x-ratelimit-reset` or a "
               "budget, nor takes more than MAX_REQUEST_TIME "
-              f"({settings.MAX_REQUEST_TIME} s) through its retries; a longer wait is an outage: the request fails "
+              f"({settings.MAX_REQUEST_TIME:g} s) through its retries; a longer wait is an outage: the request fails "
               "at once, recorded, its repo left incomplete for the next run (`tests/test_hostile_network.py`). "
               "Ctrl-C or SIGTERM end a run within seconds at any time, `interrupted` (exit 130).", "",
               "`test_one_run_through_the_fault_mix_ends_with_the_clean_crawls_judgements` crawls 30 snapshot models "

@@ -239,6 +239,28 @@ def test_a_head_that_is_not_a_sha_is_a_parse_error(server, elsewhere, store, cle
     assert_held(server, elsewhere, result, before, store)
 
 
+DEEP_JSON = b"[" * 3000 + b"]" * 3000  # 6 kB nested deeper than Python's JSON reader recurses
+
+
+@pytest.mark.parametrize("content_type", ["text/plain; charset=utf-8", "application/json"],
+                         ids=["deep-json-as-text", "deep-json-as-json"])
+def test_json_nested_too_deep_to_read_is_a_parse_error_of_that_answer(content_type, server, elsewhere, store,
+                                                                      clean_store):
+    """A RecursionError is not a ValueError: it escaped the spider as a traceback (as text), or passed the retry
+    middleware's check for a network failure (as JSON). Now an answer that does not parse: retried as such, then a
+    parse error of that answer."""
+    before = state(clean_store)
+    server.answer(MODEL_JSON, Answer(200, DEEP_JSON, content_type=content_type))
+    result = run_openness("crawl", MODEL, "--depth", "1", "--full", "--hf-endpoint", server.url, "--github-endpoint",
+                          server.url, "--db", str(store), "-s", "RETRY_TIMES=1", "-s", "RETRY_BACKOFF_BASE=0.1",
+                          timeout=240)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    recorded = errors(store, "model_json")
+    assert len(recorded) == 1 and recorded[0][1] == server.url + "/api/models/" + MODEL, recorded
+    assert recorded[0][3] == "model_json unreadable: not JSON", recorded[0][3]
+    assert_held(server, elsewhere, result, before, store)
+
+
 # -- ids a card names: refused (never linked nor crawled) and recorded; an expected cause, the run exits 0 --------
 
 def _card_data(**fields):

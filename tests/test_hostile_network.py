@@ -356,9 +356,25 @@ def test_max_wait_is_a_setting(server, tmp_path):
     assert run_counts(db)["openness/bounds/max_wait"] == 1 + len(held)
 
 
-def test_an_unknown_setting_is_refused_before_any_run(tmp_path):
-    result = run_openness("crawl", MODEL, "--db", str(tmp_path / "x.db"), "-s", "MAX_WIAT=5")
-    assert result.returncode == 2 and "'MAX_WIAT=5': expected NAME=VALUE" in result.stderr
+BAD_SETTINGS = [
+    ("unknown-name", "MAX_WIAT=5", "'MAX_WIAT=5': expected NAME=VALUE"),
+    ("seconds-with-a-unit", "MAX_WAIT=10m", "MAX_WAIT='10m': expected a number (default 360.0)"),
+    ("infinite-wait", "MAX_WAIT=inf", "MAX_WAIT='inf': expected a finite number, 0 or more"),
+    ("negative-wait", "MAX_REQUEST_TIME=-1", "MAX_REQUEST_TIME='-1': expected a finite number, 0 or more"),
+    ("count-not-whole", "RETRY_TIMES=1.5", "RETRY_TIMES='1.5': expected a whole number (default 10)"),
+    ("flag-not-a-flag", "RETRY_ENABLED=maybe", "RETRY_ENABLED='maybe': expected true or false"),
+    ("middlewares-dropped", "DOWNLOADER_MIDDLEWARES={}", "DOWNLOADER_MIDDLEWARES is a table of the code (dict)"),
+    ("bounds-table", "PAGES_PER_RESOURCE=x", "PAGES_PER_RESOURCE is a table of the code (dict)"),
+]
+
+
+@pytest.mark.parametrize("case, pair, message", BAD_SETTINGS, ids=[c[0] for c in BAD_SETTINGS])
+def test_a_setting_unknown_or_of_the_wrong_kind_is_refused_before_any_run(case, pair, message, tmp_path):
+    """A typo, a value its setting cannot take (a traceback mid-crawl, then a run left `running`), or a table of the
+    code (dropping the token or retry middleware would crawl without them) is refused before anything is made."""
+    result = run_openness("crawl", MODEL, "--db", str(tmp_path / "x.db"), "-s", pair)
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.db").exists()
 
 
