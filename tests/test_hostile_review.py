@@ -230,6 +230,14 @@ def test_http_basic_credentials_are_throttled_as_the_form_is(server):
     assert status == 200 and json.loads(text) == {"actor": {"id": "bob"}}
 
 
+@pytest.mark.parametrize("user", ["\u00fc", "b\u00f6b", "\u0431ob"], ids=["u-umlaut", "o-umlaut", "cyrillic-b"])
+def test_http_basic_credentials_that_are_not_ascii_are_refused_not_a_server_error(user, server):
+    """The password library reads Basic credentials as ASCII: other bytes raised out of it (500, a traceback)."""
+    page = urllib.parse.urlsplit(server).path
+    header = {"Authorization": "Basic " + base64.b64encode(f"{user}:{BOB}".encode()).decode()}
+    assert request(root(server), page, headers=header, source="127.0.0.45")[0] == 401
+
+
 def test_a_burst_of_parallel_guesses_is_counted_before_the_passwords_are_checked(server):
     """Guesses sent together (before any is answered) count as they arrive: at most max_failures are checked."""
     from concurrent.futures import ThreadPoolExecutor
@@ -277,6 +285,27 @@ def test_the_throttle_remembers_a_bounded_number_of_clients(monkeypatch):
     for n in range(1000):
         throttle.attempt(f"10.0.{n // 256}.{n % 256}", f"user{n}")
     assert len(throttle.counters) == 50
+
+
+def test_a_flood_of_new_names_never_unlocks_a_locked_account(monkeypatch):
+    """Old keys make room for new ones, but never a locked one; and a locked client's attempts add no key."""
+    from crawler.review import throttle as module
+
+    monkeypatch.setattr(module, "MAX_TRACKED", 50)
+    throttle = module.LoginThrottle(100, 3, 60, clock=lambda: 0.0)
+    for n in range(4):
+        throttle.attempt(f"10.1.0.{n}", "ana")
+    assert throttle.attempt("10.1.0.9", "ana") > 0
+    for n in range(1000):
+        throttle.attempt(f"10.3.{n // 256}.{n % 256}", f"junk{n}")
+    assert throttle.attempt("10.4.0.1", "ana") > 0 and len(throttle.counters) == 50
+    locked = module.LoginThrottle(1, 100, 60, clock=lambda: 0.0)
+    for name in ("a", "b"):  # the second attempt is one past the limit: the client is locked
+        locked.attempt("10.5.0.1", name)
+    keys = set(locked.counters)
+    for n in range(100):
+        assert locked.attempt("10.5.0.1", f"name{n}") > 0
+    assert set(locked.counters) == keys
 
 
 @pytest.mark.parametrize("limits", ["{max_failures: 0}", "{max_failures: many}", "{lockout: 5}", "[1, 2]"],

@@ -53,18 +53,24 @@ class LoginThrottle:
     def _counter(self, key: str) -> Counter:
         counter = self.counters.setdefault(key, Counter())
         self.counters.move_to_end(key)
-        while len(self.counters) > MAX_TRACKED:
-            self.counters.popitem(last=False)
+        if len(self.counters) > MAX_TRACKED:
+            # The oldest key not locked makes room: a flood of new names must not evict (and so unlock) a locked
+            # account or address.
+            now = self.clock()
+            oldest = next((k for k, c in self.counters.items() if c.locked_until <= now), next(iter(self.counters)))
+            del self.counters[oldest]
         return counter
 
     def attempt(self, client: str, account: str | None) -> float:
         """Start an attempt: the seconds to wait if the client or the account is locked, or this attempt is one past
-        a limit (nothing is checked then), else 0 and the attempt counted as a failure until `succeeded`."""
+        a limit (nothing is checked then), else 0 and the attempt counted as a failure until `succeeded`. A locked
+        client's attempts are refused before they count anything (they add no key)."""
         now = self.clock()
-        counters = [(key, self._counter(key)) for key in self._keys(client, account)]
-        wait = max(counter.locked_until - now for _, counter in counters)
+        keys = self._keys(client, account)
+        wait = max(self.counters[key].locked_until - now if key in self.counters else 0.0 for key in keys)
         if wait > 0:
             return wait
+        counters = [(key, self._counter(key)) for key in keys]
         locked = False
         for key, counter in counters:
             counter.failures = [t for t in counter.failures if now - t < self.lockout] + [now]
@@ -83,7 +89,8 @@ def _basic_user(scope: dict) -> str | None:
     if not header.startswith(b"Basic "):
         return None
     try:
-        return base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")[0]
+        # ASCII, as datasette-auth-passwords decodes them: other bytes are credentials no account can match.
+        return base64.b64decode(header[6:], validate=True).decode("ascii").partition(":")[0]
     except ValueError:
         return ""
 
@@ -115,7 +122,7 @@ def asgi_wrapper(datasette):
             if basic is not None:
                 if wait := throttle.attempt(client, basic):
                     return await _refuse(send, 429, _locked_text(wait), wait)
-                if scope_has_valid_authorization(scope, datasette) is None:
+                if not basic or scope_has_valid_authorization(scope, datasette) is None:
                     return await _refuse(send, 401, "Wrong user name or password.\n")
                 throttle.succeeded(client, basic)
             if scope["path"] != login_path or scope["method"] != "POST":
