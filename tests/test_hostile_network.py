@@ -464,7 +464,9 @@ def test_a_failure_between_the_spiders_ends_the_process_instead_of_leaving_it_id
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 1 and "unable to open database file" in err, err[-2000:]
+    # A store that can no longer be used ends every command the same way: one line naming it, exit 2.
+    assert proc.returncode == 2 and "Traceback" not in err, err[-2000:]
+    assert f"{db}: the store cannot be used: unable to open database file (exit 2)" in " ".join(err.split()), err
 
 
 def test_ctrl_c_while_assessing_ends_the_run_interrupted_and_the_next_run_completes_it(snapshot_corpus, tmp_path):
