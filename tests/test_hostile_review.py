@@ -106,7 +106,7 @@ def basic(user: str, password: str) -> dict:
 # -- no secret served ----------------------------------------------------------------------------------------------
 
 SERVED = ["/-/metadata.json", "/-/metadata", "/-/settings.json", "/-/config.json", "/-/plugins.json",
-          "/-/versions.json", "/-/databases.json", "/-/threads.json", "/-/actor.json", "/-/login",
+          "/-/versions.json", "/-/actor.json", "/-/login",
           "/-/password-tool", "/", "/.json", "DB", "DB.json",
           *(f"DB/{table}.json?_shape=array&_size=max" for table in (
               "judgements", "evidence", "flags", "reviews", "history", "errors", "subjects", "links", "artifacts",
@@ -117,7 +117,7 @@ SERVED = ["/-/metadata.json", "/-/metadata", "/-/settings.json", "/-/config.json
 
 
 @pytest.mark.parametrize("path", SERVED, ids=lambda p: p.replace("DB", "db").split("?")[0].strip("/") or "home")
-def test_no_secret_in_any_page_anyone_reads(path, server):
+def test_no_secret_in_any_page_anyone_reads(path, server, store):
     """Hashes (whole or their digest), the cookie secret and an endpoint password a store holds are in no page an
     anonymous reader gets, the metadata included (datasette-auth-passwords' config names variables instead)."""
     base = server
@@ -128,6 +128,13 @@ def test_no_secret_in_any_page_anyone_reads(path, server):
     assert status == 200, (path, status, text[:300])
     leaked = [name for name, secret in SECRETS.items() if secret in text]
     assert leaked == [], f"{path} serves {leaked}"
+    assert str(store.parent) not in text, f"{path} serves the store's path"
+
+
+@pytest.mark.parametrize("path", ["/-/databases.json", "/-/databases", "/-/threads.json", "/-/threads/"])
+def test_the_pages_of_the_servers_workings_are_not_served(path, server):
+    """Datasette's /-/databases names the store's absolute path, /-/threads the process's threads: not found."""
+    assert request(root(server), path)[0] == 404
 
 
 def test_the_metadata_names_where_each_hash_is_never_the_hash(server):

@@ -90,6 +90,23 @@ def review_app(db_path: Path, config: dict):
                      secret=os.environ.get("DATASETTE_SECRET") or secrets.token_hex(32))
 
 
+# Datasette's pages of the server's own workings: the store's absolute path (/-/databases), the process's threads
+# and tasks (/-/threads). No review needs them, and no reader may learn the server's paths from them.
+HIDDEN_PAGES = frozenset({"/-/databases", "/-/databases.json", "/-/threads", "/-/threads.json"})
+
+
+def hiding_internals(app):
+    """The review's ASGI app, answering 404 to HIDDEN_PAGES."""
+    async def filtered(scope, receive, send):
+        if scope["type"] == "http" and scope["path"].rstrip("/") in HIDDEN_PAGES:
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+            await send({"type": "http.response.body", "body": b"Not found.\n"})
+            return
+        await app(scope, receive, send)
+    return filtered
+
+
 def serve(db_path: Path, host: str, port: int, config: dict) -> int:
     """Run the review until it is stopped (Ctrl-C or SIGTERM: uvicorn shuts down cleanly); returns 0."""
     import uvicorn
@@ -100,5 +117,5 @@ def serve(db_path: Path, host: str, port: int, config: dict) -> int:
         loop.run_until_complete(app.invoke_startup())
     finally:
         loop.close()
-    uvicorn.run(app.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)
+    uvicorn.run(hiding_internals(app.app()), host=host, port=port, log_level="info", lifespan="on", workers=1)
     return 0
