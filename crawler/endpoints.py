@@ -44,7 +44,7 @@ def check_endpoint(value: str) -> str:
     return value.rstrip("/")
 
 
-def _origin_and_path(url: str) -> tuple[tuple[str, str, int | None], str]:
+def origin_and_path(url: str) -> tuple[tuple[str, str, int | None], str]:
     parts = urlsplit(url)
     try:
         port = parts.port or DEFAULT_PORTS.get(parts.scheme)
@@ -56,14 +56,14 @@ def _origin_and_path(url: str) -> tuple[tuple[str, str, int | None], str]:
 def under(url: str, base: str) -> bool:
     """Whether `url` is at or below the endpoint `base`: same scheme, host and port, and a path that is the base's
     path or goes on below it (by whole path segments: `/api2` is not below `/api`)."""
-    origin, path = _origin_and_path(url)
-    base_origin, base_path = _origin_and_path(base)
+    origin, path = origin_and_path(url)
+    base_origin, base_path = origin_and_path(base)
     return origin == base_origin and (path == base_path or path.startswith(base_path + "/"))
 
 
 def endpoint_of(url: str, endpoints: dict[str, str], prefer: str = "") -> str | None:
     """The name of the endpoint `url` is for: the one with the longest base path that holds it; where two endpoints
     have the same base URL (a replica serving both APIs), `prefer` (the endpoint of the spider that asks)."""
-    holding = [(len(_origin_and_path(base)[1]), name == prefer, name) for name, base in endpoints.items()
+    holding = [(len(origin_and_path(base)[1]), name == prefer, name) for name, base in endpoints.items()
                if base and under(url, base)]
     return max(holding)[2] if holding else None

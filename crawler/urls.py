@@ -14,7 +14,8 @@ from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 import httpx
 from w3lib.url import canonicalize_url
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
+from crawler.endpoints import origin_and_path
+
 # GitHub's pagination links name a repo by its numeric id (`/repositories/1296269/releases?page=2`) where the first
 # page named it `/repos/<owner>/<repo>/releases`: the same resource.
 GITHUB_REPO_PATH = re.compile(r"^/(?:repos/[^/]+/[^/]+|repositories/\d+)(?=/|$)")
@@ -69,8 +70,7 @@ def next_page(link_header: str, page_url: str, base: str) -> str | None:
         raise UnsafeUrl(f'the Link rel="next" {target[:200]!r} holds a space, a control character or a backslash')
     url = urljoin(page_url, target)
     found, endpoint = urlsplit(url), urlsplit(base)
-    where = (found.scheme, (found.hostname or "").lower(), _port(found))
-    if where != (endpoint.scheme, (endpoint.hostname or "").lower(), _port(endpoint)):
+    if origin_and_path(url)[0] != origin_and_path(base)[0]:  # scheme, host and port, as tokens are matched
         raise UnsafeUrl(f'the Link rel="next" {url[:200]!r} leaves the endpoint {base}')
     if found.username is not None or found.password is not None:
         raise UnsafeUrl(f'the Link rel="next" {url[:200]!r} carries credentials')
@@ -96,10 +96,3 @@ def _same_resource(path: str, page_path: str, prefix: str) -> bool:
         return False
     named = repo.group(0), page_repo.group(0)
     return any(n.startswith("/repositories/") for n in named) or named[0].lower() == named[1].lower()
-
-
-def _port(parts) -> int | None:
-    try:
-        return parts.port or DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:  # a port that is not a number, or out of range
-        return -1
