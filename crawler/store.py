@@ -298,6 +298,26 @@ def m012_unsure_judgements_queued(db: sqlite_utils.Database) -> None:
                                              limit {QUEUE_TOP_MODELS}))""")
 
 
+@migrations()
+def m014_model_capture(db: sqlite_utils.Database) -> None:
+    # Whether a model's judgements say anything: a model none of whose 14 criteria is decided is not ranked as a
+    # score-0 model beside one closed on every criterion. `not captured` when a source it needed (its JSON, card or
+    # file list) is one the crawl's endpoint holds no copy of (a replica, a mirror); `undecided` when its sources
+    # were read, failed or gated and still decide nothing; `not judged` before its first judgement.
+    db.execute("""create view if not exists model_capture as
+                  select s.id as subject_id,
+                    case when exists (select 1 from judgements j where j.subject_id = s.id and j.level != 'unknown')
+                           then 'judged'
+                         when s.status = 'not captured' or exists (
+                           select 1 from judgements j, json_each(coalesce(j.searched, '[]')) e
+                           where j.subject_id = s.id and json_valid(j.searched)
+                             and json_extract(e.value, '$.status') = 'not captured')
+                           then 'not captured'
+                         when exists (select 1 from judgements j where j.subject_id = s.id) then 'undecided'
+                         else 'not judged' end as capture
+                  from subjects s where s.kind = 'model'""")
+
+
 # The schema's version: its newest migration (`openness --version` and every export say it).
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 

@@ -122,3 +122,20 @@ def test_a_store_written_with_an_endpoint_password_loses_it_at_the_next_open(db_
     assert db["crawl_runs"].get(run_id)["hf_endpoint"] == "https://hub.example"
     assert db["errors"].rows.__next__()["reason"] == "HTTP 500 from https://hub.example/api/models/x/y"
     assert db["subjects"].get("hf:model:a/b")["url"] == "https://hub.example/a/b#mail@example.org"
+
+
+@pytest.mark.parametrize("judged, searched, status, capture", [
+    (["open", "unknown"], "[]", "ok", "judged"),
+    (["unknown", "unknown"], '[{"source": "card", "status": "not captured", "url": "u"}]', "ok", "not captured"),
+    (["unknown"], '[{"source": "card", "status": "failed", "url": "u"}]', "not captured", "not captured"),
+    (["unknown", "unknown"], '[{"source": "card", "status": "gated", "url": "u"}]', "ok", "undecided"),
+    ([], "[]", "ok", "not judged"),
+], ids=["one-decided", "card-not-captured", "subject-not-captured", "gated-undecided", "never-judged"])
+def test_model_capture_says_whether_a_model_s_judgements_decide_anything(db_path, judged, searched, status, capture):
+    db = open_db(db_path)
+    db["subjects"].insert({"id": "hf:model:o/m", "kind": "model", "source": "huggingface", "repo_id": "o/m",
+                           "status": status})
+    for number, level in enumerate(judged):
+        db["judgements"].insert({"subject_id": "hf:model:o/m", "criterion": f"c{number}", "level": level,
+                                 "searched": searched})
+    assert db.execute("select capture from model_capture where subject_id = 'hf:model:o/m'").fetchone()[0] == capture

@@ -15,7 +15,8 @@ LOGGED_IN = {"id": "*"}  # any actor: datasette-auth-passwords signs one in afte
 # migration adds is for logged-in analysts only, and so is SQL of one's own (Datasette's `execute-sql`, also
 # behind `?_where=`): anonymous readers get the tables below, the pages (canned queries) and nothing else.
 ANALYST_TABLES = ("subjects", "links", "artifacts", "judgements", "evidence", "flags", "reviews", "history",
-                  "errors", "effective_judgements", "model_licences", "review_queue", "model_downloads")
+                  "errors", "effective_judgements", "model_licences", "review_queue", "model_downloads",
+                  "model_capture")
 
 FLAGGED = f"""
 select f.id as flag_id, f.severity, s.repo_id as model, f.kind, f.claim,
