@@ -30,6 +30,20 @@ POINTS = {"open": 1.0, "partial": 0.5, "closed": 0.0, "unknown": 0.0}
 STYLE = {"open": "bold green", "partial": "bold dark_orange", "closed": "bold red", "unknown": "dim"}
 COLOUR = {"open": "#2e7d32", "partial": "#ef8f00", "closed": "#c62828", "unknown": "#9e9e9e"}
 
+# How a Hub gate reads wherever gating is shown (the Hub's `gated`: false, "auto" or "manual"): a gate the Hub
+# approves automatically only asks for a click (or contact details), not a publisher's decision.
+GATING = {"auto": "gated, approved automatically", "manual": "gated, approved by the publisher"}
+
+
+def gating_label(gated: str | bool | None) -> str:
+    """`not gated`, `gated, approved automatically`, `gated, approved by the publisher`, or `gating unknown`."""
+    if gated is None or gated == "":
+        return "gating unknown"
+    value = str(gated).lower()
+    if value in ("false", "0", "no"):
+        return "not gated"
+    return GATING.get(value, "gated")
+
 
 @dataclass
 class Row:

@@ -158,3 +158,12 @@ def test_a_confident_judgement_is_shown_as_confident_in_show_the_table_and_expor
     lines = run_openness("export", model, "--format", "jsonl", "--db", str(db_file)).stdout.splitlines()
     exported = next(r for r in map(json.loads, lines) if "judgements" in r)
     assert {j["criterion"]: j["confident"] for j in exported["judgements"]}[criterion] is True
+
+
+@pytest.mark.parametrize("gated, label", [("auto", "gated, approved automatically"), ("manual",
+                         "gated, approved by the publisher"), ("False", "not gated"), (False, "not gated"),
+                         (None, "gating unknown"), ("True", "gated")])
+def test_a_gate_reads_as_how_it_is_approved(gated, label):
+    from crawler.table import gating_label
+
+    assert gating_label(gated) == label
