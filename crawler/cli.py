@@ -841,21 +841,23 @@ def _write_table_page(db_path: Path) -> Path:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML outside the DB: `anonymous_read: true|false` and `accounts: {user: HASH}` where HASH comes "
-                   "from `datasette hash-password` (or `{$env: VARIABLE}` naming where it is). No config: anyone "
+              help="YAML outside the DB (see crawler/review/accounts.sample.yaml): `anonymous_read: true|false` "
+                   "and `accounts: {user: HASH}`, written by `openness review-account add`. No config: anyone "
                    "reads, nobody writes.")
 def review(db_path, host, port, config_path):
-    """Open the store for analysts in the browser (Datasette): flagged models worst first with the quoted claim,
-    a model's 14 judgements with evidence linked to the public source at its revision, what changed in the last
-    run, the review queue; logged-in analysts confirm or dismiss flags and override judgements, each with a note.
-    Verdicts live in `reviews`, which no crawl writes."""
-    from crawler.review.server import ReviewConfigError, read_config, serve
+    """Open the store for analysts in the browser: the home page lists flagged models worst first, the review
+    queue, what the last run changed and the league table; a model's page shows its 14 criteria with every
+    evidence item linked to the public source at its revision; a flag's page takes a logged-in analyst's verdict
+    (confirm, dismiss, needs evidence, level overrides) with a note. Verdicts live in `reviews`, which no crawl
+    writes. Datasette's tables, SQL and JSON stay at /DB-NAME."""
+    from crawler.review.server import PortInUse, ReviewConfigError, check_bind, read_config, serve
     from crawler.store import open_db
 
     require_store(db_path)
     try:
         config = read_config(config_path)
-    except ReviewConfigError as exc:
+        check_bind(host, port)
+    except (ReviewConfigError, PortInUse) as exc:
         raise click.ClickException(str(exc)) from exc
     open_db(db_path).close()  # migrated: the review's views and triggers exist
     reading = "anyone reads" if config["anonymous_read"] else "login to read"
@@ -863,6 +865,29 @@ def review(db_path, host, port, config_path):
                   f"accounts); Ctrl-C stops it", markup=False)
     sys.exit(serve(db_path, host, port, config))
 
+
+@cli.group("review-account")
+def review_account():
+    """Analysts' accounts of the review (a YAML config, see crawler/review/accounts.sample.yaml)."""
+
+
+@review_account.command("add")
+@click.argument("name")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The review config to write (created when missing); pass it to `openness review --config`.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (scripts).")
+def review_account_add(name, config_path, password_stdin):
+    """Add the analyst NAME (or set a new password): asks twice for the password, hidden, and writes only its hash."""
+    from crawler.review.accounts import AccountError, add_account
+
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin else
+                click.prompt("password", hide_input=True, confirmation_prompt=True))
+    try:
+        outcome = add_account(config_path, name, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"{outcome} {name} in {config_path} (the password's hash only); review with: "
+                  f"openness review --config {config_path}", markup=False, soft_wrap=True)
 
 @cli.command()
 @click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),

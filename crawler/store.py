@@ -318,6 +318,21 @@ def m014_model_capture(db: sqlite_utils.Database) -> None:
                   from subjects s where s.kind = 'model'""")
 
 
+@migrations()
+def m016_needs_evidence(db: sqlite_utils.Database) -> None:
+    # An analyst may answer a flag "needs evidence" (neither confirmed nor dismissed: what is stored does not decide
+    # it). The verdict trigger of m006 is recreated with it; it becomes the flag's status like the others.
+    db.execute("drop trigger if exists reviews_need_a_verdict")
+    db.execute("""create trigger reviews_need_a_verdict before insert on reviews
+                  when new.verdict is null or new.verdict not in ('confirmed', 'dismissed', 'needs evidence',
+                                                                  'override')
+                     or (new.verdict = 'override' and (new.criterion is null or
+                         new.level_override not in ('open', 'partial', 'closed')))
+                     or (new.verdict != 'override' and new.flag_id is null)
+                  begin select raise(abort, 'a review confirms or dismisses a flag or says it needs evidence, or
+                  overrides a judgement with open, partial or closed'); end""")
+
+
 # The schema's version: its newest migration (`openness --version` and every export say it).
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 

@@ -1,9 +1,8 @@
-"""The Datasette metadata of a review: titles, column help, facets, sorts, the analysts' pages (canned queries)
-and who may write. Everything the analyst reads from cards and licences is shown by Datasette, which escapes it."""
+"""The Datasette metadata of a review: titles, column help, facets, sorts, and the read-only canned queries the
+analysts' pages (crawler/review/plugin) show and power users get as JSON. Everything the analyst reads from cards
+and licences is shown by Datasette or the plugin's templates, which escape it."""
 
 from __future__ import annotations
-
-from crawler.store import CONFIDENT
 
 LABELS_ATTRIBUTION = ("Expert labels used to measure the crawler: European Open Source AI Index (https://osai-index.eu) "
                       "and opening-up-chatgpt (http://opening-up-chatgpt.github.io), CC-BY 4.0; Liesenfeld & "
@@ -13,7 +12,7 @@ LOGGED_IN = {"id": "*"}  # any actor: datasette-auth-passwords signs one in afte
 # What anyone may read when reading is anonymous: the analysts' tables and views. Every other table of the store
 # (crawl_runs: commands with file paths, hosts, pids and endpoints; blobs; the migrations) and any table a later
 # migration adds is for logged-in analysts only, and so is SQL of one's own (Datasette's `execute-sql`, also
-# behind `?_where=`): anonymous readers get the tables below, the pages (canned queries) and nothing else.
+# behind `?_where=`): anonymous readers get the tables below, the analysts' pages, the read-only canned queries and nothing else.
 ANALYST_TABLES = ("subjects", "links", "artifacts", "judgements", "evidence", "flags", "reviews", "history",
                   "errors", "effective_judgements", "model_licences", "review_queue", "model_downloads",
                   "model_capture")
@@ -27,16 +26,6 @@ select f.id as flag_id, f.severity, s.repo_id as model, f.kind, f.claim,
 from flags f join subjects s on s.id = f.subject_id
 where f.status != 'superseded' and (:severity = '' or f.severity = :severity)
 order by {SEVERITY_RANK}, s.repo_id"""
-
-MODEL = f"""
-select j.criterion, e.level as effective_level, j.level as machine_level, j.confidence,
-       case when j.level != 'unknown' and j.confidence >= {CONFIDENT} then 'confident' else '' end as sure, j.summary,
-       ev.snippet, ev.public_url, e.reviewer, e.review_note, ev.rule_id, ev.url as fetched_url
-from judgements j join subjects s on s.id = j.subject_id
-join effective_judgements e on e.subject_id = j.subject_id and e.criterion = j.criterion
-left join evidence ev on ev.subject_id = j.subject_id and ev.criterion = j.criterion and ev.ordinal = 0
-where s.repo_id = :model
-order by j.criterion"""
 
 CHANGES = """
 select * from (
@@ -56,22 +45,12 @@ order by case q.item when 'changed judgement' then 0 when 'flag' then 1 else 2 e
          case q.severity when 'high' then 0 when 'medium' then 1 else 2 end, q.confidence, d.downloads desc,
          s.repo_id, q.criterion"""
 
-FLAG_VERDICT = """
-insert into reviews (subject_id, flag_id, verdict, note, reviewer, created_at, claim_seen)
-select subject_id, id, :verdict, :note, :_actor_id, :_now_datetime_utc, claim from flags where id = :flag_id"""
-
-OVERRIDE = """
-insert into reviews (subject_id, criterion, verdict, level_override, level_seen, note, reviewer, created_at)
-select j.subject_id, j.criterion, 'override', :level, j.level, :note, :_actor_id, :_now_datetime_utc
-from judgements j join subjects s on s.id = j.subject_id where s.repo_id = :model and j.criterion = :criterion"""
-
 
 def metadata(db_name: str, anonymous_read: bool, accounts: dict, tables: list[str] = (),
              throttle: dict | None = None) -> dict:
     """Datasette metadata for the store `db_name` (its file name without `.db`) holding `tables` (tables and views).
     `accounts`: user -> a Datasette secret reference (`{"$env": NAME}`), never the hash itself: Datasette serves
     this metadata at /-/metadata.json and resolves references only when the plugin asks for its config."""
-    write = {"write": True, "allow": LOGGED_IN}
     return {
         "title": "Openness evidence: review",
         "description": "How open AI models on Hugging Face and GitHub really are, judged per criterion with the "
@@ -117,18 +96,11 @@ def metadata(db_name: str, anonymous_read: bool, accounts: dict, tables: list[st
                                    "description": "Models whose own words claim openness while the criteria that "
                                                   "claim promises are decided and not open. Leave severity empty "
                                                   "for all."},
-                "model": {"title": "One model: 14 judgements with evidence", "sql": MODEL, "hide_sql": True},
                 "changes_since_previous_run": {"title": "What changed in the last run", "sql": CHANGES,
                                                "hide_sql": True},
                 "review_queue": {"title": "Review queue", "sql": REVIEW_QUEUE, "hide_sql": True,
                                  "description": "Flags nobody reviewed, and reviewed judgements a later crawl "
                                                 "changed (both levels shown)."},
-                "confirm_or_dismiss_flag": {"title": "Record a verdict on a flag", "sql": FLAG_VERDICT,
-                                            "description": "verdict: confirmed or dismissed; a note is required.",
-                                            **write},
-                "override_judgement": {"title": "Override one judgement's level", "sql": OVERRIDE,
-                                       "description": "level: open, partial or closed; a note is required.",
-                                       **write},
             },
         }},
     }

@@ -1,6 +1,6 @@
 """Serve the review: Datasette over a store, in this process (what `datasette serve` does: build the app, run its
-startup hooks, run it under uvicorn), with the review metadata, datasette-auth-passwords' login and our login
-throttle.
+startup hooks, run it under uvicorn), with the review metadata, the analysts' pages (crawler/review/plugin),
+datasette-auth-passwords' login and our login throttle.
 
 Nothing is written to disk, so nothing is left behind however the server stops (Ctrl-C, SIGTERM, a kill): the
 metadata is handed to Datasette in memory, and the analysts' password hashes reach datasette-auth-passwords as
@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import sqlite3
 from pathlib import Path
 
 import yaml
 
-from crawler.review import throttle
+from crawler.review import plugin, throttle
 from crawler.review.metadata import metadata
 
 HASH_VARIABLE = "OPENNESS_REVIEW_PASSWORD_HASH_{}"
@@ -81,8 +82,11 @@ def review_app(db_path: Path, config: dict):
     from datasette.app import Datasette
     from datasette.plugins import pm
 
-    if not pm.is_registered(throttle):
-        pm.register(throttle, name=throttle.PLUGIN)
+    # The package's entry points register both when it is installed with them; an install made before they existed
+    # (an editable one) has not: registered here too, once.
+    for module, name in ((throttle, throttle.PLUGIN), (plugin, "openness_review")):
+        if not pm.is_registered(module):
+            pm.register(module, name=name)
     document = metadata(db_path.stem, config["anonymous_read"], secret_references(config["accounts"]),
                         tables_of(db_path), config.get("login_throttle"))
     # allow_download: the whole file is never served (it is anyway refused for a store Datasette may write).
@@ -105,6 +109,22 @@ def hiding_internals(app):
             return
         await app(scope, receive, send)
     return filtered
+
+
+class PortInUse(OSError):
+    """The review's address cannot be bound; the message names host:port."""
+
+
+def check_bind(host: str, port: int) -> None:
+    """Bind and release host:port, so a port in use is said before the review announces its URL."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind(address)
+    except OSError as exc:
+        raise PortInUse(f"cannot serve the review on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 def serve(db_path: Path, host: str, port: int, config: dict) -> int:

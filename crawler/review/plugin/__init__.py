@@ -1,0 +1,205 @@
+"""The analysts' review as a Datasette plugin (entry point `openness_review` in pyproject.toml; `review_app` also
+registers it, so it is on however the package was installed): the home page at `/`, a model at `/-/model/<hub id>`
+(a search box takes a Hub URL or an id), a flag at `/-/flag/<id>` with its verdict form. Reading follows
+Datasette's `view-instance` / `view-database` permissions; recording a verdict needs the action VERDICT, which the
+`permission_allowed` hook grants to a logged-in actor (datasette-auth-passwords signs one in); forms carry
+Datasette's CSRF token. Datasette's own table views and JSON API stay as they are, for power users."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, quote, urlsplit
+
+from datasette import hookimpl
+from datasette.utils import actor_matches_allow
+from datasette.utils.asgi import Response
+
+from crawler import table
+from crawler.review import pages
+from crawler.review.metadata import LOGGED_IN
+from crawler.store import utcnow
+
+NAME = __name__  # where Datasette serves this package's static/ (`/-/static-plugins/<NAME>/…`)
+CONFIG = "openness-review"
+VERDICT = "openness-record-verdict"  # the permission to write `reviews` rows
+FORMS = ("/-/flag/", "/-/model/")  # the paths whose POST records a verdict
+
+
+def store(datasette):
+    return datasette.get_database()
+
+
+def login_path(datasette, request) -> str:
+    """Datasette's login page, returning to this page once logged in."""
+    back = request.path + (f"?{request.query_string}" if request.query_string else "")
+    return datasette.urls.path("/-/login") + "?next=" + quote(back, safe="")
+
+
+async def render(datasette, request, template: str, context: dict, status: int = 200) -> Response:
+    context = {**context, "css": datasette.urls.static_plugins(NAME, "review.css"), "colours": table.COLOUR,
+               "glyph": table.GLYPH, "names": pages.NAMES,
+               "login": login_path(datasette, request), "database": store(datasette).name,
+               "can_record": await datasette.permission_allowed(request.actor, VERDICT, default=False)}
+    return Response.html(await datasette.render_template(template, context, request=request), status=status)
+
+
+async def refused(datasette, request, message: str, status: int) -> Response:
+    return await render(datasette, request, "openness_refused.html", {"message": message, "status": status},
+                        status)
+
+
+async def may_read(datasette, request) -> bool:
+    actor = request.actor
+    return (await datasette.permission_allowed(actor, "view-instance", default=True)
+            and await datasette.permission_allowed(actor, "view-database", store(datasette).name, default=True))
+
+
+def reading(view):
+    """A page that answers 403 with the login link to whoever may not read the store, and 404 with a message to an
+    id the store does not hold."""
+    async def guarded(datasette, request):
+        if not await may_read(datasette, request):
+            return await refused(datasette, request, "Log in to read the review.", 403)
+        try:
+            return await view(datasette, request)
+        except pages.NotFound as exc:
+            return await refused(datasette, request, str(exc), 404)
+    return guarded
+
+
+@reading
+async def home(datasette, request):
+    data = await store(datasette).execute_fn(pages.home)
+    return await render(datasette, request, "openness_home.html", data)
+
+
+@reading
+async def search(datasette, request):
+    text = (request.args.get("q") or "").strip()
+    if not text:
+        return Response.redirect(datasette.urls.path("/"))
+    found = await store(datasette).execute_fn(lambda conn: pages.model(conn, text))
+    return Response.redirect(datasette.urls.path(f"/-/model/{found['model']}"))
+
+
+async def _post(datasette, request, page: str, record) -> Response | str:
+    """A verdict form posted: refused (403 with the login link) without the VERDICT permission; else `record(conn,
+    actor id, note, form)` writes in one transaction and the answer is a redirect to `page`, or the reason the form
+    cannot be recorded (the caller shows the page again with it)."""
+    if not await datasette.permission_allowed(request.actor, VERDICT, default=False):
+        return await refused(datasette, request, "Log in to record a verdict.", 403)
+    form = dict(await request.post_vars())
+    try:
+        written = await store(datasette).execute_write_fn(
+            lambda conn: record(conn, request.actor["id"], form.get("note") or "", form), block=True)
+    except pages.Refused as exc:
+        return str(exc)
+    datasette.add_message(request, f"Recorded: {written} review{'s' if written != 1 else ''}.")
+    return Response.redirect(page, status=303)
+
+
+async def _page(datasette, request, template: str, data: dict, record, page: str) -> Response:
+    """A page with a verdict form: shown, or (POST) the form recorded."""
+    error = None
+    if request.method == "POST":
+        answer = await _post(datasette, request, page, record)
+        if isinstance(answer, Response):
+            return answer
+        error = answer
+    return await render(datasette, request, template, {**data, "error": error}, 400 if error else 200)
+
+
+@reading
+async def model(datasette, request):
+    text = request.url_vars["model"]
+    data = await store(datasette).execute_fn(lambda conn: pages.model(conn, text))
+
+    def record(conn, actor, note, form):
+        chosen = {form["criterion"]: form.get("level") or ""} if form.get("criterion") in pages.NAMES else {}
+        return pages.record(conn, actor, utcnow(), note, data["subject_id"],
+                            overrides={k: v for k, v in chosen.items() if v})
+
+    return await _page(datasette, request, "openness_model.html", data, record,
+                       datasette.urls.path(f"/-/model/{data['model']}"))
+
+
+@reading
+async def flag(datasette, request):
+    flag_id = request.url_vars["flag_id"]
+    data = await store(datasette).execute_fn(lambda conn: pages.flag(conn, flag_id))
+    row = data["flag"]
+
+    def record(conn, actor, note, form):
+        overrides = {p["key"]: form[f"level_{p['key']}"] for p in data["promises"] if form.get(f"level_{p['key']}")}
+        return pages.record(conn, actor, utcnow(), note, row["subject_id"], row["id"], form.get("verdict"),
+                            overrides)
+
+    return await _page(datasette, request, "openness_flag.html", data, record,
+                       datasette.urls.path(f"/-/flag/{row['id']}"))
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/$", home), (r"^/-/model$", search), (r"^/-/model/(?P<model>.+)$", model),
+            (r"^/-/flag/(?P<flag_id>[^/]+)$", flag)]
+
+
+@hookimpl
+def permission_allowed(datasette, actor, action):
+    if action == VERDICT:
+        return actor_matches_allow(actor, (datasette.plugin_config(CONFIG) or {}).get("verdict_allow", LOGGED_IN))
+
+
+def _signed_in(datasette, scope) -> bool:
+    """Whether the request carries credentials: a validly signed actor cookie, or an Authorization header."""
+    headers = dict(scope.get("headers") or [])
+    if b"authorization" in headers:
+        return True
+    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "ds_actor":
+            try:
+                datasette.unsign(value, "actor")
+                return True
+            except Exception:  # itsdangerous' BadSignature and its kin: not signed by this server
+                return False
+    return False
+
+
+@hookimpl
+def skip_csrf(datasette, scope):
+    # A form POST without credentials writes nothing (the view refuses it): it reaches the view, which answers 403
+    # with the login link rather than asgi-csrf's bare refusal. With credentials the CSRF check stands.
+    if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(FORMS):
+        return not _signed_in(datasette, scope)
+
+
+def _next_page(scope) -> str | None:
+    """The page the login form was opened for (`/-/login?next=PATH`, read from the form's Referer): a path of this
+    site only."""
+    referer = dict(scope.get("headers") or []).get(b"referer", b"").decode("latin-1")
+    target = (parse_qs(urlsplit(referer).query).get("next") or [""])[0]
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """After a successful login (datasette-auth-passwords redirects to `/`), go back to the page that asked for it."""
+    login = datasette.urls.path("/-/login")
+
+    def wrap(app):
+        async def returning(scope, receive, send):
+            if scope["type"] != "http" or scope["path"] != login or scope["method"] != "POST":
+                return await app(scope, receive, send)
+            target = _next_page(scope)
+
+            async def redirect(message):
+                if target and message["type"] == "http.response.start" and message["status"] in (301, 302, 303):
+                    message = {**message, "headers": [(k, target.encode() if k.lower() == b"location" else v)
+                                                      for k, v in message.get("headers", [])]}
+                await send(message)
+
+            await app(scope, receive, redirect)
+        return returning
+    return wrap
