@@ -1,6 +1,6 @@
-"""Analyst review: `openness review` (Datasette) over a store the demo crawl wrote, driven in Debian's Chromium by
-Playwright: log in, record verdicts, recrawl, see them survive; a changed reviewed judgement returns to the queue;
-nothing is written without login; card text shows as text."""
+"""Analyst review: `openness review` (Datasette with the analysts' pages) over a store the demo crawl wrote, driven
+in Debian's Chromium by Playwright: log in, record verdicts on the flag and model pages, recrawl, see them survive;
+a changed reviewed judgement returns to the queue; nothing is written without login; card text shows as text."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SNAPSHOT, run_openness, start_replica, start_review_server
+from conftest import SNAPSHOT, run_openness, start_replica, start_review_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DOCS = ROOT / "docs"
 MODEL = "Qwen/Qwen2.5-32B"
 # A hostile card: entities that decode to markup, in a section the hardware rule quotes.
 HOSTILE = ("\n## Training hardware\n\nTrained on 64 GPUs &lt;script&gt;window.__pwned = 1&lt;/script&gt; "
@@ -65,19 +64,30 @@ def browser():
 
 
 def log_in(browser, base: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(base.rsplit("/", 1)[0] + "/-/login")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(root(base) + "/-/login")
     page.fill("input[name=username]", "alice")
     page.fill("input[name=password]", PASSWORD)
     page.click("input[type=submit]")
     return page
 
 
-def submit_canned(page, url: str, note: str) -> str:
-    """Open a writable canned query's form (parameters in the URL), write the note, run it; the message shown."""
-    page.goto(url)
-    page.fill("[name=note]", note)
-    page.click("form.sql input[type=submit]")
+def root(base: str) -> str:
+    """The site's root (the analysts' home) from the database's URL the server fixture yields."""
+    return base.rsplit("/", 1)[0]
+
+
+def submit(page, form: str, note: str, choices: dict) -> str:
+    """Fill a verdict form on the page shown (`choices`: select or radio name -> value), write the note, send it;
+    the page's text after."""
+    for name, value in choices.items():
+        field = page.locator(f"{form} [name='{name}']")
+        if field.first.get_attribute("type") == "radio":
+            page.check(f"{form} input[name='{name}'][value='{value}']")
+        else:
+            field.select_option(value)
+    page.fill(f"{form} [name=note]", note)
+    page.click(f"{form} input[type=submit]")
     page.wait_for_load_state()
     return page.inner_text("body")
 
@@ -90,25 +100,26 @@ def crawl_ids(corpus: Path) -> list[str]:
 
 def test_a_verdict_survives_a_full_recrawl_and_a_changed_reviewed_judgement_returns_to_the_queue(
         browser, review_server, store, corpus):
+    site = root(review_server)
     page = log_in(browser, review_server)
-    page.goto(f"{review_server}/flagged_models?severity=")
-    first = page.locator("table.rows-and-columns tbody tr").first
-    flag_id = first.locator("td.col-flag_id").inner_text().strip()
-    assert first.locator("td.col-severity").inner_text().strip() == "high"  # worst first
-    page.screenshot(path=str(DOCS / "review-flags.png"), full_page=False)
+    assert page.url == site + "/"  # the analysts' home
+    first = page.locator("table.flags tbody tr").first
+    flag_id = first.locator("a.flag-link").inner_text().split()[-1]
+    assert first.locator("td:nth-child(2)").inner_text().strip() == "high"  # worst first
 
-    body = submit_canned(page, f"{review_server}/confirm_or_dismiss_flag?flag_id={flag_id}&verdict=confirmed",
-                         "checked against the card and the GitHub repo: no training code, data withheld")
-    assert "1 row affected" in body, body[-500:]
-    # A note is required: the DB refuses an empty one.
-    body = submit_canned(page, f"{review_server}/override_judgement?model={MODEL}&criterion=hardware_architecture"
-                               f"&level=closed", " ")
+    page.goto(f"{site}/-/flag/{flag_id}")
+    body = submit(page, "form.verdict", "checked against the card and the GitHub repo: no training code, data "
+                                        "withheld", {"verdict": "confirmed"})
+    assert "Recorded: 1 review." in body, body[-500:]
+    # A note is required: the page says so and records nothing.
+    page.goto(f"{site}/-/model/{MODEL}")
+    hardware = "section.criterion[data-criterion=hardware_architecture] form.override"
+    body = submit(page, hardware, " ", {"level": "closed"})
     assert "a review needs a note" in body
 
-    body = submit_canned(page, f"{review_server}/override_judgement?model={urllib.parse.quote(MODEL)}"
-                               f"&criterion=hardware_architecture&level=closed",
-                         "the card states no training hardware")
-    assert "1 row affected" in body
+    page.goto(f"{site}/-/model/{urllib.parse.quote(MODEL)}")
+    body = submit(page, hardware, "the card states no training hardware", {"level": "closed"})
+    assert "Recorded: 1 review." in body
 
     proc, url = start_replica(corpus)
     try:
@@ -119,10 +130,12 @@ def test_a_verdict_survives_a_full_recrawl_and_a_changed_reviewed_judgement_retu
         proc.terminate()
         proc.wait(timeout=10)
     assert run_openness("assess", "--force", "--db", str(store)).returncode == 0
-    page.goto(f"{review_server}/flagged_models?severity=")
-    row = page.locator("table.rows-and-columns tbody tr", has=page.locator(f"td.col-flag_id:text-is('{flag_id}')"))
-    assert row.locator("td.col-status").inner_text().strip() == "confirmed"
-    assert "no training code" in row.locator("td.col-last_verdict").inner_text()
+    page.goto(f"{site}/-/flag/{flag_id}")
+    assert page.locator("p.facts .status").inner_text().strip() == "confirmed"
+    assert "no training code" in page.locator("table.verdicts tbody tr").first.inner_text()
+    page.goto(site + "/")
+    row = page.locator("table.flags tbody tr", has=page.locator(f"a.flag-link:text-is('flag {flag_id}')"))
+    assert row.locator("td.status").inner_text().strip() == "confirmed"
 
     card = corpus / "huggingface" / "models" / MODEL / "README.md"
     card.write_text(card.read_text(encoding="utf-8") + HOSTILE, encoding="utf-8")
@@ -133,34 +146,35 @@ def test_a_verdict_survives_a_full_recrawl_and_a_changed_reviewed_judgement_retu
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    page.goto(f"{review_server}/review_queue")
-    queued = page.locator("table.rows-and-columns tbody tr", has=page.locator("td.col-item:text-is('changed judgement')"))
+    page.goto(site + "/")
+    queued = page.locator("table.queue tbody tr", has=page.locator("td:text-is('changed judgement')"))
     assert queued.count() == 1
-    assert queued.locator("td.col-model").inner_text().strip() == MODEL
-    assert queued.locator("td.col-level_seen").inner_text().strip() == "closed"
-    assert queued.locator("td.col-level_now").inner_text().strip() == "partial"
+    assert queued.locator("td:nth-child(2)").inner_text().strip() == MODEL
+    assert queued.locator("td:nth-child(3)").inner_text().strip() == "Hardware Architecture"
+    assert queued.locator("td:nth-child(5) .level").all_inner_texts() == ["closed", "partial"]  # seen, now
 
-    page.goto(f"{review_server}/model?model={urllib.parse.quote(MODEL)}")
-    hardware = page.locator("table.rows-and-columns tbody tr",
-                            has=page.locator("td.col-criterion:text-is('hardware_architecture')"))
-    assert hardware.locator("td.col-effective_level").inner_text().strip() == "closed"  # the analyst's override
-    assert hardware.locator("td.col-machine_level").inner_text().strip() == "partial"
+    page.goto(f"{site}/-/model/{urllib.parse.quote(MODEL)}")
+    hardware = page.locator("section.criterion[data-criterion=hardware_architecture]")
+    assert hardware.locator("h3 .effective").inner_text().strip() == "closed"  # the analyst's override
+    assert hardware.locator(".machine").inner_text().strip() == "partial"
     # Card text is shown as text: the script is visible and never ran, the markup is not bold.
-    assert "<script>window.__pwned = 1</script>" in hardware.locator("td.col-snippet").inner_text()
+    quotes = hardware.locator("blockquote").all_inner_texts()
+    assert any("<script>window.__pwned = 1</script>" in q for q in quotes), quotes
     assert page.evaluate("window.__pwned") is None
-    assert hardware.locator("td.col-snippet b").count() == 0
-    link = hardware.locator("td.col-public_url a").get_attribute("href")
+    assert hardware.locator("blockquote b").count() == 0
+    link = hardware.locator("a.public").first.get_attribute("href")
     assert re.fullmatch(rf"https://huggingface\.co/{MODEL}/blob/[0-9a-f]{{40}}/README\.md#L\d+", link), link
-    page.screenshot(path=str(DOCS / "review-model.png"), full_page=False)
     page.close()
 
 
-def test_an_anonymous_browser_cannot_write(browser, review_server, store):
+def test_an_anonymous_browser_reads_but_gets_no_form(browser, review_server, store):
+    site = root(review_server)
     page = browser.new_page()
-    response = page.goto(f"{review_server}/confirm_or_dismiss_flag?flag_id=1&verdict=dismissed")
-    assert response.status == 403
-    page.goto(f"{review_server}/flagged_models?severity=")  # reading is anonymous here
-    assert page.locator("table.rows-and-columns tbody tr").count() > 0
+    page.goto(f"{site}/-/flag/1")
+    assert page.locator("form.verdict").count() == 0
+    assert page.locator("a.login").first.get_attribute("href") == "/-/login?next=%2F-%2Fflag%2F1"
+    page.goto(site + "/")  # reading is anonymous here
+    assert page.locator("table.flags tbody tr").count() > 0
     page.close()
 
 
@@ -174,16 +188,16 @@ def post(url: str, data: dict, cookie: str = "") -> int:
         return exc.code
 
 
-@pytest.mark.parametrize("query", ["confirm_or_dismiss_flag", "override_judgement"])
-def test_every_write_is_refused_without_a_valid_login(query, review_server, store):
+@pytest.mark.parametrize("form", ["/-/flag/1", f"/-/model/{MODEL}"], ids=["flag", "model"])
+def test_every_write_is_refused_without_a_valid_login(form, review_server, store):
     from itsdangerous import URLSafeSerializer
 
     reviews = sqlite3.connect(store).execute("select count(*) from reviews").fetchone()[0]
-    fields = {"flag_id": "1", "verdict": "dismissed", "model": MODEL, "criterion": "licenses", "level": "open",
-              "note": "forged"}
-    assert post(f"{review_server}/{query}", fields) == 403  # no session
+    fields = {"verdict": "dismissed", "criterion": "licenses", "level": "open", "note": "forged"}
+    url = root(review_server) + form
+    assert post(url, fields) == 403  # no session
     forged = URLSafeSerializer("not-the-secret", "actor").dumps({"a": {"id": "alice"}})
-    assert post(f"{review_server}/{query}", fields, cookie=f"ds_actor={forged}") == 403  # tampered cookie
+    assert post(url, fields, cookie=f"ds_actor={forged}") == 403  # tampered cookie
     signed = URLSafeSerializer("test-secret", "actor").dumps({"a": {"id": "alice"}})
-    assert post(f"{review_server}/{query}", fields, cookie=f"ds_actor={signed}") == 403  # no CSRF token
+    assert post(url, fields, cookie=f"ds_actor={signed}") == 403  # no CSRF token
     assert sqlite3.connect(store).execute("select count(*) from reviews").fetchone()[0] == reviews

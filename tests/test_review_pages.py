@@ -298,3 +298,14 @@ def test_the_store_takes_needs_evidence_on_a_flag_and_refuses_other_words(demo_c
     assert db.execute("select status from flags where id = ?", [flag]).fetchone()[0] == "needs evidence"
     with pytest.raises(sqlite3.IntegrityError, match="needs evidence"):
         db.execute(insert, [subject, flag, "maybe"])
+
+
+def test_a_review_that_asks_a_login_to_read_refuses_its_pages_with_the_login(store, tmp_path):
+    config = tmp_path / "review.yaml"
+    config.write_text(f"anonymous_read: false\naccounts:\n  alice: '{quick_hash(PASSWORD)}'\n")
+    with start_review_server(store, "--config", str(config)) as base:
+        site = base.rsplit("/", 1)[0]
+        for path in ("/", "/-/model/meta-llama/Meta-Llama-3-8B", "/-/flag/1"):
+            status, text = fetch(site + path)
+            assert status == 403 and "Log in to read the review." in text, (path, status)
+            assert f'href="/-/login?next={urllib.parse.quote(path, safe="")}"' in text

@@ -178,7 +178,7 @@ def _next_page(scope) -> str | None:
     site only."""
     referer = dict(scope.get("headers") or []).get(b"referer", b"").decode("latin-1")
     target = (parse_qs(urlsplit(referer).query).get("next") or [""])[0]
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target.isprintable():
         return target
     return None
 
