@@ -158,6 +158,8 @@ def test_the_model_page_shows_the_14_criteria_in_the_index_order_with_every_evid
     assert "gated, approved by the publisher" in page.locator("p.facts").inner_text()
     assert page.locator("section.criterion .searched").count() > 0
     assert page.locator("ul.frameworks li").count() == 3
+    history = query(store, "select count(*) from history where subject_id = ?", [f"hf:model:{model}"])[0][0]
+    assert page.locator("table.history tbody tr").count() == min(history, 200) > 0
     no_sideways_scroll(page)
     page.screenshot(path=str(DOCS / "review-model.png"), full_page=False)
     page.close()
@@ -309,3 +311,28 @@ def test_a_review_that_asks_a_login_to_read_refuses_its_pages_with_the_login(sto
             status, text = fetch(site + path)
             assert status == 403 and "Log in to read the review." in text, (path, status)
             assert f'href="/-/login?next={urllib.parse.quote(path, safe="")}"' in text
+
+
+def test_another_datasette_of_the_environment_keeps_its_own_pages(demo_copy):
+    """Installed by entry point, the plugin is in every Datasette of the environment: one that is not a review
+    (no review metadata) keeps Datasette's index at `/` and has no analysts' pages."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from datasette.app import Datasette
+    from datasette.plugins import pm
+
+    from crawler.review import plugin
+    from crawler.review.server import read_config, review_app
+
+    review_app(demo_copy, read_config(None))  # registers the plugin in this process, as the review does
+    assert pm.is_registered(plugin)
+
+    async def pages():
+        other = Datasette([str(demo_copy)])
+        return [(await other.client.get(path)) for path in ("/", "/-/flag/1")]
+
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own: Playwright's sync API runs one in this thread
+        home, flag = thread.submit(asyncio.run, pages()).result()
+    assert home.status_code == 200 and "Openness review" not in home.text and demo_copy.stem in home.text
+    assert flag.status_code == 404

@@ -137,15 +137,23 @@ async def flag(datasette, request):
                        datasette.urls.path(f"/-/flag/{row['id']}"))
 
 
+def serving_a_review(datasette) -> bool:
+    """Whether this Datasette is `openness review` (its metadata configures this plugin): installed by entry point,
+    the plugin is in every Datasette of the environment, and leaves the others as they are."""
+    return datasette.plugin_config(CONFIG) is not None
+
+
 @hookimpl
-def register_routes():
+def register_routes(datasette):
+    if not serving_a_review(datasette):
+        return []
     return [(r"^/$", home), (r"^/-/model$", search), (r"^/-/model/(?P<model>.+)$", model),
             (r"^/-/flag/(?P<flag_id>[^/]+)$", flag)]
 
 
 @hookimpl
 def permission_allowed(datasette, actor, action):
-    if action == VERDICT:
+    if action == VERDICT and serving_a_review(datasette):
         return actor_matches_allow(actor, (datasette.plugin_config(CONFIG) or {}).get("verdict_allow", LOGGED_IN))
 
 
@@ -169,7 +177,8 @@ def _signed_in(datasette, scope) -> bool:
 def skip_csrf(datasette, scope):
     # A form POST without credentials writes nothing (the view refuses it): it reaches the view, which answers 403
     # with the login link rather than asgi-csrf's bare refusal. With credentials the CSRF check stands.
-    if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(FORMS):
+    if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith(FORMS) and \
+            serving_a_review(datasette):
         return not _signed_in(datasette, scope)
 
 
@@ -187,6 +196,8 @@ def _next_page(scope) -> str | None:
 def asgi_wrapper(datasette):
     """After a successful login (datasette-auth-passwords redirects to `/`), go back to the page that asked for it."""
     login = datasette.urls.path("/-/login")
+    if not serving_a_review(datasette):
+        return lambda app: app
 
     def wrap(app):
         async def returning(scope, receive, send):
