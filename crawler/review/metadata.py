@@ -12,7 +12,8 @@ LOGGED_IN = {"id": "*"}  # any actor: datasette-auth-passwords signs one in afte
 # What anyone may read when reading is anonymous: the analysts' tables and views. Every other table of the store
 # (crawl_runs: commands with file paths, hosts, pids and endpoints; blobs; the migrations) and any table a later
 # migration adds is for logged-in analysts only, and so is SQL of one's own (Datasette's `execute-sql`, also
-# behind `?_where=`): anonymous readers get the tables below, the analysts' pages, the read-only canned queries and nothing else.
+# behind `?_where=`): anonymous readers get the tables below, the analysts' pages, the read-only canned queries
+# and nothing else.
 ANALYST_TABLES = ("subjects", "links", "artifacts", "judgements", "evidence", "flags", "reviews", "history",
                   "errors", "effective_judgements", "model_licences", "review_queue", "model_downloads",
                   "model_capture")
