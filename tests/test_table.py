@@ -252,6 +252,9 @@ def test_the_demo_store_s_lacking_models_are_counted_from_the_capture_view(demo_
     assert line.startswith(f"the bundled snapshot lacks {len(lacking)} models (")
     assert f"): {listed} listed in the table after the ranked ones, not ranked; {len(lacking) - listed} only " \
            f"named by other models" in line
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert (f"of its {len(model_ids(demo_db))} models, {listed} are listed not ranked, and {len(lacking) - listed} "
+            f"more that its models name as base models are not in it at all") in readme
 
 
 def test_a_gate_the_hub_approves_automatically_reads_so_in_the_table_page_and_exports(demo_copy, tmp_path):
