@@ -9,6 +9,7 @@ import html
 import json
 import textwrap
 from dataclasses import dataclass
+from typing import Iterable
 
 import sqlite_utils
 from rich.markup import escape as escape_markup
@@ -48,10 +49,10 @@ def gating_label(gated: str | bool | None) -> str:
     return GATING.get(value, "gated")
 
 
-# What a not-ranked model is marked with, in place of its score (`model_capture`'s states other than `judged`).
+# What a not-ranked model is marked with, in place of its score: `model_capture`'s states of a judged model that
+# decide nothing (a model never judged, `not judged`, is not in the table).
 CAPTURE = {"not captured": "the endpoint holds no copy of a source it needed (its JSON, card or file list)",
-           "undecided": "its sources were read, failed or gated, and decide no criterion",
-           "not judged": "never judged"}
+           "undecided": "its sources were read, failed or gated, and decide no criterion"}
 
 
 @dataclass
@@ -123,7 +124,7 @@ def rows(db: sqlite_utils.Database, model_ids: list[str] | None = None, sort: st
     return _ordered(found.values(), sort)
 
 
-def _ordered(table_rows, sort: str) -> list[Row]:
+def _ordered(table_rows: Iterable[Row], sort: str) -> list[Row]:
     """Ranked models by score (ties by name) or by name, then the not-ranked ones by name."""
     ordered = sorted(table_rows, key=lambda row: row.model.lower())
     if sort == "openness":

@@ -271,3 +271,20 @@ def test_a_gate_the_hub_approves_automatically_reads_so_in_the_table_page_and_ex
     lines = run_openness("export", model, "--format", "jsonl", "--db", str(demo_copy)).stdout.splitlines()
     exported = next(r for r in map(json.loads, lines) if r.get("record") == "model")
     assert (exported["gated"], exported["gating"]) == ("auto", "gated, approved automatically")
+
+
+def test_a_model_whose_sources_were_read_and_decide_nothing_is_marked_undecided(demo_copy):
+    from crawler.store import open_db
+    from crawler import table
+
+    con = sqlite3.connect(demo_copy)
+    model = sorted(nothing_decided(demo_copy))[0]
+    con.execute("update judgements set searched = replace(searched, '\"not captured\"', '\"failed\"') where "
+                "subject_id = (select id from subjects where repo_id = ?)", [model])
+    con.execute("update subjects set status = 'ok' where repo_id = ?", [model])
+    con.commit()
+    rows = table.rows(open_db(demo_copy))
+    row = next(r for r in rows if r.model == model)
+    assert row.capture == "undecided" and not row.ranked and rows.index(row) > len(table.ranked(rows)) - 1
+    assert re.search(rf"^{re.escape(model)} +undecided$", "\n".join(table.text(rows, width=200)), re.MULTILINE)
+    assert "undecided: its sources were read, failed or gated" in " ".join(table.text(rows, width=200))
