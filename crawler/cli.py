@@ -519,7 +519,8 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
 @db_option()
 @click.option("--sort", type=click.Choice(["openness", "name"]), default="openness", show_default=True,
               help="Order: by openness score (open 1, partial 1/2, closed and unknown 0, summed over the 14 "
-                   "criteria, as the index ranks systems), or by model id.")
+                   "criteria, as the index ranks systems), or by model id. Models with no criterion decided (not "
+                   "captured, undecided) are not ranked: listed last, marked in place of a score.")
 @click.option("--format", "output_format", type=click.Choice(["text", "markdown", "html", "json"]), default="text",
               show_default=True, help="text: the terminal's width (80 columns when piped), two-letter codes with a "
                                       "legend; html: one self-contained page, cells linked to their evidence.")
@@ -818,10 +819,23 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
         proc.wait(timeout=10)
     if status == 2:
         sys.exit(status)  # refused or failed (the line above says why): no store to show
+    snapshot = "the bundled snapshot" if corpus_dir == SNAPSHOT_DIR else f"the corpus {corpus_dir}"
+    console.print(_lacking_line(db_path, snapshot), markup=False, soft_wrap=True)
     page = _write_table_page(db_path)
     console.print(f"league table page: {page.resolve()}", markup=False, soft_wrap=True)
     console.print(f"review it in the browser: openness review --db {db_path}", markup=False, soft_wrap=True)
     sys.exit(status)
+
+
+def _lacking_line(db_path: Path, snapshot: str) -> str:
+    from crawler.table import capture_lacking
+    from crawler.store import open_db
+
+    db = open_db(db_path)
+    try:
+        return capture_lacking(db, snapshot)
+    finally:
+        db.close()
 
 
 def _write_table_page(db_path: Path) -> Path:

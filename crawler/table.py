@@ -1,11 +1,15 @@
 """The league table: models x the 14 criteria, from the store, as text (readable at 80 columns), Markdown, JSON or one
-self-contained HTML page. Scored the way the index ranks systems: open 1, partial ½, closed 0 per criterion."""
+self-contained HTML page. Scored the way the index ranks systems: open 1, partial ½, closed 0 per criterion. A model
+none of whose criteria is decided (the store's `model_capture`: not captured, undecided) is not ranked: a score of 0
+would put "we could not see it" beside "closed on every criterion"; it is listed after the ranked models, marked."""
 
 from __future__ import annotations
 
 import html
 import json
+import textwrap
 from dataclasses import dataclass
+from typing import Iterable
 
 import sqlite_utils
 from rich.markup import escape as escape_markup
@@ -45,11 +49,23 @@ def gating_label(gated: str | bool | None) -> str:
     return GATING.get(value, "gated")
 
 
+# What a not-ranked model is marked with, in place of its score: `model_capture`'s states of a judged model that
+# decide nothing (a model never judged, `not judged`, is not in the table).
+CAPTURE = {"not captured": "the endpoint holds no copy of a source it needed (its JSON, card or file list)",
+           "undecided": "its sources were read, failed or gated, and decide no criterion"}
+
+
 @dataclass
 class Row:
     model: str
     revision: str | None
     cells: dict[str, dict]  # criterion -> {level, summary, url}
+    capture: str = "judged"  # model_capture: judged | not captured | undecided | not judged
+    gated: str | None = None  # the Hub's `gated` as stored (see gating_label)
+
+    @property
+    def ranked(self) -> bool:
+        return self.capture == "judged"
 
     @property
     def score(self) -> float:
@@ -85,31 +101,57 @@ def rows(db: sqlite_utils.Database, model_ids: list[str] | None = None, sort: st
     (chosen in SQL, so a run of a million models costs the rows shown, not a million)."""
     where, args = _selection(model_ids, run_id)
     if limit is not None:
-        order = "score desc, lower(s.repo_id)" if sort == "openness" else "lower(s.repo_id)"
+        # Ranked models first, then the not-ranked ones by name (the order `_ordered` gives).
+        order = ("c.capture != 'judged', case when c.capture = 'judged' then -score end, lower(s.repo_id)"
+                 if sort == "openness" else "c.capture != 'judged', lower(s.repo_id)")
         points = " ".join(f"when '{level}' then {value}" for level, value in POINTS.items())
         top = [r["id"] for r in db.query(f"""
-                select s.id, sum(case j.level {points} else 0 end) as score
-                from judgements j join subjects s on s.id = j.subject_id where {' and '.join(where)}
-                group by s.id order by {order} limit ?""", [*args, limit])]
+                select s.id, c.capture, sum(case j.level {points} else 0 end) as score
+                from judgements j join subjects s on s.id = j.subject_id join model_capture c on c.subject_id = s.id
+                where {' and '.join(where)} group by s.id order by {order} limit ?""", [*args, limit])]
         where, args = ["s.kind = 'model'", f"s.id in ({', '.join('?' for _ in top)})"], top
     found: dict[str, Row] = {}
     for r in db.query(f"""
-            select s.repo_id, s.revision, j.criterion, j.level, j.confidence, j.summary, e.public_url
-            from judgements j join subjects s on s.id = j.subject_id
+            select s.repo_id, s.revision, s.gated, c.capture, j.criterion, j.level, j.confidence, j.summary,
+                   e.public_url
+            from judgements j join subjects s on s.id = j.subject_id join model_capture c on c.subject_id = s.id
             left join evidence e on e.subject_id = j.subject_id and e.criterion = j.criterion and e.ordinal = 0
             where {' and '.join(where)}""", args):
-        row = found.setdefault(r["repo_id"], Row(r["repo_id"], r["revision"], {}))
+        row = found.setdefault(r["repo_id"], Row(r["repo_id"], r["revision"], {}, r["capture"], r["gated"]))
         row.cells[r["criterion"]] = {"level": r["level"], "confidence": r["confidence"],
                                      "confident": is_confident(r["level"], r["confidence"]), "summary": r["summary"],
                                      "url": r["public_url"]}
-    ordered = sorted(found.values(), key=lambda row: row.model.lower())
+    return _ordered(found.values(), sort)
+
+
+def _ordered(table_rows: Iterable[Row], sort: str) -> list[Row]:
+    """Ranked models by score (ties by name) or by name, then the not-ranked ones by name."""
+    ordered = sorted(table_rows, key=lambda row: row.model.lower())
     if sort == "openness":
-        ordered.sort(key=lambda row: -row.score)
+        ordered.sort(key=lambda row: -row.score if row.ranked else 0)
+    ordered.sort(key=lambda row: not row.ranked)  # stable: each group keeps its order
     return ordered
 
 
+def capture_lacking(db: sqlite_utils.Database, source: str = "the endpoint") -> str:
+    """One line: how many models `source` lacks (not captured or undecided: no criterion decided), how many of them
+    the table lists not ranked, how many are only named by other models (never judged, so not in the table)."""
+    lacking = list(db.query("""
+        select c.capture, exists (select 1 from judgements j where j.subject_id = c.subject_id) as judged
+        from model_capture c where c.capture in ('not captured', 'undecided')"""))
+    if not lacking:
+        return f"{source} lacks no model: every model judged has at least one criterion decided"
+    states = ", ".join(f"{n} {state}" for state in CAPTURE if (n := sum(r["capture"] == state for r in lacking)))
+    listed = sum(r["judged"] for r in lacking)
+    named = f"; {len(lacking) - listed} only named by other models" if len(lacking) > listed else ""
+    models = "model" if len(lacking) == 1 else "models"
+    return (f"{source} lacks {len(lacking)} {models} ({states}): {listed} listed in the table after the ranked ones, "
+            f"not ranked{named}")
+
+
 def score_text(row: Row) -> str:
-    return f"{row.score:g}"
+    """The score, or for a model not ranked its capture state in its place."""
+    return f"{row.score:g}" if row.ranked else row.capture
 
 
 def _model_lines(model: str, width: int) -> list[str]:
@@ -131,7 +173,7 @@ def text(table_rows: list[Row], width: int = 80, colour: bool = False) -> list[s
     header_codes = "model".ljust(model_width) + "score".rjust(score_width - 1) + " " + "  ".join(
         "".join(f" {code} "[:3] for _, code, _ in group) for group in GROUPS.values())
     lines = [header_groups.rstrip(), header_codes.rstrip()]
-    for row in table_rows:
+    for row in ranked(table_rows):
         glyphs = []
         for group in GROUPS.values():
             part = ""
@@ -145,12 +187,28 @@ def text(table_rows: list[Row], width: int = 80, colour: bool = False) -> list[s
         score = f"{score_text(row)}".rjust(score_width - 1) + " "
         lines.append((names[0].ljust(model_width) + score + "  ".join(glyphs)).rstrip())
         lines += [name for name in names[1:]]
+    if unranked_rows := not_ranked(table_rows):
+        lines += ["", f"not ranked, no criterion decided ({len(unranked_rows)}):"]
+        state_width = max(len(row.capture) for row in unranked_rows)
+        name_width = min(max(len(row.model) for row in unranked_rows), width - state_width - 2)  # no glyphs here
+        for row in unranked_rows:
+            names = [escape_markup(n) if colour else n for n in _model_lines(row.model, name_width)]
+            lines += [f"{names[0].ljust(name_width)}  {row.capture}", *names[1:]]
     lines.append("")
-    lines += legend(width)
+    lines += legend(width, capture={row.capture for row in unranked_rows})
     return lines
 
 
-def legend(width: int = 80) -> list[str]:
+def ranked(table_rows: list[Row]) -> list[Row]:
+    return [row for row in table_rows if row.ranked]
+
+
+def not_ranked(table_rows: list[Row]) -> list[Row]:
+    return [row for row in table_rows if not row.ranked]
+
+
+def legend(width: int = 80, capture: set[str] = frozenset()) -> list[str]:
+    """The codes, glyphs and score, and what each capture state among `capture` (of models not ranked) means."""
     entries = [f"{code} {title}" for _, code, title in COLUMNS]
     lines, line = [], "legend:"
     for entry in entries:
@@ -162,6 +220,10 @@ def legend(width: int = 80) -> list[str]:
     lines.append(line)
     lines.append("✓ open  ~ partial  ✗ closed  ? unknown")
     lines.append("score: open 1, partial ½, closed and unknown 0, summed over the 14 criteria")
+    if capture:
+        lines += textwrap.wrap("not ranked: no criterion decided, so no score; " + "; ".join(
+            f"{state}: {CAPTURE[state]}" for state in CAPTURE if state in capture), width - 1,
+            subsequent_indent="  ")
     return lines
 
 
@@ -169,13 +231,24 @@ def markdown(table_rows: list[Row]) -> str:
     head = "| model | score | " + " | ".join(code for _, code, _ in COLUMNS) + " |"
     rule = "|---|---|" + "---|" * len(COLUMNS)
     body = [f"| {row.model} | {score_text(row)} | " + " | ".join(
-        GLYPH[row.cells.get(c, {}).get("level", "unknown")] for c, _, _ in COLUMNS) + " |" for row in table_rows]
-    return "\n".join([head, rule, *body, "", *legend(120)]) + "\n"
+        GLYPH[row.cells.get(c, {}).get("level", "unknown")] for c, _, _ in COLUMNS) + " |"
+        for row in ranked(table_rows)]
+    lines = [head, rule, *body]
+    if unranked_rows := not_ranked(table_rows):
+        lines += ["", f"Not ranked, no criterion decided ({len(unranked_rows)}):", "", "| model | capture |",
+                  "|---|---|", *(f"| {row.model} | {row.capture} |" for row in unranked_rows)]
+    capture = {row.capture for row in unranked_rows}
+    return "\n".join([*lines, "", *legend(120, capture)]) + "\n"
 
 
 def as_json(table_rows: list[Row]) -> str:
-    return json.dumps([{"model": r.model, "revision": r.revision, "score": r.score, "unknown": r.unknown,
-                        "criteria": r.cells} for r in table_rows], indent=2, ensure_ascii=False)
+    """Each model with its rank (none when not ranked), score (none when not ranked), capture state, gating and
+    the 14 criteria; the ranked models first."""
+    rank = {id(row): n for n, row in enumerate(ranked(table_rows), start=1)}
+    return json.dumps([{"model": r.model, "revision": r.revision, "rank": rank.get(id(r)),
+                        "score": r.score if r.ranked else None, "capture": r.capture, "unknown": r.unknown,
+                        "gated": r.gated, "gating": gating_label(r.gated), "criteria": r.cells}
+                       for r in [*ranked(table_rows), *not_ranked(table_rows)]], indent=2, ensure_ascii=False)
 
 
 def html_page(table_rows: list[Row], title: str = "Openness league table") -> str:
@@ -185,7 +258,7 @@ def html_page(table_rows: list[Row], title: str = "Openness league table") -> st
     group_head = "".join(f'<th colspan="{len(g)}" class="group">{esc(name)}</th>' for name, g in GROUPS.items())
     code_head = "".join(f'<th title="{esc(t)}">{esc(code)}</th>' for _, code, t in COLUMNS)
     body = []
-    for rank, row in enumerate(table_rows, start=1):
+    for rank, row in enumerate(ranked(table_rows), start=1):
         cells = []
         for criterion, code, title_ in COLUMNS:
             cell = row.cells.get(criterion, {"level": "unknown", "summary": "not judged", "url": None})
@@ -196,8 +269,22 @@ def html_page(table_rows: list[Row], title: str = "Openness league table") -> st
             inner = f'<a href="{esc(cell["url"])}">{glyph}</a>' if cell.get("url") else glyph
             classes = cell["level"] + (" confident" if cell.get("confident") else "")
             cells.append(f'<td class="{esc(classes)}" title="{hover}">{inner}</td>')
-        body.append(f'<tr><td class="rank">{rank}</td><td class="model">{esc(row.model)}</td>'
-                    f'<td class="score">{esc(score_text(row))}</td>{"".join(cells)}</tr>')
+        body.append(f'<tr><td class="rank">{rank}</td><td class="model" title="{esc(gating_label(row.gated))}">'
+                    f'{esc(row.model)}</td><td class="score">{esc(score_text(row))}</td>{"".join(cells)}</tr>')
+    unranked_rows = not_ranked(table_rows)
+    unranked = "".join(
+        f'<tr><td class="rank"></td><td class="model" title="{esc(gating_label(row.gated))}">{esc(row.model)}</td>'
+        f'<td class="capture" colspan="{1 + len(COLUMNS)}" title="{esc(CAPTURE.get(row.capture, ""))}">'
+        f'{esc(row.capture)}</td></tr>\n' for row in unranked_rows)
+    if unranked:
+        unranked = (f'<tbody class="not-ranked"><tr><th colspan="{3 + len(COLUMNS)}" class="not-ranked">Not ranked, no '
+                    f'criterion decided ({len(unranked_rows)})</th></tr>\n{unranked}</tbody>')
+        unranked_note = "; ".join(f"{esc(state)}: {esc(CAPTURE[state])}" for state in CAPTURE
+                                  if state in {row.capture for row in unranked_rows})
+        unranked_note = (f" Models none of whose criteria is decided are not ranked (a score of 0 would read as "
+                         f"closed on every criterion); they are listed last: {unranked_note}.")
+    else:
+        unranked_note = ""
     styles = "".join(f"td.{level}{{background:{colour};color:white}}" for level, colour in COLOUR.items())
     legend_html = "; ".join(f"{esc(code)} {esc(t)}" for _, code, t in COLUMNS)
     return f"""<!DOCTYPE html>
@@ -205,19 +292,20 @@ def html_page(table_rows: list[Row], title: str = "Openness league table") -> st
 <style>
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
 table{{border-collapse:collapse}} th,td{{padding:.25em .45em;text-align:center;border:1px solid #ddd}}
-td.model{{text-align:left;white-space:nowrap}} th.group{{text-transform:capitalize;background:#f3f3f3}}
+th.not-ranked{{background:#f3f3f3;text-align:left}} td.model{{text-align:left;white-space:nowrap}} td.capture{{text-align:left;color:#555;font-style:italic}} th.group{{text-transform:capitalize;background:#f3f3f3}}
 td a{{color:inherit;text-decoration:none;display:block}} {styles}
 td.confident{{font-weight:bold;outline:2px solid #222;outline-offset:-3px}}
 p.legend{{font-size:.85em;color:#555;max-width:60em}}
 </style></head><body>
 <h1>{esc(title)}</h1>
-<p>{len(table_rows)} models, sorted by openness: open 1 point, partial ½, closed and unknown 0, over the 14 criteria
-of the openness index. Each cell links to its evidence at its revision; hover for the reason.</p>
+<p>{len(table_rows) - len(unranked_rows)} models ranked by openness: open 1 point, partial ½, closed and unknown 0,
+over the 14 criteria of the openness index. Each cell links to its evidence at its revision; hover for the reason,
+and on a model for its gating.{unranked_note}</p>
 <table><thead><tr><th></th><th></th><th></th>{group_head}</tr>
 <tr><th>#</th><th>model</th><th>score</th>{code_head}</tr></thead>
 <tbody>
 {chr(10).join(body)}
-</tbody></table>
+</tbody>{unranked}</table>
 <p class="legend">✓ open, ~ partial, ✗ closed, ? unknown; a framed cell is confident (its rule agrees with the
 experts 90% of the time or more on the labels it was measured on). {legend_html}.</p>
 </body></html>

@@ -41,14 +41,20 @@ def test_the_table_fits_80_columns_and_never_breaks_a_model_id(demo_db):
 def test_the_table_is_sorted_by_the_index_score(demo_db):
     rows = json.loads(run_openness("table", "--db", str(demo_db), "--format", "json").stdout)
     points = {"open": 1, "partial": 0.5, "closed": 0, "unknown": 0}
-    for row in rows:
+    ranked = [r for r in rows if r["rank"] is not None]
+    for row in ranked:
         assert row["score"] == sum(points[c["level"]] for c in row["criteria"].values())
         assert len(row["criteria"]) == 14
-    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
+    assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1)) and rows[:len(ranked)] == ranked
     by_name = json.loads(run_openness("table", "--db", str(demo_db), "--format", "json", "--sort", "name").stdout)
-    assert [r["model"] for r in by_name] == sorted((r["model"] for r in rows), key=str.lower)
+    named = [r["model"] for r in by_name if r["rank"] is not None]
+    assert named == sorted((r["model"] for r in ranked), key=str.lower)
+    assert [r["model"] for r in by_name[len(named):]] == [r["model"] for r in rows[len(ranked):]]
     markdown = run_openness("table", "--db", str(demo_db), "--format", "markdown").stdout
-    assert markdown.startswith("| model | score | BD |") and markdown.count("\n|") == len(rows) + 1
+    tables = markdown.split("\n\n")
+    assert markdown.startswith("| model | score | BD |") and tables[0].count("|\n|") == len(ranked) + 1
+    assert tables[2].count("\n|") == len(rows) - len(ranked) + 1
 
 
 def test_the_html_league_table_renders_in_chromium(demo_db, tmp_path):
@@ -64,7 +70,7 @@ def test_the_html_league_table_renders_in_chromium(demo_db, tmp_path):
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(page_path.as_uri())
-        rows = page.locator("tbody tr")
+        rows = page.locator("tbody tr:has(td.model)")
         assert rows.count() == len(model_ids(demo_db))
         first = rows.first
         assert first.locator("td.rank").inner_text() == "1"
@@ -133,8 +139,11 @@ def test_the_first_rows_chosen_in_sql_are_the_first_rows_of_the_whole_table(demo
     for sort in ("openness", "name"):
         whole = table.rows(db, sort=sort)
         assert table.row_count(db) == len(whole) > 40
-        assert [(r.model, r.score, r.cells) for r in table.rows(db, sort=sort, limit=40)] == \
-            [(r.model, r.score, r.cells) for r in whole[:40]]
+        cut = len(whole) - 3  # into the models not ranked, listed last
+        assert not whole[cut].ranked
+        for limit in (40, cut):
+            assert [(r.model, r.score, r.capture, r.cells) for r in table.rows(db, sort=sort, limit=limit)] == \
+                [(r.model, r.score, r.capture, r.cells) for r in whole[:limit]]
 
 
 def test_a_confident_judgement_is_shown_as_confident_in_show_the_table_and_exports(demo_copy, tmp_path):
@@ -167,3 +176,115 @@ def test_a_gate_reads_as_how_it_is_approved(gated, label):
     from crawler.table import gating_label
 
     assert gating_label(gated) == label
+
+
+def nothing_decided(db: Path) -> set[str]:
+    """The models judged whose 14 criteria are all unknown (nothing the crawl read decides any)."""
+    return {m for (m,) in sqlite3.connect(db).execute(
+        "select s.repo_id from judgements j join subjects s on s.id = j.subject_id group by s.id "
+        "having sum(j.level != 'unknown') = 0")}
+
+
+def test_models_with_nothing_decided_are_marked_and_not_ranked_beside_one_closed_on_every_criterion(demo_copy,
+                                                                                                    tmp_path):
+    con = sqlite3.connect(demo_copy)
+    closed = con.execute("select s.repo_id from judgements j join subjects s on s.id = j.subject_id group by s.id "
+                         "having sum(j.level != 'unknown') > 0 order by 1 limit 1").fetchone()[0]
+    con.execute("update judgements set level = 'closed' where subject_id = (select id from subjects where "
+                "repo_id = ?)", [closed])
+    con.commit()
+    unranked = nothing_decided(demo_copy)
+    assert len(unranked) >= 10 and closed not in unranked
+
+    rows = json.loads(run_openness("table", "--db", str(demo_copy), "--format", "json").stdout)
+    ranked = [r for r in rows if r["capture"] == "judged"]
+    assert rows[:len(ranked)] == ranked and {r["model"] for r in rows[len(ranked):]} == unranked
+    assert all(r["rank"] is None and r["score"] is None and r["capture"] in ("not captured", "undecided")
+               for r in rows[len(ranked):])
+    closed_row = next(r for r in ranked if r["model"] == closed)  # ranked, among the score-0 models, last
+    assert closed_row["score"] == 0 and ranked[-1]["score"] == 0 and closed_row["rank"] >= len(ranked) - 5
+
+    text = run_openness("table", "--db", str(demo_copy), env={**os.environ, "COLUMNS": "80"}).stdout
+    ranked_part, unranked_part = text.split(f"not ranked, no criterion decided ({len(unranked)}):\n")
+    assert re.search(rf"^{re.escape(closed)}\s+0 ", ranked_part, re.MULTILINE)
+    for model in unranked:
+        assert not re.search(rf"^{re.escape(model)}\s", ranked_part, re.MULTILINE)
+        assert re.search(rf"^{re.escape(model)}\s+(not captured|undecided)$", unranked_part, re.MULTILINE)
+
+    markdown = run_openness("table", "--db", str(demo_copy), "--format", "markdown").stdout
+    assert f"| {closed} | 0 |" in markdown
+    for model in unranked:
+        assert re.search(rf"^\| {re.escape(model)} \| (not captured|undecided) \|$", markdown, re.MULTILINE)
+
+    page = tmp_path / "t.html"
+    run_openness("table", "--db", str(demo_copy), "--format", "html", "--out", str(page))
+    ranked_html, unranked_html = page.read_text().split('<tbody class="not-ranked">')
+    assert re.search(rf'<td class="rank">{closed_row["rank"]}</td><td class="model"[^>]*>{re.escape(closed)}</td>'
+                     r'<td class="score">0</td>', ranked_html)
+    for model in unranked:
+        assert f">{model}<" not in ranked_html
+        assert re.search(rf'<td class="rank"></td><td class="model"[^>]*>{re.escape(model)}</td><td class="capture"'
+                         r'[^>]*>(not captured|undecided)</td>', unranked_html)
+
+
+def test_the_demo_says_how_many_models_its_snapshot_lacks(tmp_path):
+    """A corpus of one model captured whole and one of which only the capture record is kept."""
+    corpus = tmp_path / "corpus"
+    for rel in ("huggingface/models/mistralai/Mistral-7B-v0.1", "huggingface/models/EleutherAI/pythia-12b-deduped"):
+        shutil.copytree(ROOT / "data" / "snapshot" / rel, corpus / rel)
+    result = run_openness("demo", "--corpus", str(corpus), "--db", str(tmp_path / "d.db"))
+    assert result.returncode == 0, result.stderr
+    assert (f"the corpus {corpus} lacks 1 model (1 not captured): 1 listed in the table after the ranked ones, "
+            "not ranked") in result.stdout.replace("\n", "")
+    text = result.stdout.split("not ranked, no criterion decided (1):\n")[1]
+    assert re.match(r"EleutherAI/pythia-12b-deduped +not captured\n", text)
+
+
+def test_the_demo_store_s_lacking_models_are_counted_from_the_capture_view(demo_db):
+    from crawler.store import open_db
+    from crawler.table import capture_lacking
+
+    db = open_db(demo_db)
+    lacking = {r["subject_id"] for r in db.query("select subject_id from model_capture where capture in "
+                                                 "('not captured', 'undecided')")}
+    line = capture_lacking(db, "the bundled snapshot")
+    listed = len(nothing_decided(demo_db))
+    assert line.startswith(f"the bundled snapshot lacks {len(lacking)} models (")
+    assert f"): {listed} listed in the table after the ranked ones, not ranked; {len(lacking) - listed} only " \
+           f"named by other models" in line
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert (f"of its {len(model_ids(demo_db))} models, {listed} are listed not ranked, and {len(lacking) - listed} "
+            f"more that its models name as base models are not in it at all") in readme
+
+
+def test_a_gate_the_hub_approves_automatically_reads_so_in_the_table_page_and_exports(demo_copy, tmp_path):
+    con = sqlite3.connect(demo_copy)
+    model = con.execute("select repo_id from subjects where kind = 'model' and revision is not null and "
+                        "gated = 'manual' order by 1 limit 1").fetchone()[0]
+    con.execute("update subjects set gated = 'auto' where repo_id = ?", [model])
+    con.commit()
+    row = json.loads(run_openness("table", model, "--db", str(demo_copy), "--format", "json").stdout)[0]
+    assert (row["gated"], row["gating"]) == ("auto", "gated, approved automatically")
+    page = tmp_path / "t.html"
+    run_openness("table", model, "--db", str(demo_copy), "--format", "html", "--out", str(page))
+    assert f'<td class="model" title="gated, approved automatically">{model}</td>' in page.read_text()
+    lines = run_openness("export", model, "--format", "jsonl", "--db", str(demo_copy)).stdout.splitlines()
+    exported = next(r for r in map(json.loads, lines) if r.get("record") == "model")
+    assert (exported["gated"], exported["gating"]) == ("auto", "gated, approved automatically")
+
+
+def test_a_model_whose_sources_were_read_and_decide_nothing_is_marked_undecided(demo_copy):
+    from crawler.store import open_db
+    from crawler import table
+
+    con = sqlite3.connect(demo_copy)
+    model = sorted(nothing_decided(demo_copy))[0]
+    con.execute("update judgements set searched = replace(searched, '\"not captured\"', '\"failed\"') where "
+                "subject_id = (select id from subjects where repo_id = ?)", [model])
+    con.execute("update subjects set status = 'ok' where repo_id = ?", [model])
+    con.commit()
+    rows = table.rows(open_db(demo_copy))
+    row = next(r for r in rows if r.model == model)
+    assert row.capture == "undecided" and not row.ranked and rows.index(row) > len(table.ranked(rows)) - 1
+    assert re.search(rf"^{re.escape(model)} +undecided$", "\n".join(table.text(rows, width=200)), re.MULTILINE)
+    assert "undecided: its sources were read, failed or gated" in " ".join(table.text(rows, width=200))

@@ -10,6 +10,7 @@ import sqlite_utils
 
 from crawler.public import subject_url
 from crawler.store import SCHEMA_VERSION, is_confident, utcnow
+from crawler.table import gating_label
 from extractors import CRITERIA, EXTRACTOR_VERSION
 from extractors.frameworks import verdicts
 
@@ -83,6 +84,7 @@ def model_record(db: sqlite_utils.Database, subject: dict, effective: bool = Fal
             "base_models": [l["to_subject"].split(":", 2)[2] for l in links if l["relation"].startswith("base_model")],
             "datasets": [{"id": l["to_subject"].split(":", 2)[2], "status": l["status"] or "not crawled"}
                          for l in links if l["relation"] == "dataset"],
+            "gated": subject["gated"], "gating": gating_label(subject["gated"]),
             "judgements": judgements, "flags": flags, "reviews": reviews, "frameworks": verdicts(levels)}
 
 
