@@ -470,7 +470,8 @@ def show(model_id, db_path, as_json, history):
         failing = ", ".join(f"{f['criterion']} is {f['level']} (needs {f['required']})" for f in verdict["failing"])
         console.print(f"[bold]{verdict['title']}[/]: {verdict['verdict']}" + (f" — {failing}" if failing else ""))
     for error in report["errors"]:
-        console.print(f"[dim]fetch failed: {error['kind']} {escape(error['fetched_url'])}: {escape(error['reason'])}[/]")
+        console.print(f"[dim]fetch failed: {error['kind']} {escape(error['fetched_url'])}: "
+                      f"{escape(error['reason'])}[/]")
     if history:
         console.print(changes_table(report["history"], f"History of {escape(report['model'])} "
                                                        f"({len(report['history'])} values recorded)"))

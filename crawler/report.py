@@ -121,7 +121,8 @@ def flag_rows(db: sqlite_utils.Database, kind: str | None = None, severity: str 
     kind, and each promised criterion with its level and first evidence row."""
     rows = [dict(r) for r in db.query(
         "select f.id, s.id as subject_id, s.repo_id as model, f.severity, f.kind, f.claim, f.claim_location, "
-        "f.claim_fetched_url, f.promised, f.failing_criteria, f.rule_ids, f.status from flags f join subjects s on s.id = f.subject_id "
+        "f.claim_fetched_url, f.promised, f.failing_criteria, f.rule_ids, f.status "
+        "from flags f join subjects s on s.id = f.subject_id "
         "where f.status != 'superseded' and (:kind is null or f.kind = :kind) and "
         "(:severity is null or f.severity = :severity)",
         {"kind": kind, "severity": severity})]

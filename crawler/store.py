@@ -330,16 +330,15 @@ def m015_public_links(db: sqlite_utils.Database) -> None:
     # A GitHub README's public URL is its file (was the repo page's `#readme`), so the lines a claim quotes link.
     for row in list(db.query("select id, repo_id, path, revision from artifacts where source = 'github' and "
                              "kind = 'readme' and path is not null")):
-        db.execute("update artifacts set public_url = ? where id = ?",
-                   [artifact_url("github", "github", row["repo_id"], "readme", row["path"], row["revision"]), row["id"]])
+        public = artifact_url("github", "github", row["repo_id"], "readme", row["path"], row["revision"])
+        db.execute("update artifacts set public_url = ? where id = ?", [public, row["id"]])
     db["flags"].add_column("claim_fetched_url", str)
     revisions = {r["id"]: r["revision"] for r in db.query("select id, revision from subjects where kind = 'model'")}
     links = PublicLinks(db)
     for row in list(db.query("select id, subject_id, claim_location from flags")):
-        revision = revisions.get(row["subject_id"])
+        page = subject_url(row["subject_id"], revisions.get(row["subject_id"]))
         db.execute("update flags set claim_fetched_url = ?, claim_location = ? where id = ?",
-                   [row["claim_location"], links.public(row["claim_location"], subject_url(row["subject_id"], revision)),
-                    row["id"]])
+                   [row["claim_location"], links.public(row["claim_location"], page), row["id"]])
     for row in list(db.query("select subject_id, criterion, searched from judgements where searched like '[{%'")):
         try:
             sources = json.loads(row["searched"])

@@ -184,20 +184,20 @@ def test_migration_makes_an_older_store_public_as_a_fresh_assessment_does(demo_c
 
 
 def test_public_links_map_a_fetched_url_to_its_artifact_and_else_to_what_it_names(tmp_path):
-    db = open_db(tmp_path / "store.db")
+    db, card = open_db(tmp_path / "store.db"), f"https://huggingface.co/o/m/blob/{SHA}/README.md"
     db["artifacts"].insert({"id": "a1", "source": "huggingface", "repo_type": "model", "repo_id": "o/m",
-                            "kind": "card", "path": "README.md", "url": f"http://127.0.0.1:5/o/m/resolve/{SHA}/README.md",
-                            "revision": SHA, "public_url": f"https://huggingface.co/o/m/blob/{SHA}/README.md"})
+                            "kind": "card", "path": "README.md", "revision": SHA,
+                            "url": f"http://127.0.0.1:5/o/m/resolve/{SHA}/README.md", "public_url": card})
     links = PublicLinks(db)
-    card = f"https://huggingface.co/o/m/blob/{SHA}/README.md"
     assert links.public(f"http://127.0.0.1:5/o/m/resolve/{SHA}/README.md#L7", "x") == f"{card}#L7"
     assert links.public(None, "fallback", artifact_id="a1", line_start=3, line_end=4) == f"{card}#L3"
     assert links.public("http://127.0.0.1:5/api/models/o/m", "https://huggingface.co/o/m") == \
         "https://huggingface.co/o/m"
-    source = links.source({"source": "github:o/code", "status": "not captured", "url": "http://127.0.0.1:5/repos/o/code",
-                           "detail": "not captured"}, "hf:model:o/m", SHA)
+    asked = "http://127.0.0.1:5/repos/o/code"
+    source = links.source({"source": "github:o/code", "status": "not captured", "url": asked, "detail": "not captured"},
+                          "hf:model:o/m", SHA)
     assert source == {"source": "github:o/code", "status": "not captured", "url": "https://github.com/o/code",
-                      "fetched_url": "http://127.0.0.1:5/repos/o/code", "detail": "not captured"}
+                      "fetched_url": asked, "detail": "not captured"}
     assert source_url("card", "hf:model:o/m", SHA) == card
     assert source_url("dataset:o/d", "hf:model:o/m", SHA) == "https://huggingface.co/datasets/o/d"
     assert source_url("linked-dataset:https://example.org/d", "hf:model:o/m", SHA) == "https://example.org/d"
