@@ -266,9 +266,9 @@ def history_values(subject: dict, judgements: list[Judgement], facts: dict[str, 
         main = judgement.evidence[0] if judgement.evidence else None
         values[f"judgement:{judgement.criterion}"] = {
             "value": judgement.level, "summary": judgement.summary,
-            "evidence": main and {"fetched_url": main.url, "public_url": public_urls[judgement.criterion],
-                                  "file": main.file,
-                                  "line_start": main.line_start, "snippet": main.snippet, "rule_id": main.rule_id}}
+            "evidence": main and {"public_url": public_urls[judgement.criterion], "fetched_url": main.url,
+                                  "file": main.file, "line_start": main.line_start, "snippet": main.snippet,
+                                  "rule_id": main.rule_id}}
     for aspect, (value, url) in facts.items():
         values[aspect] = {"value": value, "evidence": {"fetched_url": url,
                                                        "public_url": subject_url(subject["id"], subject["revision"])}}
