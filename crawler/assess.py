@@ -18,7 +18,7 @@ import sqlite_utils
 
 from crawler.hub_json import siblings_name_every_file
 from crawler.ops import history
-from crawler.public import subject_url, with_lines
+from crawler.public import PublicLinks, subject_url
 from crawler.store import blob_text, decode_text, utcnow
 from extractors import CRITERIA, EXTRACTOR_VERSION, assess_model, judge_fingerprint, within_bounds
 from extractors.facts import code_repo_facts, model_facts, unreadable
@@ -125,7 +125,9 @@ def _datasets(db: sqlite_utils.Database, subject_id: str) -> tuple[LinkedDataset
         card = next(db.query("select * from artifacts where repo_type = 'dataset' and repo_id = ? and kind = 'card' "
                              "and revision is ? order by fetched_at desc limit 1", [row["repo_id"], row["revision"]]),
                     None)
-        found.append(LinkedDataset(repo_id, row["status"], row["url"], _artifact(db, card) if card else None))
+        # Its public page, not the endpoint's: evidence quotes it to people.
+        found.append(LinkedDataset(repo_id, row["status"], subject_url(target, row["revision"]),
+                                   _artifact(db, card) if card else None))
     return tuple(found)
 
 
@@ -179,19 +181,6 @@ def load_model(db: sqlite_utils.Database, subject: dict, depth: int = BASE_CHAIN
                           failures=failures, sources=_sources(subject, found, failures, repos))
 
 
-def public_evidence_url(db: sqlite_utils.Database, evidence, subject_id: str, revision: str | None,
-                        cache: dict) -> str:
-    """The canonical public URL of a piece of evidence: its artifact's, with the lines quoted; for evidence that
-    rests on no stored artifact (a failed fetch), the subject's page at the revision."""
-    if evidence.artifact_id:
-        if evidence.artifact_id not in cache:
-            row = db.execute("select public_url from artifacts where id = ?", [evidence.artifact_id]).fetchone()
-            cache[evidence.artifact_id] = row[0] if row else None
-        if cache[evidence.artifact_id]:
-            return with_lines(cache[evidence.artifact_id], evidence.line_start, evidence.line_end)
-    return subject_url(subject_id, revision)
-
-
 JUDGEMENT_COLUMNS = ("subject_id", "criterion", "level", "confidence", "rule_ids", "summary", "extractor_version",
                      "assessed_at", "basis", "searched")
 EVIDENCE_COLUMNS = ("subject_id", "criterion", "ordinal", "artifact_id", "url", "revision", "file", "line_start",
@@ -210,14 +199,16 @@ def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list
     """Replace the model's judgements and evidence (inside the caller's transaction); returns each criterion's
     main evidence's public URL."""
     now = utcnow()
-    cache: dict = {}
+    links, page = PublicLinks(db), subject_url(subject_id, revision)
     main_urls, judgement_rows, evidence_rows = {}, [], []
     for judgement in judgements:
-        urls = [public_evidence_url(db, e, subject_id, revision, cache) for e in judgement.evidence]
-        main_urls[judgement.criterion] = urls[0] if urls else subject_url(subject_id, revision)
+        # Evidence that rests on no stored artifact (a failed fetch) links to the model's page at the revision.
+        urls = [links.public(e.url, page, e.artifact_id, e.line_start, e.line_end) for e in judgement.evidence]
+        main_urls[judgement.criterion] = urls[0] if urls else page
+        searched = [links.source(s.as_dict(), subject_id, revision) for s in judgement.searched]
         judgement_rows.append((subject_id, judgement.criterion, judgement.level, judgement.confidence,
                                ",".join(judgement.rule_ids), judgement.summary, EXTRACTOR_VERSION, now,
-                               judgement.basis, json.dumps([s.as_dict() for s in judgement.searched])))
+                               judgement.basis, json.dumps(searched)))
         evidence_rows += [(subject_id, judgement.criterion, ordinal, e.artifact_id, e.url, e.revision, e.file,
                            e.line_start, e.line_end, e.snippet, e.rule_id, e.confidence, url)
                           for ordinal, (e, url) in enumerate(zip(judgement.evidence, urls))]
@@ -229,7 +220,7 @@ def save_judgements(db: sqlite_utils.Database, subject_id: str, judgements: list
     return main_urls
 
 
-def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> None:
+def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None, revision: str | None = None) -> None:
     """Keep one current flag a model (inside the caller's transaction): the same claim with the same failing
     criteria updates its row in place (its id, creation time and any analyst verdict stay); a flag no longer raised,
     or raised with another claim or failing set, is deleted when nobody reviewed it and marked `superseded` when
@@ -250,7 +241,11 @@ def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None) -> 
             db.execute("delete from flags where id = ?", [row["id"]])
     if flag is None:
         return
-    values = {"severity": flag.severity, "claim_location": flag.claim.location, "kind": flag.kind,
+    claim = flag.claim
+    location = PublicLinks(db).public(claim.location, subject_url(subject_id, revision),
+                                      claim.artifact.artifact_id if claim.artifact else None, claim.line, claim.line)
+    values = {"severity": flag.severity, "claim_location": location, "claim_fetched_url": claim.location,
+              "kind": flag.kind,
               "promised": json.dumps([{"criterion": c, "level": level} for c, level in flag.promised]),
               "rule_ids": ",".join(flag.rule_ids)}
     if current is not None:
@@ -271,10 +266,11 @@ def history_values(subject: dict, judgements: list[Judgement], facts: dict[str, 
         main = judgement.evidence[0] if judgement.evidence else None
         values[f"judgement:{judgement.criterion}"] = {
             "value": judgement.level, "summary": judgement.summary,
-            "evidence": main and {"url": main.url, "public_url": public_urls[judgement.criterion], "file": main.file,
-                                  "line_start": main.line_start, "snippet": main.snippet, "rule_id": main.rule_id}}
+            "evidence": main and {"public_url": public_urls[judgement.criterion], "fetched_url": main.url,
+                                  "file": main.file, "line_start": main.line_start, "snippet": main.snippet,
+                                  "rule_id": main.rule_id}}
     for aspect, (value, url) in facts.items():
-        values[aspect] = {"value": value, "evidence": {"url": url,
+        values[aspect] = {"value": value, "evidence": {"fetched_url": url,
                                                        "public_url": subject_url(subject["id"], subject["revision"])}}
     return values
 
@@ -299,7 +295,7 @@ def record_code_repos(db: sqlite_utils.Database, run_id: int | None) -> int:
             "source = 'github' and repo_id = ? and revision = ? and kind = 'file'",
             [subject["repo_id"], subject["revision"]], order_by="path")]
         page = subject_url(subject["id"], subject["revision"])
-        values = {aspect: {"value": value, "evidence": {"url": url, "public_url": page}}
+        values = {aspect: {"value": value, "evidence": {"fetched_url": url, "public_url": page}}
                   for aspect, (value, url) in code_repo_facts(subject["revision"], subject["url"], files).items()}
         with db.conn:
             history.record(db, run_id, subject["id"], values, EXTRACTOR_VERSION)
@@ -527,7 +523,7 @@ def _save(db: sqlite_utils.Database, loaded: _Loaded, judged: Judged | Failed, r
         try:
             with db.atomic():
                 public_urls = save_judgements(db, subject["id"], judged.judgements, subject["revision"])
-                save_flag(db, subject["id"], judged.flag)
+                save_flag(db, subject["id"], judged.flag, subject["revision"])
                 history.record(db, run_id, subject["id"],
                                history_values(subject, judged.judgements, judged.facts, public_urls), EXTRACTOR_VERSION)
                 db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",

@@ -463,14 +463,15 @@ def show(model_id, db_path, as_json, history):
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     console.print(f"[bold]{escape(report['model'])}[/] at {report['revision'] or '?'} ({report['status']}) "
-                  f"{escape(report['public_url'])} (fetched from {escape(report['url'])})")
+                  f"{escape(report['public_url'])} (fetched from {escape(report['fetched_url'])})")
     for table in judgement_tables(report):
         console.print(table)
     for verdict in report["frameworks"].values():
         failing = ", ".join(f"{f['criterion']} is {f['level']} (needs {f['required']})" for f in verdict["failing"])
         console.print(f"[bold]{verdict['title']}[/]: {verdict['verdict']}" + (f" — {failing}" if failing else ""))
     for error in report["errors"]:
-        console.print(f"[dim]fetch failed: {error['kind']} {escape(error['url'])}: {escape(error['reason'])}[/]")
+        console.print(f"[dim]fetch failed: {error['kind']} {escape(error['fetched_url'])}: "
+                      f"{escape(error['reason'])}[/]")
     if history:
         console.print(changes_table(report["history"], f"History of {escape(report['model'])} "
                                                        f"({len(report['history'])} values recorded)"))

@@ -37,12 +37,8 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
     subject = rows[0]
     judgements = []
     for row in db["judgements"].rows_where("subject_id = ?", [subject["id"]], order_by="criterion"):
-        evidence = [
-            {k: e.get(k) for k in ("rule_id", "public_url", "url", "revision", "file", "line_start", "line_end",
-                                   "snippet", "confidence")}
-            for e in db["evidence"].rows_where("subject_id = ? and criterion = ?", [subject["id"], row["criterion"]],
-                                               order_by="ordinal")
-        ]
+        evidence = [evidence_item(e) for e in db["evidence"].rows_where(
+            "subject_id = ? and criterion = ?", [subject["id"], row["criterion"]], order_by="ordinal")]
         judgements.append({"criterion": row["criterion"], "level": row["level"], "confidence": row["confidence"],
                            "confident": is_confident(row["level"], row["confidence"]),
                            "summary": row["summary"], "rule_ids": row["rule_ids"].split(",") if row["rule_ids"] else [],
@@ -51,11 +47,20 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
                            "evidence": evidence})
     latest_errors = {(e["kind"], e["url"]): e for e in db["errors"].rows_where("subject_id = ?", [subject["id"]],
                                                                                 order_by="id")}
-    errors = [{k: e[k] for k in ("url", "kind", "http_status", "reason", "run_id")} for e in latest_errors.values()]
+    errors = [{"fetched_url": e["url"], **{k: e[k] for k in ("kind", "http_status", "reason", "run_id")}}
+              for e in latest_errors.values()]
     frameworks = verdicts({j["criterion"]: j["level"] for j in judgements})
-    return {"model": subject["repo_id"], "subject_id": subject["id"], "url": subject["url"], "frameworks": frameworks,
-            "public_url": subject_url(subject["id"], subject["revision"]), "revision": subject["revision"],
+    return {"model": subject["repo_id"], "subject_id": subject["id"], "frameworks": frameworks,
+            "public_url": subject_url(subject["id"], subject["revision"]), "fetched_url": subject["url"],
+            "revision": subject["revision"],
             "status": subject["status"], "judgements": judgements, "errors": errors}
+
+
+def evidence_item(row: dict) -> dict:
+    """A stored evidence row as people and tools read it (show, exports): its public URL, with the lines quoted, and
+    the URL it was fetched from, named as such."""
+    return {"rule_id": row["rule_id"], "public_url": row["public_url"], "fetched_url": row["url"],
+            **{k: row[k] for k in ("revision", "file", "line_start", "line_end", "snippet", "confidence")}}
 
 
 def folded_table(title: str, columns, **options) -> Table:
@@ -99,7 +104,7 @@ def judgement_tables(report: dict) -> list[Table]:
                              ("rule", "source at revision", "lines", "quote"), title_justify="left")
         for e in judgement["evidence"]:
             lines = f"{e['line_start']}-{e['line_end']}" if e["line_start"] else ""
-            table.add_row(e["rule_id"], escape(e["public_url"] or e["url"]), lines, escape(e["snippet"]))
+            table.add_row(e["rule_id"], escape(e["public_url"] or e["fetched_url"]), lines, escape(e["snippet"]))
         if judgement["searched"]:
             table.caption = "searched: " + escape("; ".join(
                 f"{s['source']} {s['status']}" for s in judgement["searched"]))
@@ -116,7 +121,8 @@ def flag_rows(db: sqlite_utils.Database, kind: str | None = None, severity: str 
     kind, and each promised criterion with its level and first evidence row."""
     rows = [dict(r) for r in db.query(
         "select f.id, s.id as subject_id, s.repo_id as model, f.severity, f.kind, f.claim, f.claim_location, "
-        "f.promised, f.failing_criteria, f.rule_ids, f.status from flags f join subjects s on s.id = f.subject_id "
+        "f.claim_fetched_url, f.promised, f.failing_criteria, f.rule_ids, f.status "
+        "from flags f join subjects s on s.id = f.subject_id "
         "where f.status != 'superseded' and (:kind is null or f.kind = :kind) and "
         "(:severity is null or f.severity = :severity)",
         {"kind": kind, "severity": severity})]
@@ -125,7 +131,7 @@ def flag_rows(db: sqlite_utils.Database, kind: str | None = None, severity: str 
         for item in promised:
             first = next(iter(db["evidence"].rows_where(
                 "subject_id = ? and criterion = ?", [row["subject_id"], item["criterion"]], order_by="ordinal",
-                limit=1, select="rule_id, url, line_start, snippet")), None)
+                limit=1, select="rule_id, public_url, url as fetched_url, line_start, snippet")), None)
             item["evidence"] = dict(first) if first else None
         row["promised"] = promised
         # The promises the machine could not decide: what the analyst must look at beside the broken ones.

@@ -319,6 +319,43 @@ def m014_model_capture(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m015_public_links(db: sqlite_utils.Database) -> None:
+    # Every link a person or a tool reads is public (huggingface.co, github.com at the revision); the URL fetched (a
+    # replica's, dead once it stops) is kept beside it, named as such. A flag's claim location becomes public, its
+    # fetched URL kept in `claim_fetched_url`; each searched source gets its public `url` and its `fetched_url`; a
+    # history row's evidence names its URL `fetched_url`. Public URLs come from the artifacts fetched from those URLs
+    # (crawler.public.PublicLinks), else from what the link was for (the model's page, the source's).
+    from crawler.public import PublicLinks, subject_url
+
+    # A GitHub README's public URL is its file (was the repo page's `#readme`), so the lines a claim quotes link.
+    for row in list(db.query("select id, repo_id, path, revision from artifacts where source = 'github' and "
+                             "kind = 'readme' and path is not null")):
+        public = artifact_url("github", "github", row["repo_id"], "readme", row["path"], row["revision"])
+        db.execute("update artifacts set public_url = ? where id = ?", [public, row["id"]])
+    db["flags"].add_column("claim_fetched_url", str)
+    revisions = {r["id"]: r["revision"] for r in db.query("select id, revision from subjects where kind = 'model'")}
+    links = PublicLinks(db)
+    for row in list(db.query("select id, subject_id, claim_location from flags")):
+        page = subject_url(row["subject_id"], revisions.get(row["subject_id"]))
+        db.execute("update flags set claim_fetched_url = ?, claim_location = ? where id = ?",
+                   [row["claim_location"], links.public(row["claim_location"], page), row["id"]])
+    for row in list(db.query("select subject_id, criterion, searched from judgements where searched like '[{%'")):
+        try:
+            sources = json.loads(row["searched"])
+        except ValueError:
+            continue
+        revision = revisions.get(row["subject_id"])
+        public = [links.source(s, row["subject_id"], revision) if isinstance(s, dict) else s for s in sources]
+        db.execute("update judgements set searched = ? where subject_id = ? and criterion = ?",
+                   [json.dumps(public), row["subject_id"], row["criterion"]])
+    db.execute("""update history set evidence = json_set(json_remove(evidence, '$.url'), '$.fetched_url',
+                                                          json_extract(evidence, '$.url'))
+                  where json_valid(evidence) and json_type(evidence, '$.url') is not null""")
+    # Evidence quotes a linked dataset's page, the endpoint's until now: the next assessment quotes the public one.
+    db.execute("update subjects set assess_pending = 1 where kind = 'model' and revision is not null")
+
+
+@migrations()
 def m016_needs_evidence(db: sqlite_utils.Database) -> None:
     # An analyst may answer a flag "needs evidence" (neither confirmed nor dismissed: what is stored does not decide
     # it). The verdict trigger of m006 is recreated with it; it becomes the flag's status like the others.

@@ -25,7 +25,7 @@ from extractors.text import MAX_JUDGED_CHARS, MAX_JUDGED_LINES, judged_part
 from extractors.types import Artifact, Evidence, Judgement, ModelArtifacts
 
 # Bump when a rule or an extractor changes what it decides, so stored judgements say which logic made them.
-EXTRACTOR_VERSION = "0.4.1"
+EXTRACTOR_VERSION = "0.4.2"
 
 
 @cache

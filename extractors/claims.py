@@ -117,7 +117,7 @@ class Claim:
     quote: str
     artifact: Artifact | None
     line: int | None
-    location: str  # the source URL, with `#L<line>` where a line is quoted
+    location: str  # the URL it was fetched from, with `#L<line>` where a line is quoted (the store adds the public one)
 
 
 def name_words(repo_id: str) -> set[str]:

@@ -48,7 +48,8 @@ SOURCE_STATUSES = ("read", "not exhaustive", "missing", "gated", "not captured",
 @dataclass(frozen=True)
 class Source:
     """A source a judgement searched: what it is (card, tree, model_json, github:owner/repo, dataset:id), what
-    became of it, where, and why when it was not read."""
+    became of it, where it was fetched or asked (the store adds its public URL: crawler.public.PublicLinks), and
+    why when it was not read."""
 
     name: str
     status: str
@@ -106,7 +107,7 @@ class LinkedDataset:
 
     repo_id: str
     status: str  # ok | gated | missing | private | disabled | not captured | error | not crawled
-    page_url: str
+    page_url: str  # its public page (quoted in evidence), "" when not crawled
     card: Artifact | None = None
 
 

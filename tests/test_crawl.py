@@ -36,7 +36,7 @@ def test_show_json_lists_judgements_with_evidence(replica_url, db_path):
     assert all(j["evidence"] for j in report["judgements"])
     licence = next(j for j in report["judgements"] if j["criterion"] == "licenses")
     assert licence["evidence"][0]["snippet"] == "license: apache-2.0"
-    assert report["revision"] in licence["evidence"][0]["url"]
+    assert report["revision"] in licence["evidence"][0]["fetched_url"]
 
 
 def test_missing_model_is_recorded_as_missing(replica_url, db_path):

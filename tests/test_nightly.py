@@ -106,7 +106,7 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
     card_change, licence_change = rows[(CHANGED_MODEL, "card")], rows[(CHANGED_REPO, "licence")]
     for change in (card_change, licence_change):
         assert change["old"]["value"] != change["new"]["value"] and change["run_id"] == 4
-        assert change["old"]["run_id"] == 1 and change["new"]["evidence"]["url"]
+        assert change["old"]["run_id"] == 1 and change["new"]["evidence"]["fetched_url"]
     assert (CHANGED_REPO, "revision") in rows and (CHANGED_MODEL, "revision") in rows
     changed_subjects = {r["repo_id"] for r in rows.values()}
     assert changed_subjects == {CHANGED_MODEL, CHANGED_REPO}, changed_subjects

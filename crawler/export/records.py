@@ -9,6 +9,7 @@ from typing import Iterator
 import sqlite_utils
 
 from crawler.public import subject_url
+from crawler.report import evidence_item
 from crawler.store import SCHEMA_VERSION, is_confident, utcnow
 from crawler.table import gating_label
 from extractors import CRITERIA, EXTRACTOR_VERSION
@@ -50,10 +51,9 @@ def model_record(db: sqlite_utils.Database, subject: dict, effective: bool = Fal
         "reviewer is not null", [subject["id"]])} if effective else {}
     judgements = []
     for row in db.query("select * from judgements where subject_id = ? order by criterion", [subject["id"]]):
-        evidence = [{k: e[k] for k in ("rule_id", "public_url", "url", "revision", "file", "line_start", "line_end",
-                                       "snippet", "confidence")}
-                    for e in db.query("select * from evidence where subject_id = ? and criterion = ? order by ordinal",
-                                      [subject["id"], row["criterion"]])]
+        evidence = [evidence_item(e) for e in db.query(
+            "select * from evidence where subject_id = ? and criterion = ? order by ordinal",
+            [subject["id"], row["criterion"]])]
         override = overrides.get(row["criterion"])
         judgements.append({
             "criterion": row["criterion"], "level": override["level"] if override else row["level"],
@@ -65,8 +65,9 @@ def model_record(db: sqlite_utils.Database, subject: dict, effective: bool = Fal
     order = {c: i for i, c in enumerate(CRITERIA)}
     judgements.sort(key=lambda j: order.get(j["criterion"], 99))
     levels = {j["criterion"]: j["level"] for j in judgements}
-    flags = [dict(f) for f in db.query("select id, severity, kind, claim, claim_location, failing_criteria, status "
-                                       "from flags where subject_id = ? and status != 'superseded'", [subject["id"]])]
+    flags = [dict(f) for f in db.query("select id, severity, kind, claim, claim_location, claim_fetched_url, "
+                                       "failing_criteria, status from flags where subject_id = ? and "
+                                       "status != 'superseded'", [subject["id"]])]
     reviews = [dict(r) for r in db.query("select id, criterion, flag_id, verdict, level_override, level_seen, note, "
                                          "reviewer, created_at from reviews where subject_id = ? order by id",
                                          [subject["id"]])]
