@@ -91,14 +91,15 @@ def error_split(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
     return {"absent": absent, "failed": sum(causes.values()) - absent, "causes": causes}
 
 
-def errors_line(run_id: int, causes: dict[str, int]) -> str:
-    """`errors: 450 — expected: 292 not captured, 158 missing repo; failures: none (openness errors --run 3)`."""
+def errors_line(run_id: int, causes: dict[str, int], hint: bool = True) -> str:
+    """`errors: 450 — expected: 292 not captured, 158 missing repo; failures: none (openness errors --run 3)`; without
+    the hint when the caller prints a command that runs as printed on a line of its own."""
     if not causes:
         return "errors: none"
     expected = [f"{n} {c}" for c, n in causes.items() if CAUSES[c][0]]
     failed = [f"{n} {c}" for c, n in causes.items() if not CAUSES[c][0]]
     return (f"errors: {sum(causes.values())} — expected: {', '.join(expected) or 'none'}; failures: "
-            f"{', '.join(failed) or 'none'} (openness errors --run {run_id} lists them)")
+            f"{', '.join(failed) or 'none'}" + (f" (openness errors --run {run_id} lists them)" if hint else ""))
 
 
 def useful_answers(counts: dict) -> int:
