@@ -52,7 +52,7 @@ def wrap(text, columns: int, indent: str = "", first: str | None = None) -> list
         line, lead = "", indent
 
     for word in clean(text).split():
-        if URL.match(word) and cell_len(lead + word) > columns:
+        if URL.search(word) and cell_len(lead + word) > columns:  # a URL, maybe quoted: never cut
             flush()
             lines.append(word)  # whole, unindented: selectable and clickable as one
             continue
@@ -92,7 +92,9 @@ def shorten(text, room: int) -> str:
         if cell_len(f"{cut} {word}".strip()) + 1 > room:
             break
         cut = f"{cut} {word}".strip()
-    return (cut or text[:room - 1]) + "…"
+    if not cut and not URL.search(text.split()[0]):  # one word too long: cut it, unless it holds a URL
+        cut = text[:room - 1]
+    return cut + "…"
 
 
 def level(name: str) -> str:
@@ -171,6 +173,8 @@ def show_lines(report: dict, columns: int, all_evidence: bool = False) -> list[s
     if report.get("capture") and report["capture"] != "judged":
         lines += wrap(f"capture: {report['capture']} ({CAPTURE_NOTE.get(report['capture'], '')})", columns, "  ")
     judged = {j["criterion"]: j for j in report["judgements"]}
+    if not judged:
+        lines.append("  no judgements: nothing of it was read (a base model or dataset the crawl could not fetch)")
     for group, criteria in GROUPS.items():
         blocks = [judgement_block(judged[key], columns, all_evidence) for key, _, _ in criteria if key in judged]
         if blocks:
@@ -204,8 +208,8 @@ def flag_lines(rows: list[dict], columns: int) -> list[str]:
     lines = [click.style(f"Openwashing flags ({len(rows)})", bold=True)]
     for row in rows:
         status = REVIEW.get(row["status"], row["status"])
-        head = f"{row['severity']} · {clean(row['model'])} · review: {status} · flag {row['id']}"
-        lines += ["", *wrap(head, columns)]
+        lines += ["", *wrap(f"{row['severity']} · {clean(row['model'])}", columns),
+                  f"  review: {status} · flag {row['id']}"]
         lines += wrap(f"claim ({row['kind']}): “{' '.join(clean(row['claim']).split())}”", columns, "  ")
         if row.get("claim_location"):
             lines.append(url_line(row["claim_location"], columns, "  "))
@@ -267,11 +271,12 @@ def evaluation_lines(result: dict, columns: int) -> list[str]:
     lines += ["", click.style("Confidence against the experts (reliability per bin)", bold=True)]
     for name, half in halves.items():
         cal = half["calibration"]
-        lines += wrap(f"{name}: expected calibration error {_num(cal['ece'])}; confident (>= {CONFIDENT}): {cal['confident']} of "
-                      f"{cal['decided']} decided cells ({_pct(cal['confident_share'])}), agreeing "
-                      f"{_pct(cal['confident_agreement'])}", columns)
+        lines += wrap(f"{name}: expected calibration error {_num(cal['ece'])}; confident (>= {CONFIDENT}): "
+                      f"{cal['confident']} of {cal['decided']} decided cells ({_pct(cal['confident_share'])}), "
+                      f"agreeing {_pct(cal['confident_agreement'])}", columns)
         bins = [("  confidence", "cells", "mean", "agreement")] + [
-            (f"  {b['bin']}", str(b["cells"]), f"{b['mean_confidence']:.3f}", _pct(b["agreement"])) for b in cal["bins"]]
+            (f"  {b['bin']}", str(b["cells"]), f"{b['mean_confidence']:.3f}", _pct(b["agreement"]))
+            for b in cal["bins"]]
         lines += _aligned(bins)
     return lines
 
@@ -304,8 +309,8 @@ def error_row_lines(rows: list[dict], columns: int) -> list[str]:
     lines = []
     for row in rows:
         failure = "" if row["expected"] else " (failure)"
-        head = f"{row['cause']}{failure} · {row['kind']} · {row['http_status'] or '-'} · {row['model'] or '-'}"
-        lines += ["", *wrap(head, columns)]
+        lines += ["", *wrap(f"{row['cause']}{failure} · {row['kind']} · {row['http_status'] or '-'}", columns),
+                  *wrap(f"of: {row['model'] or '(no model or repo)'}", columns, "  ")]
         if row["url"]:
             lines.append(url_line(row["url"], columns, "  "))
         lines += wrap(row["reason"], columns, "  ")
