@@ -130,13 +130,13 @@ def evidence_lines(evidence: dict, columns: int) -> list[str]:
 
 
 def searched_line(searched: list[dict], columns: int) -> list[str]:
-    """What was searched, compact: `searched: read model_json, card; not captured github:a/b`."""
+    """What was searched, compact: `searched: model_json, card read; github:a/b not captured`."""
     by_status: dict[str, list[str]] = {}
     for item in searched:
         by_status.setdefault(item.get("status") or "?", []).append(clean(item.get("source")))
     if not by_status:
         return []
-    text = "; ".join(f"{status} {', '.join(sources)}" for status, sources in by_status.items())
+    text = "; ".join(f"{', '.join(sources)} {status}" for status, sources in by_status.items())
     return wrap(f"searched: {text}", columns, INDENT)
 
 
