@@ -732,8 +732,9 @@ def calibrate(labels_dir, db_path, out):
 def flags(db_path, as_json, kind, severity):
     """List openwashing flags, worst first: models whose own words claim openness while the criteria that claim
     promises are decided and not open. A claim has a kind: `open source` promises training code, data and an open
-    licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence. Each flag
-    quotes the claim at its line beside every promised criterion with its level and evidence."""
+    licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence. A block per
+    flag: severity and model, its review status (not reviewed, confirmed, dismissed), the claim quoted with its kind
+    and link, and every promised criterion with its level and first quote."""
     from crawler import terminal
     from crawler.report import flag_rows
     from crawler.store import open_db
