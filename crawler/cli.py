@@ -495,7 +495,7 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
     a model's judgement levels, declared licence, gating, weights present, card and revision; a GitHub repo's head
     commit and licence files."""
     from crawler import terminal
-    from crawler.ops.history import changes as recorded_changes
+    from crawler.ops.history import changes as recorded_changes, why_nothing_changed
     from crawler.store import open_db
 
     require_store(db_path)
@@ -520,11 +520,7 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
         terminal.echo_lines([click.style(f"Changes ({len(rows)})", bold=True),
                              *terminal.change_lines(rows, terminal.width())])
         return
-    first = 0 if include_first else len(recorded_changes(db, include_first=True, **options))
-    latest = next(iter(db.query("select id, started_at from crawl_runs order by id desc limit 1")), None)
-    if latest and since:
-        latest["past_since"] = latest["id"] >= since_run if since_run else latest["started_at"] >= since_date
-    terminal.echo_lines(terminal.wrap(terminal.no_changes_reason(first, db["crawl_runs"].count, since, latest),
+    terminal.echo_lines(terminal.wrap(why_nothing_changed(db, since, include_first=include_first, **options),
                                       terminal.width()))
 
 
@@ -617,19 +613,13 @@ def errors_command(db_path, run_id, kind, cause, every_row, as_json):
     (a card names a path, a URL or a look-alike as a repo), bound (a bound on links or pages reached); failures:
     failed after retries, parse, spider exception, judge exception."""
     from crawler import terminal
-    from crawler.ops.runs import CAUSE_SQL, CAUSES
+    from crawler.ops.runs import CAUSES, error_rows
     from crawler.store import open_db
 
     require_store(db_path)
     db = open_db(db_path)
     run_id = run_id or db.execute("select max(id) from crawl_runs").fetchone()[0]
-    rows = [dict(r) for r in db.query(
-        f"select e.*, s.repo_id as model from (select id, run_id, {CAUSE_SQL} as cause, kind, http_status, "
-        f"subject_id, url, reason from errors where run_id = :run) e left join subjects s on s.id = e.subject_id "
-        f"where (:kind is null or e.kind = :kind) and (:cause is null or e.cause = :cause) order by e.id",
-        {"run": run_id, "kind": kind, "cause": cause})]
-    for row in rows:
-        row["expected"] = CAUSES[row["cause"]][0]
+    rows = error_rows(db, run_id, kind, cause)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -808,23 +798,14 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
 
 
 def _print_next_commands(db_path: Path) -> None:
-    """What to run next, each command as a new shell in this folder runs it (the CLI's path: a new shell may not
-    have the venv on its PATH)."""
     from crawler.report import flag_rows
     from crawler.store import open_db
-    from crawler.terminal import runnable
+    from crawler.terminal import next_commands
 
     db = open_db(db_path)
     flagged = flag_rows(db)
     db.close()
-    steps = [("the judgements of the worst flagged model, with evidence", ("show", flagged[0]["model"]))] \
-        if flagged else []
-    steps += [("the openwashing flags, worst first", ("flags",)), ("the league table", ("table",)),
-              ("review it in the browser", ("review",))]
-    console.print("next:")
-    for label, args in steps:
-        console.print(f"  {label}:", markup=False)
-        click.echo("    " + runnable(*args, "--db", db_path))
+    click.echo("\n".join(next_commands(db_path, flagged[0]["model"] if flagged else None)))
 
 
 def _write_table_page(db_path: Path) -> Path:

@@ -340,19 +340,6 @@ def change_lines(rows: list[dict], columns: int) -> list[str]:
     return lines
 
 
-def no_changes_reason(first_values: int, runs: int, since: str | None, latest: dict | None) -> str:
-    """Why `openness changes` has nothing to list."""
-    if not runs:
-        return "no changes: no run has been recorded yet (crawl first)"
-    if since and latest is not None and latest.get("past_since") is False:
-        return (f"no changes: no run after --since {since} (the latest is run {latest['id']}, started "
-                f"{latest['started_at']})")
-    if first_values:
-        only = "only one run so far, so every value is a first value: " if runs == 1 else ""
-        return (f"no changes: {only}{first_values} first values are hidden; --include-first lists them")
-    return "no changes: nothing recorded matches these options"
-
-
 # Commands printed for a person to run next: the way this CLI was started, as a new shell in the same folder runs it.
 def runnable(*args) -> str:
     """`.venv/bin/openness review --db demo.db`: the program as this process was started (its console script, or
@@ -374,6 +361,16 @@ def _from_here(path: str) -> str:
     except ValueError:
         return str(absolute)
     return str(relative) if len(relative.parts) > 1 else f"./{relative}"
+
+
+def next_commands(db_path: Path, flagged_model: str | None) -> list[str]:
+    """What to run after the demo, each command as a new shell in this folder runs it."""
+    steps = [("the judgements of the worst flagged model, with evidence", ("show", flagged_model))] \
+        if flagged_model else []
+    steps += [("the openwashing flags, worst first", ("flags",)), ("the league table", ("table",)),
+              ("review it in the browser", ("review",))]
+    return ["next:", *(line for label, args in steps
+                       for line in (f"  {label}:", "    " + runnable(*args, "--db", db_path)))]
 
 
 def echo_lines(lines: list[str]) -> None:

@@ -76,6 +76,19 @@ CAUSE_SQL = """case
     else 'failed after retries' end"""
 
 
+def error_rows(db: sqlite_utils.Database, run_id: int, kind: str | None = None, cause: str | None = None) -> list[dict]:
+    """A run's recorded errors (optionally of one artifact kind or cause), each with its cause, whether a working
+    crawl expects it, and the model or repo it belongs to."""
+    rows = [dict(r) for r in db.query(
+        f"select e.*, s.repo_id as model from (select id, run_id, {CAUSE_SQL} as cause, kind, http_status, "
+        f"subject_id, url, reason from errors where run_id = :run) e left join subjects s on s.id = e.subject_id "
+        f"where (:kind is null or e.kind = :kind) and (:cause is null or e.cause = :cause) order by e.id",
+        {"run": run_id, "kind": kind, "cause": cause})]
+    for row in rows:
+        row["expected"] = CAUSES[row["cause"]][0]
+    return rows
+
+
 def error_causes(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
     """The run's recorded errors by cause (CAUSES), commonest first."""
     return {row["cause"]: row["n"] for row in db.query(
