@@ -710,7 +710,10 @@ def calibrate(labels_dir, db_path, out):
     console.print(f"calibrated {rules} deciding rules on {table['decided_cells']} decided cells of the study half "
                   f"(agreement {100 * table['overall']:.1f}%; prior {table['prior_cells']} cells, chosen on held-out "
                   f"families): {target}")
-    console.print(f"judge again to apply it: openness assess --db {db_path}")
+    from crawler.terminal import runnable
+
+    console.print("judge again to apply it:")
+    click.echo("  " + runnable("assess", "--db", db_path))
 
 
 @cli.command()
