@@ -192,7 +192,7 @@ def show_lines(report: dict, columns: int, all_evidence: bool = False) -> list[s
         lines += wrap(f"{verdict['title']}: {verdict['verdict']}" + (f"; failing: {failing}" if failing else ""),
                       columns)
     if report["errors"]:
-        lines += ["", click.style(f"Fetches that failed ({len(report['errors'])})", bold=True, underline=True)]
+        lines += ["", click.style(f"Fetches that failed ({len(report['errors'])}), each with the URL fetched", bold=True, underline=True)]
     for error in report["errors"]:
         lines += wrap(f"{error['kind']} {error['http_status'] or ''}: {error['reason']}", columns, "  ")
         lines.append(url_line(error["url"], columns, INDENT))
