@@ -106,7 +106,7 @@ def criterion_title(key: str) -> str:
 
 
 def where(evidence: dict) -> str:
-    """`README.md, lines 28-31 · rule licence.text.user-cap`."""
+    """`README.md, lines 28-31, rule licence.text.user-cap`."""
     lines = ""
     if evidence.get("line_start"):
         start, end = evidence["line_start"], evidence.get("line_end") or evidence["line_start"]
