@@ -271,3 +271,15 @@ def serves(url: str, proc: subprocess.Popen, wait: float = 60) -> bool:
         except OSError:
             time.sleep(0.2)
     return False
+
+
+def test_a_reviewed_flag_says_its_verdict_as_its_review_status(demo_copy):
+    con = sqlite3.connect(demo_copy)
+    flagged = con.execute("select id, subject_id from flags where status = 'open' order by id limit 2").fetchall()
+    for (flag_id, subject), verdict in zip(flagged, ("confirmed", "dismissed")):
+        con.execute("insert into reviews (subject_id, flag_id, verdict, note, reviewer, created_at) values "
+                    "(?, ?, ?, 'read the card', 'analyst', '2026-12-01T00:00:00+00:00')", [subject, flag_id, verdict])
+    con.commit()
+    lines = cli("flags", "--db", str(demo_copy)).splitlines()
+    assert f"  review: confirmed · flag {flagged[0][0]}" in lines
+    assert f"  review: dismissed · flag {flagged[1][0]}" in lines
