@@ -178,10 +178,12 @@ CRAWL_TABLE_ROWS = 40  # a crawl of thousands of models prints the first rows, a
 
 def print_run_table(db, run_id: int, db_path: Path) -> None:
     """The table of the models a run touched, the most open first, cut at CRAWL_TABLE_ROWS rows."""
+    from crawler.terminal import runnable
+
     left_out = print_table(db, run_id=run_id, limit=CRAWL_TABLE_ROWS)
     if left_out:
-        console.print(f"... and {left_out} more models of this run: openness table --run {run_id} --db {db_path}",
-                      markup=False)
+        console.print(f"... and {left_out} more models of this run:", markup=False)
+        click.echo("  " + runnable("table", "--run", run_id, "--db", db_path))
 
 
 def _run_crawl(db_path: Path, options, verbose: bool) -> int:
@@ -213,8 +215,13 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
         print_run_table(db, result.run_id, db_path)
     judged_in = in_processes(options.workers, result.assessed)
     console.print(f"run {result.run_id}: {result.assessed} models assessed{judged_in}")
-    for line in count_lines(result.counts, result.run_id):
+    for line in count_lines(result.counts, result.run_id, hint=False):
         console.print("  " + line)
+    if db["errors"].count_where("run_id = ?", [result.run_id]):
+        from crawler.terminal import runnable
+
+        console.print("  the errors by cause and model:")
+        click.echo("    " + runnable("errors", "--run", result.run_id, "--db", db_path))
     console.print(f"database: {db_path.resolve()}")
     db.close()
     console.print(result.final_line, markup=False)
@@ -444,11 +451,15 @@ def assess(model_ids, force, workers, db_path):
 @click.argument("model_id")
 @db_option()
 @json_option
+@click.option("--evidence", type=click.Choice(["deciding", "all"]), default="deciding", show_default=True,
+              help="Evidence per criterion: the deciding item (saying how many more), or every item.")
 @click.option("--history", is_flag=True, help="Also list every change recorded for the model, run by run.")
-def show(model_id, db_path, as_json, history):
-    """Print a model's judgements, each with its evidence (source URL at revision, file, lines, quote, rule)."""
+def show(model_id, db_path, as_json, evidence, history):
+    """Print a model's judgements, a block per criterion in the index's order: level, confidence, summary, the
+    deciding evidence (quote, file and lines, its public URL at the revision) and what was searched."""
+    from crawler import terminal
     from crawler.ops.history import changes as recorded_changes
-    from crawler.report import NotCrawled, changes_table, escape, judgement_tables, model_report
+    from crawler.report import NotCrawled, model_report
     from crawler.store import open_db
 
     require_store(db_path)
@@ -462,19 +473,12 @@ def show(model_id, db_path, as_json, history):
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    console.print(f"[bold]{escape(report['model'])}[/] at {report['revision'] or '?'} ({report['status']}) "
-                  f"{escape(report['public_url'])} (fetched from {escape(report['fetched_url'])})")
-    for table in judgement_tables(report):
-        console.print(table)
-    for verdict in report["frameworks"].values():
-        failing = ", ".join(f"{f['criterion']} is {f['level']} (needs {f['required']})" for f in verdict["failing"])
-        console.print(f"[bold]{verdict['title']}[/]: {verdict['verdict']}" + (f" — {failing}" if failing else ""))
-    for error in report["errors"]:
-        console.print(f"[dim]fetch failed: {error['kind']} {escape(error['fetched_url'])}: "
-                      f"{escape(error['reason'])}[/]")
+    columns = terminal.width()
+    lines = terminal.show_lines(report, columns, evidence == "all")
     if history:
-        console.print(changes_table(report["history"], f"History of {escape(report['model'])} "
-                                                       f"({len(report['history'])} values recorded)"))
+        lines += ["", click.style(f"History ({len(report['history'])} values recorded)", bold=True),
+                  *terminal.change_lines(report["history"], columns)]
+    terminal.echo_lines(lines)
 
 
 @cli.command()
@@ -490,8 +494,8 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
     """List what changed between runs, oldest first, each old value beside the new one with the evidence of both:
     a model's judgement levels, declared licence, gating, weights present, card and revision; a GitHub repo's head
     commit and licence files."""
-    from crawler.ops.history import changes as recorded_changes
-    from crawler.report import changes_table
+    from crawler import terminal
+    from crawler.ops.history import changes as recorded_changes, why_nothing_changed
     from crawler.store import open_db
 
     require_store(db_path)
@@ -505,14 +509,19 @@ def changes(db_path, as_json, since, model_id, criterion, include_first):
             except ValueError as exc:
                 raise click.BadParameter(f"{since!r} is neither a run number nor a date (YYYY-MM-DD)",
                                          param_hint="--since") from exc
-    rows = recorded_changes(open_db(db_path), since_run=since_run, since_date=since_date,
-                            subject_ids=_subjects_of(model_id) if model_id else None,
-                            criterion=criterion,
-                            include_first=include_first)
+    db = open_db(db_path)
+    options = {"since_run": since_run, "since_date": since_date, "criterion": criterion,
+               "subject_ids": _subjects_of(model_id) if model_id else None}
+    rows = recorded_changes(db, include_first=include_first, **options)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    console.print(changes_table(rows, f"Changes ({len(rows)})"))
+    if rows:
+        terminal.echo_lines([click.style(f"Changes ({len(rows)})", bold=True),
+                             *terminal.change_lines(rows, terminal.width())])
+        return
+    terminal.echo_lines(terminal.wrap(why_nothing_changed(db, since, include_first=include_first, **options),
+                                      terminal.width()))
 
 
 @cli.command(name="table")
@@ -596,33 +605,33 @@ def export(model_ids, export_format, db_path, out, effective, criteria):
                                             "bound", "failed after retries", "parse", "spider exception",
                                             "judge exception"]),
               help="Only errors of this cause.")
+@click.option("--all", "every_row", is_flag=True, help="Also list every error: cause, kind, status, model, URL, "
+                                                       "reason.")
 @json_option
-def errors_command(db_path, run_id, kind, cause, as_json):
-    """List a run's recorded errors with their cause, URL and reason. Expected in a working crawl: not captured
-    (a replica or mirror holds no copy), missing repo or file (404), gated, refused id (a card names a path, a URL
-    or a look-alike as a repo), bound (a bound on links or pages reached); failures: failed after retries, parse,
-    spider exception, judge exception."""
-    from crawler.ops.runs import CAUSE_SQL, CAUSES
-    from crawler.report import escape, folded_table
+def errors_command(db_path, run_id, kind, cause, every_row, as_json):
+    """Count a run's recorded errors by cause and by model; `--all` lists each with its URL and reason. Expected in
+    a working crawl: not captured (a replica or mirror holds no copy), missing repo or file (404), gated, refused id
+    (a card names a path, a URL or a look-alike as a repo), bound (a bound on links or pages reached); failures:
+    failed after retries, parse, spider exception, judge exception."""
+    from crawler import terminal
+    from crawler.ops.runs import CAUSES, error_rows
     from crawler.store import open_db
 
     require_store(db_path)
     db = open_db(db_path)
     run_id = run_id or db.execute("select max(id) from crawl_runs").fetchone()[0]
-    rows = [dict(r) for r in db.query(
-        f"select * from (select id, run_id, {CAUSE_SQL} as cause, kind, http_status, subject_id, url, reason "
-        f"from errors where run_id = :run) where (:kind is null or kind = :kind) and (:cause is null or cause = :cause) "
-        f"order by id", {"run": run_id, "kind": kind, "cause": cause})]
-    for row in rows:
-        row["expected"] = CAUSES[row["cause"]][0]
+    rows = error_rows(db, run_id, kind, cause)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = folded_table(f"Errors of run {run_id} ({len(rows)})", ("cause", "kind", "status", "url", "reason"))
-    for row in rows:
-        table.add_row(row["cause"] + ("" if row["expected"] else " [bold red](failure)[/]"), row["kind"],
-                      str(row["http_status"] or ""), escape(row["url"]), escape(row["reason"]))
-    console.print(table)
+    columns = terminal.width()
+    lines = terminal.error_summary_lines(rows, run_id, columns, CAUSES)
+    if every_row:
+        lines += terminal.error_row_lines(rows, columns)
+    elif rows:
+        lines += ["", "every error with its model, URL and reason:",
+                  "  " + terminal.runnable("errors", "--run", run_id, "--all", "--db", db_path)]
+    terminal.echo_lines(lines)
 
 
 @cli.command()
@@ -665,7 +674,9 @@ def evaluate(labels_dir, db_path, as_json, criteria, report, split):
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
-    _print_evaluation(result)
+    from crawler import terminal
+
+    terminal.echo_lines(terminal.evaluation_lines(result, terminal.width()))
     if report:
         console.print(f"report written to {report}")
 
@@ -700,37 +711,10 @@ def calibrate(labels_dir, db_path, out):
     console.print(f"calibrated {rules} deciding rules on {table['decided_cells']} decided cells of the study half "
                   f"(agreement {100 * table['overall']:.1f}%; prior {table['prior_cells']} cells, chosen on held-out "
                   f"families): {target}")
-    console.print(f"judge again to apply it: openness assess --db {db_path}")
+    from crawler.terminal import runnable
 
-
-def _print_evaluation(result: dict) -> None:
-    from rich.table import Table
-
-    def pct(value):
-        return "–" if value is None else f"{100 * value:.1f}%"
-
-    cov, overall = result["coverage"], result["overall"]
-    console.print(f"label files: {cov['label_files']}, matched to a crawled model: {cov['matched']}, "
-                  f"unmatched: {cov['unmatched']}, unreadable: {len(cov['unreadable'])}")
-    table = Table(title="Agreement with the expert labels")
-    for column in ("criterion", "cells", "decided", "exact", "exact strict", "within one", "kappa", "linear kappa",
-                   "majority baseline"):
-        table.add_column(column)
-    rows = [*result["per_criterion"].items(), ("overall", overall)]
-    for name, s in rows:
-        table.add_row(name, str(s["cells"]), str(s["decided"]), pct(s["exact_agreement"]),
-                      pct(s["exact_agreement_strict"]), pct(s["within_one"]),
-                      "–" if s["kappa"] is None else f"{s['kappa']:.3f}",
-                      "–" if s["kappa_linear"] is None else f"{s['kappa_linear']:.3f}", pct(s["majority_baseline"]))
-    console.print(table)
-    disagreements = sum(len(v) for v in result["per_model"].values())
-    console.print(f"{disagreements} disagreements in {len(result['per_model'])} models (--json or --report for each)")
-    from crawler.evaluate import halves_lines, reliability_lines
-
-    click.echo("\nStudy and check halves (by model family):")
-    click.echo("\n".join(halves_lines(result)))
-    click.echo("\nConfidence against the experts (reliability per bin, expected calibration error):")
-    click.echo("\n".join(reliability_lines(result)))
+    console.print("judge again to apply it:")
+    click.echo("  " + runnable("assess", "--db", db_path))
 
 
 @cli.command()
@@ -742,9 +726,11 @@ def _print_evaluation(result: dict) -> None:
 def flags(db_path, as_json, kind, severity):
     """List openwashing flags, worst first: models whose own words claim openness while the criteria that claim
     promises are decided and not open. A claim has a kind: `open source` promises training code, data and an open
-    licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence. Each flag
-    quotes the claim at its line beside every promised criterion with its level and evidence."""
-    from crawler.report import escape, flag_rows, folded_table
+    licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence. A block per
+    flag: severity and model, its review status (not reviewed, confirmed, dismissed), the claim quoted with its kind
+    and link, and every promised criterion with its level and first quote."""
+    from crawler import terminal
+    from crawler.report import flag_rows
     from crawler.store import open_db
 
     require_store(db_path)
@@ -752,18 +738,7 @@ def flags(db_path, as_json, kind, severity):
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = folded_table(f"Openwashing flags ({len(rows)})",
-                         ("severity", "model", "claim (kind, where)", "promised criteria", "status"))
-    for row in rows:
-        # Card text is untrusted: escaped, so it prints as written and never as Rich markup.
-        promised = "\n".join(f"{p['criterion']}: {p['level']}" + (f" — {escape(p['evidence']['snippet'][:80])}"
-                                                                  if p["evidence"] else "") for p in row["promised"])
-        if row["undecided"]:
-            promised += f"\n[bold]still to check: {', '.join(row['undecided'])}[/]"
-        table.add_row(row["severity"], escape(row["model"]),
-                      f"{escape(row['claim'])}\n[dim]{row['kind']}; {escape(row['claim_location'])}[/]",
-                      promised, row["status"])
-    console.print(table)
+    terminal.echo_lines(terminal.flag_lines(rows, terminal.width()))
 
 
 def _die_with_parent() -> None:
@@ -824,7 +799,7 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
     console.print(_lacking_line(db_path, snapshot), markup=False, soft_wrap=True)
     page = _write_table_page(db_path)
     console.print(f"league table page: {page.resolve()}", markup=False, soft_wrap=True)
-    console.print(f"review it in the browser: openness review --db {db_path}", markup=False, soft_wrap=True)
+    _print_next_commands(db_path)
     sys.exit(status)
 
 
@@ -837,6 +812,17 @@ def _lacking_line(db_path: Path, snapshot: str) -> str:
         return capture_lacking(db, snapshot)
     finally:
         db.close()
+
+
+def _print_next_commands(db_path: Path) -> None:
+    from crawler.report import flag_rows
+    from crawler.store import open_db
+    from crawler.terminal import next_commands
+
+    db = open_db(db_path)
+    flagged = flag_rows(db)
+    db.close()
+    click.echo("\n".join(next_commands(db_path, flagged[0]["model"] if flagged else None)))
 
 
 def _write_table_page(db_path: Path) -> Path:

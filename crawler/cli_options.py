@@ -19,10 +19,14 @@ def _remember_db(ctx, param, value: Path) -> Path:
     return value
 
 
+DB_ENV = "OPENNESS_DB"  # the store every command reads when --db is not given: set once per shell
+
+
 def db_option(default: str = DEFAULT_DB, creates: bool = False):
     where = "created if missing" if creates else "an existing one: crawl first"
     return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=default,
-                        show_default=True, callback=_remember_db, help=f"SQLite file of the evidence store ({where}).")
+                        envvar=DB_ENV, show_envvar=True, show_default=True, callback=_remember_db,
+                        help=f"SQLite file of the evidence store ({where}).")
 
 
 class Refused(click.ClickException):

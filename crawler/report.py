@@ -1,4 +1,4 @@
-"""Reading judgements back out of the store, for people (rich tables) and for tools (JSON)."""
+"""Reading judgements back out of the store, as data: for tools (JSON) and for crawler/terminal.py, which prints it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import sqlite_utils
 from rich.markup import escape as escape_markup
-from rich.table import Table
 
 from crawler.public import subject_url
+from crawler.table import gating_label
 from crawler.store import is_confident, model_subject_id
 from extractors.text import CONTROL
 from extractors.frameworks import verdicts
@@ -17,9 +17,6 @@ def escape(text) -> str:
     """Untrusted text (cards, licences, URLs) for the terminal: control characters (escape sequences) dropped and
     Rich markup escaped, so it prints as written and never acts on the screen."""
     return escape_markup(CONTROL.sub("", str(text)))
-
-
-LEVEL_STYLE = {"open": "bold green", "partial": "bold dark_orange", "closed": "bold red", "unknown": "dim"}
 
 
 class NotCrawled(LookupError):
@@ -50,10 +47,11 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
     errors = [{"fetched_url": e["url"], **{k: e[k] for k in ("kind", "http_status", "reason", "run_id")}}
               for e in latest_errors.values()]
     frameworks = verdicts({j["criterion"]: j["level"] for j in judgements})
+    capture = next(iter(db.query("select capture from model_capture where subject_id = ?", [subject["id"]])), {})
     return {"model": subject["repo_id"], "subject_id": subject["id"], "frameworks": frameworks,
             "public_url": subject_url(subject["id"], subject["revision"]), "fetched_url": subject["url"],
-            "revision": subject["revision"],
-            "status": subject["status"], "judgements": judgements, "errors": errors}
+            "revision": subject["revision"], "status": subject["status"], "gating": gating_label(subject["gated"]),
+            "capture": capture.get("capture"), "judgements": judgements, "errors": errors}
 
 
 def evidence_item(row: dict) -> dict:
@@ -61,56 +59,6 @@ def evidence_item(row: dict) -> dict:
     the URL it was fetched from, named as such."""
     return {"rule_id": row["rule_id"], "public_url": row["public_url"], "fetched_url": row["url"],
             **{k: row[k] for k in ("revision", "file", "line_start", "line_end", "snippet", "confidence")}}
-
-
-def folded_table(title: str, columns, **options) -> Table:
-    """A table whose long cells (URLs, quotes) fold inside their column rather than widen it."""
-    table = Table(title=title, **options)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
-
-
-def changes_table(rows: list[dict], title: str) -> Table:
-    """What changed, old value beside new, each with the evidence it rests on (untrusted text escaped)."""
-    table = folded_table(title, ("run", "model or repo", "aspect", "old", "new"))
-
-    def cell(side: dict | None) -> str:
-        if side is None:
-            return "[dim](first recorded)[/]"
-        value = styled(side["value"]) if side["value"] in LEVEL_STYLE else escape(side["value"])
-        evidence = side.get("evidence") or {}
-        where = evidence.get("public_url") or evidence.get("url") or ""
-        quote = evidence.get("snippet") or side.get("summary") or ""
-        return f"{value}\n[dim]{escape(quote[:120])}\n{escape(where)}[/]"
-
-    for row in rows:
-        table.add_row(str(row["run_id"] or "assess"), escape(row["repo_id"]), row["aspect"], cell(row["old"]),
-                      cell(row["new"]))
-    return table
-
-
-def styled(level: str) -> str:
-    return f"[{LEVEL_STYLE.get(level, '')}]{level}[/]"
-
-
-def judgement_tables(report: dict) -> list[Table]:
-    """One table a judgement. Quotes, URLs and summaries hold text from cards: escaped, so they print as written."""
-    tables = []
-    for judgement in report["judgements"]:
-        table = folded_table(f"{judgement['criterion']}: {styled(judgement['level'])} "
-                             f"(confidence {judgement['confidence']:.2f}"
-                             f"{', confident' if judgement['confident'] else ''}) — {escape(judgement['summary'])}",
-                             ("rule", "source at revision", "lines", "quote"), title_justify="left")
-        for e in judgement["evidence"]:
-            lines = f"{e['line_start']}-{e['line_end']}" if e["line_start"] else ""
-            table.add_row(e["rule_id"], escape(e["public_url"] or e["fetched_url"]), lines, escape(e["snippet"]))
-        if judgement["searched"]:
-            table.caption = "searched: " + escape("; ".join(
-                f"{s['source']} {s['status']}" for s in judgement["searched"]))
-            table.caption_justify = "left"
-        tables.append(table)
-    return tables
 
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}

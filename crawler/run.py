@@ -516,7 +516,7 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
     return Fetched(status, counts, getattr(spider, "watermark_seen", None), errors)
 
 
-def count_lines(counts: dict, run_id: int | None = None) -> list[str]:
+def count_lines(counts: dict, run_id: int | None = None, hint: bool = True) -> list[str]:
     """The run's counts in words: requests by endpoint kind, 304s, bytes, retries, the bounds hit, errors by cause
     (what a working crawl expects, and failures), repos by change."""
     requests = {k.rsplit("/", 1)[1]: v for k, v in counts.items() if k.startswith("openness/requests/")}
@@ -531,6 +531,6 @@ def count_lines(counts: dict, run_id: int | None = None) -> list[str]:
         f"requests held to stay in budget: {counts.get('openness/ratelimit/budget_waits', 0)}",
         f"given up as outages: {counts.get('openness/bounds/max_wait', 0)} asked to wait past MAX_WAIT, "
         f"{counts.get('openness/bounds/max_request_time', 0)} past MAX_REQUEST_TIME",
-        errors_line(run_id, causes) if run_id is not None else f"errors: {counts.get('openness/errors', 0)}",
+        errors_line(run_id, causes, hint) if run_id is not None else f"errors: {counts.get('openness/errors', 0)}",
         "repos: " + ", ".join(f"{repos.get(k, 0)} {k}" for k in ("new", "changed", "unchanged")),
     ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sqlite3
+import sys
 
 from conftest import start_replica, run_openness
 from crawler.middlewares import TokenMiddleware
@@ -128,8 +130,11 @@ def test_a_big_crawl_prints_the_first_rows_of_its_table_and_how_to_see_the_rest(
                           "--hf-endpoint", replica_url, "--github-endpoint", replica_url)
     assert result.returncode == 0, result.stderr[-2000:]
     run_id = sqlite3.connect(db_path).execute("select max(id) from crawl_runs").fetchone()[0]
-    assert f"... and 5 more models of this run: openness table --run {run_id} --db {db_path}" in \
-        result.stdout.replace("\n", "")
+    lines = result.stdout.splitlines()
+    more = lines.index("... and 5 more models of this run:")
+    # The command on a line of its own, as a new shell runs it (this interpreter: the test starts `python -m crawler`)
+    assert lines[more + 1] == "  " + shlex.join([sys.executable, "-m", "crawler", "table", "--run", str(run_id),
+                                                 "--db", str(db_path)])
     whole = run_openness("table", "--run", str(run_id), "--db", str(db_path), "--format", "json")
     assert whole.returncode == 0, whole.stderr
     ordered = [row["model"] for row in json.loads(whole.stdout)]  # the most open first, as the crawl prints

@@ -152,7 +152,7 @@ def test_untrusted_claims_print_as_text(demo_db, tmp_path):
                 ["[link=http://evil.example/]CLICKME[/link] \x1b[2J open-source"])
     con.commit()
     out = run_openness("flags", "--db", str(db)).stdout
-    flat = "".join(line.split("│")[3] for line in out.splitlines() if line.count("│") > 4).replace(" ", "")
+    flat = "".join(out.split())
     assert "[link=http://evil.example/]CLICKME[/link]" in flat  # printed as written, not taken as a hyperlink
     assert "\x1b" not in out
 

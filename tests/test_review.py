@@ -37,7 +37,7 @@ def store(corpus) -> Path:
     db = corpus.parent / "review.db"
     result = run_openness("demo", "--corpus", str(corpus), "--db", str(db))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"openness review --db {db}" in result.stdout.replace("\n", "")  # the demo says how to review it
+    assert f"-m crawler review --db {db}" in result.stdout  # the demo says how to review it
     return db
 
 

@@ -69,3 +69,21 @@ def changes(db: sqlite_utils.Database, since_run: int | None = None, since_date:
                     "evidence": json.loads(row["evidence"] or "null")},
         })
     return found
+
+
+def why_nothing_changed(db: sqlite_utils.Database, since: str | None, since_run: int | None = None,
+                        since_date: str | None = None, include_first: bool = False, **filters) -> str:
+    """Why `changes` (with the same options) lists nothing: no run yet, no run after --since, or only first values
+    (hidden unless --include-first: after one run, every value is one)."""
+    runs = db["crawl_runs"].count if db["crawl_runs"].exists() else 0
+    if not runs:
+        return "no changes: no run has been recorded yet (crawl first)"
+    latest = next(iter(db.query("select id, started_at from crawl_runs order by id desc limit 1")))
+    if since and (latest["id"] < since_run if since_run is not None else (latest["started_at"] or "") < since_date):
+        return (f"no changes: no run after --since {since} (the latest is run {latest['id']}, started "
+                f"{latest['started_at']})")
+    first = 0 if include_first else len(changes(db, since_run, since_date, include_first=True, **filters))
+    if first:
+        only = "only one run so far, so every value is a first value: " if runs == 1 else ""
+        return f"no changes: {only}{first} first values are hidden; --include-first lists them"
+    return "no changes: nothing recorded matches these options"

@@ -76,6 +76,19 @@ CAUSE_SQL = """case
     else 'failed after retries' end"""
 
 
+def error_rows(db: sqlite_utils.Database, run_id: int, kind: str | None = None, cause: str | None = None) -> list[dict]:
+    """A run's recorded errors (optionally of one artifact kind or cause), each with its cause, whether a working
+    crawl expects it, and the model or repo it belongs to."""
+    rows = [dict(r) for r in db.query(
+        f"select e.*, s.repo_id as model from (select id, run_id, {CAUSE_SQL} as cause, kind, http_status, "
+        f"subject_id, url as fetched_url, reason from errors where run_id = :run) e left join subjects s on s.id = e.subject_id "
+        f"where (:kind is null or e.kind = :kind) and (:cause is null or e.cause = :cause) order by e.id",
+        {"run": run_id, "kind": kind, "cause": cause})]
+    for row in rows:
+        row["expected"] = CAUSES[row["cause"]][0]
+    return rows
+
+
 def error_causes(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
     """The run's recorded errors by cause (CAUSES), commonest first."""
     return {row["cause"]: row["n"] for row in db.query(
@@ -91,14 +104,15 @@ def error_split(db: sqlite_utils.Database, run_id: int) -> dict[str, int]:
     return {"absent": absent, "failed": sum(causes.values()) - absent, "causes": causes}
 
 
-def errors_line(run_id: int, causes: dict[str, int]) -> str:
-    """`errors: 450 — expected: 292 not captured, 158 missing repo; failures: none (openness errors --run 3)`."""
+def errors_line(run_id: int, causes: dict[str, int], hint: bool = True) -> str:
+    """`errors: 450 — expected: 292 not captured, 158 missing repo; failures: none (openness errors --run 3)`; without
+    the hint when the caller prints a command that runs as printed on a line of its own."""
     if not causes:
         return "errors: none"
     expected = [f"{n} {c}" for c, n in causes.items() if CAUSES[c][0]]
     failed = [f"{n} {c}" for c, n in causes.items() if not CAUSES[c][0]]
     return (f"errors: {sum(causes.values())} — expected: {', '.join(expected) or 'none'}; failures: "
-            f"{', '.join(failed) or 'none'} (openness errors --run {run_id} lists them)")
+            f"{', '.join(failed) or 'none'}" + (f" (openness errors --run {run_id} lists them)" if hint else ""))
 
 
 def useful_answers(counts: dict) -> int:
