@@ -6,9 +6,9 @@ import json
 import re
 import shlex
 import sqlite3
-import sys
+import subprocess
 
-from conftest import start_replica, run_openness
+from conftest import ROOT, start_replica, run_openness
 from crawler.middlewares import TokenMiddleware
 
 SECRET = "hf_test_secret_token_1234567890"
@@ -132,11 +132,14 @@ def test_a_big_crawl_prints_the_first_rows_of_its_table_and_how_to_see_the_rest(
     run_id = sqlite3.connect(db_path).execute("select max(id) from crawl_runs").fetchone()[0]
     lines = result.stdout.splitlines()
     more = lines.index("... and 5 more models of this run:")
-    # The command on a line of its own, as a new shell runs it (this interpreter: the test starts `python -m crawler`)
-    assert lines[more + 1] == "  " + shlex.join([sys.executable, "-m", "crawler", "table", "--run", str(run_id),
-                                                 "--db", str(db_path)])
+    # The command on a line of its own, as a new shell in the same folder runs it: it shows this run's whole table
+    printed = lines[more + 1].strip()
+    assert shlex.split(printed)[-5:] == ["table", "--run", str(run_id), "--db", str(db_path)]
     whole = run_openness("table", "--run", str(run_id), "--db", str(db_path), "--format", "json")
     assert whole.returncode == 0, whole.stderr
+    shown = subprocess.run(["bash", "-c", printed + " --format json"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=120)
+    assert shown.returncode == 0 and json.loads(shown.stdout) == json.loads(whole.stdout), shown.stderr
     ordered = [row["model"] for row in json.loads(whole.stdout)]  # the most open first, as the crawl prints
     assert sorted(ordered) == sorted(models)
     table_part = result.stdout.split("... and 5 more")[0]

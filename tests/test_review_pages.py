@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import OPENNESS, ROOT, free_port, run_openness, start_review_server
+from conftest import OPENNESS, ROOT, run_openness, start_review_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = ROOT / "docs"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -238,7 +239,10 @@ def test_every_command_the_demo_prints_runs_as_printed_in_a_new_shell(corpus_cop
     db = tmp_path / "demo.db"
     result = run_openness("demo", "--corpus", str(corpus_copy), "--db", str(db), env=NARROW)
     assert result.returncode == 0, result.stderr[-2000:]
-    program = shlex.join([sys.executable, "-m", "crawler"])  # how this test started it, from outside the repo
+    # How this test started it (`python -m crawler`), as a shell in the repo (the cwd of run_openness) names it
+    interpreter = Path(os.path.abspath(sys.executable))
+    program = shlex.join([str(interpreter.relative_to(ROOT)) if interpreter.is_relative_to(ROOT) else str(interpreter),
+                          "-m", "crawler"])
     commands = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith(program + " ")]
     verbs = [shlex.split(c)[3] for c in commands]
     assert {"show", "flags", "table", "review"} <= set(verbs), result.stdout

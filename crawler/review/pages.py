@@ -36,21 +36,12 @@ def _rows(conn: sqlite3.Connection, sql: str, params=()) -> list[dict]:
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
-def captures(conn: sqlite3.Connection) -> dict[str, str]:
-    """Each model's subject id -> its `model_capture` (judged, not captured, undecided, not judged)."""
-    return {r["subject_id"]: r["capture"] for r in _rows(conn, "select subject_id, capture from model_capture")}
-
-
 def home(conn: sqlite3.Connection) -> dict:
     db = _db(conn)
-    capture = captures(conn)
-    league = []
-    for row in table.rows(db):
-        state = capture.get(f"hf:model:{row.model}", "judged")
-        league.append({"model": row.model, "score": table.score_text(row), "capture": state,
-                       "cells": [{"code": code, "name": name, **row.cells.get(key, {"level": "unknown"})}
-                                 for key, code, name in table.COLUMNS]})
-    league.sort(key=lambda r: r["capture"] != "judged")  # models whose judgements decide nothing are not ranked
+    # table.rows ranks the judged models and lists those whose judgements decide nothing after them
+    league = [{"model": row.model, "score": table.score_text(row), "capture": row.capture,
+               "cells": [{"code": code, "name": name, **row.cells.get(key, {"level": "unknown"})}
+                         for key, code, name in table.COLUMNS]} for row in table.rows(db)]
     return {"flags": _rows(conn, FLAGGED, {"severity": ""}),
             "queue": _rows(conn, REVIEW_QUEUE + f" limit {HOME_ROWS}"),
             "queue_total": conn.execute("select count(*) from review_queue").fetchone()[0],
@@ -86,12 +77,9 @@ def model(conn: sqlite3.Connection, text: str) -> dict:
         criteria.append({"key": key, "code": code, "name": name, **judgement,
                          "effective": override.get("level") or judgement["level"],
                          "overridden_by": override.get("reviewer"), "override_note": override.get("review_note")})
-    gated = conn.execute("select value from history where subject_id = ? and aspect = 'gated' order by id desc "
-                         "limit 1", [subject]).fetchone()
-    return {**report, "criteria": criteria, "capture": captures(conn).get(subject, "not judged"),
-            "gating": table.gating_label(gated[0] if gated else None),
+    return {**report, "criteria": criteria,  # report names the model's capture state and gating
             "flags": _rows(conn, "select id, severity, kind, claim, claim_location, failing_criteria, status "
-                                 f"from flags where subject_id = ? order by status = 'superseded', id desc",
+                                 "from flags where subject_id = ? order by status = 'superseded', id desc",
                            [subject]),
             "reviews": _rows(conn, "select * from reviews where subject_id = ? order by id desc", [subject]),
             "history": _rows(conn, "select run_id, aspect, value, summary, recorded_at from history "
