@@ -208,30 +208,52 @@ def test_an_unknown_id_is_a_404_with_a_message(path, server):
     assert re.search(r"no flag|not in the store|not a", text), text[:500]
 
 
-FORMS = {"flag": ("/-/flag/{flag}", {"verdict": "dismissed", "note": "forged"}),
-         "model": ("/-/model/{model}", {"criterion": "licenses", "level": "open", "note": "forged"})}
+def post_forms(server: str, path: str, cookie: str) -> list[tuple[str, dict]]:
+    """Every POST form of the page at `path` as the logged-in analyst sees it: its target and the fields it sends (a
+    choice's first option, a radio's first value), without its CSRF token."""
+    from bs4 import BeautifulSoup
+
+    status, text = fetch(server + path, cookie=cookie)
+    assert status == 200, (path, status)
+    forms = []
+    for form in BeautifulSoup(text, "html.parser").find_all("form", method="post"):
+        fields = {}
+        for field in form.find_all(["input", "select", "textarea"]):
+            name = field.get("name")
+            if not name or name == "csrftoken" or name in fields:
+                continue
+            if field.name == "select":
+                options = [o.get("value") for o in field.find_all("option") if o.get("value")]
+                fields[name] = options[0] if options else ""
+            else:
+                fields[name] = field.get("value") or "forged"
+        forms.append((form.get("action") or path, fields))
+    return [(target, fields) for target, fields in forms if target != "/-/logout"]  # Datasette's own: ends a session
 
 
-@pytest.mark.parametrize("form", FORMS)
-def test_every_form_refuses_an_anonymous_post_and_offers_the_login(form, browser, server, store):
+@pytest.mark.parametrize("page", ["flag", "model"])
+def test_every_form_refuses_an_anonymous_post_and_offers_the_login(page, browser, server, store):
     from itsdangerous import URLSafeSerializer
 
     flag, model = query(store, "select f.id, s.repo_id from flags f join subjects s on s.id = f.subject_id "
                                "order by f.id limit 1")[0]
-    path = FORMS[form][0].format(flag=flag, model=model)
+    signed = f'ds_actor={URLSafeSerializer("pages-secret", "actor").dumps({"a": {"id": "alice"}})}'
+    forms = post_forms(server, {"flag": f"/-/flag/{flag}", "model": f"/-/model/{model}"}[page], signed)
+    assert forms, "the logged-in analyst's page has forms"
     reviews = query(store, "select count(*) from reviews")
     forged = URLSafeSerializer("not-the-secret", "actor").dumps({"a": {"id": "alice"}})
-    for cookie in ("", f"ds_actor={forged}"):  # no login, a tampered one
-        status, text = fetch(server + path, FORMS[form][1], cookie)
-        assert status == 403, (cookie, status)
+    for path, fields in forms:
+        status, text = fetch(server + path, fields)  # no login
+        assert status == 403, (path, status)
         assert f'href="/-/login?next={urllib.parse.quote(path, safe="")}"' in text
-    signed = URLSafeSerializer("pages-secret", "actor").dumps({"a": {"id": "alice"}})
-    assert fetch(server + path, FORMS[form][1], f"ds_actor={signed}")[0] == 403  # logged in, no CSRF token
+        # a tampered cookie, a login without its CSRF token, and a forged cookie put before a valid one
+        for cookie in (f"ds_actor={forged}", signed, f"ds_actor=junk; {signed}"):
+            assert fetch(server + path, fields, cookie)[0] == 403, (path, cookie)
+        page_ = browser.new_page()  # a browser's anonymous post of the form's fields: the same refusal, a login link
+        response = page_.request.post(server + path, form=fields)
+        assert response.status == 403 and "/-/login?next=" in response.text()
+        page_.close()
     assert query(store, "select count(*) from reviews") == reviews
-    page = browser.new_page()  # a browser's anonymous post of the form's fields: the same refusal, a login link
-    response = page.request.post(server + path, form=FORMS[form][1])
-    assert response.status == 403 and "/-/login?next=" in response.text()
-    page.close()
 
 
 def test_the_plugin_is_registered_by_entry_point_with_its_templates_and_static_files():
