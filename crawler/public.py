@@ -4,7 +4,7 @@ huggingface.co or github.com, whatever endpoint (replica, mirror, proxy) it was 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 HUB = "https://huggingface.co"
 GITHUB = "https://github.com"
@@ -55,7 +55,8 @@ def source_url(name: str, subject_id: str, revision: str | None) -> str:
     if scope == "github" and named:
         return f"{GITHUB}/{named}"
     if scope == "linked-dataset" and "://" in named:
-        return named  # a card's link to data elsewhere: the page the card names
+        # a card's link to data elsewhere: the page the card names, when it is a web page (a card may name any scheme)
+        return named if urlsplit(named).scheme.lower() in ("http", "https") else subject_url(subject_id, revision)
     if scope in ("dataset", "linked-dataset") and named:
         return f"{HUB}/datasets/{named}"
     if scope == "base" and named:

@@ -64,8 +64,22 @@ def store(demo_db, tmp_path_factory) -> Path:
                      f"https://u:{ENDPOINT_PASSWORD}@hub", "https://api.github.com"])
         con.execute("create table later_table (secret text)")
         con.execute("insert into later_table values (?)", [ENDPOINT_PASSWORD])
+        plant_script_links(con)
     con.close()
     return db
+
+
+SCRIPT_LINKS = ("javascript:alert(1)//", "JavaScript:alert(2)", "data:text/html,<script>alert(3)</script>")
+
+
+def plant_script_links(con: sqlite3.Connection) -> None:
+    """Links of other schemes where a card's words end up as links: a flag's claim location, an evidence item's
+    URL, a searched source's URL (a card can link its data to any scheme)."""
+    flag, subject = con.execute("select id, subject_id from flags order by id limit 1").fetchone()
+    con.execute("update flags set claim_location = ? where id = ?", [SCRIPT_LINKS[0], flag])
+    con.execute("update evidence set public_url = ? where subject_id = ? and ordinal = 0", [SCRIPT_LINKS[1], subject])
+    searched = [{"source": "linked-dataset:data:x", "status": "not crawled", "url": SCRIPT_LINKS[2], "detail": ""}]
+    con.execute("update judgements set searched = ? where subject_id = ?", [json.dumps(searched), subject])
 
 
 @pytest.fixture(scope="module")
@@ -361,3 +375,19 @@ def test_no_file_is_left_however_the_review_stops(stop, store, tmp_path):
     assert list(temporary.rglob("*")) == []
     assert set(store.parent.iterdir()) - beside <= {store.with_name(store.name + "-wal"),
                                                     store.with_name(store.name + "-shm")}
+
+
+def test_a_link_of_another_scheme_is_shown_as_text_never_as_a_link(server, store):
+    from bs4 import BeautifulSoup
+
+    flag, model = sqlite3.connect(store).execute(
+        "select f.id, s.repo_id from flags f join subjects s on s.id = f.subject_id order by f.id limit 1").fetchone()
+    for path in (f"/-/flag/{flag}", "/-/model/" + model):
+        status, _, text = request(root(server), path)
+        assert status == 200, path
+        page = BeautifulSoup(text, "html.parser")
+        hrefs = [a["href"] for a in page.find_all("a", href=True)]
+        assert all(h.startswith(("http://", "https://", "/", "#")) for h in hrefs), [
+            h for h in hrefs if not h.startswith(("http://", "https://", "/", "#"))]
+        shown = page.get_text()
+        assert any(link in shown for link in SCRIPT_LINKS), path  # still shown, as text

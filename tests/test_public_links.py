@@ -202,3 +202,11 @@ def test_public_links_map_a_fetched_url_to_its_artifact_and_else_to_what_it_name
     assert source_url("dataset:o/d", "hf:model:o/m", SHA) == "https://huggingface.co/datasets/o/d"
     assert source_url("linked-dataset:https://example.org/d", "hf:model:o/m", SHA) == "https://example.org/d"
     assert source_url("base:o/base", "hf:model:o/m", SHA) == "https://huggingface.co/o/base"
+
+
+@pytest.mark.parametrize("named", ["javascript://x.org/%0aalert(1)", "data://text/html,x", "file:///etc/passwd"])
+def test_a_searched_link_of_another_scheme_gets_the_model_s_page(named):
+    from crawler.public import source_url
+
+    assert source_url(f"linked-dataset:{named}", "hf:model:o/m", "abc") == "https://huggingface.co/o/m/tree/abc"
+    assert source_url("linked-dataset:https://example.org/data", "hf:model:o/m", "abc") == "https://example.org/data"

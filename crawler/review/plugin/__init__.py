@@ -143,6 +143,17 @@ def serving_a_review(datasette) -> bool:
     return datasette.plugin_config(CONFIG) is not None
 
 
+def web_link(url) -> str | None:
+    """A URL fit for an `href`: http or https only. A card may name any scheme (`javascript:`, `data:`) as a link,
+    and escaping does not make such a link safe to follow."""
+    return url if isinstance(url, str) and urlsplit(url.strip()).scheme.lower() in ("http", "https") else None
+
+
+@hookimpl
+def prepare_jinja2_environment(env, datasette):
+    env.filters["web_link"] = web_link
+
+
 @hookimpl
 def register_routes(datasette):
     if not serving_a_review(datasette):
