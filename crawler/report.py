@@ -5,18 +5,12 @@ from __future__ import annotations
 import json
 
 import sqlite_utils
-from rich.markup import escape as escape_markup
 
 from crawler.public import subject_url
 from crawler.table import gating_label
 from crawler.store import is_confident, model_subject_id
-from extractors.text import CONTROL
 from extractors.frameworks import verdicts
 
-def escape(text) -> str:
-    """Untrusted text (cards, licences, URLs) for the terminal: control characters (escape sequences) dropped and
-    Rich markup escaped, so it prints as written and never acts on the screen."""
-    return escape_markup(CONTROL.sub("", str(text)))
 
 
 class NotCrawled(LookupError):

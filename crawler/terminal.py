@@ -16,7 +16,7 @@ import click
 from rich.cells import cell_len
 
 from crawler.store import CONFIDENT
-from crawler.table import COLUMNS, GROUPS
+from crawler.table import CAPTURE, COLUMNS, GROUPS, gating_label
 from extractors.text import CONTROL
 
 URL = re.compile(r"https?://\S+")
@@ -157,13 +157,6 @@ def judgement_block(judgement: dict, columns: int, all_evidence: bool) -> list[s
     return lines + searched_line(judgement["searched"], columns)
 
 
-CAPTURE_NOTE = {
-    "not captured": "a source it needed is one the crawl's endpoint holds no copy of: its criteria decide nothing",
-    "undecided": "its sources were read, failed or gated and still decide nothing",
-    "not judged": "crawled, not judged yet (openness assess)",
-}
-
-
 def show_lines(report: dict, columns: int, all_evidence: bool = False) -> list[str]:
     """`openness show`: the header (public URL, revision, status, gating, capture), then a block per criterion in
     the index's order under its group, the framework verdicts and the fetches that failed."""
@@ -171,7 +164,7 @@ def show_lines(report: dict, columns: int, all_evidence: bool = False) -> list[s
     lines += wrap(f"revision {report['revision'] or 'unknown'}", columns, "  ")
     lines += wrap(f"status: {report['status']}; {report.get('gating') or 'gating unknown'}", columns, "  ")
     if report.get("capture") and report["capture"] != "judged":
-        lines += wrap(f"capture: {report['capture']} ({CAPTURE_NOTE.get(report['capture'], '')})", columns, "  ")
+        lines += wrap(f"capture: {report['capture']} ({CAPTURE.get(report['capture'], 'not judged yet: openness assess')})", columns, "  ")
     judged = {j["criterion"]: j for j in report["judgements"]}
     if not judged:
         lines.append("  no judgements: nothing of it was read (a base model or dataset the crawl could not fetch)")
@@ -327,10 +320,11 @@ def change_lines(rows: list[dict], columns: int) -> list[str]:
             if side is None:
                 lines.append(f"  {name}: (first recorded)")
                 continue
-            value = level(side["value"]) if side["value"] in LEVEL_COLOUR else clean(side["value"])
-            lines.append(f"  {name}: {value}" if cell_len(f"  {name}: {side['value']}") <= columns else f"  {name}:")
-            if cell_len(f"  {name}: {side['value']}") > columns:
-                lines += wrap(side["value"], columns, INDENT)
+            shown = gating_label(side["value"]) if row["aspect"] == "gated" else side["value"]
+            value = level(shown) if shown in LEVEL_COLOUR else clean(shown)
+            lines.append(f"  {name}: {value}" if cell_len(f"  {name}: {shown}") <= columns else f"  {name}:")
+            if cell_len(f"  {name}: {shown}") > columns:
+                lines += wrap(shown, columns, INDENT)
             evidence = side.get("evidence") or {}
             quote = evidence.get("snippet") or side.get("summary")
             if quote:

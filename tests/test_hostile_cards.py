@@ -32,7 +32,7 @@ from crawler.corpus import Corpus
 from extractors import CRITERIA, MAX_EVIDENCE, assess_model
 from extractors.claims import text_claims
 from extractors.flags import openwashing_flag
-from crawler.report import escape
+from crawler.terminal import clean
 from extractors.text import MAX_JUDGED_CHARS, MAX_JUDGED_LINES, front_matter, quote
 from extractors.types import Artifact, ModelArtifacts
 from hostile_server import HostileServer
@@ -522,7 +522,7 @@ def test_quotes_and_terminal_text_drop_bidi_controls_that_would_reorder_what_fol
     (and the rest of the line: `Trojan Source`): evidence quotes and text shown in the terminal drop them."""
     text = f"Licence: {control}TIM{chr(0x202c)} see LICENSE"
     assert quote(text) == "Licence: TIM see LICENSE"
-    assert escape(text) == "Licence: TIM see LICENSE"
+    assert clean(text) == "Licence: TIM see LICENSE"
 
 
 def claims_of(sentence: str) -> list:

@@ -358,3 +358,18 @@ def test_another_datasette_of_the_environment_keeps_its_own_pages(demo_copy):
         home, flag = thread.submit(asyncio.run, pages()).result()
     assert home.status_code == 200 and "Openness review" not in home.text and demo_copy.stem in home.text
     assert flag.status_code == 404
+
+
+def test_a_gate_the_hub_approves_automatically_reads_so_in_the_changes_and_the_history(server, store):
+    subject, model = query(store, "select id, repo_id from subjects where kind = 'model' and gated = 'False' "
+                                  "order by id limit 1")[0]
+    run = query(store, "select max(run_id) from history")[0][0]
+    con = sqlite3.connect(store)
+    with con:  # the model's gate turned to one the Hub approves automatically, in the last run
+        con.execute("insert into history (run_id, subject_id, aspect, value, summary, recorded_at) "
+                    "values (?, ?, 'gated', 'auto', 'gate changed', '2026-12-07T00:00:00')", [run, subject])
+    con.close()
+    for path in ("/", f"/-/model/{model}"):
+        status, text = fetch(server + path)
+        assert status == 200
+        assert "gated, approved automatically" in text and ">auto<" not in text, path

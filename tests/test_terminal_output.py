@@ -287,3 +287,16 @@ def test_a_reviewed_flag_says_its_verdict_as_its_review_status(demo_copy):
     lines = cli("flags", "--db", str(demo_copy)).splitlines()
     assert f"  review: confirmed · flag {flagged[0][0]}" in lines
     assert f"  review: dismissed · flag {flagged[1][0]}" in lines
+
+
+def test_changes_name_a_gate_as_the_hub_approves_it(demo_copy):
+    con = sqlite3.connect(demo_copy)
+    with con:
+        subject, model = con.execute("select id, repo_id from subjects where kind = 'model' and gated = 'False' "
+                                     "order by id limit 1").fetchone()
+        run = con.execute("select max(run_id) from history").fetchone()[0]
+        con.execute("insert into history (run_id, subject_id, aspect, value, summary, recorded_at) "
+                    "values (?, ?, 'gated', 'auto', 'gate changed', '2026-12-07T00:00:00')", [run, subject])
+    con.close()
+    text = cli("changes", "--model", model, "--db", str(demo_copy))
+    assert "new: gated, approved automatically" in text and "old: not gated" in text, text

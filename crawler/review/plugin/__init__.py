@@ -149,9 +149,15 @@ def web_link(url) -> str | None:
     return url if isinstance(url, str) and urlsplit(url.strip()).scheme.lower() in ("http", "https") else None
 
 
+def aspect_value(value, aspect: str):
+    """A recorded value as people read it: a gate in the words `table.gating_label` gives it everywhere."""
+    return table.gating_label(value) if aspect == "gated" else value
+
+
 @hookimpl
 def prepare_jinja2_environment(env, datasette):
     env.filters["web_link"] = web_link
+    env.filters["aspect_value"] = aspect_value
 
 
 @hookimpl
