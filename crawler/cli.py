@@ -767,7 +767,7 @@ def start_replica(corpus_dir: Path, delay: float) -> tuple[subprocess.Popen, str
 @cli.command()
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
               show_default="the bundled snapshot", help="Corpus directory the replica serves.")
-@db_option("demo.db", creates=True)
+@db_option("demo.db", creates=True, from_env=False)
 @click.option("--replica-delay", default=0.0, show_default=True,
               help="Seconds the replica waits before each answer: slow the demo down to watch it or interrupt it.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
@@ -887,8 +887,10 @@ def review_account_add(name, config_path, password_stdin):
         outcome = add_account(config_path, name, password)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    console.print(f"{outcome} {name} in {config_path} (the password's hash only); review with: "
-                  f"openness review --config {config_path}", markup=False, soft_wrap=True)
+    from crawler.terminal import runnable
+
+    console.print(f"{outcome} {name} in {config_path} (the password's hash only); review with:", markup=False)
+    click.echo("  " + runnable("review", "--config", str(config_path)))
 
 @cli.command()
 @click.option("--corpus", "corpus_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),

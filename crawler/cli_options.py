@@ -22,11 +22,13 @@ def _remember_db(ctx, param, value: Path) -> Path:
 DB_ENV = "OPENNESS_DB"  # the store every command reads when --db is not given: set once per shell
 
 
-def db_option(default: str = DEFAULT_DB, creates: bool = False):
+def db_option(default: str = DEFAULT_DB, creates: bool = False, from_env: bool = True):
+    """`--db`, defaulting to OPENNESS_DB when set; `from_env=False` for the demo, which must never crawl its replica
+    into the store a shell points every other command at."""
     where = "created if missing" if creates else "an existing one: crawl first"
     return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=default,
-                        envvar=DB_ENV, show_envvar=True, show_default=True, callback=_remember_db,
-                        help=f"SQLite file of the evidence store ({where}).")
+                        envvar=DB_ENV if from_env else None, show_envvar=from_env, show_default=True,
+                        callback=_remember_db, help=f"SQLite file of the evidence store ({where}).")
 
 
 class Refused(click.ClickException):

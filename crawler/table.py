@@ -292,7 +292,8 @@ def html_page(table_rows: list[Row], title: str = "Openness league table") -> st
 <style>
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
 table{{border-collapse:collapse}} th,td{{padding:.25em .45em;text-align:center;border:1px solid #ddd}}
-th.not-ranked{{background:#f3f3f3;text-align:left}} td.model{{text-align:left;white-space:nowrap}} td.capture{{text-align:left;color:#555;font-style:italic}} th.group{{text-transform:capitalize;background:#f3f3f3}}
+th.not-ranked{{background:#f3f3f3;text-align:left}} td.model{{text-align:left;white-space:nowrap}}
+td.capture{{text-align:left;color:#555;font-style:italic}} th.group{{text-transform:capitalize;background:#f3f3f3}}
 td a{{color:inherit;text-decoration:none;display:block}} {styles}
 td.confident{{font-weight:bold;outline:2px solid #222;outline-offset:-3px}}
 p.legend{{font-size:.85em;color:#555;max-width:60em}}

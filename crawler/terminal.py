@@ -164,7 +164,8 @@ def show_lines(report: dict, columns: int, all_evidence: bool = False) -> list[s
     lines += wrap(f"revision {report['revision'] or 'unknown'}", columns, "  ")
     lines += wrap(f"status: {report['status']}; {report.get('gating') or 'gating unknown'}", columns, "  ")
     if report.get("capture") and report["capture"] != "judged":
-        lines += wrap(f"capture: {report['capture']} ({CAPTURE.get(report['capture'], 'not judged yet: openness assess')})", columns, "  ")
+        why = CAPTURE.get(report["capture"], "not judged yet: openness assess")
+        lines += wrap(f"capture: {report['capture']} ({why})", columns, "  ")
     judged = {j["criterion"]: j for j in report["judgements"]}
     if not judged:
         lines.append("  no judgements: nothing of it was read (a base model or dataset the crawl could not fetch)")
@@ -185,7 +186,8 @@ def show_lines(report: dict, columns: int, all_evidence: bool = False) -> list[s
         lines += wrap(f"{verdict['title']}: {verdict['verdict']}" + (f"; failing: {failing}" if failing else ""),
                       columns)
     if report["errors"]:
-        lines += ["", click.style(f"Fetches that failed ({len(report['errors'])}), each with the URL fetched", bold=True, underline=True)]
+        lines += ["", click.style(f"Fetches that failed ({len(report['errors'])}), each with the URL fetched",
+                                  bold=True, underline=True)]
     for error in report["errors"]:
         lines += wrap(f"{error['kind']} {error['http_status'] or ''}: {error['reason']}", columns, "  ")
         lines.append(url_line(error["fetched_url"], columns, INDENT))

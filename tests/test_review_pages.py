@@ -373,3 +373,21 @@ def test_a_gate_the_hub_approves_automatically_reads_so_in_the_changes_and_the_h
         status, text = fetch(server + path)
         assert status == 200
         assert "gated, approved automatically" in text and ">auto<" not in text, path
+
+
+def test_no_review_page_shows_a_loopback_url(server, store):
+    """The demo's store was crawled through the loopback replica: every link and quote an analyst reads on the home
+    page, each model's page and each flag's page is public (huggingface.co, github.com), none the replica's."""
+    from test_public_links import LOOPBACK
+
+    models = [m for (m,) in query(store, "select repo_id from subjects where kind = 'model' order by id")]
+    flags = [f for (f,) in query(store, "select id from flags order by id")]
+    assert len(models) > 100 and len(flags) > 30
+    pages = ["/", *(f"/-/model/{m}" for m in models), *(f"/-/flag/{f}" for f in flags)]
+    found = {}
+    for path in pages:
+        status, text = fetch(server + urllib.parse.quote(path, safe="/"))
+        assert status == 200, path
+        if hit := LOOPBACK.search(text):
+            found[path] = text[max(0, hit.start() - 80):hit.end() + 80]
+    assert not found, found

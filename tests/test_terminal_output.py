@@ -217,6 +217,9 @@ def test_db_defaults_from_openness_db(demo_db, tmp_path):
     unset = subprocess.run([*OPENNESS, "flags"], capture_output=True, text=True, cwd=tmp_path, env=elsewhere,
                            timeout=120)
     assert unset.returncode == 2 and "openness.db: no such store" in unset.stderr
+    # every command but the demo, which never crawls its replica into the store a shell points the others at
+    demo_help = " ".join(cli("demo", "--help", env=env).split())
+    assert "OPENNESS_DB" not in demo_help and "default: demo.db" in demo_help
 
 
 def test_runnable_names_the_cli_a_new_shell_finds(monkeypatch, tmp_path):

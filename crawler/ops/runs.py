@@ -81,7 +81,8 @@ def error_rows(db: sqlite_utils.Database, run_id: int, kind: str | None = None, 
     crawl expects it, and the model or repo it belongs to."""
     rows = [dict(r) for r in db.query(
         f"select e.*, s.repo_id as model from (select id, run_id, {CAUSE_SQL} as cause, kind, http_status, "
-        f"subject_id, url as fetched_url, reason from errors where run_id = :run) e left join subjects s on s.id = e.subject_id "
+        f"subject_id, url as fetched_url, reason from errors where run_id = :run) e "
+        f"left join subjects s on s.id = e.subject_id "
         f"where (:kind is null or e.kind = :kind) and (:cause is null or e.cause = :cause) order by e.id",
         {"run": run_id, "kind": kind, "cause": cause})]
     for row in rows:
