@@ -201,7 +201,7 @@ def full_crawl_only(size: int, work: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
-    parser.add_argument("--quick", action="store_true", help="One small size (400 models) to check the script.")
+    parser.add_argument("--quick", action="store_true", help="One small size (200 models) to check the script.")
     parser.add_argument("--sample", type=int, default=300, help="Models of the naive-client comparison.")
     parser.add_argument("--delay", type=float, default=0.05, help="Simulated latency per answer, in seconds.")
     parser.add_argument("--work", type=Path, help="Folder for the stores (default: a temporary one).")
@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--memory-only", action="store_true",
                         help="Only the full first crawl of each size: its rate and peak RSS, and how RSS grows.")
     args = parser.parse_args()
-    sizes, sample = ([400], 40) if args.quick else (args.sizes, args.sample)
+    sizes, sample = ([200], 20) if args.quick else (args.sizes, args.sample)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
