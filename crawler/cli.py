@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -741,29 +740,6 @@ def flags(db_path, as_json, kind, severity):
     terminal.echo_lines(terminal.flag_lines(rows, terminal.width()))
 
 
-def _die_with_parent() -> None:
-    """In the replica's process, before it starts: ask Linux to send it SIGTERM when its parent dies, so a demo
-    killed with -9 leaves no replica behind (prctl PR_SET_PDEATHSIG; elsewhere the demo stops it on exit)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def start_replica(corpus_dir: Path, delay: float) -> tuple[subprocess.Popen, str]:
-    """Start `openness replica` as its own process, the way a user would, and read the URL it prints. The
-    replica dies with this process, however it ends."""
-    proc = subprocess.Popen([sys.executable, "-m", "crawler", "replica", "--corpus", str(corpus_dir),
-                             "--delay", str(delay)], stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://"):
-        proc.kill()
-        raise click.ClickException(f"the replica did not start over {corpus_dir}")
-    return proc, url
-
-
 @cli.command()
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), default=SNAPSHOT_DIR,
               show_default="the bundled snapshot", help="Corpus directory the replica serves.")
@@ -781,11 +757,15 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
         raise click.ClickException(str(exc)) from exc
     ids = [repo.repo_id for repo in corpus.models.values()]
     github_repos = [repo.full_name for repo in corpus.github.values()]
+    from crawler.demo import ReplicaDidNotStart, closing_lines, start_replica
     from crawler.run import CrawlOptions
     from crawler.store import check_store
 
     check_store(db_path)  # a store that cannot be one is refused before the replica starts
-    proc, url = start_replica(corpus_dir, replica_delay)
+    try:
+        proc, url = start_replica(corpus_dir, replica_delay)
+    except ReplicaDidNotStart as exc:
+        raise click.ClickException(str(exc)) from exc
     console.print(f"replica serving {corpus_dir} at {url}; crawling {len(ids)} models and {len(github_repos)} "
                   f"GitHub repos into {db_path}")
     try:
@@ -796,45 +776,8 @@ def demo(corpus_dir, db_path, replica_delay, verbose):
     if status == 2:
         sys.exit(status)  # refused or failed (the line above says why): no store to show
     snapshot = "the bundled snapshot" if corpus_dir == SNAPSHOT_DIR else f"the corpus {corpus_dir}"
-    console.print(_lacking_line(db_path, snapshot), markup=False, soft_wrap=True)
-    page = _write_table_page(db_path)
-    console.print(f"league table page: {page.resolve()}", markup=False, soft_wrap=True)
-    _print_next_commands(db_path)
+    click.echo("\n".join(closing_lines(db_path, snapshot)))
     sys.exit(status)
-
-
-def _lacking_line(db_path: Path, snapshot: str) -> str:
-    from crawler.table import capture_lacking
-    from crawler.store import open_db
-
-    db = open_db(db_path)
-    try:
-        return capture_lacking(db, snapshot)
-    finally:
-        db.close()
-
-
-def _print_next_commands(db_path: Path) -> None:
-    from crawler.report import flag_rows
-    from crawler.store import open_db
-    from crawler.terminal import next_commands
-
-    db = open_db(db_path)
-    flagged = flag_rows(db)
-    db.close()
-    click.echo("\n".join(next_commands(db_path, flagged[0]["model"] if flagged else None)))
-
-
-def _write_table_page(db_path: Path) -> Path:
-    from crawler import table
-    from crawler.files import write_text
-    from crawler.store import open_db
-
-    page = db_path.with_name(f"{db_path.stem}-table.html")
-    db = open_db(db_path)
-    write_text(page, table.html_page(table.rows(db)))
-    db.close()
-    return page
 
 
 @cli.command()
