@@ -576,7 +576,10 @@ def table_command(model_ids, db_path, sort, output_format, out, run_id):
                                                 "header says so.")
 @click.option("--criteria", type=click.Choice(["12", "14"]), default="12", show_default=True,
               help="index-yaml: the index's 12 current criteria, or the paper's 14 (package and api too).")
-def export(model_ids, export_format, db_path, out, effective, criteria):
+@click.option("--validate", is_flag=True, help="spdx3, cyclonedx: check every document against the official schema "
+                                               "(and SPDX's SHACL model) offline before writing; a failing one stops "
+                                               "the export, named with its findings, and nothing is written.")
+def export(model_ids, export_format, db_path, out, effective, criteria, validate):
     """Export the store for other tools, streaming a model at a time: every model (or MODEL_ID...) with ids,
     revision, public URLs, the 14 judgements with evidence and what was searched, flags, reviews and framework
     verdicts (MOF class, OSI OSAID checklist, EU AI Act exemption), with a header naming tool, format, extractor
@@ -589,7 +592,7 @@ def export(model_ids, export_format, db_path, out, effective, criteria):
     require_store(db_path)
     try:
         count = write_export(open_db(db_path), export_format, out, [_hub_model(m) for m in model_ids] or None,
-                             effective, int(criteria))
+                             effective, int(criteria), validate)
     except (ExportError, InvalidBom, InvalidSpdx) as exc:
         raise click.ClickException(str(exc)) from exc
     if out != "-":

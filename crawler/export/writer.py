@@ -9,13 +9,14 @@ import sys
 
 import sqlite_utils
 
-from crawler.export import formats, spdx3
+from crawler.export import formats, spdx3, spdx3_validate
 from crawler.export.cyclonedx import bom
 from crawler.export.records import header, records
 from crawler.files import OutputFolder, check_file_target, output_file, write_text
 
 STREAMS = ("jsonl", "csv")
 FOLDERS = ("index-yaml", "cyclonedx", "spdx3", "badges")
+VALIDATED = ("spdx3", "cyclonedx")  # the formats `validate` checks against their official schemas
 
 
 class ExportError(ValueError):
@@ -23,9 +24,14 @@ class ExportError(ValueError):
 
 
 def export(db: sqlite_utils.Database, export_format: str, out: str, model_ids: list[str] | None = None,
-           effective: bool = False, criteria: int = 12) -> int:
+           effective: bool = False, criteria: int = 12, validate: bool = False) -> int:
     """Write the export; returns how many models it holds. Files are written whole or not at all (crawler.files):
-    a failure leaves what was at `out` before."""
+    a failure leaves what was at `out` before. `validate`: each SPDX 3 document is checked against the bundled
+    official schema and SHACL model before it is written (crawler.export.spdx3_validate), and the first that fails
+    stops the export with its findings and its model; CycloneDX BOMs are always checked against the 1.6 schema as
+    they are built (cyclonedx.bom), so `validate` adds nothing to them."""
+    if validate and export_format not in VALIDATED:
+        raise ExportError(f"--validate checks {' and '.join(VALIDATED)} documents, not {export_format}")
     head = header(db, export_format, effective)
     models = records(db, model_ids, effective)
     if export_format in STREAMS:
@@ -41,13 +47,21 @@ def export(db: sqlite_utils.Database, export_format: str, out: str, model_ids: l
             elif export_format == "cyclonedx":
                 folder.write_text(f"{name}.cdx.json", bom(record, head))
             elif export_format == "spdx3":
-                folder.write_text(f"{name}.spdx3.json", spdx3.document(record, head))
+                text = spdx3.document(record, head)
+                if validate:
+                    _check(spdx3_validate.validate(text, record["model"]))
+                folder.write_text(f"{name}.spdx3.json", text)
             else:
                 for badge, payload in formats.badges(record).items():
                     folder.write_text(f"{name}.{badge}.json", json.dumps(payload))
             count += 1
         folder.write_text("_export.json", json.dumps({**head, "models": count}, indent=2))
     return count
+
+
+def _check(report: spdx3_validate.Report) -> None:
+    if not report.valid:
+        raise ExportError(f"{report}\nnothing was written")
 
 
 def _stream(export_format: str, out: str, head: dict, models) -> int:
