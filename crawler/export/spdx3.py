@@ -5,8 +5,8 @@ relationships (trainedOn, hasDeclaredLicense, descendantOf for the base model).
 Why the SPDX project's generated bindings (spdx-python-model) and not spdx-tools: spdx-tools 0.8.5's SPDX 3 writer
 is experimental and writes draft namespaces; the bindings are generated from the official 3.0.1 model and enforce
 its classes, property types, enumerations and cardinalities as the document is built and serialized (an invalid
-document raises). The SPDX project's SHACL validator (spdx3-validate) downloads the model, context and schema from
-spdx.org at run time, which this build cannot reach. Licence expressions are checked with spdx-tools' SPDX licence
+document raises). `export --validate` also checks each document against the official JSON schema and SHACL model,
+offline, with the files bundled in data/spdx-3.0.1 (crawler/export/spdx3_validate.py). Licence expressions are checked with spdx-tools' SPDX licence
 index, as the CycloneDX export does."""
 
 from __future__ import annotations
