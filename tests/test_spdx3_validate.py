@@ -7,12 +7,11 @@ import json
 import re
 import socket
 
-import pytest
 from click.testing import CliRunner
 
 from crawler.export import spdx3, spdx3_validate
 from crawler.export.spdx3_validate import FILES, validate
-from tests.conftest import run_openness
+from conftest import run_openness
 
 MODEL = "HuggingFaceH4/zephyr-7b-beta"  # in the demo: a licence, training datasets and a base model
 RECORD = {"model": "a/b", "revision": "0" * 40, "public_url": "https://huggingface.co/a/b/tree/" + "0" * 40,
