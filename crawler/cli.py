@@ -567,8 +567,9 @@ def table_command(model_ids, db_path, sort, output_format, out, run_id):
               type=click.Choice(["jsonl", "csv", "index-yaml", "spdx3", "cyclonedx", "badges"]),
               help="jsonl: a line per model (JSON Schema: docs/export-jsonl.schema.json), the header first; csv: a "
                    "row per model x criterion; index-yaml: a file per model in the European Open Source AI Index's "
-                   "layout; spdx3: an SPDX 3.0.1 JSON-LD AI-BOM per model; cyclonedx: a CycloneDX 1.6 ML-BOM per model; badges: shields.io endpoint JSON per model "
-                   "and criterion group.")
+                   "layout; spdx3: an SPDX 3.0.1 JSON-LD AI-BOM per model (licences, datasets, base models, the "
+                   "judgements as annotations); cyclonedx: a CycloneDX 1.6 ML-BOM per model; badges: shields.io "
+                   "endpoint JSON per model and criterion group.")
 @db_option()
 @click.option("--out", default="-", show_default=True, help="File (jsonl, csv; - for standard output) or folder "
                                                              "(index-yaml, spdx3, cyclonedx, badges).")
@@ -579,20 +580,28 @@ def table_command(model_ids, db_path, sort, output_format, out, run_id):
 @click.option("--validate", is_flag=True, help="spdx3, cyclonedx: check every document against the official schema "
                                                "(and SPDX's SHACL model) offline before writing; a failing one stops "
                                                "the export, named with its findings, and nothing is written.")
-def export(model_ids, export_format, db_path, out, effective, criteria, validate):
+@click.option("--spdx-namespace", envvar="OPENNESS_SPDX_NAMESPACE", default="https://huggingface.co/",
+              show_default=True, help="spdx3: the URL SPDX element ids are minted under, as "
+                                      "NAMESPACE/MODEL/tree/REVISION#spdx-ELEMENT (also OPENNESS_SPDX_NAMESPACE); "
+                                      "the default makes each id the model's public page at its revision.")
+def export(model_ids, export_format, db_path, out, effective, criteria, validate, spdx_namespace):
     """Export the store for other tools, streaming a model at a time: every model (or MODEL_ID...) with ids,
     revision, public URLs, the 14 judgements with evidence and what was searched, flags, reviews and framework
     verdicts (MOF class, OSI OSAID checklist, EU AI Act exemption), with a header naming tool, format, extractor
     and schema versions and the crawl run."""
     from crawler.export.cyclonedx import InvalidBom
-    from crawler.export.spdx3 import InvalidSpdx
+    from crawler.export.spdx3 import InvalidSpdx, check_namespace
     from crawler.export.writer import ExportError, export as write_export
     from crawler.store import open_db
 
     require_store(db_path)
     try:
+        namespace = check_namespace(spdx_namespace)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--spdx-namespace") from exc
+    try:
         count = write_export(open_db(db_path), export_format, out, [_hub_model(m) for m in model_ids] or None,
-                             effective, int(criteria), validate)
+                             effective, int(criteria), validate, namespace)
     except (ExportError, InvalidBom, InvalidSpdx) as exc:
         raise click.ClickException(str(exc)) from exc
     if out != "-":

@@ -87,6 +87,16 @@ def read_licence_text(doc: LicenceText) -> TextVerdict:
                                     for rule_id, index, text in clauses))
 
 
+def text_licence_id(text: str) -> str | None:
+    """The SPDX id of a licence text the rules read as open by a phrase naming exactly one licence (Apache-2.0's,
+    MIT's); None for a text with restrictions, a family's text (BSD, GPL) and a text not recognised."""
+    level, clauses = _licence_text_clauses(text)
+    if level != "open":
+        return None
+    named = {rule.rule_id: rule.spdx for rule in licence_phrases().open_texts}
+    return named.get(clauses[0][0]) or None
+
+
 def _component_of(path: str) -> str:
     name = path.lower()
     if "data" in name.rsplit("/", 1)[-1]:

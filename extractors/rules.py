@@ -277,6 +277,7 @@ class PhraseRule:
     kind: str  # restrictive | use-restriction | open
     what: str
     found_in: str
+    spdx: str = ""  # an open text's SPDX licence id, when the phrase names exactly one
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,8 @@ def licence_phrases() -> LicencePhrases:
             kind = rule.get("kind", "open") if group == "restrictions" else "open"
             _require(kind in ("restrictive", "use-restriction", "open"), name, f"{rule['id']}: unknown kind {kind!r}")
             pattern = compile_pattern(name, rule["id"], rule["pattern"])
-            rules.append(PhraseRule(str(rule["id"]), pattern, kind, str(rule.get("what", "")), str(rule["found_in"])))
+            rules.append(PhraseRule(str(rule["id"]), pattern, kind, str(rule.get("what", "")), str(rule["found_in"]),
+                                    str(rule.get("spdx") or "")))
         _require(bool(rules), name, f"no {group}")
         groups[group] = tuple(rules)
     return LicencePhrases(groups["restrictions"], groups["open_texts"])

@@ -1,99 +1,230 @@
-"""An SPDX 3.0.1 JSON-LD document per model with the AI profile: the model as `ai_AIPackage`, its training data as
-`dataset_DatasetPackage` elements, licences as SPDX expressions (`LicenseRef-` with the class for others), and
-relationships (trainedOn, hasDeclaredLicense, descendantOf for the base model).
+"""An SPDX 3.0.1 JSON-LD AI-BOM per model, filled from what the store knows and nothing invented:
+- the model as `ai_AIPackage` (its revision, public page, the Hub's `createdAt` as `releaseTime`, its supplier);
+- the declared licence (the card's `license`, `license_name`, `license_link`) as SPDX licence expressions, a licence
+  SPDX does not list as `LicenseRef-<name>` mapped to its text's URL (`customIdToUri`), by `hasDeclaredLicense`;
+- the concluded licence, from the licence texts of the weights the store holds (crawler.export.aibom): an SPDX
+  licence's text as its id, terms of their own as an `expandedlicensing_CustomLicense` with the text and its URL,
+  by `hasConcludedLicense` (no relationship when no text is held: NOASSERTION, as SPDX reads an absent one);
+- each named training dataset as `dataset_DatasetPackage` (availability from its gating, type from its `modality:`
+  tags, its declared licences), by `trainedOn`;
+- each base model as its own `ai_AIPackage`, by `descendantOf`, the lineage relationship SPDX 3 defines;
+- the 14 judgements as `Annotation`s of the model (a JSON statement: level, confidence, summary, evidence URLs).
+
+Element ids live under a namespace (`--spdx-namespace`, OPENNESS_SPDX_NAMESPACE; by default the public Hub, so an id
+is the model's page at its revision with a fragment): `{namespace}{model}/tree/{revision}#spdx-{element}`.
 
 Why the SPDX project's generated bindings (spdx-python-model) and not spdx-tools: spdx-tools 0.8.5's SPDX 3 writer
 is experimental and writes draft namespaces; the bindings are generated from the official 3.0.1 model and enforce
 its classes, property types, enumerations and cardinalities as the document is built and serialized (an invalid
 document raises). `export --validate` also checks each document against the official JSON schema and SHACL model,
-offline, with the files bundled in data/spdx-3.0.1 (crawler/export/spdx3_validate.py). Licence expressions are checked with spdx-tools' SPDX licence
-index, as the CycloneDX export does."""
+offline, with the files bundled in data/spdx-3.0.1 (crawler/export/spdx3_validate.py). Licence ids are checked with
+spdx-tools' SPDX licence index, as the CycloneDX export does."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
+from urllib.parse import quote, urlsplit
 
 from license_expression import ExpressionError
 from spdx_tools.common.spdx_licensing import spdx_licensing  # spdx-tools' SPDX licence index
 from spdx_python_model import v3_0_1 as spdx
 
+from crawler.export.aibom import Facts
 from crawler.public import HUB
 
-NAMESPACE = "https://openness-crawler.invalid/spdx/"  # document-local ids; the public URLs are in the elements
+DEFAULT_NAMESPACE = f"{HUB}/"
 
 
 class InvalidSpdx(ValueError):
     """The bindings refused the document; the message names the model."""
 
 
-def _expression(licence_id: str, licence_class: str | None) -> str:
+def check_namespace(value: str) -> str:
+    """The namespace element ids are minted under: an http(s) URL without query or fragment, ending in `/`."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{value!r}: an SPDX id namespace is an http(s) URL without query or fragment "
+                         "(e.g. https://example.org/aibom/)")
+    return value if value.endswith("/") else value + "/"
+
+
+def licence_expression(licence_id: str) -> str | None:
+    """The SPDX expression of a licence id, or None when SPDX does not list it."""
     try:
         return str(spdx_licensing.parse(licence_id, validate=True, strict=True))
     except ExpressionError:
-        ref = re.sub(r"[^A-Za-z0-9.-]", "-", licence_id)
-        return f"LicenseRef-{ref}" + (f"-{re.sub(r'[^A-Za-z0-9.-]', '-', licence_class)}" if licence_class else "")
+        return None
 
 
-def document(record: dict, header: dict) -> str:
-    """The SPDX 3.0.1 JSON-LD text of one model."""
-    base = f"{NAMESPACE}{record['model'].replace('/', '__')}/{record['revision']}#"
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+def licence_ref(name: str) -> str:
+    return "LicenseRef-" + (re.sub(r"[^A-Za-z0-9.-]+", "-", name).strip("-") or "unnamed")
+
+
+def _time(value: str | None) -> dt.datetime | None:
     try:
-        objects = spdx.SHACLObjectSet()
-        agent = spdx.SoftwareAgent(spdxId=base + "tool")
-        info = spdx.CreationInfo(specVersion="3.0.1", created=now, createdBy=[agent],
-                                 comment=f"openness-crawler {header['tool_version']}, extractors "
-                                         f"{header['extractor_version']}, crawl run {header['crawl_run_id']}")
-        agent.creationInfo = info
-        agent.name = "openness evidence crawler"
-        owner = objects.add(spdx.Organization(spdxId=base + "owner", name=record["model"].split("/", 1)[0],
-                                              creationInfo=info))
-        levels = {j["criterion"]: j for j in record["judgements"]}
-        model = objects.add(spdx.ai_AIPackage(
-            spdxId=base + "model", name=record["model"], creationInfo=info, suppliedBy=owner,
-            software_packageVersion=record["revision"], software_downloadLocation=record["public_url"],
-            software_primaryPurpose=spdx.software_SoftwarePurpose.model, releaseTime=now,
-            ai_informationAboutTraining=levels["datasources_endmodel"]["summary"] if "datasources_endmodel" in levels
-            else "not judged",
-            comment="; ".join(f"{c}: {j['level']}" for c, j in levels.items())))
-        elements = [model, owner, agent]
-        relationships = []
-        for number, dataset in enumerate(record["datasets"]):
-            data = objects.add(spdx.dataset_DatasetPackage(
-                spdxId=f"{base}dataset-{number}", name=dataset["id"], creationInfo=info, releaseTime=now,
-                builtTime=now, software_primaryPurpose=spdx.software_SoftwarePurpose.data,
-                software_downloadLocation=f"{HUB}/datasets/{dataset['id']}", originatedBy=[owner],
-                dataset_datasetType=[spdx.dataset_DatasetType.other], comment=f"crawl status: {dataset['status']}"))
-            elements.append(data)
-            relationships.append((data, spdx.RelationshipType.trainedOn, "trained"))
-        for number, parent in enumerate(record["base_models"]):
-            ancestor = objects.add(spdx.ai_AIPackage(
-                spdxId=f"{base}base-{number}", name=parent, creationInfo=info, releaseTime=now, suppliedBy=owner,
-                software_downloadLocation=f"{HUB}/{parent}", software_primaryPurpose=spdx.software_SoftwarePurpose.model))
-            elements.append(ancestor)
-            relationships.append((ancestor, spdx.RelationshipType.descendantOf, "base"))
-        ids = record["declared_licence"].get("license")
-        for number, licence_id in enumerate(ids if isinstance(ids, list) else [ids] if ids else []):
-            licence = objects.add(spdx.simplelicensing_LicenseExpression(
-                spdxId=f"{base}licence-{number}", creationInfo=info,
-                simplelicensing_licenseExpression=_expression(str(licence_id), record.get("licence_class"))))
-            elements.append(licence)
-            relationships.append((licence, spdx.RelationshipType.hasDeclaredLicense, "licence"))
-        for number, (target, kind, _) in enumerate(relationships):
-            # SPDX 3 reads a relationship from its subject: the model trainedOn / descendantOf / hasDeclaredLicense.
-            elements.append(objects.add(spdx.Relationship(spdxId=f"{base}relationship-{number}", creationInfo=info,
-                                                          from_=model, to=[target], relationshipType=kind)))
-        objects.add(spdx.SpdxDocument(
-            spdxId=base + "document", creationInfo=info, rootElement=[model], element=elements,
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    moment = moment.replace(tzinfo=moment.tzinfo or dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).replace(microsecond=0)
+
+
+class _Builder:
+    """One document's elements, minted under the model's id prefix."""
+
+    def __init__(self, record: dict, header: dict, namespace: str):
+        self.base = f"{namespace}{quote(record['model'], safe='/')}/tree/{record['revision']}#spdx-"
+        self.objects = spdx.SHACLObjectSet()
+        self.elements: list = []
+        self.agent = spdx.SoftwareAgent(spdxId=self.base + "tool", name="openness evidence crawler")
+        self.info = spdx.CreationInfo(
+            specVersion="3.0.1", created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+            createdBy=[self.agent], comment=f"openness-crawler {header['tool_version']}, extractors "
+                                            f"{header['extractor_version']}, crawl run {header['crawl_run_id']}")
+        self.agent.creationInfo = self.info
+        self.add(self.agent)
+        self.suppliers: dict[str, object] = {}
+        self.relationships = 0
+
+    def add(self, element):
+        self.objects.add(element)
+        self.elements.append(element)
+        return element
+
+    def supplier(self, repo_id: str):
+        """The Hub account publishing a repo (the id's namespace); None for a repo without one."""
+        owner = repo_id.split("/", 1)[0] if "/" in repo_id else None
+        if owner and owner not in self.suppliers:
+            self.suppliers[owner] = self.add(spdx.Organization(spdxId=f"{self.base}supplier-{quote(owner, safe='')}",
+                                                               name=owner, creationInfo=self.info))
+        return self.suppliers.get(owner)
+
+    def relate(self, source, kind, targets: list) -> None:
+        if targets:
+            self.relationships += 1
+            self.add(spdx.Relationship(spdxId=f"{self.base}relationship-{self.relationships}", creationInfo=self.info,
+                                       from_=source, to=targets, relationshipType=kind))
+
+    def expression(self, key: str, text: str, link: str | None = None):
+        entries = [spdx.DictionaryEntry(key=text, value=link)] if link and text.startswith("LicenseRef-") else []
+        return self.add(spdx.simplelicensing_LicenseExpression(
+            spdxId=self.base + key, creationInfo=self.info, simplelicensing_licenseExpression=text,
+            simplelicensing_customIdToUri=entries))
+
+
+def document(record: dict, header: dict, facts: Facts | None = None, namespace: str = DEFAULT_NAMESPACE) -> str:
+    """The SPDX 3.0.1 JSON-LD text of one model."""
+    facts = facts or Facts.of_record(record)
+    try:
+        doc = _Builder(record, header, namespace)
+        model = _model(doc, record, facts)
+        _annotations(doc, model, record)
+        doc.relate(model, spdx.RelationshipType.hasDeclaredLicense, _declared(doc, record, facts))
+        doc.relate(model, spdx.RelationshipType.hasConcludedLicense, _concluded(doc, facts))
+        doc.relate(model, spdx.RelationshipType.trainedOn, _datasets(doc, facts))
+        doc.relate(model, spdx.RelationshipType.descendantOf, _bases(doc, facts))
+        doc.objects.add(spdx.SpdxDocument(
+            spdxId=doc.base + "document", creationInfo=doc.info, rootElement=[model], element=doc.elements,
             name=f"AI-BOM of {record['model']} at {record['revision']}",
             profileConformance=[spdx.ProfileIdentifierType.core, spdx.ProfileIdentifierType.software,
                                 spdx.ProfileIdentifierType.ai, spdx.ProfileIdentifierType.dataset,
-                                spdx.ProfileIdentifierType.simpleLicensing]))
-        objects.add(agent)
+                                spdx.ProfileIdentifierType.simpleLicensing,
+                                spdx.ProfileIdentifierType.expandedLicensing]))
         out = io.BytesIO()
-        spdx.JSONLDSerializer().write(objects, out, indent=2)
+        spdx.JSONLDSerializer().write(doc.objects, out, indent=2)
     except (TypeError, ValueError) as exc:
         raise InvalidSpdx(f"{record['model']}: not a valid SPDX 3.0.1 document: {exc}") from exc
     return out.getvalue().decode("utf-8")
+
+
+def _model(doc: _Builder, record: dict, facts: Facts):
+    training = next((j["summary"] for j in record["judgements"] if j["criterion"] == "datasources_endmodel"), None)
+    model = doc.add(spdx.ai_AIPackage(
+        spdxId=doc.base + "model", name=record["model"], creationInfo=doc.info,
+        software_packageVersion=record["revision"], software_downloadLocation=record["public_url"],
+        software_primaryPurpose=spdx.software_SoftwarePurpose.model))
+    if supplier := doc.supplier(record["model"]):
+        model.suppliedBy = supplier
+    if released := _time(facts.released):
+        model.releaseTime = released
+    if training:
+        model.ai_informationAboutTraining = training
+    return model
+
+
+def _annotations(doc: _Builder, model, record: dict) -> None:
+    """Each judgement as a review of the model, its statement JSON a tool can read back."""
+    for judgement in record["judgements"]:
+        urls = list(dict.fromkeys(e["public_url"] for e in judgement["evidence"] if e.get("public_url")))
+        statement = {"criterion": judgement["criterion"], "level": judgement["level"],
+                     "confidence": judgement["confidence"], "summary": judgement["summary"],
+                     "rules": judgement["rule_ids"], "evidence": urls}
+        doc.add(spdx.Annotation(spdxId=f"{doc.base}judgement-{judgement['criterion']}", creationInfo=doc.info,
+                                subject=model, annotationType=spdx.AnnotationType.review,
+                                contentType="application/json", statement=json.dumps(statement, sort_keys=True)))
+
+
+def _declared(doc: _Builder, record: dict, facts: Facts) -> list:
+    declared = record["declared_licence"]
+    ids = declared.get("license")
+    ids = [str(i) for i in (ids if isinstance(ids, list) else [ids]) if isinstance(i, (str, int, float)) and str(i)]
+    found = []
+    for number, licence_id in enumerate(ids):
+        name = declared.get("license_name") if licence_id.lower() == "other" else None
+        text = licence_expression(licence_id) if name is None else None
+        text = text or licence_ref(str(name or licence_id))
+        found.append(doc.expression(f"declared-licence-{number}", text, facts.licence_link))
+    return found
+
+
+def _concluded(doc: _Builder, facts: Facts) -> list:
+    found = []
+    for number, licence in enumerate(facts.concluded):
+        key = f"concluded-licence-{number}"
+        if licence.spdx:
+            found.append(doc.expression(key, licence.spdx))
+        else:
+            found.append(doc.add(spdx.expandedlicensing_CustomLicense(
+                spdxId=doc.base + key, creationInfo=doc.info, name=licence.name,
+                simplelicensing_licenseText=licence.text, expandedlicensing_seeAlso=[licence.url])))
+    return found
+
+
+def _datasets(doc: _Builder, facts: Facts) -> list:
+    found = []
+    for number, dataset in enumerate(facts.datasets):
+        package = doc.add(spdx.dataset_DatasetPackage(
+            spdxId=f"{doc.base}dataset-{number}", name=dataset.id, creationInfo=doc.info,
+            software_primaryPurpose=spdx.software_SoftwarePurpose.data, comment=f"crawl status: {dataset.status}",
+            dataset_datasetType=[getattr(spdx.dataset_DatasetType, t) for t in dataset.types]
+            or [spdx.dataset_DatasetType.noAssertion]))
+        if dataset.page:
+            package.software_downloadLocation = dataset.page
+        if dataset.availability:
+            package.dataset_datasetAvailability = getattr(spdx.dataset_DatasetAvailabilityType, dataset.availability)
+        if supplier := doc.supplier(dataset.id):
+            package.suppliedBy = supplier
+        licences = [doc.expression(f"dataset-{number}-licence-{n}", licence_expression(i) or licence_ref(i))
+                    for n, i in enumerate(dataset.licences)]
+        doc.relate(package, spdx.RelationshipType.hasDeclaredLicense, licences)
+        found.append(package)
+    return found
+
+
+def _bases(doc: _Builder, facts: Facts) -> list:
+    found = []
+    for number, parent in enumerate(facts.bases):
+        package = doc.add(spdx.ai_AIPackage(
+            spdxId=f"{doc.base}base-{number}", name=parent.id, creationInfo=doc.info,
+            software_primaryPurpose=spdx.software_SoftwarePurpose.model, comment=f"crawl status: {parent.status}"))
+        if parent.page:
+            package.software_downloadLocation = parent.page
+        if supplier := doc.supplier(parent.id):
+            package.suppliedBy = supplier
+        found.append(package)
+    return found

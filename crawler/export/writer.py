@@ -9,7 +9,7 @@ import sys
 
 import sqlite_utils
 
-from crawler.export import formats, spdx3, spdx3_validate
+from crawler.export import aibom, formats, spdx3, spdx3_validate
 from crawler.export.cyclonedx import bom
 from crawler.export.records import header, records
 from crawler.files import OutputFolder, check_file_target, output_file, write_text
@@ -24,12 +24,14 @@ class ExportError(ValueError):
 
 
 def export(db: sqlite_utils.Database, export_format: str, out: str, model_ids: list[str] | None = None,
-           effective: bool = False, criteria: int = 12, validate: bool = False) -> int:
+           effective: bool = False, criteria: int = 12, validate: bool = False,
+           spdx_namespace: str = spdx3.DEFAULT_NAMESPACE) -> int:
     """Write the export; returns how many models it holds. Files are written whole or not at all (crawler.files):
     a failure leaves what was at `out` before. `validate`: each SPDX 3 document is checked against the bundled
     official schema and SHACL model before it is written (crawler.export.spdx3_validate), and the first that fails
     stops the export with its findings and its model; CycloneDX BOMs are always checked against the 1.6 schema as
-    they are built (cyclonedx.bom), so `validate` adds nothing to them."""
+    they are built (cyclonedx.bom), so `validate` adds nothing to them. `spdx_namespace`: where SPDX element ids
+    are minted (crawler.export.spdx3)."""
     if validate and export_format not in VALIDATED:
         raise ExportError(f"--validate checks {' and '.join(VALIDATED)} documents, not {export_format}")
     head = header(db, export_format, effective)
@@ -47,7 +49,7 @@ def export(db: sqlite_utils.Database, export_format: str, out: str, model_ids: l
             elif export_format == "cyclonedx":
                 folder.write_text(f"{name}.cdx.json", bom(record, head))
             elif export_format == "spdx3":
-                text = spdx3.document(record, head)
+                text = spdx3.document(record, head, aibom.facts(db, record), spdx_namespace)
                 if validate:
                     _check(spdx3_validate.validate(text, record["model"]))
                 folder.write_text(f"{name}.spdx3.json", text)
