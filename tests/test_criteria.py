@@ -200,7 +200,7 @@ def test_a_quoted_install_line_with_extras_counts_for_the_models_own_package():
 
 
 def test_a_hub_model_whose_card_declares_its_library_is_a_package_unless_it_has_code_of_its_own():
-    repo = "mistralai/Mistral-7B-Instruct-v0.1"  # its card's front matter: library_name: transformers
+    repo = "google/gemma-7b"  # its card's front matter: library_name: transformers, on line 2
     judged = judge_package(artifacts(repo, tree=False, library_name="transformers"))
     assert judged.level == "open" and judged.evidence[0].rule_id == "package.card-library"
     assert (judged.evidence[0].snippet, judged.evidence[0].line_start) == ("library_name: transformers", 2)
