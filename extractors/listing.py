@@ -306,18 +306,18 @@ UNAVAILABLE = ("missing", "gated", "private", "disabled")
 
 
 def _lookup(rows: Mapping, key: str):
-    """A row by id, ignoring case as the Hub does; a sentinel when not given."""
-    if key in rows:
-        return rows[key]
-    lowered = _lowered(rows)
-    return rows[lowered[key.lower()]] if key.lower() in lowered else _NOT_GIVEN
+    """A row by id as named, else by the id in lower case (the Hub ignores case; a caller holding a million rows
+    keys them either way, and nothing is scanned); a sentinel when not given."""
+    for candidate in (key, key.lower()):
+        try:
+            if candidate in rows:
+                return rows[candidate]
+        except Exception:  # noqa: BLE001 -- a hostile mapping: its row is not given
+            return _NOT_GIVEN
+    return _NOT_GIVEN
 
 
 _NOT_GIVEN = object()
-
-
-def _lowered(rows: Mapping) -> dict[str, str]:
-    return {k.lower(): k for k in list(rows)[:listing_rules().max_list_items] if isinstance(k, str)}
 
 
 def _data(row: Row, datasets: Mapping, chain: tuple[str, ...], bases: Mapping,
@@ -557,7 +557,8 @@ def _arxiv(row: Row) -> tuple[Evidence, ...]:
 
 def judge_listing(row: dict, bases: Mapping[str, dict] = {}, datasets: Mapping[str, dict] = {}) -> ListingJudgement:
     """The 14 judgements of a model from its listing row; `bases` and `datasets`: the listing rows of the bases and
-    datasets it names, when known (a dataset id mapped to None: the listing was asked and has no such dataset).
+    datasets it names, when known, keyed by id as named or in lower case (a dataset id mapped to None: the listing
+    was asked and has no such dataset).
     Never raises on a row of any shape: what cannot be read is `unknown` with the reason. (A broken rule file
     does raise: that is ours to fix, not the row's.)"""
     listing_rules()
