@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from urllib.parse import quote as url_quote
 
@@ -140,6 +140,7 @@ class Row:
     siblings: list[str] | None
     siblings_cut: bool
     replica: dict
+    memo: dict = field(default_factory=dict)  # the Sources of this row, built once
 
 
 def _read(row, cap: int) -> Row:
@@ -187,12 +188,17 @@ def _evidence(row: Row, rule_id: str, field: str, value: str, confidence: float 
 
 
 def _read_source(row: Row) -> Source:
-    return Source("listing", "read", row.api_url, "the Hub's listing row")
+    if "listing" not in row.memo:
+        row.memo["listing"] = Source("listing", "read", row.api_url, "the Hub's listing row")
+    return row.memo["listing"]
 
 
-def _not_crawled(row: Row, names) -> tuple[Source, ...]:
-    urls = {"card": f"{HUB}/{url_quote(row.repo_id, safe='/')}/blob/{row.sha or 'main'}/README.md"}
-    return tuple(Source(n, "not crawled", urls.get(n, row.url), SOURCE_DETAIL.get(n, "")) for n in names)
+def _not_crawled(row: Row, names: tuple[str, ...]) -> tuple[Source, ...]:
+    if names not in row.memo:
+        card = row.api_url.replace("/api/models/", "/", 1) + f"/blob/{row.sha or 'main'}/README.md"
+        row.memo[names] = tuple(Source(n, "not crawled", card if n == "card" else row.url, SOURCE_DETAIL.get(n, ""))
+                                for n in names)
+    return row.memo[names]
 
 
 def _unknown(row: Row, criterion: str, why: str, evidence: tuple[Evidence, ...] = (),
