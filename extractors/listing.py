@@ -445,9 +445,23 @@ def _licence_class(licence: tuple[str, ...], names: tuple[str, ...], keys: tuple
     return level, (evidence[0].rule_id if evidence else ""), (evidence[0].snippet if evidence else "")
 
 
+# Licence ids and gated prompts longer than these are no licence's (a hostile row): an id is replaced by a marker
+# that no index knows, and a long prompt is read without being memoised, so the memos stay small.
+MAX_ID_CHARS = 200
+MAX_MEMO_PROMPT_CHARS = 20_000
+
+
 @lru_cache(maxsize=1024)
-def _prompt_clauses(text: str):
+def _memo_clauses(text: str):
     return _licence_text_clauses(text)
+
+
+def _prompt_clauses(text: str):
+    return _memo_clauses(text) if len(text) <= MAX_MEMO_PROMPT_CHARS else _licence_text_clauses(text)
+
+
+def _bounded_ids(ids: list[str], cap: int) -> tuple[str, ...]:
+    return tuple(i if len(i) <= MAX_ID_CHARS else f"(an id of {len(i):,} characters)" for i in ids[:cap])
 
 
 def _declared(row: Row, cap: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]:
@@ -455,17 +469,17 @@ def _declared(row: Row, cap: int) -> tuple[tuple[str, ...], tuple[str, ...], tup
     card = row.card or {}
     keys = tuple(k for k in DECLARING_KEYS if k in card)
     if keys:
-        return (tuple(_as_ids(card.get("license"))[:cap]), tuple(_as_ids(card.get("license_name"))[:cap]), keys,
-                "cardData.license")
-    tagged = tuple(t.split(":", 1)[1].strip().lower() for t in row.tags if t.startswith("license:"))[:cap]
+        return (_bounded_ids(_as_ids(card.get("license")), cap), _bounded_ids(_as_ids(card.get("license_name")), cap),
+                keys, "cardData.license")
+    tagged = _bounded_ids([t.split(":", 1)[1].strip().lower() for t in row.tags if t.startswith("license:")], cap)
     return tagged, (), ("license",) if tagged else (), "tags"
 
 
 def _licence(row: Row) -> tuple[Judgement, str | None]:
     criterion = "licenses"
     licence, names, keys, field = _declared(row, 20)
-    declared_id = next((i for i in licence if i != "other"), None) or (names[0] if names else None) or \
-        (licence[0] if licence else None)
+    declared_id = next((i for i in (*licence, *names, None) if i != "other" and not (i or "").startswith("(an id")),
+                       None) or ("other" if "other" in licence else None)
     prompt = (row.card or {}).get("extra_gated_prompt")
     prompt_level, clauses = _prompt_clauses(prompt[:200_000]) if isinstance(prompt, str) and prompt.strip() \
         else (None, ())

@@ -290,3 +290,10 @@ def test_bases_and_datasets_of_the_wrong_shape_never_raise():
                   {"Intel/neural-chat-7b-v3-1": {"id": "Intel/neural-chat-7b-v3-1", "cardData": {
                       "base_model": "Intel/neural-chat-7b-v3-3"}}}):  # a cycle
         assert_whole(judge_listing(row, bases, bases))
+
+
+def test_a_licence_id_no_licence_has_is_not_passed_on():
+    row = row_of("EleutherAI/pythia-6.9b")
+    judged = judge_listing({**row, "cardData": {**row["cardData"], "license": "x" * 100_000}})
+    assert judged.licence is None
+    assert by_criterion(judged)["licenses"].level == "closed"  # declared, and no index knows it: as the deep judge
