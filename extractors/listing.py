@@ -140,6 +140,7 @@ class Row:
     siblings: list[str] | None
     siblings_cut: bool
     replica: dict
+    safetensors_total: int | None = None  # parameters in the repo's safetensors files, as the Hub counted them
     memo: dict = field(default_factory=dict)  # the Sources of this row, built once
 
 
@@ -173,8 +174,11 @@ def _read(row, cap: int) -> Row:
     elif raw is not None:
         problems["siblings"] = f"siblings is a {type(raw).__name__}, not a list"
     replica = row.get("_replica") if isinstance(row.get("_replica"), dict) else {}
+    safetensors = row.get("safetensors")
+    total = safetensors.get("total") if isinstance(safetensors, dict) else None
+    total = total if isinstance(total, int) and not isinstance(total, bool) and total > 0 else None
     return Row(repo_id or "(unreadable id)", sha, url, f"{HUB}/api/models/{shown_id}", problems, card,
-               row.get("gated"), tags, siblings, cut, replica)
+               row.get("gated"), tags, siblings, cut, replica, total)
 
 
 def _listed(replica: dict, key: str) -> list:
@@ -252,7 +256,17 @@ def _weights(row: Row, criterion: str = "weights_endmodel") -> Judgement:
         return Judgement(criterion, "unknown", 0.0, f"the listing's gated could not be read: {_short(row.gated)}",
                          (_evidence(row, "listing.unreadable", "gated", _short(row.gated)[:100], 0.0),),
                          searched=(_read_source(row), *_not_crawled(row, ("tree",))))
-    if not row.siblings:
+    weights = [(path, rule) for path in row.siblings or () if (rule := _weight_rule(path))]
+    if weights:
+        quoted = listing_rules().files_quoted
+        shown = "; ".join(f"{p} ({r})" for p, r in weights[:quoted]) + \
+            (f" and {len(weights) - quoted} more" if len(weights) > quoted else "")
+        found, what = _evidence(row, "listing.siblings.weights", "siblings", shown, 0.9), f"{len(weights)} weight files"
+    elif row.safetensors_total is not None:
+        # The Hub counts the parameters of the repo's safetensors files: there are some, whatever the file list says.
+        found, what = _evidence(row, "listing.safetensors", "safetensors.total", f"{row.safetensors_total:,} "
+                                "parameters in safetensors files", 0.8), "safetensors weights"
+    elif not row.siblings:
         if gate:
             return Judgement(criterion, "partial", 0.5, "gated repo; the listing holds no file list", gate,
                              searched=(_read_source(row), *_not_crawled(row, ("tree",))))
@@ -260,9 +274,8 @@ def _weights(row: Row, criterion: str = "weights_endmodel") -> Judgement:
             return _unreadable(row, criterion, "siblings")
         return _unknown(row, criterion, "the listing holds no file list", (
             _evidence(row, "listing.siblings.unread", "siblings", "absent or empty", 0.0),))
-    weights = [(path, rule) for path in row.siblings if (rule := _weight_rule(path))]
-    mirror = bool({"siblings", "tree"} & set(_listed(row.replica, "not_exhaustive")))
-    if not weights:
+    else:
+        mirror = bool({"siblings", "tree"} & set(_listed(row.replica, "not_exhaustive")))
         if mirror or row.siblings_cut:
             why = "a third-party mirror's, proves presence never absence" if mirror else \
                 f"cut at {len(row.siblings):,} files"
@@ -273,16 +286,12 @@ def _weights(row: Row, criterion: str = "weights_endmodel") -> Judgement:
             _evidence(row, "listing.siblings.no-weights", "siblings",
                       f"searched {len(row.siblings)} files for weight files: none found", 0.8), *gate),
             basis="absence", searched=(_read_source(row),))
-    quoted = listing_rules().files_quoted
-    shown = "; ".join(f"{p} ({r})" for p, r in weights[:quoted]) + \
-        (f" and {len(weights) - quoted} more" if len(weights) > quoted else "")
-    found = _evidence(row, "listing.siblings.weights", "siblings", shown, 0.9)
     # The card may say the repo holds only delta weights (partial): the deep judge reads it.
     unread = _not_crawled(row, ("card",))
     if gate:
-        return Judgement(criterion, "partial", 0.8, f"{len(weights)} weight files, behind a gated download",
-                         (found, *gate), searched=(_read_source(row), *unread))
-    return Judgement(criterion, "open", 0.8, f"{len(weights)} weight files, downloadable without approval", (found,),
+        return Judgement(criterion, "partial", 0.8, f"{what}, behind a gated download", (found, *gate),
+                         searched=(_read_source(row), *unread))
+    return Judgement(criterion, "open", 0.8, f"{what}, downloadable without approval", (found,),
                      searched=(_read_source(row), *unread))
 
 
