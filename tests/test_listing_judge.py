@@ -14,6 +14,7 @@ from conftest import SNAPSHOT
 from crawler.corpus import Corpus
 from crawler.replica.hub import derive_repo_json
 from extractors import CRITERIA
+from extractors import listing
 from extractors.listing import ListingJudgement, judge_listing, listing_rules
 from extractors.rules import _load_yaml
 from extractors.types import LEVELS
@@ -252,6 +253,8 @@ def test_a_field_of_any_wrong_type_never_raises(field):
     base = row_of("meta-llama/Meta-Llama-3-8B")
     for value in WRONG:
         assert_whole(judge_listing({**base, field: value}))
+        # Read field by field, not saved by judge_listing's last guard (which would make every criterion unknown).
+        assert_whole(listing._judge({**base, field: value}, {}, {}))
     for key in ("license", "license_name", "base_model", "datasets", "library_name", "inference",
                 "extra_gated_prompt", "extra_gated_fields"):
         for value in WRONG:
