@@ -587,8 +587,8 @@ def table_command(model_ids, db_path, sort, output_format, out, run_id):
 def export(model_ids, export_format, db_path, out, effective, criteria, validate, spdx_namespace):
     """Export the store for other tools, streaming a model at a time: every model (or MODEL_ID...) with ids,
     revision, public URLs, the 14 judgements with evidence and what was searched, flags, reviews and framework
-    verdicts (MOF class, OSI OSAID checklist, EU AI Act exemption), with a header naming tool, format, extractor
-    and schema versions and the crawl run."""
+    verdicts (MOF class, OSI OSAID checklist, EU AI Act exemption, G7 openness tier), with a header naming tool,
+    format, extractor and schema versions and the crawl run."""
     from crawler.export.cyclonedx import InvalidBom
     from crawler.export.spdx3 import InvalidSpdx, check_namespace
     from crawler.export.writer import ExportError, export as write_export
