@@ -228,3 +228,23 @@ def test_the_judge_returns_the_relicensed_flag_of_a_deep_assessed_model():
     judged = judge((flagalpha_over_llama2(), None))
     assert isinstance(judged, Judged)
     assert judged.relicensed is not None and judged.relicensed.relicensing.base_licence == "llama2"
+
+
+@needs_corpus
+def test_the_flags_command_lists_a_relicensed_flag_with_both_licences_and_the_chain(demo_copy):
+    from conftest import run_openness
+    from crawler.relicensing import save_relicensed
+    from crawler.store import open_db
+
+    db = open_db(demo_copy)
+    subject = "hf:model:FlagAlpha/Llama2-Chinese-13b-Chat"  # the real card's flag, stored as the assessment does
+    db["subjects"].insert({"id": subject, "kind": "model", "repo_id": "FlagAlpha/Llama2-Chinese-13b-Chat"},
+                          alter=True)
+    with db.conn:
+        save_relicensed(db, subject, relicensed_flag(flagalpha_over_llama2()), [], None)
+    db.conn.close()
+    [row] = json.loads(run_openness("flags", "--db", str(demo_copy), "--kind", "relicensed", "--json").stdout)
+    assert row["model"] == "FlagAlpha/Llama2-Chinese-13b-Chat" and row["kind"] == "relicensed"
+    assert row["evidence"]["chain"] == [LLAMA2_HF] and row["failing_criteria"] == "licenses=closed"
+    text = " ".join(run_openness("flags", "--db", str(demo_copy), "--kind", "relicensed").stdout.split())
+    assert f"declares apache-2.0 over {LLAMA2_HF}, under llama2" in text and "lineage.llama-community" in text
