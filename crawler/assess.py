@@ -19,10 +19,12 @@ import sqlite_utils
 from crawler.hub_json import siblings_name_every_file
 from crawler.ops import history
 from crawler.public import PublicLinks, subject_url
+from crawler.relicensing import save_relicensed
 from crawler.store import blob_text, decode_text, utcnow
 from extractors import CRITERIA, EXTRACTOR_VERSION, assess_model, judge_fingerprint, within_bounds
 from extractors.facts import code_repo_facts, model_facts, unreadable
 from extractors.flags import Flag, openwashing_flag
+from extractors.lineage import RelicensedFlag, relicensed_flag
 from extractors.ownership import is_own_repo
 from extractors.text import load_json, quote
 from extractors.types import Artifact, Evidence, Failure, Judgement, LinkedDataset, ModelArtifacts, Source
@@ -228,7 +230,7 @@ def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None, rev
     failing = ",".join(f"{c}={level}" for c, level in flag.failing) if flag else None
     current = None
     for row in db.query("select id, claim, failing_criteria, status from flags where subject_id = ? and "
-                        "status != 'superseded'", [subject_id]):
+                        "status != 'superseded' and kind is not 'relicensed'", [subject_id]):  # crawler/relicensing
         if flag is not None and row["claim"] == flag.claim.quote and row["failing_criteria"] == failing:
             current = row
             continue
@@ -430,6 +432,7 @@ class Judged:
     judgements: list[Judgement]
     flag: Flag | None
     facts: dict[str, tuple[str, str]]
+    relicensed: RelicensedFlag | None = None  # a licence its base chain's licences do not allow
 
 
 @dataclass(frozen=True)
@@ -485,7 +488,8 @@ def judge(model_and_gated: tuple[ModelArtifacts, str | None]) -> Judged | Failed
     try:
         bounded = within_bounds(model)  # the flag and the facts read the documents as the judgements do
         judgements = assess_model(bounded)
-        return Judged(judgements, openwashing_flag(bounded, judgements), model_facts(bounded, gated))
+        return Judged(judgements, openwashing_flag(bounded, judgements), model_facts(bounded, gated),
+                      relicensed_flag(bounded))
     except Exception as exc:  # noqa: BLE001 (recorded against the model: see the docstring)
         return failure("judging", exc, (bounded, model), model.page_url, model.revision)
 
@@ -524,6 +528,7 @@ def _save(db: sqlite_utils.Database, loaded: _Loaded, judged: Judged | Failed, r
             with db.atomic():
                 public_urls = save_judgements(db, subject["id"], judged.judgements, subject["revision"])
                 save_flag(db, subject["id"], judged.flag, subject["revision"])
+                save_relicensed(db, subject["id"], judged.relicensed, judged.judgements, subject["revision"])
                 history.record(db, run_id, subject["id"],
                                history_values(subject, judged.judgements, judged.facts, public_urls), EXTRACTOR_VERSION)
                 db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",
@@ -550,6 +555,7 @@ def _save_failed(db: sqlite_utils.Database, subject: dict, failed: Failed, run_i
     judgements = failed_judgements(failed)
     public_urls = save_judgements(db, subject["id"], judgements, subject["revision"])
     save_flag(db, subject["id"], None)
+    save_relicensed(db, subject["id"], None)
     history.record(db, run_id, subject["id"], history_values(subject, judgements, {}, public_urls), EXTRACTOR_VERSION)
     db.execute("update subjects set assess_pending = 0, assessed_inputs = ? where id = ?",
                [fingerprint, subject["id"]])

@@ -587,8 +587,8 @@ def table_command(model_ids, db_path, sort, output_format, out, run_id):
 def export(model_ids, export_format, db_path, out, effective, criteria, validate, spdx_namespace):
     """Export the store for other tools, streaming a model at a time: every model (or MODEL_ID...) with ids,
     revision, public URLs, the 14 judgements with evidence and what was searched, flags, reviews and framework
-    verdicts (MOF class, OSI OSAID checklist, EU AI Act exemption), with a header naming tool, format, extractor
-    and schema versions and the crawl run."""
+    verdicts (MOF class, OSI OSAID checklist, EU AI Act exemption, G7 openness tier), with a header naming tool,
+    format, extractor and schema versions and the crawl run."""
     from crawler.export.cyclonedx import InvalidBom
     from crawler.export.spdx3 import InvalidSpdx, check_namespace
     from crawler.export.writer import ExportError, export as write_export
@@ -731,15 +731,16 @@ def calibrate(labels_dir, db_path, out):
 @cli.command()
 @db_option()
 @json_option
-@click.option("--kind", type=click.Choice(["open source", "open weights", "open", "licence tag only"]),
+@click.option("--kind", type=click.Choice(["open source", "open weights", "open", "licence tag only", "relicensed"]),
               help="Only flags whose claim is of this kind.")
 @click.option("--severity", type=click.Choice(["high", "medium", "low"]), help="Only flags of this severity.")
 def flags(db_path, as_json, kind, severity):
     """List openwashing flags, worst first: models whose own words claim openness while the criteria that claim
     promises are decided and not open. A claim has a kind: `open source` promises training code, data and an open
-    licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence. A block per
-    flag: severity and model, its review status (not reviewed, confirmed, dismissed), the claim quoted with its kind
-    and link, and every promised criterion with its level and first quote."""
+    licence; `open weights` and `open`, weights and a usable licence; `licence tag only`, the licence; `relicensed`,
+    a derivative declaring a licence its base chain's licences do not allow (both licences and the chain shown).
+    A block per flag: severity and model, its review status (not reviewed, confirmed, dismissed), the claim quoted
+    with its kind and link, and every promised criterion with its level and first quote."""
     from crawler import terminal
     from crawler.report import flag_rows
     from crawler.store import open_db

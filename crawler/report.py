@@ -63,7 +63,7 @@ def flag_rows(db: sqlite_utils.Database, kind: str | None = None, severity: str 
     kind, and each promised criterion with its level and first evidence row."""
     rows = [dict(r) for r in db.query(
         "select f.id, s.id as subject_id, s.repo_id as model, f.severity, f.kind, f.claim, f.claim_location, "
-        "f.claim_fetched_url, f.promised, f.failing_criteria, f.rule_ids, f.status "
+        "f.claim_fetched_url, f.promised, f.failing_criteria, f.rule_ids, f.status, f.evidence "
         "from flags f join subjects s on s.id = f.subject_id "
         "where f.status != 'superseded' and (:kind is null or f.kind = :kind) and "
         "(:severity is null or f.severity = :severity)",
@@ -79,6 +79,7 @@ def flag_rows(db: sqlite_utils.Database, kind: str | None = None, severity: str 
         # The promises the machine could not decide: what the analyst must look at beside the broken ones.
         row["undecided"] = [item["criterion"] for item in promised if item["level"] == "unknown"]
         row["rule_ids"] = (row["rule_ids"] or "").split(",") if row["rule_ids"] else []
+        row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else None  # a relicensed flag's lineage
         del row["subject_id"]
     return sorted(rows, key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -len(r["failing_criteria"].split(",")),
                                        r["model"].lower()))

@@ -370,6 +370,13 @@ def m016_needs_evidence(db: sqlite_utils.Database) -> None:
                   overrides a judgement with open, partial or closed'); end""")
 
 
+@migrations()
+def m017_flag_evidence(db: sqlite_utils.Database) -> None:
+    # A flag of kind `relicensed` (crawler/relicensing.py) carries its evidence as JSON: the derivative's and the
+    # base's licences, the base chain walked and the clause that carries the base's licence over.
+    db["flags"].add_column("evidence", str)
+
+
 # The schema's version: its newest migration (`openness --version` and every export say it).
 SCHEMA_VERSION = migrations._migrations[-1].name  # sqlite-utils keeps the registered migrations in order
 

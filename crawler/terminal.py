@@ -208,6 +208,11 @@ def flag_lines(rows: list[dict], columns: int) -> list[str]:
         lines += wrap(f"claim ({row['kind']}): “{' '.join(clean(row['claim']).split())}”", columns, "  ")
         if row.get("claim_location"):
             lines.append(url_line(row["claim_location"], columns, "  "))
+        lineage = row.get("evidence")
+        if lineage:  # a relicensed flag: both licences and the base chain
+            lines += wrap(f"declares {clean(lineage['licence'])} over {clean(lineage['base'])}, under "
+                          f"{clean(lineage['base_licence'])} (chain: {' → '.join(map(clean, lineage['chain']))}; "
+                          f"rule {lineage['rule_id']})", columns, "  ")
         for promise in row["promised"]:
             text = f"{CODE.get(promise['criterion'], '??')} {NAME.get(promise['criterion'], promise['criterion'])}: "
             head = f"{INDENT}{text}{promise['level']}"

@@ -66,8 +66,10 @@ def model_record(db: sqlite_utils.Database, subject: dict, effective: bool = Fal
     judgements.sort(key=lambda j: order.get(j["criterion"], 99))
     levels = {j["criterion"]: j["level"] for j in judgements}
     flags = [dict(f) for f in db.query("select id, severity, kind, claim, claim_location, claim_fetched_url, "
-                                       "failing_criteria, status from flags where subject_id = ? and "
+                                       "failing_criteria, status, evidence from flags where subject_id = ? and "
                                        "status != 'superseded'", [subject["id"]])]
+    for flag in flags:  # a relicensed flag's lineage: both licences, the base chain, the carrying clause
+        flag["evidence"] = json.loads(flag["evidence"]) if flag["evidence"] else None
     reviews = [dict(r) for r in db.query("select id, criterion, flag_id, verdict, level_override, level_seen, note, "
                                          "reviewer, created_at from reviews where subject_id = ? order by id",
                                          [subject["id"]])]
