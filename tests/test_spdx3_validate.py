@@ -7,6 +7,8 @@ import json
 import re
 import socket
 
+import pytest
+
 from click.testing import CliRunner
 
 from crawler.export import spdx3, spdx3_validate
@@ -127,8 +129,8 @@ def test_export_validate_stops_at_a_failing_document_and_writes_nothing(demo_db,
 
     built = spdx3.document
 
-    def broken(record, header):  # the model's owner loses its creation info
-        data = json.loads(built(record, header))
+    def broken(*args, **kwargs):  # the model's owner loses its creation info
+        data = json.loads(built(*args, **kwargs))
         _, owner = _element(data, "Organization")
         del owner["creationInfo"]
         return json.dumps(data)
@@ -144,3 +146,134 @@ def test_export_validate_stops_at_a_failing_document_and_writes_nothing(demo_db,
     assert "'creationInfo' is a required property" in result.output and "MinCountConstraintComponent" in result.output
     assert "nothing was written" in result.output
     assert sorted(p.name for p in folder.iterdir()) == ["kept.txt"]
+
+
+def _annotation(data: dict, **extra) -> dict:
+    creation = _element(data, "CreationInfo")[1]["@id"]
+    return {"type": "Annotation", "spdxId": "https://example.org/annotation", "creationInfo": creation,
+            "annotationType": "review", "statement": "fine", **extra}
+
+
+def _defects():
+    """(name, change to the document, the findings it must give as (check, where, start of message)): one of each
+    kind of check, so that a faster validator cannot silently drop one."""
+    def unknown_type(data):
+        number, owner = _element(data, "Organization")
+        owner["type"] = "Nonesuch"
+        return [("schema", f"$['@graph'][{number}]", "unknown type 'Nonesuch'")]
+
+    def type_not_a_string(data):
+        number, owner = _element(data, "Organization")
+        owner["type"] = 7
+        return [("schema", f"$['@graph'][{number}]", "unknown type 7")]
+
+    def not_an_object(data):
+        data["@graph"].append("an element")
+        return [("schema", f"$['@graph'][{len(data['@graph']) - 1}]", "unknown type None")]
+
+    def to_not_an_element(data):  # a relationship to the creation info, which is no Element
+        number, relationship = _element(data, "Relationship")
+        relationship["to"] = [_element(data, "CreationInfo")[1]["@id"]]
+        return [("shacl", f"{relationship['spdxId']} Core/to", "ClassConstraintComponent")]
+
+    def supplied_by_a_licence(data):  # an Element, of the wrong class (an Agent is due)
+        _, model = _element(data, "ai_AIPackage")
+        model["suppliedBy"] = _element(data, "simplelicensing_LicenseExpression")[1]["spdxId"]
+        return [("shacl", f"{model['spdxId']} Core/suppliedBy", "ClassConstraintComponent")]
+
+    def value_of_another_enumeration(data):
+        number, model = _element(data, "ai_AIPackage")
+        model["software_primaryPurpose"] = "https://spdx.org/rdf/3.0.1/terms/Core/RelationshipType/describes"
+        return [("schema", f"$['@graph'][{number}].software_primaryPurpose", "'https://spdx.org/"),
+                ("shacl", f"{model['spdxId']} Software/primaryPurpose", "ClassConstraintComponent"),
+                ("shacl", f"{model['spdxId']} Software/primaryPurpose", "InConstraintComponent")]
+
+    def relationship_type_of_another_enumeration(data):
+        number, relationship = _element(data, "Relationship")
+        relationship["relationshipType"] = "model"
+        return [("schema", f"$['@graph'][{number}].relationshipType", "'model' is not one of"),
+                ("shacl", f"{relationship['spdxId']} Core/relationshipType", "InConstraintComponent")]
+
+    def release_time_not_a_date(data):
+        number, model = _element(data, "ai_AIPackage")
+        model["releaseTime"] = "yesterday"
+        return [("schema", f"$['@graph'][{number}].releaseTime", "'yesterday' does not match"),
+                ("shacl", f"{model['spdxId']} Core/releaseTime", "PatternConstraintComponent")]
+
+    def annotation_without_subject(data):
+        data["@graph"].append(_annotation(data))
+        return [("schema", f"$['@graph'][{len(data['@graph']) - 1}]", "'subject' is a required property"),
+                ("shacl", "https://example.org/annotation Core/subject", "MinCountConstraintComponent")]
+
+    def external_ref_without_type(data):
+        number, model = _element(data, "ai_AIPackage")
+        model["externalRef"] = [{"externalRefType": "documentation", "locator": ["https://example.org/doc"]}]
+        return [("schema", f"$['@graph'][{number}].externalRef", "'type' is a required property"),
+                ("shacl", f"{model['spdxId']} Core/externalRef", "ClassConstraintComponent")]
+
+    def property_of_no_class(data):
+        number, model = _element(data, "ai_AIPackage")
+        model["colour"] = "red"
+        return [("schema", f"$['@graph'][{number}]", "Unevaluated properties are not allowed ('colour' was")]
+
+    def property_of_another_class(data):
+        number, owner = _element(data, "Organization")
+        owner["software_primaryPurpose"] = "model"
+        return [("schema", f"$['@graph'][{number}]", "Unevaluated properties are not allowed")]
+
+    return [(f.__name__, f) for f in (unknown_type, type_not_a_string, not_an_object, to_not_an_element,
+                                      supplied_by_a_licence, value_of_another_enumeration,
+                                      relationship_type_of_another_enumeration, release_time_not_a_date,
+                                      annotation_without_subject, external_ref_without_type, property_of_no_class,
+                                      property_of_another_class)]
+
+
+@pytest.mark.parametrize("name, defect", _defects(), ids=[name for name, _ in _defects()])
+def test_each_kind_of_defect_fails_with_its_finding(name, defect):
+    data = _document()
+    expected = defect(data)
+    report = validate(json.dumps(data), "a/b")
+    assert not report.valid, name
+    for check, where, start in expected:
+        assert any(f.check == check and f.where == where and f.message.startswith(start) for f in report.findings), (
+            name, (check, where, start), str(report))
+
+
+def test_what_the_defects_change_is_valid_when_right():
+    data = _document()
+    _, model = _element(data, "ai_AIPackage")
+    model["externalRef"] = [{"type": "ExternalRef", "externalRefType": "documentation",
+                             "locator": ["https://example.org/doc"]}]
+    data["@graph"].append(_annotation(data, subject=model["spdxId"]))
+    report = validate(json.dumps(data), "a/b")
+    assert report.valid, str(report)
+
+
+def test_the_quick_schema_verdict_is_the_whole_schemas():
+    """The verdict checks each element against its own class (see `_schema_valid`); the whole schema agrees, on a
+    valid document and on documents wrong in ways the shortcut treats apart."""
+    whole = spdx3_validate._schema_validator()
+    documents = [_document()]
+    for change in (lambda d: d["@graph"][1].pop("type"), lambda d: d["@graph"].append([]),
+                   lambda d: d["@graph"][1].update(type="https://example.org/Extension"),
+                   lambda d: d["@graph"][1].update(colour="red"), lambda d: d.update(extra=1),
+                   lambda d: d.pop("@graph"), lambda d: d.update({"@graph": d["@graph"][0]})):
+        data = _document()
+        change(data)
+        documents.append(data)
+    assert [spdx3_validate._schema_valid(d) for d in documents] == [whole.is_valid(d) for d in documents] == [
+        True, *[False] * 7]
+
+
+def test_the_shared_ontology_graph_holds_no_document_after_and_says_each_documents_blank_nodes():
+    graph = spdx3_validate._ontology_graph()
+    before = len(graph)
+    for comment in ("the first", "the second"):  # every document's creation info is the blank node _:CreationInfo0
+        data = _document()
+        _, creation = _element(data, "CreationInfo")
+        del creation["created"]
+        creation["comment"] = comment
+        (finding,) = [f for f in validate(json.dumps(data), "a/b").findings if f.check == "shacl"]
+        assert finding.where == "CreationInfo0 Core/created" and "MinCountConstraintComponent" in finding.message
+        assert comment in finding.message, finding.message
+        assert len(graph) == before
