@@ -155,8 +155,8 @@ def test_incremental_asked_for_nothing_is_refused_naming_both_ways(args, tmp_pat
 def test_crawl_help_says_what_incremental_rechecks():
     result = run_openness("crawl", "--help")
     assert result.returncode == 0
-    text = " ".join(result.stdout.split())
-    incremental = text[text.index("--incremental"):text.index("--recheck-days")]
+    text = " ".join(result.stdout.split()).replace("- ", "-")  # lines wrapped at a hyphen, joined again
+    incremental = text[text.index("--incremental"):text.index("--recheck-days DAYS")]
     for said in ("--seeds", "--from-labels", "no listing request", "--discover", "watermark"):
         assert said in incremental, said
 
