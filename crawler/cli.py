@@ -115,6 +115,12 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
         server.server_close()
 
 
+# `crawl --incremental` is "only what changed, of what was asked": what was asked is named, never implied.
+INCREMENTAL_SCOPE = ("--incremental rechecks what was asked, and nothing was: name model ids, --seeds FILE or "
+                     "--from-labels DIR to recheck those models (no listing request), or add --discover to walk "
+                     "the Hub listing down to the last run's watermark")
+
+
 def _model_ids(model_ids: tuple[str, ...], seeds: Path | None, labels: Path | None) -> tuple[list[str], list[str]]:
     """Model ids from the arguments, a seeds file and label files; and the GitHub repos the labels name."""
     from crawler.labels import repos_in_label_dir
@@ -246,11 +252,13 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
               help="How far to follow base models and datasets from each model.")
 @click.option("--full", is_flag=True, help="Refetch everything, even repos whose sha has not changed.")
 @click.option("--incremental", is_flag=True,
-              help="What scheduled runs use: walk the Hub listing newest change first (sort=lastModified) down to "
-                   "the last successful run's watermark; fetch only repos whose sha changed and what they link to; "
-                   "check each GitHub repo crawled before and last asked --recheck-days ago with a conditional "
-                   "request; models named as arguments, --seeds or --from-labels are always checked, "
-                   "conditionally.")
+              help="What scheduled runs use: only what changed, of what was asked. With model ids, --seeds or "
+                   "--from-labels: recheck exactly those models (conditional requests; a repo whose sha is "
+                   "unchanged is not fetched again) and what changed ones link to, with no listing request. With "
+                   "--discover: walk the Hub listing newest change first (sort=lastModified) down to the last "
+                   "successful run's watermark (one page when nothing changed). Either way, each GitHub repo "
+                   "crawled before and last asked --recheck-days ago gets a conditional request. Needs model ids, "
+                   "--seeds, --from-labels or --discover.")
 @click.option("--recheck-days", default=RECHECK_DAYS, show_default=True, type=click.FloatRange(min=0), metavar="DAYS",
               help="Days before a repo with no sign of change is asked again: a followed base model, dataset or "
                    "linked GitHub repo that answered 404, and (with --incremental) a GitHub repo no changed model "
@@ -303,17 +311,18 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
         raise click.BadParameter(str(exc), param_hint="--set") from exc
     ids, label_repos = _model_ids(model_ids, seeds, labels)
     listing = {"author": author, "search": search, "pipeline_tag": pipeline_tag, "sort": sort, "limit": limit}
-    if any(listing.values()) and not (discover or incremental):
-        raise click.UsageError("--author, --search, --pipeline-tag, --sort and --limit go with --discover or "
-                               "--incremental")
+    if any(listing.values()) and not discover:
+        raise click.UsageError("--author, --search, --pipeline-tag, --sort and --limit go with --discover")
     if incremental:
         if sort not in (None, "lastModified") or full:
             raise click.UsageError("--incremental walks the listing by lastModified; it takes neither --sort "
                                    "downloads nor --full")
-        listing["sort"], discover = "lastModified", True
+        if not ids and not label_repos and not discover:
+            raise click.UsageError(INCREMENTAL_SCOPE)
+        if discover:
+            listing["sort"] = "lastModified"
     if not ids and not label_repos and not discover:
-        raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR, --discover or "
-                               "--incremental")
+        raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR or --discover")
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
                            api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental,

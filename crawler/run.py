@@ -60,8 +60,10 @@ class CrawlOptions:
     show_progress: bool = True
     log_level: str = "WARNING"
     github: bool = True  # crawl the GitHub repos the models and labels name, after the Hub
-    # Nightly mode: walk the listing newest change first down to the last successful run's watermark, follow only
-    # what changed repos link to, and check every GitHub repo crawled before with a conditional request.
+    # Nightly mode, only what changed of what was asked: with `discover`, walk the listing newest change first down
+    # to the last successful run's watermark (the caller sets its sort); with model ids alone, no listing. Either
+    # way, follow only what changed repos link to, and check every GitHub repo crawled before and due again with a
+    # conditional request.
     incremental: bool = False
     download_timeout: float | None = None  # seconds to wait for an answer (default: the project's settings)
     redirect_hosts: list[str] = field(default_factory=list)  # followed besides the endpoints' and REDIRECT_HOSTS
@@ -309,7 +311,9 @@ def _fetch_and_assess(db_path: Path, options: CrawlOptions, result: CrawlResult)
             result.assessed = assess_with_progress(db, run_id, options.show_progress, options.workers)
             # What assessing recorded (documents it could not read, models the judge failed on) counts too.
             ending = run_ending(db, run_id, status, counts)
-        marks = [m for m in (watermark, newest) if parse_time(m)]
+        # The watermark is the listing's: a run that walked none (named models, `--incremental` with seeds or
+        # labels) leaves it to the listing runs (docs/schema.md).
+        marks = [m for m in (watermark, newest) if parse_time(m)] if options.discover is not None else []
         mark = max(marks, key=parse_time) if marks and ending.status == "completed" else None
         store.finish_run(run_id, ending.status, counts, exit_code=ending.exit_code, watermark=mark)
     finally:

@@ -185,8 +185,16 @@ class HuggingFaceSpider(EvidenceSpider):
             kwargs["discover"] = json.loads(kwargs["discover"])  # e.g. {"sort": "lastModified", "limit": 100}
         if isinstance(kwargs.get("incremental"), str):  # the nightly mode, as `openness crawl --incremental` runs it
             if kwargs.pop("incremental").lower() in ("1", "true", "yes"):
+                # Only what changed, of what was asked: the named models, or the listing when `discover` is given
+                # (newest change first, down to the watermark); never the listing for models that were named.
+                if kwargs.get("discover") is None and not kwargs.get("model_ids") and \
+                        not kwargs.get("github_repos"):
+                    raise ValueError("incremental=true rechecks what was asked, and nothing was: give model_ids "
+                                     "(or github_repos) to recheck those, or discover (JSON listing filters, {} "
+                                     "for the whole Hub) to walk the listing down to the last run's watermark")
                 kwargs["follow_unchanged"] = False
-                kwargs.setdefault("discover", {})["sort"] = "lastModified"
+                if kwargs.get("discover") is not None:
+                    kwargs["discover"]["sort"] = "lastModified"
         return kwargs
 
     async def start(self):
