@@ -4,9 +4,9 @@ For each size N, in one process tree: a replica serving N synthetic models (`ope
 shapes from the real 75k-model listing, cards and file lists borrowed from real captures) beside the bundled
 snapshot, then
 
-- a full first crawl (`crawl --discover`), an incremental recrawl of the unchanged Hub (`crawl --incremental`) and
-  one after 1% of the models changed (the replica restarted with `--mutate 0.01`): wall time, models/s, requests per
-  model by budget (Hub API, Hub resolver, GitHub) and peak RSS;
+- a full first crawl (`crawl --discover`), an incremental recrawl of the unchanged Hub
+  (`crawl --discover --incremental`) and one after 1% of the models changed (the replica restarted with
+  `--mutate 0.01`): wall time, models/s, requests per model by budget (Hub API, Hub resolver, GitHub) and peak RSS;
 - `assess` alone, every model judged again (`--force`) and unchanged (the default);
 - the naive huggingface_hub loop (`model_info` + `ModelCard.load` + `list_repo_tree` per model) on a sample of the
   same replica, without and with simulated latency (`--delay`), beside our crawl of the same sample: the ratio;
@@ -170,11 +170,11 @@ def bench(size: int, sample: int, delay: float, work: Path) -> None:
         full = crawl(db, replica.url, "--discover")
         listed = full["models"]
         print(line("full crawl", full, listed))
-        unchanged = crawl(db, replica.url, "--incremental")
+        unchanged = crawl(db, replica.url, "--discover", "--incremental")
         print(line("incremental, 0% changed", unchanged, listed)
               + f"   repos changed: {unchanged['changed']}, models judged: {unchanged['judged']}")
     with Replica("--synthetic", str(size), "--mutate", "0.01", "--mutate-seed", "1") as replica:
-        changed = crawl(db, replica.url, "--incremental")
+        changed = crawl(db, replica.url, "--discover", "--incremental")
         print(line("incremental, 1% changed", changed, listed)
               + f"   repos changed: {changed['changed']}, models judged: {changed['judged']}")
     runs = [(f"assess --force --workers {n}" if n > 1 else "assess, all judged again",

@@ -58,9 +58,9 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
         # The first full crawl walks the listing in its default order; the nightly runs after it, newest change first.
         first = run_openness(*crawl_args(url, db, "--discover"))
         assert first.returncode == 0, first.stderr[-2000:]
-        second = run_openness(*crawl_args(url, db, "--incremental"))
+        second = run_openness(*crawl_args(url, db, "--discover", "--incremental"))
         assert second.returncode == 0, second.stderr[-2000:]
-        rechecked = run_openness(*crawl_args(url, db, "--incremental", "--recheck-days", "0"))
+        rechecked = run_openness(*crawl_args(url, db, "--discover", "--incremental", "--recheck-days", "0"))
         assert rechecked.returncode == 0, rechecked.stderr[-2000:]
     finally:
         proc.terminate()
@@ -87,7 +87,7 @@ def test_incremental_runs_cost_the_first_listing_page_and_refetch_exactly_what_c
     shutil.copyfile(full_corpus_copy / OTHER_LICENCE, full_corpus_copy / "github" / CHANGED_REPO / "files" / "LICENSE")
     proc, url = start_replica(full_corpus_copy, "--page-size", "50")
     try:
-        third = run_openness(*crawl_args(url, db, "--incremental", "--recheck-days", "0"))
+        third = run_openness(*crawl_args(url, db, "--discover", "--incremental", "--recheck-days", "0"))
         assert third.returncode == 0, third.stderr[-2000:]
     finally:
         proc.terminate()
