@@ -92,7 +92,8 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
     try:
         corpus = Corpus(corpus_dir)
         if synthetic:
-            corpus.add_synthetic_models(synthetic, listing, mutate, mutate_seed)
+            from crawler.replica.synthetic import SyntheticHub
+            SyntheticHub(corpus, synthetic, listing, mutate, mutate_seed)  # built lazily, row i from i
         quota = HubQuota.parse(hub_quota, quota_window) if hub_quota else None
         injector = FaultInjector([Fault.parse(f) for f in faults], seed) if faults else None
     except (CorpusError, FaultSpecError) as exc:
@@ -105,7 +106,7 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     click.echo(server.base_url, nl=True)
     sys.stdout.flush()
-    errors.print(f"replica: {len(corpus.models)} models, {len(corpus.datasets)} datasets, {len(corpus.github)} "
+    errors.print(f"replica: {len(corpus.models) + synthetic} models, {len(corpus.datasets)} datasets, {len(corpus.github)} "
                  f"GitHub repos from {corpus_dir}")
     try:
         server.serve_forever()
