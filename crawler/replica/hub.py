@@ -6,11 +6,13 @@ No capture holds the Hub's model JSON: it is derived here from the card's front 
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from urllib.parse import unquote
 
 from crawler.corpus import Corpus, CorpusError, HubRepoCapture, SyntheticModel, git_blob_sha1, tree_directories
-from crawler.replica.synthetic import ROW_NOTE, ScaledListing, ScaledSyntheticModel, SyntheticDataset, scaled_json
+from crawler.replica.synthetic import (ROW_NOTE, ScaledListing, ScaledSyntheticModel, SyntheticDataset, encode_rows,
+                                       scaled_json)
 from crawler.replica.http import Answer, decode_cursor, hub_error, json_answer, next_link, not_captured
 
 # Files the Hub serves even on gated repos: the card and git attributes are public, the rest needs approval.
@@ -252,7 +254,8 @@ class HubApi:
         headers = {"X-Replica-Note": ROW_NOTE}
         if after < total:
             headers["Link"] = next_link(base_url, path, query, after)
-        return json_answer(body, headers=headers)
+        text = encode_rows(body)
+        return Answer(200, text, headers, etag='W/"%s"' % hashlib.sha1(text).hexdigest())
 
     def tree(self, repo_type: str, repo_id: str, revision: str, subpath: str, query, base_url: str, path: str) -> Answer:
         repo = self._repo(repo_type, repo_id)

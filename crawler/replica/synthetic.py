@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import json
 import re
 from array import array
 from dataclasses import dataclass
@@ -60,6 +61,12 @@ class Derivation:
     kept: bool  # True: the base's own licence; False: another one declared
 
 
+class DerivedCard(dict):
+    """A derivative's card data: its template's (`kept`, shared) followed by the keys the replica set."""
+
+    kept: dict
+
+
 class ScaledSyntheticModel(SyntheticModel):
     """A synthetic model of a SyntheticHub: index-based lastModified; a derivative's card names its base and licence."""
 
@@ -75,10 +82,13 @@ class ScaledSyntheticModel(SyntheticModel):
         card = self.template.front_matter
         if self.derivation is None or card is None:
             return card
-        card = {k: v for k, v in card.items() if k not in LICENCE_KEYS and k != "base_model_relation"}
-        card.update(self.derivation.licence)
-        card["base_model"] = self.derivation.base
-        return card
+        kept = _shared(("card kept", self.template.corpus_path),
+                       lambda: {k: v for k, v in card.items() if k not in (*LICENCE_KEYS, "base_model", "base_model_relation")})
+        derived = DerivedCard(kept)
+        derived.kept = kept
+        derived.update(self.derivation.licence)
+        derived["base_model"] = self.derivation.base
+        return derived
 
     @property
     def card_bytes(self) -> bytes | None:
@@ -87,7 +97,7 @@ class ScaledSyntheticModel(SyntheticModel):
             return None
         if self.derivation is not None and self.template.front_matter is not None:
             body = FRONT_MATTER.sub("", card.decode("utf-8", "replace"), count=1)
-            meta = yaml.safe_dump(self.front_matter, sort_keys=False, allow_unicode=True)
+            meta = yaml.safe_dump(dict(self.front_matter), sort_keys=False, allow_unicode=True)
             card = (f"---\n{meta}---\n<!-- synthetic derivative: base_model and licence set by the replica, the "
                     f"licence borrowed from a real captured card -->\n{body}").encode()
         if self.mutation is not None:
@@ -340,6 +350,10 @@ def scaled_json(model: ScaledSyntheticModel, compact: bool) -> dict:
     from crawler.replica.hub import derive_repo_json
 
     info = derive_repo_json(model)
+    if "siblings" in info:  # one list per template, encoded once (the bulk of a row with the card data)
+        info["siblings"] = _shared(("siblings", model.template.corpus_path), lambda: info["siblings"])
+    if info.get("cardData") is not None and info["cardData"] is model.template.front_matter:
+        _shared(("cardData", model.template.corpus_path), lambda: info["cardData"])
     card = info.get("cardData") or {}
     if "tags" in info:
         info["tags"] = list(dict.fromkeys([*info["tags"], *_template_arxiv(model.template)]))
@@ -371,6 +385,36 @@ def scaled_json(model: ScaledSyntheticModel, compact: bool) -> dict:
 
 
 _arxiv_by_template: dict[str, tuple[str, ...]] = {}
+# Values shared by the rows of one template (its card data, its siblings), kept alive with their JSON text so a page
+# encodes each once: {key: value}, {id(value): text}. A few per template, however many models.
+_shared_values: dict[tuple, object] = {}
+_shared_json: dict[int, str] = {}
+
+
+def _shared(key: tuple, make):
+    if key not in _shared_values:
+        value = make()
+        _shared_values[key] = value
+        _shared_json[id(value)] = json.dumps(value, ensure_ascii=False)
+    return _shared_values[key]
+
+
+def _encode(value) -> str:
+    text = _shared_json.get(id(value))
+    if text is not None:
+        return text
+    if isinstance(value, DerivedCard) and (kept := _shared_json.get(id(value.kept))) is not None:
+        added = ", ".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in value.items()
+                          if k not in value.kept)
+        return added.join(("{", "}")) if kept == "{}" else f"{kept[:-1]}, {added}}}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def encode_rows(rows: list[dict]) -> bytes:
+    """The JSON of a list of rows, as json.dumps writes it, the templates' shared values taken from their cache."""
+    dumps = json.dumps
+    return ("[" + ", ".join("{" + ", ".join(f"{dumps(k)}: {_encode(v)}" for k, v in row.items()) + "}"
+                            for row in rows) + "]").encode("utf-8")
 
 
 def _template_arxiv(template: HubRepoCapture) -> tuple[str, ...]:
