@@ -170,6 +170,9 @@ def test_the_dataset_listing_holds_every_dataset_a_model_row_names(scaled):
 
 def test_a_synthetic_id_answers_its_model_json_at_any_revision_it_has():
     app, hub = app_over(80_000)  # past the listing's end: its rows again, ids suffixed
+    # Every id once, whatever its case (the Hub's lookups ignore case), and each leads back to its model.
+    assert len({hub.id_of(i).lower() for i in range(hub.count)}) == hub.count
+    assert all(hub.index_of(hub.id_of(i).upper()) == i for i in range(0, hub.count, 97))
     past_listing = hub.id_of(len(hub.rows) + 7)
     assert past_listing.endswith("-synthetic-2")
     for repo_id in (hub.id_of(3), past_listing):

@@ -237,7 +237,8 @@ class HubApi:
             return hub_error(400, "BadRequest", f"invalid sort: {sort} (a synthetic hub is served sorted by "
                              "lastModified, downloads or createdAt, or in its listing's order)")
         if self._scaled is None:
-            self._scaled = ScaledListing(self.corpus.synthetic, [self.repo_json(r) for r in self.corpus.models.values()])
+            real_rows = [self.repo_json(repo) for repo in self.corpus.models.values()]
+            self._scaled = ScaledListing(self.corpus.synthetic, real_rows)
 
         def match(row):
             return _listing_match(row, query)

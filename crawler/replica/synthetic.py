@@ -37,6 +37,7 @@ GATED_DATASET_PERMILLE = 250  # a share of the synthetic datasets is drawn gated
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
 FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 LICENCE_KEYS = ("license", "license_name", "license_link")
+REPLACED_KEYS = (*LICENCE_KEYS, "base_model", "base_model_relation")  # a derivative's card: set by the replica
 ROW_NOTE = ("synthetic rows: id, author, createdAt, downloads and pipeline_tag from a real Hub listing row "
             "(_replica.synthetic.listing_row: its position among the listing's rows with an owner; round > 1: ids "
             "suffixed, the listing read again); card, file list and capture facts borrowed from the real captured "
@@ -83,7 +84,7 @@ class ScaledSyntheticModel(SyntheticModel):
         if self.derivation is None or card is None:
             return card
         kept = _shared(("card kept", self.template.corpus_path),
-                       lambda: {k: v for k, v in card.items() if k not in (*LICENCE_KEYS, "base_model", "base_model_relation")})
+                       lambda: {k: v for k, v in card.items() if k not in REPLACED_KEYS})
         derived = DerivedCard(kept)
         derived.kept = kept
         derived.update(self.derivation.licence)
@@ -154,15 +155,20 @@ class SyntheticHub:
         self.mutate, self.mutate_seed = mutate, mutate_seed
         self.derivative_permille = derivative_permille
         real = set(corpus.models)
-        self.rows = [(r["id"], r.get("author") or "", r.get("createdAt") or "", r.get("downloads") or "",
-                      r.get("pipeline_tag") or "") for r in _listing_rows(Path(listing)) if r["id"].lower() not in real]
+        self.rows, seen = [], set(real)  # an id once, whatever its case, as the Hub's lookups ignore case
+        for r in _listing_rows(Path(listing)):
+            if r["id"].lower() not in seen:
+                seen.add(r["id"].lower())
+                self.rows.append((r["id"], r.get("author") or "", r.get("createdAt") or "", r.get("downloads") or "",
+                                  r.get("pipeline_tag") or ""))
         self.fields = ("id", "author", "createdAt", "downloads", "pipeline_tag")
         if not self.rows:
             raise CorpusError(f"{listing}: no listing row to build synthetic models from")
         self.row_of = {row[0].lower(): j for j, row in enumerate(self.rows)}
         self.templates = [r for r in corpus.models.values() if r.capture.get("card") == "full" and r.file_list]
         if not self.templates:
-            raise CorpusError(f"{corpus.root}: no model with a full card and a file list to build synthetic models from")
+            raise CorpusError(f"{corpus.root}: no model with a full card and a file list to build synthetic "
+                              "models from")
         self.licences = self._borrowed_licences()
         self.real_bases = [r.repo_id for r in self.templates]
         self.mutated = array("q", (i for i in range(count) if self._mutation(self.id_of(i)))) if mutate > 0 \
@@ -182,7 +188,7 @@ class SyntheticHub:
 
     def index_of(self, repo_id: str) -> int | None:
         base, round_ = repo_id, 1
-        match = re.fullmatch(r"(.+)-synthetic-([2-9]|[1-9]\d+)", repo_id)
+        match = re.fullmatch(r"(.+)-synthetic-([2-9]|[1-9]\d+)", repo_id, re.IGNORECASE)
         if match and match.group(1).lower() in self.row_of:
             base, round_ = match.group(1), int(match.group(2))
         j = self.row_of.get(base.lower())
@@ -380,7 +386,8 @@ def scaled_json(model: ScaledSyntheticModel, compact: bool) -> dict:
         info["_replica"] = {"derived": True, "synthetic": synthetic, "derived_fields": replica["derived_fields"],
                             "not_captured": replica["not_captured"], "not_exhaustive": replica["not_exhaustive"]}
     else:
-        replica["synthetic"] = {**replica["synthetic"], **synthetic, "note": replica["synthetic"]["note"] + "; " + ROW_NOTE}
+        replica["synthetic"] = {**replica["synthetic"], **synthetic,
+                                "note": replica["synthetic"]["note"] + "; " + ROW_NOTE}
     return info
 
 
