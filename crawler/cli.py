@@ -67,6 +67,9 @@ def _stop_on_sigterm(signum, frame):
               help="With --synthetic: change this share of the synthetic models (a new sha and a card with one line "
                    "more, modified now), drawn with --mutate-seed; serve again with another seed to change others.")
 @click.option("--mutate-seed", default=0, show_default=True, help="Seed of the --mutate draw.")
+@click.option("--synthetic-seed", default=0, show_default=True,
+              help="Seed of the synthetic models' draws (which are derivatives, of which base, under which licence; "
+                   "which synthetic datasets are gated): the same seed, the same rows.")
 @click.option("--listing", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=DATA_DIR / "hub-listing" / "models-2023-10-01.csv.gz", show_default="the bundled 2023 listing",
               help="Hub listing CSV (.csv or .csv.gz) that --synthetic takes ids and shapes from.")
@@ -78,7 +81,7 @@ def _stop_on_sigterm(signum, frame):
               help="Answer recursive GitHub trees longer than N entries with `truncated: true` (0: never).")
 def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float, hub_quota: str,
             quota_window: float, faults: tuple[str, ...], seed: int, synthetic: int, mutate: float, mutate_seed: int,
-            listing: Path,
+            synthetic_seed: int, listing: Path,
             github_limit: int, github_window: int, truncate_trees: int):
     """Serve a corpus as a loopback replica of the Hugging Face Hub and GitHub REST APIs.
 
@@ -92,7 +95,8 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
     try:
         corpus = Corpus(corpus_dir)
         if synthetic:
-            corpus.add_synthetic_models(synthetic, listing, mutate, mutate_seed)
+            from crawler.replica.synthetic import SyntheticHub
+            SyntheticHub(corpus, synthetic, listing, mutate, mutate_seed, synthetic_seed)  # built lazily, row i from i
         quota = HubQuota.parse(hub_quota, quota_window) if hub_quota else None
         injector = FaultInjector([Fault.parse(f) for f in faults], seed) if faults else None
     except (CorpusError, FaultSpecError) as exc:
@@ -105,7 +109,7 @@ def replica(corpus_dir: Path, host: str, port: int, page_size: int, delay: float
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     click.echo(server.base_url, nl=True)
     sys.stdout.flush()
-    errors.print(f"replica: {len(corpus.models)} models, {len(corpus.datasets)} datasets, {len(corpus.github)} "
+    errors.print(f"replica: {len(corpus.models) + synthetic} models, {len(corpus.datasets)} datasets, {len(corpus.github)} "
                  f"GitHub repos from {corpus_dir}")
     try:
         server.serve_forever()

@@ -311,6 +311,8 @@ class Corpus:
         self.github = self._github_repos(self.root / "github")
         if not (self.models or self.datasets or self.github):
             raise CorpusError(f"{self.root}: holds no huggingface/models, huggingface/datasets or github repos")
+        # A synthetic hub at listing scale (crawler.replica.synthetic.SyntheticHub): its models are built when asked.
+        self.synthetic = None
 
     def _hub_repos(self, repo_type: str, base: Path) -> dict[str, HubRepoCapture]:
         repos = {}
@@ -400,7 +402,10 @@ class Corpus:
 
     def hub_repo(self, repo_type: str, repo_id: str) -> HubRepoCapture | None:
         table = self.models if repo_type == "model" else self.datasets
-        return table.get(repo_id.lower())
+        found = table.get(repo_id.lower())
+        if found is None and repo_type == "model" and self.synthetic is not None:
+            found = self.synthetic.model_by_id(repo_id)
+        return found
 
     def github_repo(self, full_name: str) -> GithubRepoCapture | None:
         return self.github.get(full_name.lower())

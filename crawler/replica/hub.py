@@ -6,10 +6,13 @@ No capture holds the Hub's model JSON: it is derived here from the card's front 
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from urllib.parse import unquote
 
 from crawler.corpus import Corpus, CorpusError, HubRepoCapture, SyntheticModel, git_blob_sha1, tree_directories
+from crawler.replica.synthetic import (ROW_NOTE, ScaledListing, ScaledSyntheticModel, SyntheticDataset, encode_rows,
+                                       scaled_json)
 from crawler.replica.http import Answer, decode_cursor, hub_error, json_answer, next_link, not_captured
 
 # Files the Hub serves even on gated repos: the card and git attributes are public, the rest needs approval.
@@ -96,6 +99,10 @@ def derive_repo_json(repo: HubRepoCapture) -> dict:
                              + ("" if repo.round == 1 else f"; id suffixed: the listing read again (round {repo.round})"),
                      **({"mutation": f"{repo.mutation}: a new sha, the card with one line more, modified at replica "
                                      "start"} if repo.mutation else {})}
+    if isinstance(repo, SyntheticDataset):
+        synthetic = {"named_by": repo.named_by, "card_and_files_from": repo.corpus_path,
+                     "note": "synthetic dataset: a captured model card names it, the corpus did not capture it; card "
+                             "borrowed from a real captured dataset, gating drawn by the replica"}
     info["_replica"] = {
         "derived": True,
         **({"synthetic": synthetic} if synthetic else {}),
@@ -121,9 +128,12 @@ class HubApi:
         self.corpus = corpus
         self.page_size = page_size
         self._derived: dict[tuple[str, str], dict] = {}
+        self._scaled = None  # the listing of a synthetic hub, when the corpus has one
 
     def repo_json(self, repo: HubRepoCapture) -> dict:
         """The derived JSON of a repo, computed once per server: listings read every repo on every page."""
+        if isinstance(repo, ScaledSyntheticModel):
+            return scaled_json(repo, compact=False)  # built when asked: a million of them are never all held
         key = (repo.repo_type, repo.repo_id)
         if key not in self._derived:
             self._derived[key] = derive_repo_json(repo)
@@ -192,6 +202,8 @@ class HubApi:
         expand = _expand_values(query)
         if unknown := sorted(set(expand) - EXPANDABLE):
             return hub_error(400, "BadRequest", f"invalid expand value(s): {', '.join(unknown)}")
+        if repo_type == "model" and self.corpus.synthetic is not None:
+            return self.scaled_listing(query, base_url, path, offset, limit, expand)
         table = self.corpus.models if repo_type == "model" else self.corpus.datasets
         rows = [self.repo_json(repo) for repo in table.values()]
         rows = [row for row in rows if _listing_match(row, query)]
@@ -215,6 +227,36 @@ class HubApi:
         if offset + limit < len(rows):
             headers["Link"] = next_link(base_url, path, query, offset + limit)
         return json_answer(body, headers=headers)
+
+    def scaled_listing(self, query, base_url: str, path: str, offset: int, limit: int, expand: list[str]) -> Answer:
+        """The model listing over a synthetic hub at listing scale (crawler.replica.synthetic): the page is built
+        from its cursor alone; the rows' short `_replica` notes are explained once, in the X-Replica-Note header."""
+        params = {k: v for k, v in query}
+        sort = params.get("sort") or None
+        if sort not in ScaledListing.SORTS:
+            return hub_error(400, "BadRequest", f"invalid sort: {sort} (a synthetic hub is served sorted by "
+                             "lastModified, downloads or createdAt, or in its listing's order)")
+        if self._scaled is None:
+            real_rows = [self.repo_json(repo) for repo in self.corpus.models.values()]
+            self._scaled = ScaledListing(self.corpus.synthetic, real_rows)
+
+        def match(row):
+            return _listing_match(row, query)
+        author, search = params.get("author", "").lower(), params.get("search", "").lower()
+        match.cheap = lambda repo_id: (not author or repo_id.split("/")[0].lower() == author) and \
+            (not search or search in repo_id.lower())
+        rows, after, total = self._scaled.page(sort, offset, limit, match)
+        fields = set(expand) if expand else set(LISTING_DEFAULT_FIELDS)
+        if params.get("full") in ("true", "True", "1"):
+            fields |= {"siblings", "sha", "lastModified", "gated", "author", "disabled"}
+        if params.get("cardData") in ("true", "True", "1"):
+            fields.add("cardData")
+        body = [{k: v for k, v in row.items() if k in ("_id", "id", "_replica") or k in fields} for row in rows]
+        headers = {"X-Replica-Note": ROW_NOTE}
+        if after < total:
+            headers["Link"] = next_link(base_url, path, query, after)
+        text = encode_rows(body)
+        return Answer(200, text, headers, etag='W/"%s"' % hashlib.sha1(text).hexdigest())
 
     def tree(self, repo_type: str, repo_id: str, revision: str, subpath: str, query, base_url: str, path: str) -> Answer:
         repo = self._repo(repo_type, repo_id)
