@@ -88,13 +88,14 @@ def read_licence_text(doc: LicenceText) -> TextVerdict:
 
 
 def text_licence_id(text: str) -> str | None:
-    """The SPDX id of a licence text the rules read as open by a phrase naming exactly one licence (Apache-2.0's,
-    MIT's); None for a text with restrictions, a family's text (BSD, GPL) and a text not recognised."""
-    level, clauses = _licence_text_clauses(text)
+    """The SPDX id of a licence text the rules read as open, when exactly one licence's phrase is in it (Apache-2.0's,
+    MIT's) and no restriction; None for a text with restrictions, a family's text (BSD, GPL), a text naming two
+    licences (dual licensing, a notice of a part under another) and a text not recognised."""
+    level, _ = _licence_text_clauses(text)
     if level != "open":
         return None
-    named = {rule.rule_id: rule.spdx for rule in licence_phrases().open_texts}
-    return named.get(clauses[0][0]) or None
+    named = {rule.spdx or rule.rule_id for rule in licence_phrases().open_texts if rule.pattern.search(text)}
+    return next(iter(named)) if len(named) == 1 and named <= {r.spdx for r in licence_phrases().open_texts} else None
 
 
 def _component_of(path: str) -> str:

@@ -48,7 +48,7 @@ def test_a_document_of_the_export_passes_schema_and_shacl():
 
 def test_a_missing_creation_info_fails_with_its_findings():
     data = _document()
-    number, owner = _element(data, "Organization")
+    number, owner = _element(data, "Agent")
     del owner["creationInfo"]
     report = validate(json.dumps(data), "a/b")
     assert not report.valid and report.model == "a/b"
@@ -131,7 +131,7 @@ def test_export_validate_stops_at_a_failing_document_and_writes_nothing(demo_db,
 
     def broken(*args, **kwargs):  # the model's owner loses its creation info
         data = json.loads(built(*args, **kwargs))
-        _, owner = _element(data, "Organization")
+        _, owner = _element(data, "Agent")
         del owner["creationInfo"]
         return json.dumps(data)
 
@@ -158,12 +158,12 @@ def _defects():
     """(name, change to the document, the findings it must give as (check, where, start of message)): one of each
     kind of check, so that a faster validator cannot silently drop one."""
     def unknown_type(data):
-        number, owner = _element(data, "Organization")
+        number, owner = _element(data, "Agent")
         owner["type"] = "Nonesuch"
         return [("schema", f"$['@graph'][{number}]", "unknown type 'Nonesuch'")]
 
     def type_not_a_string(data):
-        number, owner = _element(data, "Organization")
+        number, owner = _element(data, "Agent")
         owner["type"] = 7
         return [("schema", f"$['@graph'][{number}]", "unknown type 7")]
 
@@ -217,7 +217,7 @@ def _defects():
         return [("schema", f"$['@graph'][{number}]", "Unevaluated properties are not allowed ('colour' was")]
 
     def property_of_another_class(data):
-        number, owner = _element(data, "Organization")
+        number, owner = _element(data, "Agent")
         owner["software_primaryPurpose"] = "model"
         return [("schema", f"$['@graph'][{number}]", "Unevaluated properties are not allowed")]
 

@@ -3,6 +3,7 @@ of its weights (its concluded licence), its datasets' availability, type and lic
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -17,9 +18,11 @@ from extractors.licences import licence_texts, read_licence_text, text_licence_i
 # The Hub's `modality:` dataset tags that name one of SPDX's dataset types; any other modality is not asserted.
 MODALITY_TYPES = {"text": "text", "image": "image", "audio": "audio", "video": "video", "tabular": "structured",
                   "timeseries": "timeseries"}
-# How a Hub dataset is had, by its gating (hub-api.md): open files download directly, an automatic approval is a
-# click-through, a manual one asks the owner. A dataset the store did not read says nothing.
-AVAILABILITY = {"false": "directDownload", "auto": "clickthrough", "manual": "registration"}
+# How a Hub dataset is had, by its gating (hub-api.md): open files download directly; an automatic approval follows
+# the acceptance of terms, SPDX's click-through. A manual approval (terms accepted, then the owner decides) is none
+# of SPDX's kinds (`registration` is without accepting terms), so it is not asserted; nor is it for a dataset the
+# store did not read.
+AVAILABILITY = {"false": "directDownload", "auto": "clickthrough"}
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,26 @@ def weights_licence_texts(db: sqlite_utils.Database, model) -> list[LicenceText]
 
 
 def datasets(db: sqlite_utils.Database, subject_id: str) -> list[Dataset]:
+    """The datasets the model names: those its card's metadata links (crawled as far as the crawl went), then those
+    the judge found named in its card's text (never crawled: a name, and its page when it is a Hub dataset)."""
+    found = linked_datasets(db, subject_id)
+    known = {d.id.lower() for d in found}
+    row = db.execute("select searched from judgements where subject_id = ? and criterion = 'datasources_endmodel'",
+                     [subject_id]).fetchone()
+    try:
+        searched = json.loads(row[0]) if row and row[0] else []
+    except ValueError:
+        searched = []
+    for source in searched if isinstance(searched, list) else []:
+        scope, _, name = str(source.get("source") or "").partition(":") if isinstance(source, dict) else ("", "", "")
+        if scope in ("dataset", "linked-dataset") and name and name.lower() not in known:
+            known.add(name.lower())
+            page = source.get("url") if "://" not in name and _public_web(source.get("url")) else None
+            found.append(Dataset(name, str(source.get("status") or "named"), page, None, (), ()))
+    return found
+
+
+def linked_datasets(db: sqlite_utils.Database, subject_id: str) -> list[Dataset]:
     found = []
     for row in db.query("""select l.to_subject, s.status, s.gated, s.revision,
                              (select content_sha256 from artifacts a where a.repo_type = 'dataset'
@@ -116,7 +139,8 @@ def datasets(db: sqlite_utils.Database, subject_id: str) -> list[Dataset]:
             subject_url(row["to_subject"], row["revision"]) if read else None,
             AVAILABILITY.get(str(row["gated"]).lower()) if read else None,
             tuple(sorted(MODALITY_TYPES[m] for m in modalities if m in MODALITY_TYPES)),
-            tuple(t.removeprefix("license:") for t in tags if t.startswith("license:") and t != "license:")))
+            tuple(t.removeprefix("license:").strip() for t in tags
+                  if t.startswith("license:") and t.removeprefix("license:").strip())))
     return found
 
 
@@ -139,12 +163,30 @@ def base(db: sqlite_utils.Database, repo_id: str) -> Base:
 
 
 def licence_link(record: dict) -> str | None:
-    """The public URL of the card's `license_link`: a path in the repo at the crawled revision, or a web page (any
-    other scheme is no link)."""
+    """The public URL of the card's `license_link`: a path in the repo at the crawled revision, or a public web page;
+    None for anything else (another scheme, a path out of the repo, a loopback or private host)."""
     link = record["declared_licence"].get("license_link")
     if not isinstance(link, str) or not link.strip():
         return None
     link = link.strip()
-    if "://" in link:
-        return link if urlsplit(link).scheme.lower() in ("http", "https") else None
-    return artifact_url("huggingface", "model", record["model"], "file", link.lstrip("./"), record["revision"])
+    if "://" in link or ":" in link.split("/", 1)[0]:
+        return link if _public_web(link) else None
+    path = link.removeprefix("./")
+    if not path or path.startswith("/") or ".." in path.split("/"):
+        return None
+    return artifact_url("huggingface", "model", record["model"], "file", path, record["revision"])
+
+
+def _public_web(url) -> bool:
+    """An http(s) URL of a public host: a card's link to a loopback or private address is no page to publish."""
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("http", "https") or not host or host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return address.is_global
