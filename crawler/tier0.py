@@ -224,13 +224,15 @@ def has_deep_judgement(db: sqlite_utils.Database, model_id: str) -> bool:
 
 
 def tier0_only_ids(db: sqlite_utils.Database, model_ids: list[str] | None = None) -> Iterator[str]:
-    """The listed models with a tier-0 judgement and no deep one (a deep judgement replaces it), by id, keyset
+    """The listed models with a tier-0 judgement and not crawled deep (a deep crawl replaces it), by id, keyset
     pages."""
     wanted = {m.lower() for m in model_ids} if model_ids else None
     last = ""
     while True:
-        page = db.execute("select t.id from tier0 t where t.id > ? and not exists (select 1 from judgements j "
-                          "where j.subject_id = 'hf:model:' || t.id) order by t.id limit 1000", [last]).fetchall()
+        # A model crawled deep is exported from its subject (crawler/export/records.py), judged or not.
+        page = db.execute("select t.id from tier0 t where t.id > ? and not exists (select 1 from subjects s "
+                          "where s.id = 'hf:model:' || t.id and s.revision is not null) order by t.id limit 1000",
+                          [last]).fetchall()
         if not page:
             return
         for (model_id,) in page:
@@ -239,21 +241,37 @@ def tier0_only_ids(db: sqlite_utils.Database, model_ids: list[str] | None = None
         last = page[-1][0]
 
 
-def judgement_dicts(result: ListingJudgement) -> list[dict]:
+def judgement_dicts(result: ListingJudgement, fetched_url: str = "") -> list[dict]:
     """The tier-0 judgements in the shape `show --json` and the exports give deep ones, each saying its tier."""
     order = {c: i for i, c in enumerate(CRITERIA)}
     out = []
     for j in sorted(result.judgements, key=lambda j: order.get(j.criterion, 99)):
         out.append({"criterion": j.criterion, "level": j.level, "machine_level": j.level, "tier": "listing",
                     "confidence": j.confidence, "confident": False, "summary": j.summary, "basis": j.basis,
-                    "rule_ids": list(j.rule_ids),
-                    "searched": [{"source": s.name, "status": s.status, "url": s.url, "detail": s.detail}
-                                 for s in j.searched],
-                    "evidence": [{"rule_id": e.rule_id, "url": e.url, "public_url": e.url, "revision": e.revision,
-                                  "file": e.file, "snippet": e.snippet, "line_start": e.line_start,
-                                  "line_end": e.line_end, "confidence": e.confidence} for e in j.evidence],
+                    "rule_ids": list(j.rule_ids), "extractor_version": None,
+                    "searched": [{"source": s.name, "status": s.status, "url": s.url, "detail": s.detail,
+                                  "fetched_url": fetched_url} for s in j.searched],
+                    # The evidence cites the model's public page (the field it came from); it was read from the
+                    # endpoint's listing (`fetched_url`, the crawl's Hub endpoint).
+                    "evidence": [{"rule_id": e.rule_id, "public_url": e.url, "fetched_url": fetched_url,
+                                  "revision": e.revision, "file": e.file, "line_start": e.line_start,
+                                  "line_end": e.line_end, "snippet": e.snippet, "confidence": e.confidence}
+                                 for e in j.evidence],
                     "review": None})
     return out
+
+
+def tier0_report(db: sqlite_utils.Database, model_id: str) -> dict | None:
+    """`openness show` of a model known from the listing only (crawler/report.py's shape), tier `listing`; its
+    evidence re-derived from the stored row (listing_judgement). None when it is not listed."""
+    record = tier0_record(db, model_id)
+    if record is None:
+        return None
+    return {"model": record["model"], "subject_id": record["subject_id"], "tier": "listing",
+            "frameworks": record["frameworks"], "public_url": record["public_url"], "fetched_url": None,
+            "revision": record["revision"], "status": "listed (tier 0: judged from the Hub listing only)",
+            "gating": record["gating"], "capture": None, "judgements": record["judgements"], "errors": [],
+            "listing_flags": record["listing_flags"]}
 
 
 def tier0_record(db: sqlite_utils.Database, model_id: str) -> dict | None:
@@ -267,17 +285,20 @@ def tier0_record(db: sqlite_utils.Database, model_id: str) -> dict | None:
     if found is None:
         return None
     row, result = found
-    stored = db.execute("select flags, gated from tier0 t join listed_models l on l.id = t.id where t.id = ?",
-                        [row["id"]]).fetchone()
-    judgements = judgement_dicts(result)
+    stored = db.execute("select t.flags, l.gated, r.hf_endpoint from tier0 t join listed_models l on l.id = t.id "
+                        "left join crawl_runs r on r.id = l.run_id where t.id = ?", [row["id"]]).fetchone()
+    fetched_url = f"{(stored[2] or '').rstrip('/')}/api/models" if stored else ""
+    judgements = judgement_dicts(result, fetched_url)
     subject = f"hf:model:{row['id']}"
     listed_datasets = joins(db, [row])[1]
     return {"record": "model", "model": row["id"], "subject_id": subject, "tier": "listing",
             "revision": row.get("sha"), "status": "listed", "public_url": subject_url(subject, row.get("sha")),
-            "fetched_url": None, "declared_licence": {"license": result.licence} if result.licence else {},
+            "fetched_url": fetched_url, "declared_licence": {"license": result.licence} if result.licence else {},
             "licence_class": None, "base_models": list(result.base_chain),
             "datasets": [{"id": d, "status": "listed" if d in listed_datasets else "not listed"}
                          for d in result.datasets],
             "gated": stored[1] if stored else None, "gating": gating_label(stored[1] if stored else None),
-            "judgements": judgements, "flags": [{"kind": f} for f in (stored[0] or "").split(",") if f]
+            # Tier-0 flags (`relicensed`, by relicensed_hook) are kinds without a claim quoted or a review: listed
+            # apart from the deep flags (which an analyst reviews).
+            "judgements": judgements, "flags": [], "listing_flags": [f for f in (stored[0] or "").split(",") if f]
             if stored else [], "reviews": [], "frameworks": verdicts({j["criterion"]: j["level"] for j in judgements})}
