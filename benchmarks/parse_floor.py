@@ -22,11 +22,11 @@ import sqlite_utils
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crawler.assess import load_model  # noqa: E402
-from crawler.store import decode_text  # noqa: E402
+from crawler.store import decode_text, inflate  # noqa: E402
 from extractors import assess_model, markdown  # noqa: E402
 from extractors import text as text_module  # noqa: E402
 
-TEXTS = ("select distinct b.content from artifacts a join blobs b on b.sha256 = a.content_sha256 "
+TEXTS = ("select distinct b.content, b.encoding from artifacts a join blobs b on b.sha256 = a.content_sha256 "
          "where a.kind in ('card', 'readme')")
 MODELS = "select * from subjects where kind = 'model' and revision is not null order by id"
 
@@ -74,7 +74,7 @@ def main() -> None:
     if not args.db.exists():
         raise SystemExit(f"no store at {args.db}")
     con = read_only(args.db)
-    texts = [decode_text(content) for (content,) in con.execute(TEXTS)]
+    texts = [decode_text(inflate(content, encoding)) for content, encoding in con.execute(TEXTS)]  # m018
     con.close()
     if not texts:
         raise SystemExit(f"{args.db} holds no card or README")

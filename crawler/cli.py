@@ -252,6 +252,10 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @click.option("--pipeline-tag", help="With --discover: only this task, e.g. text-generation.")
 @click.option("--sort", type=click.Choice(["downloads", "lastModified"]), help="With --discover: order of the walk.")
 @click.option("--limit", type=click.IntRange(min=1), help="With --discover: stop after this many models.")
+@click.option("--tier", type=click.Choice(["deep", "listing"]), default="deep", show_default=True,
+              help="deep: each model's card, files and code repos. listing (with --discover): tier 0, the model and "
+                   "dataset listings only, every listed model judged from its listing row (a deep judgement, when "
+                   "there is one, replaces it).")
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(min=0),
               help="How far to follow base models and datasets from each model.")
 @click.option("--full", is_flag=True, help="Refetch everything, even repos whose sha has not changed.")
@@ -292,7 +296,7 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @endpoint_options
 @workers_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
-def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, depth, full, incremental,
+def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, tier, depth, full, incremental,
           recheck_days, github, api_budget, resolver_budget, download_timeout, redirect_hosts, overrides, redis_url,
           wait_for_run, db_path, hf_endpoint, github_endpoint, workers, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
@@ -325,13 +329,16 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
             raise click.UsageError(INCREMENTAL_SCOPE)
         if discover:
             listing["sort"] = "lastModified"
+    if tier == "listing" and (ids or label_repos or not discover or redis_url):
+        raise click.UsageError("--tier listing reads the listing: it goes with --discover, without model ids, "
+                               "--seeds, --from-labels or --distributed")
     if not ids and not label_repos and not discover:
         raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR or --discover")
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
                            discover=listing if discover else None, max_depth=depth, full=full, github=github,
                            api_budget=api_budget, resolver_budget=resolver_budget, incremental=incremental,
                            download_timeout=download_timeout, redirect_hosts=list(redirect_hosts),
-                           recheck_days=recheck_days, workers=workers, settings=settings)
+                           recheck_days=recheck_days, workers=workers, settings=settings, tier=tier)
     if redis_url:
         if click.get_current_context().get_parameter_source("workers") != click.core.ParameterSource.DEFAULT:
             raise click.UsageError("--workers judges a local crawl's models; a distributed run is judged by "

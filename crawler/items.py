@@ -74,7 +74,17 @@ class CompletedItem:
     fetch_rules: str = ""
 
 
-ITEM_TYPES = {cls.__name__: cls for cls in (ArtifactItem, SubjectItem, ErrorItem, LinkItem, CompletedItem)}
+@dataclass
+class ListingPageItem:
+    """Tier `listing`: the usable rows of one listing page (models or datasets), written in one transaction."""
+
+    repo_type: str  # "model" | "dataset"
+    rows: list = field(repr=False)
+    url: str = ""
+
+
+ITEM_TYPES = {cls.__name__: cls for cls in (ArtifactItem, SubjectItem, ErrorItem, LinkItem, CompletedItem,
+                                            ListingPageItem)}
 
 
 def encode_item(item) -> str:

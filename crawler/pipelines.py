@@ -8,7 +8,7 @@ import sqlite3
 from itemadapter import ItemAdapter
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.items import ArtifactItem, CompletedItem, ErrorItem, LinkItem, SubjectItem
+from crawler.items import ArtifactItem, CompletedItem, ErrorItem, LinkItem, ListingPageItem, SubjectItem
 from crawler.store import Store, is_store_failure, open_db
 
 
@@ -16,6 +16,9 @@ STORE_FAILED = "openness/store_failed/"  # a count whose key ends with the reaso
 
 
 def write_item(store: Store, run_id: int, item) -> None:
+    if isinstance(item, ListingPageItem):  # tier 0: a page of rows, one executemany in one transaction
+        store.save_listing_page(run_id, item.repo_type, item.rows)
+        return
     fields = ItemAdapter(item).asdict()
     if isinstance(item, ArtifactItem):
         store.save_artifact(run_id, **fields)

@@ -23,6 +23,13 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
     # (THUDM/chatglm-6b the model and THUDM/ChatGLM-6B its code repo differ only in case).
     rows = list(db.query("select * from subjects where id = :id or (kind = 'model' and lower(repo_id) = lower(:repo)) "
                          "order by id != :id, id limit 1", {"id": subject_id, "repo": repo_id}))
+    if not rows or db.execute("select 1 from judgements where subject_id = ? limit 1", [rows[0]["id"]]).fetchone() \
+            is None:
+        # Not crawled deep (or not judged yet): its tier-0 judgement, if the listing holds it.
+        from crawler.tier0 import tier0_report
+
+        if (listed := tier0_report(db, repo_id)) is not None:
+            return listed
     if not rows:
         raise NotCrawled(f"{repo_id}: not in the store (crawl it first: openness crawl {repo_id})")
     subject = rows[0]
@@ -30,7 +37,8 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
     for row in db["judgements"].rows_where("subject_id = ?", [subject["id"]], order_by="criterion"):
         evidence = [evidence_item(e) for e in db["evidence"].rows_where(
             "subject_id = ? and criterion = ?", [subject["id"], row["criterion"]], order_by="ordinal")]
-        judgements.append({"criterion": row["criterion"], "level": row["level"], "confidence": row["confidence"],
+        judgements.append({"criterion": row["criterion"], "level": row["level"], "tier": row.get("tier") or "deep",
+                           "confidence": row["confidence"],
                            "confident": is_confident(row["level"], row["confidence"]),
                            "summary": row["summary"], "rule_ids": row["rule_ids"].split(",") if row["rule_ids"] else [],
                            "extractor_version": row["extractor_version"], "basis": row.get("basis"),
@@ -42,7 +50,7 @@ def model_report(db: sqlite_utils.Database, repo_id: str) -> dict:
               for e in latest_errors.values()]
     frameworks = verdicts({j["criterion"]: j["level"] for j in judgements})
     capture = next(iter(db.query("select capture from model_capture where subject_id = ?", [subject["id"]])), {})
-    return {"model": subject["repo_id"], "subject_id": subject["id"], "frameworks": frameworks,
+    return {"model": subject["repo_id"], "subject_id": subject["id"], "tier": "deep", "frameworks": frameworks,
             "public_url": subject_url(subject["id"], subject["revision"]), "fetched_url": subject["url"],
             "revision": subject["revision"], "status": subject["status"], "gating": gating_label(subject["gated"]),
             "capture": capture.get("capture"), "judgements": judgements, "errors": errors}

@@ -72,6 +72,9 @@ class CrawlOptions:
     recheck_days: float = RECHECK_DAYS
     workers: int = 1  # processes judging the run's models once it is fetched (`crawler.assess.assess`)
     settings: dict = field(default_factory=dict)  # Scrapy settings set on the command line (`crawl --set`)
+    # `deep`: each model's card, files and code repos (the crawl as it always was); `listing`: tier 0, the listing
+    # pages only (models and datasets), every listed model judged from its row (crawler/tier0.py).
+    tier: str = "deep"
 
 
 @dataclass
@@ -309,6 +312,9 @@ def _fetch_and_assess(db_path: Path, options: CrawlOptions, result: CrawlResult)
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
             result.assessed = assess_with_progress(db, run_id, options.show_progress, options.workers)
+            if options.tier == "listing":
+                # After the walk, not per page: a model's bases and datasets may be listed on later pages.
+                result.assessed += judge_listed_with_progress(db, run_id, options.show_progress)
             # What assessing recorded (documents it could not read, models the judge failed on) counts too.
             ending = run_ending(db, run_id, status, counts)
         # The watermark is the listing's: a run that walked none (named models, `--incremental` with seeds or
@@ -360,6 +366,17 @@ def assess_with_progress(db: sqlite_utils.Database, run_id: int, show: bool, wor
         task = progress.add_task("assess", total=total)
         return assess(db, pending=True, run_id=run_id, on_progress=lambda: progress.advance(task),
                       workers=workers)
+
+
+def judge_listed_with_progress(db: sqlite_utils.Database, run_id: int, show: bool) -> int:
+    """Judge at tier 0 the models this run listed (crawler.tier0.judge_listed), with a progress bar."""
+    from crawler.tier0 import judge_listed
+
+    total = db.execute("select count(*) from listed_models where run_id = ?", [run_id]).fetchone()[0]
+    with Progress(TextColumn("[bold]judging listed models"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), disable=not show) as progress:
+        task = progress.add_task("tier0", total=total)
+        return judge_listed(db, run_id, on_progress=lambda n: progress.advance(task, n))
 
 
 def _github_targets(db_path: Path, run_id: int, every_known: bool, recheck_days: float) -> list[tuple[str, int]]:
@@ -482,8 +499,8 @@ def fetch(settings: Settings, options: CrawlOptions, known: Mapping, watermark: 
             yield process.crawl(hub_crawler, hf_endpoint=options.hf_endpoint, model_ids=options.model_ids,
                                 github_repos=options.github_repos, known=known, max_depth=options.max_depth,
                                 full=options.full, discover=options.discover, watermark=watermark,
-                                follow_unchanged=not options.incremental, ledger=ledger)
-            if options.github and close_reasons.get("huggingface") == "finished" and stopper.received is None:
+                                follow_unchanged=not options.incremental, ledger=ledger, tier=options.tier)
+            if options.github and options.tier == "deep" and close_reasons.get("huggingface") == "finished" and stopper.received is None:
                 yield process.crawl(github_crawler, github_endpoint=options.github_endpoint, repos=targets(),
                                     known=known, full=options.full, ledger=ledger)
         finally:

@@ -163,6 +163,9 @@ def show_lines(report: dict, columns: int, all_evidence: bool = False) -> list[s
     lines = [click.style(clean(report["model"]), bold=True), url_line(report["public_url"], columns, "  ")]
     lines += wrap(f"revision {report['revision'] or 'unknown'}", columns, "  ")
     lines += wrap(f"status: {report['status']}; {report.get('gating') or 'gating unknown'}", columns, "  ")
+    if report.get("tier") == "listing":
+        lines += wrap(f"tier: listing (tier 0, from the Hub listing row alone; `openness crawl {report['model']}` "
+                      f"gives the deep judgement, which replaces it)", columns, "  ")
     if report.get("capture") and report["capture"] != "judged":
         why = CAPTURE.get(report["capture"], "not judged yet: openness assess")
         lines += wrap(f"capture: {report['capture']} ({why})", columns, "  ")

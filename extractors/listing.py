@@ -18,7 +18,6 @@ from urllib.parse import quote as url_quote
 
 from extractors import CRITERIA
 from extractors.availability import ASKING_GATE_KEYS
-from extractors.licence_index import classify
 from extractors.licences import DECLARING_KEYS, _as_ids, _licence_text_clauses, combine, declared_level
 from extractors.rules import _load_yaml, card_content_rules, weight_rules
 from extractors.text import quote
@@ -604,6 +603,15 @@ def judge_listing(row: dict, bases: Mapping[str, dict] = {}, datasets: Mapping[s
                        f"{HUB}/api/models/{url_quote(repo_id or '', safe='/')}", {"row": reason}, None, None, [],
                        None, False, {})
         return ListingJudgement(tuple(_unreadable(fallback, c, "row") for c in CRITERIA), None, (), ())
+
+
+def declared_licence(raw) -> str | None:
+    """The licence id a listing row declares (as the licence judgement reads it), lower-case; None when it declares
+    none or the row cannot be read. For the licence lineage of a chain of rows."""
+    try:
+        return _licence(_read(raw, listing_rules().max_list_items))[1]
+    except Exception:  # noqa: BLE001 -- a base's row is as hostile as any
+        return None
 
 
 def _judge(raw, bases: Mapping, datasets: Mapping) -> ListingJudgement:

@@ -22,7 +22,8 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
 from crawler.ids import BadId, arxiv_id, git_sha, github_repo, hub_repo_id, repo_id_of, shown
-from crawler.items import ErrorItem, LinkItem, SubjectItem
+from crawler.items import ErrorItem, LinkItem, ListingPageItem, SubjectItem
+from crawler.tier0 import DATASET_EXPAND, MODEL_EXPAND
 from crawler.middlewares import answer_json
 from crawler.hub_json import siblings_name_every_file
 from crawler.labels import GITHUB_LINK, github_repos_linked, normalise_github
@@ -143,8 +144,15 @@ class HuggingFaceSpider(EvidenceSpider):
     def __init__(self, hf_endpoint: str, model_ids: list[str] = (), github_repos: list[str] = (),
                  known: Mapping[str, KnownRepo] | None = None,
                  max_depth: int = 2, full: bool = False, discover: dict | None = None,
-                 watermark: str | None = None, follow_unchanged: bool = True, **kwargs):
+                 watermark: str | None = None, follow_unchanged: bool = True, tier: str = "deep", **kwargs):
         super().__init__(known=known, full=full, **kwargs)
+        # Tier `listing` (issue 33, tier 0): the listing pages are the whole crawl. Each page is one item (its rows,
+        # reduced by the writer to what the tier-0 judge reads) and the next page is asked at once: no repo is
+        # registered for the deep crawl, so nothing is held back and memory stays one page. The dataset listing is
+        # walked too (the judge joins named datasets to it). `deep` (the default) is the crawl as before.
+        if tier not in ("deep", "listing"):
+            raise ValueError(f"tier {tier!r}: expected deep or listing")
+        self.tier = tier
         # Incremental mode: the listing, newest change first, is walked down to this lastModified and no further;
         # the newest lastModified seen becomes the next run's watermark.
         self.watermark = parse_time(watermark) if watermark else None
@@ -210,6 +218,9 @@ class HuggingFaceSpider(EvidenceSpider):
                 yield request
         if self.discover is not None and (request := self._listing_request(self._listing_url(), taken=0)):
             yield request
+        if self.discover is not None and self.tier == "listing" and (request := self._listing_request(
+                self._listing_url("dataset"), taken=0, repo_type="dataset")):
+            yield request
         for full_name in self.github_repos:
             try:
                 github_repo(full_name)
@@ -223,23 +234,78 @@ class HuggingFaceSpider(EvidenceSpider):
             yield item
 
     # -- discovery -----------------------------------------------------------------------------------------------
-    def _listing_url(self) -> str:
+    def _listing_url(self, repo_type: str = "model") -> str:
+        if repo_type == "dataset":  # tier 0's join table: the whole dataset listing, unfiltered
+            params = [("limit", "1000")] + [("expand", field) for field in DATASET_EXPAND]
+            return endpoint_url(self.hf_endpoint, "api", "datasets", query=params)
         params = [(k, v) for k, v in (("author", self.discover.get("author")), ("search", self.discover.get("search")),
                                       ("pipeline_tag", self.discover.get("pipeline_tag")),
                                       ("sort", self.discover.get("sort"))) if v]
         limit = self.discover.get("limit")
         params.append(("limit", str(min(limit, 1000) if limit else 1000)))
-        params += [("expand", field) for field in LISTING_EXPAND]
+        params += [("expand", field) for field in (MODEL_EXPAND if self.tier == "listing" else LISTING_EXPAND)]
         return endpoint_url(self.hf_endpoint, "api", "models", query=params)
 
-    def _listing_request(self, url: str, taken: int, page: int = 0) -> scrapy.Request | None:
+    def _listing_request(self, url: str, taken: int, page: int = 0, repo_type: str = "model"
+                         ) -> scrapy.Request | None:
         """A listing page not asked for yet in this crawl (by any crawler process)."""
         if not self.ledger.claim(f"listing:{url}"):
             return None
-        self._count("listing")
-        return scrapy.Request(url, callback=self.parse_listing, errback=self.on_listing_failure,
-                              cb_kwargs={"taken": taken, "page": page}, dont_filter=True,
+        self._count("listing" if repo_type == "model" else "dataset_listing")
+        callback = self.parse_listing if self.tier == "deep" else self.parse_listing_page
+        return scrapy.Request(url, callback=callback, errback=self.on_listing_failure,
+                              cb_kwargs={"taken": taken, "page": page, "repo_type": repo_type} if self.tier ==
+                              "listing" else {"taken": taken, "page": page}, dont_filter=True,
                               meta={"kind": "listing", "budget": "api", "download_maxsize": max_size("listing")})
+
+    def parse_listing_page(self, response, taken: int, page: int = 0, repo_type: str = "model"):
+        """Tier `listing`: the page's usable rows as one ListingPageItem, then the next page at once. Failures,
+        the limit, the watermark and the page bounds as in parse_listing."""
+        if response.status != 200:
+            self.listing_failed = True
+            yield ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
+            return
+        try:
+            rows = answer_json(response.body)
+            assert isinstance(rows, list)
+        except (ValueError, AssertionError):
+            self.listing_failed = True
+            yield ErrorItem("huggingface", None, response.url, "listing", response.status, "listing is not a JSON list")
+            return
+        limit = self.discover.get("limit") if repo_type == "model" else None
+        kept, ended = [], False
+        for row in rows:
+            if limit and taken >= limit:
+                ended = True
+                break
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                continue
+            if repo_type == "model" and self._past_watermark(row):
+                ended = True  # sorted newest change first: every row from here on is older than the last run
+                break
+            if (problem := json_problem(row)) is not None:
+                yield ErrorItem("huggingface", None, response.url, f"{repo_type}_json", response.status,
+                                f"listing row unreadable: {problem}: {json.dumps(row)[:120]}")
+                continue
+            try:
+                repo_id_of(repo_type, row["id"])
+            except BadId as exc:
+                yield ErrorItem("huggingface", None, response.url, f"{repo_type}_json", response.status,
+                                f"listing row refused: {exc}")
+                continue
+            kept.append(row)
+            taken += 1
+        self.crawler.stats.inc_value(f"openness/listed/{repo_type}s", len(kept))
+        if kept:
+            yield ListingPageItem(repo_type, kept, response.url)
+        if ended:
+            return
+        next_url, recorded = self._next_page(response, None, "listing", page)
+        if recorded:
+            self.listing_failed = True
+            yield from recorded
+        if next_url is not None and (request := self._listing_request(next_url, taken, page + 1, repo_type)):
+            yield request
 
     def parse_listing(self, response, taken: int, page: int = 0):
         """One listing page gives the metadata of many models: no per-model JSON request is needed."""

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from conftest import SNAPSHOT
+from crawler.store import inflate
 from extractors import assess_model
 from extractors.availability import judge_end_model_weights, weight_file_matches
 from extractors.documentation import judge_model_card
@@ -338,9 +339,9 @@ def test_weight_file_rules_match_each_name_as_fnmatch_does_glob_by_glob(demo_db)
     names = {"", "model.safetensors\nx", "ggml-model-q4_0.bin", "optimizer.pt", "rng_state_7.pth", "tokenizer.bin",
              "weights.mlpackage", "a.bin.json", "model-00001-of-00002.safetensors"}
     con = sqlite3.connect(demo_db)
-    for (content,) in con.execute("select b.content from artifacts a join blobs b on b.sha256 = a.content_sha256 "
-                                  "where a.kind = 'tree'"):
-        entries = json.loads(content)
+    for content, encoding in con.execute("select b.content, b.encoding from artifacts a join blobs b on "
+                                         "b.sha256 = a.content_sha256 where a.kind = 'tree'"):
+        entries = json.loads(inflate(content, encoding))  # texts are stored compressed (m018)
         names |= {e["path"].rsplit("/", 1)[-1].lower() for e in entries if isinstance(e, dict) and "path" in e}
     assert len(names) > 300
     for name in names:

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import SNAPSHOT, run_openness, start_replica
 from crawler.labels import github_repo_of
+from crawler.store import inflate
 from extractors.packaging import package_metadata
 from spiders.github import wanted_paths
 from test_hf_spider import run_counts, stored
@@ -26,8 +27,9 @@ def tree_paths(repo: str) -> set[str]:
 def stored_tree_paths(con, repo: str) -> set[str]:
     """Every file and submodule path in the tree pages stored for a repo (whole trees, or walked levels)."""
     paths = set()
-    for path, content in con.execute("select a.path, b.content from artifacts a join blobs b "
+    for path, content, encoding in con.execute("select a.path, b.content, b.encoding from artifacts a join blobs b "
                                      "on b.sha256 = a.content_sha256 where a.source = 'github' and a.repo_id = ? and a.kind = 'tree'", [repo]):
+        content = inflate(content, encoding)  # texts are stored compressed (m018)
         prefix = path.split(":", 1)[1]
         paths |= {prefix + e["path"] for e in json.loads(content)["tree"] if e["type"] in ("blob", "commit")}
     return paths
@@ -49,9 +51,9 @@ def test_every_corpus_repo_is_stored_with_tree_licences_readme_docs_and_packagin
         assert readme.fetchone()[0] == 1, repo
         for path in wanted & set(capture.captured_files):
             if path.rsplit("/", 1)[-1].lower() in ("pyproject.toml", "setup.cfg", "setup.py"):
-                row = con.execute("select b.content from artifacts a join blobs b on b.sha256 = a.content_sha256 "
-                                  "where a.repo_id = ? and a.kind = 'file' and a.path = ?", [repo, path])
-                assert row.fetchone()[0] == capture.captured_files[path].read_bytes(), (repo, path)  # verbatim
+                row = con.execute("select b.content, b.encoding from artifacts a join blobs b on b.sha256 = "
+                                  "a.content_sha256 where a.repo_id = ? and a.kind = 'file' and a.path = ?", [repo, path])
+                assert inflate(*row.fetchone()) == capture.captured_files[path].read_bytes(), (repo, path)  # verbatim
     several = con.execute("select count(*) from artifacts where repo_id = ? and kind = 'file' and "
                           "lower(path) like '%licen%'", [REPO]).fetchone()[0]
     assert several >= 3  # code, model and data licences of one repo are kept apart

@@ -7,6 +7,7 @@ import sqlite3
 import time
 
 from conftest import SNAPSHOT, run_openness, start_replica
+from crawler.store import inflate
 from test_replica_hub import fetch
 
 CHAIN = "Intel/neural-chat-7b-v3-3"  # base Intel/neural-chat-7b-v3-1, whose base is mistralai/Mistral-7B-v0.1
@@ -44,8 +45,9 @@ def test_the_subject_graph_is_followed_to_the_depth_asked(replica_url, db_path, 
     for repo_type, repo_id in (("model", CHAIN), ("model", "Intel/neural-chat-7b-v3-1"),
                                ("model", "mistralai/Mistral-7B-v0.1"), ("dataset", "Open-Orca/SlimOrca")):
         capture = snapshot_corpus.hub_repo(repo_type, repo_id)
-        row = con.execute("select a.revision, b.content from artifacts a join blobs b on b.sha256 = a.content_sha256 "
-                          "where a.repo_id = ? and a.kind = 'card'", [repo_id]).fetchone()
+        row = con.execute("select a.revision, b.content, b.encoding from artifacts a join blobs b on b.sha256 = "
+                          "a.content_sha256 where a.repo_id = ? and a.kind = 'card'", [repo_id]).fetchone()
+        row = (row[0], inflate(row[1], row[2]))  # texts are stored compressed (m018)
         assert row == (capture.revision_sha, capture.card_bytes), repo_id
     # links found in the card point at the card artifact they were read from
     code_links = con.execute("select l.artifact_id, a.kind from links l join artifacts a on a.id = l.artifact_id "

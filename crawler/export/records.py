@@ -57,7 +57,7 @@ def model_record(db: sqlite_utils.Database, subject: dict, effective: bool = Fal
         override = overrides.get(row["criterion"])
         judgements.append({
             "criterion": row["criterion"], "level": override["level"] if override else row["level"],
-            "machine_level": row["level"], "confidence": row["confidence"],
+            "machine_level": row["level"], "tier": row.get("tier") or "deep", "confidence": row["confidence"],
             "confident": is_confident(row["level"], row["confidence"]), "summary": row["summary"],
             "basis": row["basis"], "rule_ids": row["rule_ids"].split(",") if row["rule_ids"] else [],
             "searched": json.loads(row["searched"] or "[]"), "evidence": evidence,
@@ -79,7 +79,7 @@ def model_record(db: sqlite_utils.Database, subject: dict, effective: bool = Fal
         "select l.relation, l.to_subject, s.status from links l left join subjects s on s.id = l.to_subject "
         "where l.from_subject = ? and (l.relation like 'base_model%' or l.relation = 'dataset') order by 1, 2",
         [subject["id"]])]
-    return {"record": "model", "model": subject["repo_id"], "subject_id": subject["id"],
+    return {"record": "model", "model": subject["repo_id"], "subject_id": subject["id"], "tier": "deep",
             "revision": subject["revision"], "status": subject["status"],
             "public_url": subject_url(subject["id"], subject["revision"]), "fetched_url": subject["url"],
             "declared_licence": json.loads(licence["declared"]) if licence and licence["declared"].startswith("{")
@@ -92,6 +92,16 @@ def model_record(db: sqlite_utils.Database, subject: dict, effective: bool = Fal
 
 
 def records(db: sqlite_utils.Database, model_ids: list[str] | None = None,
-            effective: bool = False) -> Iterator[dict]:
+            effective: bool = False, listing: bool = False) -> Iterator[dict]:
+    """Every crawled model (tier deep), then with `listing` every model known from the listing only (tier
+    `listing`, its evidence re-derived from the stored listing row: crawler.tier0.tier0_record). A model crawled
+    deep is given once, deep."""
+    from crawler.tier0 import tier0_only_ids, tier0_record
+
     for subject in subject_rows(db, model_ids):
         yield model_record(db, subject, effective)
+    if not listing:
+        return
+    for model_id in tier0_only_ids(db, model_ids):
+        if (record := tier0_record(db, model_id)) is not None:
+            yield record

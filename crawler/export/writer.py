@@ -35,7 +35,9 @@ def export(db: sqlite_utils.Database, export_format: str, out: str, model_ids: l
     if validate and export_format not in VALIDATED:
         raise ExportError(f"--validate checks {' and '.join(VALIDATED)} documents, not {export_format}")
     head = header(db, export_format, effective)
-    models = records(db, model_ids, effective)
+    # Tier-0 models (crawler.tier0) in the jsonl export; the other formats hold crawled models only (their
+    # builders read a crawled model's artifacts).
+    models = records(db, model_ids, effective, listing=export_format == "jsonl")
     if export_format in STREAMS:
         return _stream(export_format, out, head, models)
     if out == "-":

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from crawler.ids import BadId, hub_repo_id
 from crawler.corpus import MUTATED_AT, Corpus, CorpusError, HubRepoCapture, SyntheticModel, _listing_rows
 
 # Synthetic models' lastModified: this instant minus one second per listing position, so that the listing order is
@@ -323,7 +324,7 @@ class SyntheticHub:
                 continue
             values = card.get("datasets")
             for value in values if isinstance(values, list) else [values]:
-                if isinstance(value, str) and value.strip():
+                if isinstance(value, str) and _is_repo_id(value.strip()):
                     named.setdefault(value.strip(), repo.corpus_path)
         if not templates:
             return []
@@ -488,3 +489,13 @@ class ScaledListing:
             if match(row):
                 found.append(row)
         return found, position, total
+
+
+def _is_repo_id(name: str) -> bool:
+    """A name the Hub could hold as a dataset (a card may name a config, `tau/scrolls/qasper`, or a URL): only those
+    become synthetic datasets, as the Hub's listing holds repo ids only."""
+    try:
+        hub_repo_id(name, "dataset id")
+    except BadId:
+        return False
+    return True
