@@ -256,6 +256,19 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
               help="deep: each model's card, files and code repos. listing (with --discover): tier 0, the model and "
                    "dataset listings only, every listed model judged from its listing row (a deep judgement, when "
                    "there is one, replaces it).")
+@click.option("--from-listing", is_flag=True,
+              help="Tier deep: take the seeds from the stored listing (tier 0), first the models the deep crawl "
+                   "should check first (--deep-order); models judged deep at their listed sha are done.")
+@click.option("--deep-limit", type=click.IntRange(min=1), metavar="N",
+              help="With --from-listing: crawl the first N models of the queue (default 10000).")
+@click.option("--deep-order", default="claims,changed,new-of-judged-orgs,downloads,likes", show_default=True,
+              metavar="KEY,...",
+              help="With --from-listing: the queue's order, keys first to last: claims (an open licence or an "
+                   "openness claim in the listing row), changed (sha changed since its deep crawl), "
+                   "new-of-judged-orgs (never crawled deep, by an author with models judged deep), downloads, likes.")
+@click.option("--deep-time", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Tier deep: start no new model after SECONDS; the started ones finish and are judged, the next "
+                   "run takes the rest.")
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(min=0),
               help="How far to follow base models and datasets from each model.")
 @click.option("--full", is_flag=True, help="Refetch everything, even repos whose sha has not changed.")
@@ -296,8 +309,8 @@ def _run_crawl(db_path: Path, options, verbose: bool) -> int:
 @endpoint_options
 @workers_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request (Scrapy INFO level).")
-def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, tier, depth, full, incremental,
-          recheck_days, github, api_budget, resolver_budget, download_timeout, redirect_hosts, overrides, redis_url,
+def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort, limit, tier, from_listing, deep_limit,
+          deep_order, deep_time, depth, full, incremental, recheck_days, github, api_budget, resolver_budget, download_timeout, redirect_hosts, overrides, redis_url,
           wait_for_run, db_path, hf_endpoint, github_endpoint, workers, verbose):
     """Crawl models from the Hub with what they point to, store every artifact, then assess them.
 
@@ -311,6 +324,7 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
     failures recorded in the errors table; 2 failed (nothing was answered, bad configuration, or the DB is locked
     by another crawl). The last line says which.
     """
+    from crawler.priority import deep_time_settings
     from crawler.run import CrawlOptions, setting_overrides
 
     try:
@@ -332,6 +346,15 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
     if tier == "listing" and (ids or label_repos or not discover or redis_url):
         raise click.UsageError("--tier listing reads the listing: it goes with --discover, without model ids, "
                                "--seeds, --from-labels or --distributed")
+    if from_listing or deep_time:
+        ids = _deep_seeds(db_path, ids, from_listing, deep_limit, deep_order, deep_time, tier, discover, redis_url)
+        if not ids and not label_repos:
+            click.echo("the deep queue is empty: every listed model is judged deep at its listed sha")
+            sys.exit(0)
+        settings = {**deep_time_settings(deep_time), **settings}
+    elif deep_limit or click.get_current_context().get_parameter_source("deep_order") != \
+            click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--deep-limit and --deep-order go with --from-listing")
     if not ids and not label_repos and not discover:
         raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR or --discover")
     options = CrawlOptions(hf_endpoint, github_endpoint, model_ids=ids, github_repos=label_repos,
@@ -345,6 +368,39 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
                                    "`openness ingest --workers N`")
         sys.exit(_run_distributed_crawler(redis_url, options, verbose, wait_for_run))
     sys.exit(_run_crawl(db_path, options, verbose))
+
+
+def _deep_seeds(db_path: Path, ids: list[str], from_listing: bool, deep_limit: int | None, deep_order: str,
+                deep_time: float | None, tier: str, discover: bool, redis_url: str | None) -> list[str]:
+    """The seeds of a deep run from the listing (crawler/priority.py), after the named ones; usage errors raised."""
+    if tier != "deep" or discover or redis_url:
+        raise click.UsageError("--from-listing and --deep-time go with --tier deep, without --discover, "
+                               "--incremental or --distributed")
+    if not from_listing:
+        return ids
+    from crawler.priority import listing_seeds, parse_order
+    from crawler.ops.lock import LockHeld, StoreLock
+    from crawler.store import StoreError, check_store, guarded_store, open_db
+
+    try:
+        order = parse_order(deep_order)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--deep-order") from exc
+    try:
+        check_store(db_path)
+        # The queue writes (the listing rows' claims, crawler.priority.mark_claims): under the crawl's lock.
+        with guarded_store(db_path), StoreLock(db_path, "crawl"):
+            db = open_db(db_path)
+            try:
+                if db.execute("select 1 from listed_models limit 1").fetchone() is None:
+                    raise click.UsageError(f"{db_path}: no listing stored; run `openness crawl --discover --tier "
+                                           f"listing` first")
+                return list(dict.fromkeys([*ids, *listing_seeds(db, deep_limit, order)]))
+            finally:
+                db.close()
+    except (LockHeld, StoreError) as exc:
+        errors.print(f"refused: {exc} (exit 2)", markup=False, soft_wrap=True)
+        sys.exit(2)
 
 
 def _run_distributed_crawler(redis_url: str, options, verbose: bool, wait: float) -> int:

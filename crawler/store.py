@@ -401,6 +401,16 @@ def m018_tier0_and_compressed_blobs(db: sqlite_utils.Database) -> None:
     compress_blobs(db)
 
 
+@migrations()
+def m019_deep_priority(db: sqlite_utils.Database) -> None:
+    # The deep crawl's queue (crawler/priority.py): whether a listed model's row claims openness (an open licence
+    # declared, a claim tag), computed once per listing row by crawler.priority.mark_claims (null until then: a row
+    # listed again is replaced, so its claim is read again), and one covering index the queue's ordered scan reads
+    # instead of the compressed rows (the id, the key, comes with every index entry of a WITHOUT ROWID table).
+    db.execute("alter table listed_models add column claims integer")
+    db.execute("create index if not exists listed_models_priority on listed_models (claims, downloads, likes, sha)")
+
+
 # Blobs smaller than this stay raw: zlib's header and a dictionary-less stream gain nothing on a few hundred bytes.
 COMPRESS_MIN = 256
 # Kinds of artifacts stored raw, compressed or not: the repo JSONs, which SQL reads in place (the model_downloads
