@@ -10,7 +10,6 @@ It only fetches and yields items; judging happens later over what was stored.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from scrapy.exceptions import DontCloseSpider
 
 from crawler.ids import BadId, arxiv_id, git_sha, github_repo, hub_repo_id, repo_id_of, shown
 from crawler.items import ErrorItem, LinkItem, ListingPageItem, SubjectItem
+from crawler.known import parse_time
 from crawler.tier0 import DATASET_EXPAND, MODEL_EXPAND
 from crawler.middlewares import answer_json
 from crawler.hub_json import siblings_name_every_file
@@ -54,15 +54,6 @@ def not_the_file(response, revision: str | None) -> str | None:
     if not commit and not etag_of(response):
         return "the answer carries neither X-Repo-Commit nor an ETag: not the Hub's file"
     return None
-
-
-def parse_time(value) -> dt.datetime | None:
-    """An ISO 8601 time as the Hub writes it (`2024-05-01T12:00:00.000Z`), or None when it is not one."""
-    try:
-        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=parsed.tzinfo or dt.timezone.utc) if parsed else None
 
 
 def _strings(value) -> list[str]:

@@ -28,8 +28,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.items import ErrorItem, LinkItem, SubjectItem, decode_item, encode_item
 from crawler.ops.runs import stat_merge
-from spiders.base import KnownRepo
-from spiders.github import target_priority
+from crawler.known import KnownRepo, parse_time, target_priority
 
 PREFIX = "openness:"
 ITEMS = PREFIX + "items"
@@ -389,7 +388,6 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
     from crawler.pipelines import write_item
     from crawler.run import RECHECK_DAYS, CrawlResult, known_github_due, known_repos, last_watermark
     from crawler.store import Store, open_db
-    from spiders.huggingface import parse_time
 
     server = connect(url)
     with StoreLock(db_path, "ingest") as lock:
