@@ -315,9 +315,9 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
             raise click.UsageError("--incremental walks the listing by lastModified; it takes neither --sort "
                                    "downloads nor --full")
         listing["sort"], discover = "lastModified", True
-    if tier == "listing" and (ids or label_repos or not discover or redis_url):
+    if tier == "listing" and (ids or label_repos or not discover):
         raise click.UsageError("--tier listing reads the listing: it goes with --discover, without model ids, "
-                               "--seeds, --from-labels or --distributed")
+                               "--seeds or --from-labels")
     if not ids and not label_repos and not discover:
         raise click.UsageError("name at least one model id, or use --seeds FILE, --from-labels DIR, --discover or "
                                "--incremental")

@@ -151,6 +151,9 @@ class Ledger(Protocol):
     def closed(self, subject: str) -> int:
         """One request of the repo answered; how many remain open."""
 
+    def open_count(self, subject: str) -> int:
+        """How many requests of the repo (or of a listing walk) are open now, in every process sharing the ledger."""
+
     def mark_failed(self, subject: str) -> None:
         """The repo's revision is incomplete: the next run asks again."""
 
@@ -187,6 +190,9 @@ class LocalLedger:
         if left <= 0:
             del self.pending[subject.lower()]
         return left
+
+    def open_count(self, subject: str) -> int:
+        return self.pending.get(subject.lower(), 0)
 
     def mark_failed(self, subject: str) -> None:
         self.failed.add(subject.lower())

@@ -28,10 +28,12 @@ from crawler.middlewares import answer_json
 from crawler.hub_json import siblings_name_every_file
 from crawler.labels import GITHUB_LINK, github_repos_linked, normalise_github
 from crawler.urls import endpoint_url, safe_path
-from spiders.base import (EvidenceSpider, KnownRepo, Refusals, Repo, error_reason, id_list, max_size,
-                          subject_id)
+from spiders.base import (EvidenceSpider, KnownRepo, LocalLedger, Refusals, Repo, error_reason, id_list,
+                          max_size, subject_id)
 
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
+# Tier `listing`: the ledger's count of listing pages claimed and not yet parsed, in every process of the crawl.
+LISTING_WALK = "listing walk"
 WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
 LISTING_EXPAND = ("sha", "gated", "disabled", "private", "lastModified", "tags", "cardData", "library_name",
@@ -234,6 +236,8 @@ class HuggingFaceSpider(EvidenceSpider):
         """A listing page not asked for yet in this crawl (by any crawler process)."""
         if not self.ledger.claim(f"listing:{url}"):
             return None
+        if self.tier == "listing":
+            self.ledger.opened(LISTING_WALK)  # closed once the page is parsed, after its next page is opened
         self._count("listing" if repo_type == "model" else "dataset_listing")
         callback = self.parse_listing if self.tier == "deep" else self.parse_listing_page
         return scrapy.Request(url, callback=callback, errback=self.on_listing_failure,
@@ -244,6 +248,12 @@ class HuggingFaceSpider(EvidenceSpider):
     def parse_listing_page(self, response, taken: int, page: int = 0, repo_type: str = "model"):
         """Tier `listing`: the page's usable rows as one ListingPageItem, then the next page at once. Failures,
         the limit, the watermark and the page bounds as in parse_listing."""
+        try:
+            yield from self._listing_page(response, taken, page, repo_type)
+        finally:
+            self.ledger.closed(LISTING_WALK)
+
+    def _listing_page(self, response, taken: int, page: int, repo_type: str):
         if response.status != 200:
             self.listing_failed = True
             yield ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
@@ -347,9 +357,14 @@ class HuggingFaceSpider(EvidenceSpider):
         yield from self._release_listing()
 
     def _on_idle(self):
-        """Nothing left to fetch but a held listing page (its repos all finished elsewhere): ask for it now."""
+        """Nothing left to fetch but a held listing page (its repos all finished elsewhere): ask for it now. Tier
+        `listing` with a ledger shared by other crawler processes: stay open while a listing page is still being
+        read anywhere, for its next page may come to this process (the walk's pages are queued one by one)."""
         if self.held_listing is not None:
             self.crawler.engine.crawl(self._take_held_listing())
+            raise DontCloseSpider
+        if self.tier == "listing" and not isinstance(self.ledger, LocalLedger) and \
+                self.ledger.open_count(LISTING_WALK) > 0:
             raise DontCloseSpider
 
     @property
@@ -370,6 +385,8 @@ class HuggingFaceSpider(EvidenceSpider):
 
     def on_listing_failure(self, failure):
         self.listing_failed = True
+        if self.tier == "listing":
+            self.ledger.closed(LISTING_WALK)
         yield ErrorItem("huggingface", None, failure.request.url, "listing", None,
                         f"{failure.type.__name__}: {failure.getErrorMessage()}")
 
