@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from fnmatch import fnmatch
 from itertools import islice
@@ -34,6 +35,7 @@ from spiders.base import (EvidenceSpider, KnownRepo, LocalLedger, Refusals, Repo
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
 # Tier `listing`: the ledger's count of listing pages claimed and not yet parsed, in every process of the crawl.
 LISTING_WALK = "listing walk"
+LISTING_READ = "listing pages read"  # the pages parsed in every process (opened, never closed): the progress
 WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
 LISTING_EXPAND = ("sha", "gated", "disabled", "private", "lastModified", "tags", "cardData", "library_name",
@@ -163,6 +165,7 @@ class HuggingFaceSpider(EvidenceSpider):
         # enough of them remain (setting LISTING_PENDING_REPOS).
         self.listed_open: set[str] = set()
         self.held_listing: scrapy.Request | None = None
+        self.walk_progress: tuple[int, float] | None = None  # tier listing: (pages read anywhere, when it changed)
 
     @property
     def base_url(self) -> str:
@@ -251,6 +254,7 @@ class HuggingFaceSpider(EvidenceSpider):
         try:
             yield from self._listing_page(response, taken, page, repo_type)
         finally:
+            self.ledger.opened(LISTING_READ)  # a count that only grows: the walk's progress, in every process
             self.ledger.closed(LISTING_WALK)
 
     def _listing_page(self, response, taken: int, page: int, repo_type: str):
@@ -365,7 +369,13 @@ class HuggingFaceSpider(EvidenceSpider):
             raise DontCloseSpider
         if self.tier == "listing" and not isinstance(self.ledger, LocalLedger) and \
                 self.ledger.open_count(LISTING_WALK) > 0:
-            raise DontCloseSpider
+            # Not for ever: a crawler that died reading a page leaves it open; once no page was read anywhere for
+            # MAX_REQUEST_TIME (no request of a live crawler takes longer), this one closes.
+            read, now = self.ledger.open_count(LISTING_READ), time.monotonic()
+            if self.walk_progress is None or self.walk_progress[0] != read:
+                self.walk_progress = (read, now)
+            if now - self.walk_progress[1] < self.settings.getfloat("MAX_REQUEST_TIME", 900.0):
+                raise DontCloseSpider
 
     @property
     def watermark_seen(self) -> str | None:

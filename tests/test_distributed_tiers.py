@@ -196,3 +196,48 @@ def test_tier1_across_two_crawlers_crawls_each_seed_once_and_judges_it_deep(redi
     assert all(n == len(CRITERIA) and tier == "deep" for _, n, tier in tiers)
     assert not con.execute("select count(*) from listed_models").fetchone()[0]
     assert con.execute("select status, exit_code from crawl_runs").fetchall() == [("completed", 0)]
+
+
+class SharedLedger:
+    """A ledger standing for one shared with other crawler processes (as crawler.ops.distributed.RedisLedger is):
+    only its counts of open requests, which another process moves."""
+
+    def __init__(self, **counts):
+        self.counts = {k.replace("_", " "): v for k, v in counts.items()}
+
+    def open_count(self, subject: str) -> int:
+        return self.counts.get(subject, 0)
+
+
+def idle_keeps_open(spider) -> bool:
+    from scrapy.exceptions import DontCloseSpider
+
+    try:
+        spider._on_idle()
+    except DontCloseSpider:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("max_request_time", [900.0, 0.0])
+def test_a_crawler_stays_open_while_another_reads_the_walk_and_not_for_ever(max_request_time):
+    from scrapy.utils.test import get_crawler
+
+    from spiders.huggingface import HuggingFaceSpider
+
+    ledger = SharedLedger(listing_walk=1, listing_pages_read=3)
+    crawler = get_crawler(HuggingFaceSpider, {"MAX_REQUEST_TIME": max_request_time})
+    spider = HuggingFaceSpider.from_crawler(crawler, hf_endpoint="http://127.0.0.1:9", discover={}, tier="listing",
+                                            ledger=ledger)
+    # A page of the walk is open in another process: this one waits for the next page, unless no page was read
+    # anywhere for MAX_REQUEST_TIME (a crawler that died reading one never closes it).
+    assert idle_keeps_open(spider) is (max_request_time > 0)
+    ledger.counts["listing pages read"] += 1  # another page read: progress, so it waits again
+    assert idle_keeps_open(spider) is (max_request_time > 0)
+    ledger.counts["listing walk"] = 0  # the walk is over everywhere: it closes
+    assert not idle_keeps_open(spider)
+    # A local crawl (its own ledger) never waits on the walk: nothing of it can be open elsewhere.
+    local = HuggingFaceSpider.from_crawler(get_crawler(HuggingFaceSpider), hf_endpoint="http://127.0.0.1:9",
+                                           discover={}, tier="listing")
+    local.ledger.opened("listing walk")
+    assert not idle_keeps_open(local)
