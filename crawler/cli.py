@@ -343,9 +343,9 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
             raise click.UsageError(INCREMENTAL_SCOPE)
         if discover:
             listing["sort"] = "lastModified"
-    if tier == "listing" and (ids or label_repos or not discover or redis_url):
+    if tier == "listing" and (ids or label_repos or not discover):
         raise click.UsageError("--tier listing reads the listing: it goes with --discover, without model ids, "
-                               "--seeds, --from-labels or --distributed")
+                               "--seeds or --from-labels")
     if from_listing or deep_time:
         ids = _deep_seeds(db_path, ids, from_listing, deep_limit, deep_order, deep_time, tier, discover, redis_url)
         if not ids and not label_repos:

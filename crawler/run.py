@@ -31,9 +31,10 @@ from crawler.items import ErrorItem
 from crawler.pipelines import write_item
 from crawler.signals import subject_done, subject_found
 from crawler.store import Store, open_db
-from spiders.base import KnownRepo
-from spiders.github import GithubSpider, target_priority
-from spiders.huggingface import HuggingFaceSpider, parse_time
+from crawler.known import KnownRepo, parse_time, target_priority
+# The one module of crawler/ that imports spiders/: it starts them (crawler/known.py holds what both use).
+from spiders.github import GithubSpider
+from spiders.huggingface import HuggingFaceSpider
 
 FOLLOWED_RELATIONS = ("base_model", "dataset")
 

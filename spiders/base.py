@@ -5,8 +5,8 @@ the mark an incremental crawl compares against. Which repos are claimed and how 
 kept in a ledger (`Ledger`): in this process (`LocalLedger`), or shared by every crawler process of a distributed
 crawl (`crawler.ops.distributed.RedisLedger`), so each repo is crawled once and completed by whichever process
 answers its last request. The spiders import nothing of the distributed mode: its settings name the function that
-hands a spider the shared ledger (`OPENNESS_SPIDER_CONTEXT`), so the imports point one way, from the distributed
-mode to the spiders.
+hands a spider the shared ledger (`OPENNESS_SPIDER_CONTEXT`), and what both use (`KnownRepo`, the GitHub targets'
+priorities) lives in crawler/known.py, so the imports point one way, from spiders/ to crawler/.
 
 What a server answers never steers a request: ids pass the hosts' rules (`crawler.ids`) before they are registered,
 URLs are built from quoted parts (`crawler.urls`), `Link: rel="next"` is followed only on the spider's endpoint and
@@ -31,6 +31,7 @@ from crawler import settings as default_settings
 from crawler.gitblob import git_blob_sha1
 from crawler.ids import BadId, repo_id_of
 from crawler.items import ArtifactItem, CompletedItem, ErrorItem
+from crawler.known import KnownRepo  # noqa: F401 (spiders and tests name it here too)
 from crawler.middlewares import html_page
 from crawler.signals import subject_done, subject_found
 from crawler.urls import UnsafeUrl, next_page, page_key
@@ -80,19 +81,6 @@ class Refusals:
         self.count += 1
         if len(self.first) < self.SHOWN:
             self.first.append(why)
-
-
-@dataclass(frozen=True)
-class KnownRepo:
-    """What the store knows of a repo from earlier crawls: the revision last crawled completely, the ETag of its
-    JSON at that revision, and the base models / datasets it links to (followed again when it is unchanged); or
-    that it answered 404 lately (`missing`: not asked again as a followed link until the recheck interval passed)."""
-
-    revision: str | None
-    json_etag: str | None = None
-    follows: tuple[tuple[str, str, str], ...] = ()
-    missing: bool = False
-    fetch_rules: str = ""
 
 
 class FetchedAlike(Mapping):
@@ -163,6 +151,9 @@ class Ledger(Protocol):
     def closed(self, subject: str) -> int:
         """One request of the repo answered; how many remain open."""
 
+    def open_count(self, subject: str) -> int:
+        """How many requests of the repo (or of a listing walk) are open now, in every process sharing the ledger."""
+
     def mark_failed(self, subject: str) -> None:
         """The repo's revision is incomplete: the next run asks again."""
 
@@ -199,6 +190,9 @@ class LocalLedger:
         if left <= 0:
             del self.pending[subject.lower()]
         return left
+
+    def open_count(self, subject: str) -> int:
+        return self.pending.get(subject.lower(), 0)
 
     def mark_failed(self, subject: str) -> None:
         self.failed.add(subject.lower())

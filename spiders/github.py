@@ -17,6 +17,7 @@ from hashlib import sha256
 
 from crawler.ids import BadId, git_ref, git_sha, github_repo, shown
 from crawler.items import ArtifactItem, LinkItem, SubjectItem
+from crawler.known import target_priority
 from crawler.middlewares import answer_json
 from crawler.urls import endpoint_url, safe_path
 from spiders.base import EvidenceSpider, KnownRepo, Refusals, Repo, id_list
@@ -41,21 +42,6 @@ VENDORED = {"vendor", "vendored", "third_party", "third-party", "thirdparty", "3
             "node_modules", "site-packages", ".git"}
 # Request priorities inside a repo: what decides judgements first, when the hourly budget is tight.
 PRIORITY = {"repo_json": 40, "head": 35, "tree": 30, "file": 20, "readme": 25, "releases": 0}
-
-
-# Which GitHub repos matter most when the hourly budget is tight: those labels name, then licence links, then code
-# repos of the model's own organisation, then any other code link (and repos crawled before, checked again).
-TARGET_PRIORITY = {"label": 30, "licence_link": 20, "own_code_repo": 10, "code_repo": 0, "known": 0}
-
-
-def target_priority(relation: str, from_subject: str = "", full_name: str = "") -> int:
-    """The priority of a GitHub repo named by a label (`label`), by a model's link (`licence_link`, `code_repo`:
-    the model owner's own repos first), or crawled before (`known`)."""
-    if relation == "code_repo" and from_subject.startswith("hf:"):
-        owner_of_model = from_subject.split(":", 2)[2].split("/")[0].lower()
-        if full_name.split("/")[0].lower() == owner_of_model:
-            return TARGET_PRIORITY["own_code_repo"]
-    return TARGET_PRIORITY[relation]
 
 
 def blob_paths(entries, prefix: str) -> dict[str, str | None]:

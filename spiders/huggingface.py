@@ -10,9 +10,9 @@ It only fetches and yields items; judging happens later over what was stored.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
+import time
 from collections.abc import Mapping
 from fnmatch import fnmatch
 from itertools import islice
@@ -23,15 +23,19 @@ from scrapy.exceptions import DontCloseSpider
 
 from crawler.ids import BadId, arxiv_id, git_sha, github_repo, hub_repo_id, repo_id_of, shown
 from crawler.items import ErrorItem, LinkItem, ListingPageItem, SubjectItem
+from crawler.known import parse_time
 from crawler.tier0 import DATASET_EXPAND, MODEL_EXPAND
 from crawler.middlewares import answer_json
 from crawler.hub_json import siblings_name_every_file
 from crawler.labels import GITHUB_LINK, github_repos_linked, normalise_github
 from crawler.urls import endpoint_url, safe_path
-from spiders.base import (EvidenceSpider, KnownRepo, Refusals, Repo, error_reason, id_list, max_size,
-                          subject_id)
+from spiders.base import (EvidenceSpider, KnownRepo, LocalLedger, Refusals, Repo, error_reason, id_list,
+                          max_size, subject_id)
 
 # Files fetched besides the card: licences, use policies, notices, and the architecture config.
+# Tier `listing`: the ledger's count of listing pages claimed and not yet parsed, in every process of the crawl.
+LISTING_WALK = "listing walk"
+LISTING_READ = "listing pages read"  # the pages parsed in every process (opened, never closed): the progress
 WANTED_FILES = ("license*", "licence*", "use_policy*", "notice*", "config.json")
 ARXIV = re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.IGNORECASE)
 LISTING_EXPAND = ("sha", "gated", "disabled", "private", "lastModified", "tags", "cardData", "library_name",
@@ -54,15 +58,6 @@ def not_the_file(response, revision: str | None) -> str | None:
     if not commit and not etag_of(response):
         return "the answer carries neither X-Repo-Commit nor an ETag: not the Hub's file"
     return None
-
-
-def parse_time(value) -> dt.datetime | None:
-    """An ISO 8601 time as the Hub writes it (`2024-05-01T12:00:00.000Z`), or None when it is not one."""
-    try:
-        parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=parsed.tzinfo or dt.timezone.utc) if parsed else None
 
 
 def _strings(value) -> list[str]:
@@ -170,6 +165,7 @@ class HuggingFaceSpider(EvidenceSpider):
         # enough of them remain (setting LISTING_PENDING_REPOS).
         self.listed_open: set[str] = set()
         self.held_listing: scrapy.Request | None = None
+        self.walk_progress: tuple[int, float] | None = None  # tier listing: (pages read anywhere, when it changed)
 
     @property
     def base_url(self) -> str:
@@ -251,6 +247,8 @@ class HuggingFaceSpider(EvidenceSpider):
         """A listing page not asked for yet in this crawl (by any crawler process)."""
         if not self.ledger.claim(f"listing:{url}"):
             return None
+        if self.tier == "listing":
+            self.ledger.opened(LISTING_WALK)  # closed once the page is parsed, after its next page is opened
         self._count("listing" if repo_type == "model" else "dataset_listing")
         callback = self.parse_listing if self.tier == "deep" else self.parse_listing_page
         return scrapy.Request(url, callback=callback, errback=self.on_listing_failure,
@@ -261,6 +259,13 @@ class HuggingFaceSpider(EvidenceSpider):
     def parse_listing_page(self, response, taken: int, page: int = 0, repo_type: str = "model"):
         """Tier `listing`: the page's usable rows as one ListingPageItem, then the next page at once. Failures,
         the limit, the watermark and the page bounds as in parse_listing."""
+        try:
+            yield from self._listing_page(response, taken, page, repo_type)
+        finally:
+            self.ledger.opened(LISTING_READ)  # a count that only grows: the walk's progress, in every process
+            self.ledger.closed(LISTING_WALK)
+
+    def _listing_page(self, response, taken: int, page: int, repo_type: str):
         if response.status != 200:
             self.listing_failed = True
             yield ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
@@ -364,10 +369,21 @@ class HuggingFaceSpider(EvidenceSpider):
         yield from self._release_listing()
 
     def _on_idle(self):
-        """Nothing left to fetch but a held listing page (its repos all finished elsewhere): ask for it now."""
+        """Nothing left to fetch but a held listing page (its repos all finished elsewhere): ask for it now. Tier
+        `listing` with a ledger shared by other crawler processes: stay open while a listing page is still being
+        read anywhere, for its next page may come to this process (the walk's pages are queued one by one)."""
         if self.held_listing is not None:
             self.crawler.engine.crawl(self._take_held_listing())
             raise DontCloseSpider
+        if self.tier == "listing" and not isinstance(self.ledger, LocalLedger) and \
+                self.ledger.open_count(LISTING_WALK) > 0:
+            # Not for ever: a crawler that died reading a page leaves it open; once no page was read anywhere for
+            # MAX_REQUEST_TIME (no request of a live crawler takes longer), this one closes.
+            read, now = self.ledger.open_count(LISTING_READ), time.monotonic()
+            if self.walk_progress is None or self.walk_progress[0] != read:
+                self.walk_progress = (read, now)
+            if now - self.walk_progress[1] < self.settings.getfloat("MAX_REQUEST_TIME", 900.0):
+                raise DontCloseSpider
 
     @property
     def watermark_seen(self) -> str | None:
@@ -387,6 +403,8 @@ class HuggingFaceSpider(EvidenceSpider):
 
     def on_listing_failure(self, failure):
         self.listing_failed = True
+        if self.tier == "listing":
+            self.ledger.closed(LISTING_WALK)
         yield ErrorItem("huggingface", None, failure.request.url, "listing", None,
                         f"{failure.type.__name__}: {failure.getErrorMessage()}")
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import redis
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy_redis.scheduler import Scheduler
 
 from crawler.items import ErrorItem, LinkItem, SubjectItem, decode_item, encode_item
 from crawler.ops.runs import stat_merge
-from spiders.base import KnownRepo
-from spiders.github import target_priority
+from crawler.known import KnownRepo, parse_time, target_priority
 
 PREFIX = "openness:"
 ITEMS = PREFIX + "items"
@@ -50,6 +50,17 @@ GITHUB_TARGETS = PREFIX + "github-targets"
 CRAWLER = PREFIX + "crawler:"  # + name: heartbeat, expires unless refreshed
 CRAWLERS_SEEN = PREFIX + "crawlers-seen"
 HEARTBEAT_SECONDS = 5
+# A distributed tier-0 crawl reads the model and the dataset listing: two chains of pages, each page naming the next
+# (the Hub's cursor), each claimed once in the run through the ledger. A process that parsed a page queues the next
+# one and, free to send more, would pop it back at once: every page would go to the process that read the first, the
+# others closing idle. Instead each process sends one request at a time, stays open while a page of the walk is read
+# anywhere (spiders.huggingface: the ledger's `listing walk` count), and when it has nothing at all to do waits on
+# the shared queue in a blocking pop (ListingScheduler: a FIFO list, and Redis hands a page pushed to a client
+# already waiting), so a page queued goes to a crawler waiting for one and the walk passes between the processes.
+# More crawlers than chains read no faster: a chain is read one page after another.
+LISTING_SETTINGS = {"CONCURRENT_REQUESTS": 1, "SCHEDULER": "crawler.ops.distributed.ListingScheduler",
+                    "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.FifoQueue"}
+LISTING_WAIT = 5  # seconds of a blocking pop: the engine's idle beat (it asks again every 5 s)
 HEARTBEAT_TTL = 20
 
 
@@ -81,6 +92,9 @@ class RedisLedger:
 
     def closed(self, subject: str) -> int:
         return int(self.server.hincrby(PENDING, subject.lower(), -1))
+
+    def open_count(self, subject: str) -> int:
+        return int(self.server.hget(PENDING, subject.lower()) or 0)
 
     def mark_failed(self, subject: str) -> None:
         self.server.sadd(FAILED, subject.lower())
@@ -138,9 +152,9 @@ class RedisBudget:
         self._pause(keys=[self.pause_key], args=[max(seconds, 0.0)])
 
 
-def crawler_settings(url: str) -> dict:
+def crawler_settings(url: str, tier: str = "deep") -> dict:
     """Scrapy settings of a crawler process: scrapy-redis's shared scheduler queue and dupefilter, and items to
-    Redis instead of the store."""
+    Redis instead of the store. Tier `listing`: one request at a time in each process (see LISTING_CONCURRENCY)."""
     return {
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
@@ -155,7 +169,22 @@ def crawler_settings(url: str) -> dict:
         "ITEM_PIPELINES": {"crawler.ops.distributed.GithubTargetsPipeline": 200,
                            "crawler.ops.distributed.RedisItemPipeline": 300},
         "EXTENSIONS": {"crawler.ops.distributed.CrawlerPresence": 500},
+        **(LISTING_SETTINGS if tier == "listing" else {}),
     }
+
+
+class ListingScheduler(Scheduler):
+    """scrapy-redis's scheduler, whose pop waits for a request (up to LISTING_WAIT seconds) when this process has
+    nothing in flight and nothing to parse, and takes what is there at once otherwise: a wait while a response of
+    this process waits to be parsed would hold back the very page that queues the next one."""
+
+    def next_request(self):
+        engine = self.spider.crawler.engine
+        idle = not engine.downloader.active and engine.scraper.slot is not None and engine.scraper.slot.is_idle()
+        request = self.queue.pop(LISTING_WAIT if idle else 0)
+        if request and self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        return request
 
 
 class _RedisPipeline:
@@ -365,7 +394,7 @@ def crawl_distributed(url: str, options, wait: float = 600.0):
     warnings.filterwarnings("ignore", message="Passing a 'spider' argument", category=ScrapyDeprecationWarning)
     server = connect(url)
     run_id, known, watermark = wait_for_run(server, wait)
-    settings = crawl_settings(options, crawler_settings(url))
+    settings = crawl_settings(options, crawler_settings(url, options.tier))
     server.hsetnx(ENDPOINTS, "hf_endpoint", options.hf_endpoint)
     server.hsetnx(ENDPOINTS, "github_endpoint", options.github_endpoint)
     # Heartbeats, counters and callback failures go to the ingester through the CrawlerPresence extension.
@@ -389,7 +418,7 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
     from crawler.pipelines import write_item
     from crawler.run import RECHECK_DAYS, CrawlResult, known_github_due, known_repos, last_watermark
     from crawler.store import Store, open_db
-    from spiders.huggingface import parse_time
+    from crawler.tier0 import judge_listed
 
     server = connect(url)
     with StoreLock(db_path, "ingest") as lock:
@@ -427,6 +456,10 @@ def ingest(db_path: Path, url: str, command: str, wait: float = 600.0, on_progre
         if ending.status == "completed":
             store.set_run_status(run_id, "assessing", counts)
             result.assessed = assess(db, pending=True, run_id=run_id, workers=workers)
+            if db.execute("select 1 from listed_models where run_id = ? limit 1", [run_id]).fetchone():
+                # Tier 0 (crawlers run with --tier listing): judged after every page is written, not per page,
+                # since a model's bases and datasets may be listed on pages another crawler read later.
+                result.assessed += judge_listed(db, run_id)
             # What assessing recorded (documents it could not read, models the judge failed on) counts too.
             ending = run_ending(db, run_id, "completed", counts)
         marks = [m for m in (watermark, *newest_listed(server)) if parse_time(m)]
