@@ -39,9 +39,13 @@ accuracy: $(STAMP)
 
 # Figures, not tests: the crawler against a synthetic Hub of 10k and 100k models, beside the naive client, and the
 # budget model for the whole Hub (benchmarks/README.md, docs/performance.md). BENCH_ARGS=--quick for a smoke run.
+# Then the whole Hub in tiers (benchmarks/tier0.py): tier 0 over 100k and 1M synthetic models, tier 1 on the most
+# downloaded, and the budget model for the real Hub.
 BENCH_ARGS ?= --sizes 10000 100000
+TIER0_ARGS ?= --sizes 100000 1000000
 bench: $(STAMP)
 	$(BIN)/python benchmarks/crawl.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/tier0.py $(TIER0_ARGS)
 
 clean:
 	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm

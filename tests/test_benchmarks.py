@@ -29,6 +29,19 @@ def test_the_crawl_benchmark_prints_each_figure_at_its_quick_size():
     assert re.search(r"incremental, 0% changed .* repos changed: 0, models judged: \d+", out)
 
 
+def test_the_tier0_benchmark_prints_each_figure_at_a_small_size():
+    result = subprocess.run([sys.executable, "benchmarks/tier0.py", "--sizes", "300", "600", "--deep", "5"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for figure in ("models/s", "API calls per 1000 models", "peak RSS", "bytes per model", "peak RSS at",
+                   "per deep model", "the whole listing (2,900,000 models)", "under the Hub token's budgets",
+                   "with the GitHub token's", "the 100,000 most downloaded in"):
+        assert figure in out, (figure, out)
+    listed = [int(line.split()[0].replace(",", "")) for line in out.splitlines() if "models listed" in line]
+    assert len(listed) == 2 and listed[0] < listed[1]  # each size crawled: the snapshot's models and N synthetic
+
+
 def test_the_parse_floor_benchmark_prints_the_parse_time_and_the_rate_it_allows(demo_db):
     result = subprocess.run([sys.executable, "benchmarks/parse_floor.py", "--db", str(demo_db)], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
