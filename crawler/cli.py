@@ -378,26 +378,18 @@ def _deep_seeds(db_path: Path, ids: list[str], from_listing: bool, deep_limit: i
                                "--incremental or --distributed")
     if not from_listing:
         return ids
-    from crawler.priority import listing_seeds, parse_order
-    from crawler.ops.lock import LockHeld, StoreLock
-    from crawler.store import StoreError, check_store, guarded_store, open_db
+    from crawler.ops.lock import LockHeld
+    from crawler.priority import NoListing, parse_order, seeds_from_listing
+    from crawler.store import StoreError
 
     try:
         order = parse_order(deep_order)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--deep-order") from exc
     try:
-        check_store(db_path)
-        # The queue writes (the listing rows' claims, crawler.priority.mark_claims): under the crawl's lock.
-        with guarded_store(db_path), StoreLock(db_path, "crawl"):
-            db = open_db(db_path)
-            try:
-                if db.execute("select 1 from listed_models limit 1").fetchone() is None:
-                    raise click.UsageError(f"{db_path}: no listing stored; run `openness crawl --discover --tier "
-                                           f"listing` first")
-                return list(dict.fromkeys([*ids, *listing_seeds(db, deep_limit, order)]))
-            finally:
-                db.close()
+        return seeds_from_listing(db_path, ids, deep_limit, order)
+    except NoListing as exc:
+        raise click.UsageError(str(exc)) from exc
     except (LockHeld, StoreError) as exc:
         errors.print(f"refused: {exc} (exit 2)", markup=False, soft_wrap=True)
         sys.exit(2)

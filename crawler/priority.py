@@ -141,6 +141,28 @@ def listing_seeds(db: sqlite_utils.Database, limit: int | None = None, order: Se
     return list(deep_queue(db, limit=limit or DEFAULT_DEEP_LIMIT, order=order))
 
 
+class NoListing(ValueError):
+    """A `--from-listing` run over a store that holds no listing."""
+
+
+def seeds_from_listing(db_path, named: list[str], limit: int | None, order: Sequence[str]) -> list[str]:
+    """The seeds of a deep run from the listing: the named ones, then the queue's first `limit`. The queue writes
+    (the listing rows' claims, mark_claims) under the crawl's lock. Raises NoListing, and the store's and the lock's
+    refusals (StoreError, LockHeld)."""
+    from crawler.ops.lock import StoreLock
+    from crawler.store import check_store, guarded_store, open_db
+
+    check_store(db_path)
+    with guarded_store(db_path), StoreLock(db_path, "crawl"):
+        db = open_db(db_path)
+        try:
+            if db.execute("select 1 from listed_models limit 1").fetchone() is None:
+                raise NoListing(f"{db_path}: no listing stored; run `openness crawl --discover --tier listing` first")
+            return list(dict.fromkeys([*named, *listing_seeds(db, limit, order)]))
+        finally:
+            db.close()
+
+
 def deep_time_settings(seconds: float | None) -> dict:
     """The Scrapy settings of `--deep-time SECONDS` (crawler/deep_budget.py)."""
     if not seconds:
