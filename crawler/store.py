@@ -411,6 +411,14 @@ def m019_deep_priority(db: sqlite_utils.Database) -> None:
     db.execute("create index if not exists listed_models_priority on listed_models (claims, downloads, likes, sha)")
 
 
+@migrations()
+def m020_listed_ids_in_any_case(db: sqlite_utils.Database) -> None:
+    # The Hub's ids are case-insensitive and a card may write its base's in another case: the tier-0 joins and
+    # `show` look listed rows up by lower(id), which this index serves (without it, a scan of the whole listing).
+    for table in ("listed_models", "listed_datasets"):
+        db.execute(f"create index if not exists {table}_lower_id on {table} (lower(id))")
+
+
 # Blobs smaller than this stay raw: zlib's header and a dictionary-less stream gain nothing on a few hundred bytes.
 COMPRESS_MIN = 256
 # Kinds of artifacts stored raw, compressed or not: the repo JSONs, which SQL reads in place (the model_downloads

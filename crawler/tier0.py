@@ -15,6 +15,7 @@ A deep judgement (the `judgements` table) replaces a tier-0 one wherever judgeme
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections.abc import Iterable, Iterator
 
@@ -22,8 +23,8 @@ import sqlite_utils
 
 from crawler.store import utcnow
 from extractors import CRITERIA
-from extractors.lineage import Relicensing, relicensed
-from extractors.listing import ListingJudgement, declared_licence, judge_listing
+from extractors.lineage import Relicensing, declared_ids, relicensed
+from extractors.listing import ListingJudgement, declared_licence, judge_listing, listing_rules
 
 # The listing fields asked (`expand`) in tier `listing`: those the tier-0 judge reads, and the sort keys. The Hub
 # answers a page of 1000 rows with them in one API call.
@@ -42,10 +43,20 @@ DATASET_FIELDS = ("id", *DATASET_EXPAND)
 CARD_KEYS = ("license", "license_name", "license_link", "base_model", "base_model_relation", "datasets",
              "library_name", "pipeline_tag", "inference")
 CONFIG_KEYS = ("architectures", "model_type")
+# The judge reads which `extra_gated_*` keys a card has (does the gate ask anything?) and the gated prompt's words
+# (its terms): the prompt is kept (to PROMPT_CHARS), the other keys as a mark of presence.
+GATE_PREFIX, PROMPT_KEY, PROMPT_CHARS = "extra_gated", "extra_gated_prompt", 20_000
+# What the replica says of a row it derived (a mirror's file list is not exhaustive, a gating it made up): read by
+# the judge, kept; the rest of the replica's note is not.
+REPLICA_KEYS = ("derived_fields", "not_exhaustive", "not_captured")
+# Bounds on what a hostile row can make us store and unpack: tags (a real row has tens), files (the judge reads to
+# its own `max_list_items` and says a longer list is cut), any other card value (an id, a short string).
+MAX_TAGS, MAX_VALUE_CHARS = 1000, 1000
+INT64 = 2 ** 63 - 1
 
 LEVEL_LETTERS = {"open": "o", "partial": "p", "closed": "c", "unknown": "u"}
 LETTER_LEVELS = {v: k for k, v in LEVEL_LETTERS.items()}
-JUDGE_PAGE = 1000  # listed models judged (and their tier-0 rows written) per transaction
+JUDGE_PAGE = 200  # listed models judged (and their tier-0 rows written) per transaction: a bounded memory
 
 
 def reduce_row(row: dict, repo_type: str = "model") -> dict:
@@ -53,16 +64,43 @@ def reduce_row(row: dict, repo_type: str = "model") -> dict:
     fields = MODEL_FIELDS if repo_type == "model" else DATASET_FIELDS
     reduced = {k: row[k] for k in fields if row.get(k) is not None}
     if isinstance(reduced.get("cardData"), dict):
-        reduced["cardData"] = {k: v for k, v in reduced["cardData"].items() if k in CARD_KEYS}
+        reduced["cardData"] = _card(reduced["cardData"])
+    if isinstance(row.get("_replica"), dict):
+        reduced["_replica"] = {k: row["_replica"][k] for k in REPLICA_KEYS if isinstance(row["_replica"].get(k), list)}
+    if isinstance(reduced.get("tags"), list):
+        reduced["tags"] = reduced["tags"][:MAX_TAGS]
     if isinstance(reduced.get("config"), dict):
         reduced["config"] = {k: v for k, v in reduced["config"].items() if k in CONFIG_KEYS}
     if isinstance(reduced.get("siblings"), list):
         # File names only (sizes, blob ids: bytes no judgement reads).
-        reduced["siblings"] = [{"rfilename": s["rfilename"]} for s in reduced["siblings"]
+        # One more than the judge reads, so it still sees the list was cut.
+        reduced["siblings"] = [{"rfilename": s["rfilename"][:MAX_VALUE_CHARS]}
+                               for s in reduced["siblings"][:listing_rules().max_list_items + 1]
                                if isinstance(s, dict) and isinstance(s.get("rfilename"), str)]
     if isinstance(reduced.get("safetensors"), dict):
         reduced["safetensors"] = {k: v for k, v in reduced["safetensors"].items() if k in ("total", "parameters")}
     return reduced
+
+
+def _card(card: dict) -> dict:
+    kept = {}
+    for key, value in card.items():
+        if key == PROMPT_KEY:
+            kept[key] = value[:PROMPT_CHARS] if isinstance(value, str) else value
+        elif isinstance(key, str) and key.startswith(GATE_PREFIX):
+            kept[key] = True
+        elif key in CARD_KEYS:
+            kept[key] = _bounded(value)
+    return kept
+
+
+def _bounded(value):
+    """A card value cut to what an id or a short list of ids needs."""
+    if isinstance(value, str):
+        return value[:MAX_VALUE_CHARS]
+    if isinstance(value, list):
+        return [_bounded(v) for v in value[:MAX_TAGS] if isinstance(v, (str, int, float, bool)) or v is None]
+    return value if isinstance(value, (int, float, bool)) or value is None else str(value)[:MAX_VALUE_CHARS]
 
 
 def pack(row: dict) -> bytes:
@@ -75,7 +113,10 @@ def unpack(data: bytes) -> dict:
 
 
 def _int(value) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A count SQLite can hold: an int64, never NaN or infinite (a row claiming 1e20 likes must not lose its page)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    return max(-INT64, min(INT64, int(value)))
 
 
 def listing_rows(rows: Iterable[dict], repo_type: str, run_id: int) -> list[tuple]:
@@ -105,13 +146,13 @@ def _strings(value) -> list[str]:
 
 
 def named_bases(row: dict) -> list[str]:
-    """The base models a listing row names: baseModels, cardData.base_model, `base_model:` tags."""
+    """The base models a listing row names: baseModels, cardData.base_model, `base_model:` tags. A field of another
+    shape names nothing (a hostile row must not stop the judging of every other)."""
     names = []
     base_models = row.get("baseModels")
-    if isinstance(base_models, dict):
-        names += [m.get("id") for m in base_models.get("models") or [] if isinstance(m, dict)]
-    elif isinstance(base_models, list):
-        names += [m.get("id") if isinstance(m, dict) else m for m in base_models]
+    models = base_models.get("models") if isinstance(base_models, dict) else base_models
+    for model in models if isinstance(models, list) else []:
+        names.append(model.get("id") if isinstance(model, dict) else model)
     card = row.get("cardData") if isinstance(row.get("cardData"), dict) else {}
     names += _strings(card.get("base_model"))
     for tag in _strings(row.get("tags")):
@@ -127,33 +168,46 @@ def named_datasets(row: dict) -> list[str]:
 
 
 def _rows_by_id(db: sqlite_utils.Database, table: str, ids: set[str]) -> dict[str, dict]:
+    """The stored rows of these ids in any case (the Hub's ids are case-insensitive; a card may write
+    `meta-llama/llama-2-7b`), keyed by the id in lower case (extractors.listing looks a name up as written, then in
+    lower case). Of ids differing only in case, the first in order."""
     found: dict[str, dict] = {}
-    ids_list = sorted(ids)
+    ids_list = sorted({i.lower() for i in ids})
     for start in range(0, len(ids_list), 500):  # SQLite's bound on variables per statement
         chunk = ids_list[start:start + 500]
-        for model_id, packed in db.execute(f"select id, row from {table} where id in "
-                                           f"({', '.join('?' for _ in chunk)})", chunk):
-            found[model_id] = unpack(packed)
+        for model_id, packed in db.execute(f"select id, row from {table} where lower(id) in "
+                                           f"({', '.join('?' for _ in chunk)}) order by id", chunk):
+            found.setdefault(model_id.lower(), unpack(packed))
     return found
 
 
 def joins(db: sqlite_utils.Database, rows: list[dict]) -> tuple[dict[str, dict], dict[str, dict]]:
-    """The stored listing rows of the bases (to depth 2: a base's own base, for the chain) and datasets the rows
-    name."""
-    bases = _rows_by_id(db, "listed_models", {b for r in rows for b in named_bases(r)})
-    further = {b for r in bases.values() for b in named_bases(r)} - set(bases)
-    if further:
-        bases.update(_rows_by_id(db, "listed_models", further))
+    """The stored listing rows of the bases, down the chain as far as the judge follows it, and of the datasets
+    the rows name."""
+    bases: dict[str, dict] = {}
+    wanted = {b.lower() for r in rows for b in named_bases(r)}
+    for _ in range(listing_rules().max_base_depth):
+        wanted -= set(bases)
+        if not wanted:
+            break
+        found = _rows_by_id(db, "listed_models", wanted)
+        bases.update(found)
+        wanted = {b.lower() for r in found.values() for b in named_bases(r)}
     datasets = _rows_by_id(db, "listed_datasets", {d for r in rows for d in named_datasets(r)})
     return bases, datasets
 
 
 # -- judging -------------------------------------------------------------------------------------------------------
-def relicensing(result: ListingJudgement, bases: dict[str, dict]) -> Relicensing | None:
-    """The licence lineage of a listed model (extractors.lineage): its declared licence against the licences its
-    bases' own listing rows declare, nearest first (a base not listed: its licence unknown, never flagged)."""
+def relicensing(row: dict, result: ListingJudgement, bases: dict[str, dict]) -> Relicensing | None:
+    """The licence lineage of a listed model (extractors.lineage): its declared licences against the licences its
+    bases' own listing rows declare, nearest first (a base not listed: its licence unknown, never flagged). A model
+    declaring several licences is relicensed only when every one is disallowed, as the deep judge reads it."""
     chain = [(base, declared_licence(bases.get(base) or bases.get(base.lower()))) for base in result.base_chain]
-    return relicensed(result.licence, chain)
+    card = row.get("cardData") if isinstance(row.get("cardData"), dict) else {}
+    ids = declared_ids({k: card.get(k) for k in ("license", "license_name")}) or \
+        ([result.licence] if result.licence else [])
+    found = [relicensed(licence, chain) for licence in ids]
+    return found[0] if found and all(found) else None
 
 
 def levels_string(result: ListingJudgement) -> str:
@@ -186,7 +240,7 @@ def judge_listed(db: sqlite_utils.Database, run_id: int | None = None, on_progre
         out = []
         for (model_id, sha, _), row in zip(page, rows):
             result = judge_listing(row, bases, datasets)
-            flags = ["relicensed"] if relicensing(result, bases) else []
+            flags = ["relicensed"] if relicensing(row, result, bases) else []
             out.append((model_id, sha, levels_string(result), ",".join(flags) or None, result.licence,
                         "\n".join(result.base_chain) or None, now))
         with db.conn:
@@ -203,7 +257,9 @@ def listing_judgement(db: sqlite_utils.Database, model_id: str) -> tuple[dict, L
     """A listed model's stored row and its tier-0 judgement, evidence included: re-derived here by judge_listing
     on the stored row and the stored rows of its bases and datasets (deterministic: it is the judgement stored in
     `tier0`, whose levels string it matches unless the judge changed since). None when the model is not listed."""
-    found = db.execute("select id, row from listed_models where lower(id) = lower(?) limit 1", [model_id]).fetchone()
+    # By its id as stored (an export's, fast), else in any case (a person's): a key lookup, then the lower-case index.
+    found = db.execute("select id, row from listed_models where id = ?", [model_id]).fetchone() or db.execute(
+        "select id, row from listed_models where lower(id) = lower(?) order by id limit 1", [model_id]).fetchone()
     if found is None:
         return None
     row = unpack(found[1])
@@ -284,7 +340,7 @@ def tier0_record(db: sqlite_utils.Database, model_id: str) -> dict | None:
     judgements = judgement_dicts(result, fetched_url)
     subject = f"hf:model:{row['id']}"
     listed_bases, listed_datasets = joins(db, [row])
-    lineage = relicensing(result, listed_bases)
+    lineage = relicensing(row, result, listed_bases)
     return {"record": "model", "model": row["id"], "subject_id": subject, "tier": "listing",
             "revision": row.get("sha"), "status": "listed", "public_url": subject_url(subject, row.get("sha")),
             "fetched_url": fetched_url, "declared_licence": {"license": result.licence} if result.licence else {},

@@ -161,7 +161,9 @@ def test_permissive_or_unknown_bases_and_unknown_derivative_licences_flag_nothin
     assert relicensed("apache-2.0", []) is None
 
 
-def test_a_dual_licence_naming_the_base_licence_is_not_relicensed():
+def test_declared_ids_read_a_list_and_the_licence_name_and_each_is_judged_against_the_chain():
+    """(A model declaring several ids is flagged only when every one is disallowed: model_relicensing here, the
+    tier-0 test of a dual licence in tests/test_tier0.py.)"""
     assert declared_ids({"license": ["apache-2.0", "Gemma"]}) == ["apache-2.0", "gemma"]
     assert declared_ids({"license": "other", "license_name": "llama3"}) == ["llama3"]
     chain = [("google/gemma-7b", "gemma")]

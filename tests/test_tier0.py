@@ -198,3 +198,69 @@ def test_compressing_a_store_keeps_the_demo_judgements(demo_copy, tmp_path):
 def levels(db, models: list[str]) -> dict:
     """Each model's levels as `show --json` gives them (crawler.report.model_report, in this process)."""
     return {m: {j["criterion"]: (j["level"], j["tier"]) for j in model_report(db, m)["judgements"]} for m in models}
+
+
+# -- what a stored row keeps, and rows a hostile Hub may list ---------------------------------------------------------
+def _levels(judged) -> str:
+    return "".join(LEVEL_LETTERS[j.level] for j in judged.judgements)
+
+
+def test_every_snapshot_row_as_stored_judges_as_the_whole_row():
+    """The row is reduced before it is stored (tier0.reduce_row): what it keeps must be all the judge reads, so the
+    stored judgement is the one the whole row gives (gates that only show a notice, a gated prompt's terms, a
+    mirror's file list that is not exhaustive)."""
+    from crawler.corpus import Corpus
+    from crawler.replica.hub import derive_repo_json
+    from crawler.tier0 import pack, unpack
+    from extractors.listing import judge_listing
+
+    rows = [derive_repo_json(repo) for repo in Corpus(SNAPSHOT).models.values()]
+    assert len(rows) > 100
+    differ = [row["id"] for row in rows
+              if _levels(judge_listing(row)) != _levels(judge_listing(unpack(pack(reduce_row(row)))))]
+    assert differ == []
+
+
+def _row(model_id: str, **fields) -> dict:
+    return {"id": model_id, "sha": "a" * 40, "siblings": [{"rfilename": "model.safetensors"}], **fields}
+
+
+def test_hostile_rows_never_stop_the_judging_nor_lose_their_page(tmp_path):
+    """A field of the wrong shape, a count SQLite cannot hold, a million tags: each row is stored (bounded) and
+    judged, and so is every other row of its page."""
+    from crawler.tier0 import MAX_TAGS, judge_listed, save_listing_page, unpack
+
+    db = open_db(tmp_path / "hostile.db")
+    rows = [_row("o/base-models-int", baseModels={"models": 5}), _row("o/base-models-true", baseModels=True),
+            _row("o/likes-huge", likes=1e20, downloads=2 ** 70), _row("o/downloads-nan", downloads=math.nan),
+            _row("o/tags", tags=[f"t{i}" for i in range(1_000_000)]), _row("o/plain", likes=3)]
+    save_listing_page(db, "model", rows, run_id=1)
+    stored = {i: (likes, downloads, unpack(row)) for i, likes, downloads, row in
+              db.execute("select id, likes, downloads, row from listed_models")}
+    assert set(stored) == {r["id"] for r in rows}
+    assert stored["o/likes-huge"][:2] == (2 ** 63 - 1, 2 ** 63 - 1) and stored["o/downloads-nan"][1] is None
+    assert len(stored["o/tags"][2]["tags"]) == MAX_TAGS
+    assert judge_listed(db) == len(rows)
+    assert {i for (i,) in db.execute("select id from tier0")} == set(stored)
+
+
+def test_the_chain_is_joined_to_its_root_in_any_case_and_dual_licences_are_read_whole(tmp_path):
+    """D -> C -> B -> A -> a Llama 2 base, each on its own judging page and named in another case than listed: D,
+    Apache-2.0, is relicensed; a model declaring Apache-2.0 and llama2 over the same base keeps a licence it may."""
+    from crawler.tier0 import judge_listed, save_listing_page, tier0_record
+
+    chain = [("Org/Llama-2-7b", {"license": "llama2"}, None), ("org/a", {"license": "llama2"}, "org/llama-2-7B"),
+             ("org/b", {}, "ORG/A"), ("org/c", {}, "org/B"), ("org/d", {"license": "apache-2.0"}, "Org/C"),
+             ("org/dual", {"license": ["apache-2.0", "llama2"]}, "org/llama-2-7b")]
+    db = open_db(tmp_path / "chain.db")
+    for model_id, card, base in chain:  # a page each: the joins come from the store, not from the page
+        save_listing_page(db, "model", [_row(model_id, cardData={**card, **({"base_model": base} if base else {})})],
+                          run_id=1)
+    judge_listed(db)
+    flags = dict(db.execute("select id, flags from tier0"))
+    assert flags["org/d"] == "relicensed" and flags["org/dual"] is None and flags["org/a"] is None
+    record = tier0_record(db, "ORG/D")  # in any case, as a person types it
+    (flag,) = record["listing_flags"]
+    # Walked through C and B (no licence of their own) to A, the first base whose licence carries over.
+    assert (flag["licence"], flag["base_licence"]) == ("apache-2.0", "llama2")
+    assert [b.lower() for b in flag["chain"]] == ["org/c", "org/b", "org/a"]
