@@ -14,6 +14,7 @@ A deep judgement (the `judgements` table) replaces a tier-0 one wherever judgeme
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import zlib
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Iterator
 
 import sqlite_utils
 
-from crawler.store import utcnow
+from crawler.store import blob_text, utcnow
 from extractors import CRITERIA
 from extractors.lineage import Relicensing, declared_ids, relicensed
 from extractors.listing import ListingJudgement, declared_licence, judge_listing, listing_rules
@@ -119,11 +120,43 @@ def _int(value) -> int | None:
     return max(-INT64, min(INT64, int(value)))
 
 
-def listing_rows(rows: Iterable[dict], repo_type: str, run_id: int) -> list[tuple]:
-    """The stored tuples of a page: (id, sha, last_modified, downloads, likes, gated, row, run_id)."""
+def _prompt_to_blob(reduced: dict, prompts: dict[str, bytes]) -> None:
+    """A gated prompt is a licence's text, the same in thousands of derivatives (a Llama licence is 10 KB): stored
+    once in `blobs` (compressed, by the sha256 of its bytes, as every text is), the row naming it."""
+    card = reduced.get("cardData")
+    prompt = card.get(PROMPT_KEY) if isinstance(card, dict) else None
+    if isinstance(prompt, str) and prompt:
+        body = prompt.encode("utf-8")
+        sha = hashlib.sha256(body).hexdigest()
+        prompts[sha] = body
+        card[PROMPT_KEY] = {"blob": sha}
+
+
+def hydrate(db: sqlite_utils.Database, row: dict) -> dict:
+    """A stored row as the judge reads it: its gated prompt's text back from `blobs`."""
+    card = row.get("cardData")
+    prompt = card.get(PROMPT_KEY) if isinstance(card, dict) else None
+    if isinstance(prompt, dict) and isinstance(prompt.get("blob"), str):
+        try:
+            card[PROMPT_KEY] = blob_text(db, prompt["blob"])
+        except sqlite_utils.db.NotFoundError:
+            card.pop(PROMPT_KEY)
+    return row
+
+
+def unpack_row(db: sqlite_utils.Database, packed: bytes) -> dict:
+    return hydrate(db, unpack(packed))
+
+
+def listing_rows(rows: Iterable[dict], repo_type: str, run_id: int, prompts: dict[str, bytes] | None = None
+                 ) -> list[tuple]:
+    """The stored tuples of a page: (id, sha, last_modified, downloads, likes, gated, row, run_id); the gated
+    prompts they name go to `prompts` (sha256 -> bytes)."""
     out = []
     for row in rows:
         reduced = reduce_row(row, repo_type)
+        if prompts is not None:
+            _prompt_to_blob(reduced, prompts)
         gated = row.get("gated")
         out.append((row["id"], row.get("sha"), row.get("lastModified"), _int(row.get("downloads")),
                     _int(row.get("likes")), None if gated is None else str(gated), pack(reduced), run_id))
@@ -134,9 +167,13 @@ def save_listing_page(db: sqlite_utils.Database, repo_type: str, rows: list[dict
     """A listing page's rows, written with one executemany in one transaction (a row listed again replaces its
     older self)."""
     table = "listed_models" if repo_type == "model" else "listed_datasets"
+    prompts: dict[str, bytes] = {}
+    stored = listing_rows(rows, repo_type, run_id, prompts)
     with db.conn:
+        db.conn.executemany("insert or ignore into blobs (sha256, size, content, encoding) values (?, ?, ?, 'zlib')",
+                            [(sha, len(body), zlib.compress(body, 6)) for sha, body in prompts.items()])
         db.conn.executemany(f"insert or replace into {table} (id, sha, last_modified, downloads, likes, gated, row, "
-                            f"run_id) values (?, ?, ?, ?, ?, ?, ?, ?)", listing_rows(rows, repo_type, run_id))
+                            f"run_id) values (?, ?, ?, ?, ?, ?, ?, ?)", stored)
 
 
 # -- joins ---------------------------------------------------------------------------------------------------------
@@ -177,7 +214,7 @@ def _rows_by_id(db: sqlite_utils.Database, table: str, ids: set[str]) -> dict[st
         chunk = ids_list[start:start + 500]
         for model_id, packed in db.execute(f"select id, row from {table} where lower(id) in "
                                            f"({', '.join('?' for _ in chunk)}) order by id", chunk):
-            found.setdefault(model_id.lower(), unpack(packed))
+            found.setdefault(model_id.lower(), unpack_row(db, packed))
     return found
 
 
@@ -234,7 +271,7 @@ def judge_listed(db: sqlite_utils.Database, run_id: int | None = None, on_progre
     where, args = ("run_id = ?", [run_id]) if run_id is not None else ("1", [])
     judged = 0
     for page in keyset(db, "listed_models", where, args):
-        rows = [unpack(packed) for _, _, packed in page]
+        rows = [unpack_row(db, packed) for _, _, packed in page]
         bases, datasets = joins(db, rows)
         now = utcnow()
         out = []
@@ -262,7 +299,7 @@ def listing_judgement(db: sqlite_utils.Database, model_id: str) -> tuple[dict, L
         "select id, row from listed_models where lower(id) = lower(?) order by id limit 1", [model_id]).fetchone()
     if found is None:
         return None
-    row = unpack(found[1])
+    row = unpack_row(db, found[1])
     bases, datasets = joins(db, [row])
     return row, judge_listing(row, bases, datasets)
 

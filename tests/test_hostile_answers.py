@@ -708,6 +708,6 @@ def test_a_distributed_crawl_hands_its_spiders_the_shared_ledger_through_a_setti
     settings = crawler_settings("redis://127.0.0.1:9/0")
     assert load_object(settings["OPENNESS_SPIDER_CONTEXT"]) is spider_context
     members = {name for name in vars(Ledger) if not name.startswith("_")}
-    assert members == {"claim", "opened", "closed", "mark_failed", "has_failed", "tally"}
+    assert members == {"claim", "opened", "closed", "mark_failed", "has_failed", "tally", "open_count"}
     for ledger in (LocalLedger, RedisLedger):
         assert members <= set(vars(ledger)), ledger

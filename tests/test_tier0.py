@@ -16,7 +16,7 @@ import pytest
 from conftest import SNAPSHOT, run_openness, start_replica
 from crawler.report import model_report
 from crawler.store import Store, blob_content, blob_text, compress_blobs, inflate, open_db
-from crawler.tier0 import LEVEL_LETTERS, listing_judgement, reduce_row
+from crawler.tier0 import LEVEL_LETTERS, hydrate, listing_judgement, reduce_row
 from extractors import CRITERIA
 
 SYNTHETIC = 2000
@@ -90,15 +90,15 @@ def test_tier0_store_is_at_most_2kb_per_model(tier0_store, tmp_path):
 
 
 def test_stored_row_keeps_what_the_judge_reads(tier0_store, synthetic_replica):
-    """The compressed row gives the listing row's judged fields back; the judgement re-derived on read (its
-    evidence) matches the levels stored."""
+    """The compressed row gives the listing row's judged fields back (the tags, files and card values within their
+    bounds); the judgement re-derived on read (its evidence) matches the levels stored."""
     with urllib.request.urlopen(f"{synthetic_replica}/api/models?limit=5&expand=sha&expand=siblings"
                                 "&expand=cardData&expand=tags&expand=gated") as answer:
         rows = json.load(answer)
     db = open_db(tier0_store)
     for row in rows:
         stored = zlib.decompress(db.execute("select row from listed_models where id = ?", [row["id"]]).fetchone()[0])
-        kept = json.loads(stored)
+        kept = hydrate(db, json.loads(stored))  # a gated prompt is stored once in blobs, the row naming it
         reduced = reduce_row(row)  # of the fields asked here (a few of the crawl's expand fields)
         assert {k: kept.get(k) for k in reduced} == reduced
         assert [s["rfilename"] for s in kept.get("siblings", [])] == [s["rfilename"] for s in row.get("siblings", [])]
