@@ -80,7 +80,8 @@ def budget_lines(tier0_result: dict, deep_result: dict, tokens: int) -> list[str
     lines.append(f"  tier 1, per deep model: API {per_deep['api']:.2f}, resolver {per_deep['resolver']:.2f}, GitHub "
                  f"{per_deep['github']:.2f} calls (measured on {deep_result['models']} models, the most downloaded)")
     # The Hub token and the GitHub token are budgets of their own: each is said, and which one binds.
-    for name, budgets in (("the Hub token's budgets", ("api", "resolver")), ("with the GitHub token's", tuple(bound))):
+    for name, budgets in (("the Hub token's budgets", ("api", "resolver")),
+                          ("the Hub's and the GitHub token's budgets", tuple(bound))):
         daily = min(bound[b] for b in budgets if b in bound)
         binding = min((b for b in budgets if b in bound), key=bound.get)
         lines.append(f"  deep models a day under {name}: {daily:,.0f} on one token ({binding} binds), "
