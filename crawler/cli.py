@@ -347,7 +347,8 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
         raise click.UsageError("--tier listing reads the listing: it goes with --discover, without model ids, "
                                "--seeds or --from-labels")
     if from_listing or deep_time:
-        ids = _deep_seeds(db_path, ids, from_listing, deep_limit, deep_order, deep_time, tier, discover, redis_url)
+        ids = _deep_seeds(db_path, ids, from_listing, deep_limit, deep_order, deep_time, tier,
+                          discover or incremental or bool(redis_url))
         if not ids and not label_repos:
             click.echo("the deep queue is empty: every listed model is judged deep at its listed sha")
             sys.exit(0)
@@ -371,9 +372,10 @@ def crawl(model_ids, seeds, labels, discover, author, search, pipeline_tag, sort
 
 
 def _deep_seeds(db_path: Path, ids: list[str], from_listing: bool, deep_limit: int | None, deep_order: str,
-                deep_time: float | None, tier: str, discover: bool, redis_url: str | None) -> list[str]:
-    """The seeds of a deep run from the listing (crawler/priority.py), after the named ones; usage errors raised."""
-    if tier != "deep" or discover or redis_url:
+                deep_time: float | None, tier: str, refused: bool) -> list[str]:
+    """The seeds of a deep run from the listing (crawler/priority.py), after the named ones; usage errors raised
+    (`refused`: --discover, --incremental or --distributed was given)."""
+    if tier != "deep" or refused:
         raise click.UsageError("--from-listing and --deep-time go with --tier deep, without --discover, "
                                "--incremental or --distributed")
     if not from_listing:

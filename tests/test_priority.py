@@ -272,3 +272,7 @@ def test_from_listing_needs_a_listing(tmp_path):
     assert result.returncode == 2 and "--from-listing" in result.stderr
     result = run_openness("crawl", "--from-listing", "--deep-order", "stars", "--db", str(tmp_path / "e.db"))
     assert result.returncode == 2 and "stars" in result.stderr
+    for other in (["--incremental"], ["--discover"], ["--distributed", "redis://127.0.0.1:9/0"]):
+        result = run_openness("crawl", "some/model", "--from-listing", *other, "--db", str(tmp_path / "other.db"))
+        assert result.returncode == 2 and "--from-listing and --deep-time go with --tier deep" in result.stderr, other
+        assert not (tmp_path / "other.db").exists()
