@@ -20,7 +20,7 @@ from crawler.hub_json import siblings_name_every_file
 from crawler.ops import history
 from crawler.public import PublicLinks, subject_url
 from crawler.relicensing import save_relicensed
-from crawler.store import blob_text, decode_text, utcnow
+from crawler.store import blob_text, decode_text, retire_flag, utcnow
 from extractors import CRITERIA, EXTRACTOR_VERSION, assess_model, judge_fingerprint, within_bounds
 from extractors.facts import code_repo_facts, model_facts, unreadable
 from extractors.flags import Flag, openwashing_flag
@@ -234,13 +234,7 @@ def save_flag(db: sqlite_utils.Database, subject_id: str, flag: Flag | None, rev
         if flag is not None and row["claim"] == flag.claim.quote and row["failing_criteria"] == failing:
             current = row
             continue
-        reviewed = row["status"] != "open" or db.execute("select count(*) from reviews where flag_id = ?",
-                                                         [row["id"]]).fetchone()[0]
-        # Plain SQL: sqlite-utils' update and delete ask the schema for the table's keys on every call.
-        if reviewed:
-            db.execute("update flags set status = 'superseded' where id = ?", [row["id"]])
-        else:
-            db.execute("delete from flags where id = ?", [row["id"]])
+        retire_flag(db, row)
     if flag is None:
         return
     claim = flag.claim

@@ -14,7 +14,7 @@ import json
 import sqlite_utils
 
 from crawler.public import PublicLinks, subject_url
-from crawler.store import utcnow
+from crawler.store import retire_flag, utcnow
 from extractors.lineage import RelicensedFlag
 from extractors.types import Judgement
 
@@ -32,12 +32,7 @@ def save_relicensed(db: sqlite_utils.Database, subject_id: str, flag: Relicensed
         if flag is not None and current is None and row["claim"] == flag.claim and row["evidence"] == evidence:
             current = row
             continue
-        reviewed = row["status"] != "open" or db.execute("select count(*) from reviews where flag_id = ?",
-                                                         [row["id"]]).fetchone()[0]
-        if reviewed:
-            db.execute("update flags set status = 'superseded' where id = ?", [row["id"]])
-        else:
-            db.execute("delete from flags where id = ?", [row["id"]])
+        retire_flag(db, row)
     if flag is None:
         return
     level = next((j.level for j in judgements if j.criterion == "licenses"), "unknown")

@@ -26,6 +26,18 @@ from crawler.public import artifact_url
 migrations = Migrations("openness")
 
 
+def retire_flag(db: sqlite_utils.Database, row: dict) -> None:
+    """A flag no longer raised as it stands: deleted when nobody reviewed it, marked `superseded` when somebody did (a
+    verdict is never lost). Plain SQL: sqlite-utils' update and delete ask the schema for the table's keys on every
+    call."""
+    reviewed = row["status"] != "open" or db.execute("select count(*) from reviews where flag_id = ?",
+                                                     [row["id"]]).fetchone()[0]
+    if reviewed:
+        db.execute("update flags set status = 'superseded' where id = ?", [row["id"]])
+    else:
+        db.execute("delete from flags where id = ?", [row["id"]])
+
+
 def utcnow() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 

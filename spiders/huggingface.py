@@ -265,17 +265,25 @@ class HuggingFaceSpider(EvidenceSpider):
             self.ledger.opened(LISTING_READ)  # a count that only grows: the walk's progress, in every process
             self.ledger.closed(LISTING_WALK)
 
-    def _listing_page(self, response, taken: int, page: int, repo_type: str):
+    @staticmethod
+    def _listing_rows(response) -> tuple[list, ErrorItem | None]:
+        """A listing page's rows, or the error that refuses the page (not answered, or not a JSON list)."""
         if response.status != 200:
-            self.listing_failed = True
-            yield ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
-            return
+            return [], ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
         try:
             rows = answer_json(response.body)
-            assert isinstance(rows, list)
-        except (ValueError, AssertionError):
+        except ValueError:
+            rows = None
+        if not isinstance(rows, list):
+            return [], ErrorItem("huggingface", None, response.url, "listing", response.status,
+                                 "listing is not a JSON list")
+        return rows, None
+
+    def _listing_page(self, response, taken: int, page: int, repo_type: str):
+        rows, refused = self._listing_rows(response)
+        if refused is not None:
             self.listing_failed = True
-            yield ErrorItem("huggingface", None, response.url, "listing", response.status, "listing is not a JSON list")
+            yield refused
             return
         limit = self.discover.get("limit") if repo_type == "model" else None
         kept, ended = [], False
@@ -314,16 +322,10 @@ class HuggingFaceSpider(EvidenceSpider):
 
     def parse_listing(self, response, taken: int, page: int = 0):
         """One listing page gives the metadata of many models: no per-model JSON request is needed."""
-        if response.status != 200:
+        rows, refused = self._listing_rows(response)
+        if refused is not None:
             self.listing_failed = True
-            yield ErrorItem("huggingface", None, response.url, "listing", response.status, error_reason(response))
-            return
-        try:
-            rows = answer_json(response.body)
-            assert isinstance(rows, list)
-        except (ValueError, AssertionError):
-            self.listing_failed = True
-            yield ErrorItem("huggingface", None, response.url, "listing", response.status, "listing is not a JSON list")
+            yield refused
             return
         limit = self.discover.get("limit")
         for row in rows:
